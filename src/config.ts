@@ -1,0 +1,137 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { MllError } from './errors.js';
+
+/**
+ * Configuration is read once, from environment variables, checked with this schema and passed
+ * down as a value. Nothing else in the code base reads process.env (lint enforces it).
+ * The README's configuration table is generated from `configDocs` by a test that keeps it true.
+ */
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number) => z.coerce.number().int().min(min);
+
+/** `python=img:tag,tensorflow=img:tag` or a JSON object. */
+const runtimeMap = z.string().transform((raw, ctx) => {
+  const text = raw.trim();
+  if (text === '') return {} as Record<string, string>;
+  if (text.startsWith('{')) {
+    try {
+      const parsed = z.record(z.string(), z.string()).parse(JSON.parse(text));
+      return parsed;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object of framework → image reference' });
+      return z.NEVER;
+    }
+  }
+  const out: Record<string, string> = {};
+  for (const pair of text.split(',')) {
+    const [framework, image] = pair.split('=').map((s) => s.trim());
+    if (!framework || !image) {
+      ctx.addIssue({ code: 'custom', message: `"${pair}" is not framework=image` });
+      return z.NEVER;
+    }
+    out[framework] = image;
+  }
+  return out;
+});
+
+interface Doc {
+  env: string;
+  default: string;
+  description: string;
+}
+export const configDocs: Doc[] = [];
+function v<T extends z.ZodTypeAny>(env: string, schema: T, dflt: string | undefined, description: string) {
+  configDocs.push({ env, default: dflt ?? '(unset)', description });
+  return { env, schema, dflt };
+}
+
+const vars = {
+  host: v('MLL_HOST', z.string().min(1), '127.0.0.1', 'Address the API listens on.'),
+  port: v('MLL_PORT', int(0).max(65535), '8080', 'Port the API listens on (0 picks a free one).'),
+  publicUrl: v('MLL_PUBLIC_URL', z.string().url().optional(), undefined, 'Base URL clients use to reach the API (default http://MLL_HOST:MLL_PORT); used in version URLs and fs upload URLs.'),
+  dataDir: v('MLL_DATA_DIR', z.string().min(1), './data', 'Where the fs object store, OCI layouts and scratch space live.'),
+  logLevel: v('MLL_LOG_LEVEL', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info', 'pino log level.'),
+  redisUrl: v('REDIS_URL', z.string().min(1), 'redis://127.0.0.1:6379', 'Redis for queues, version counters, indexes and events.'),
+  prefix: v('MLL_PREFIX', z.string().regex(/^[A-Za-z0-9_-]+$/), 'mll', 'Prefix of every Redis key and BullMQ queue, so several deployments can share one Redis.'),
+
+  store: v('MLL_STORE', z.enum(['fs', 'minio']), 'fs', 'Object store adapter: fs (under MLL_DATA_DIR/store) or minio (any S3 API).'),
+  storePrefix: v('MLL_STORE_PREFIX', z.string().regex(/^([A-Za-z0-9._-]+\/)*$/), '', 'Key prefix inside the bucket (ends with /), to share a bucket.'),
+  s3Endpoint: v('MLL_S3_ENDPOINT', z.string().url().optional(), undefined, 'S3 endpoint URL, e.g. http://127.0.0.1:9000 (minio store).'),
+  s3AccessKey: v('MLL_S3_ACCESS_KEY', z.string().optional(), undefined, 'S3 access key (minio store).'),
+  s3SecretKey: v('MLL_S3_SECRET_KEY', z.string().optional(), undefined, 'S3 secret key (minio store).'),
+  s3Region: v('MLL_S3_REGION', z.string().min(1), 'us-east-1', 'S3 region.'),
+  s3Bucket: v('MLL_S3_BUCKET', z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/), 'mll', 'S3 bucket; created when missing.'),
+  s3PartSize: v('MLL_S3_PART_SIZE', int(5 * MiB), String(16 * MiB), 'Multipart part size in bytes; bounds the memory of one upload of unknown length.'),
+
+  builder: v('MLL_BUILDER', z.enum(['oci', 'docker']), 'oci', 'Image builder: oci (daemonless) or docker (dockerode).'),
+  target: v('MLL_TARGET', z.enum(['oci-layout', 'registry']), 'oci-layout', 'Where images go: an OCI layout under MLL_DATA_DIR/images, or a registry.'),
+  registry: v('MLL_REGISTRY', z.string().optional(), undefined, 'Registry host[:port][/namespace] images are pushed to (target registry).'),
+  registryInsecure: v('MLL_REGISTRY_INSECURE', bool, 'false', 'Talk plain HTTP to the registry (loopback registries).'),
+  registryUsername: v('MLL_REGISTRY_USERNAME', z.string().optional(), undefined, 'Registry user (basic auth or token exchange).'),
+  registryPassword: v('MLL_REGISTRY_PASSWORD', z.string().optional(), undefined, 'Registry password.'),
+  runtimes: v('MLL_RUNTIMES', runtimeMap, '', 'Runtime base image per framework: python=host/img:tag,tensorflow=... or JSON. Frameworks without one get a model-only image.'),
+  layerCompression: v('MLL_LAYER_COMPRESSION', z.enum(['none', 'gzip']), 'none', 'Compression of model layers (model weights barely compress).'),
+  dockerHost: v('DOCKER_HOST', z.string().optional(), undefined, 'Docker engine for the docker builder (unix:///path or tcp://host:port).'),
+
+  maxUploadBytes: v('MLL_MAX_UPLOAD_BYTES', int(1), String(10 * GiB), 'Largest accepted upload body (413 above).'),
+  maxUnpackedBytes: v('MLL_MAX_UNPACKED_BYTES', int(1), String(20 * GiB), 'Largest total size of the files in one archive.'),
+  maxFiles: v('MLL_MAX_FILES', int(1), '10000', 'Most entries in one archive.'),
+  maxPathDepth: v('MLL_MAX_PATH_DEPTH', int(1), '64', 'Deepest directory nesting in one archive.'),
+
+  extractConcurrency: v('MLL_EXTRACT_CONCURRENCY', int(1), '2', 'Extract jobs run at once per worker process.'),
+  buildConcurrency: v('MLL_BUILD_CONCURRENCY', int(1), '2', 'Build jobs run at once per worker process.'),
+  pushConcurrency: v('MLL_PUSH_CONCURRENCY', int(1), '4', 'Push jobs run at once per worker process.'),
+  stageAttempts: v('MLL_STAGE_ATTEMPTS', int(1), '5', 'Attempts per stage for transient faults.'),
+  stageBackoffMs: v('MLL_STAGE_BACKOFF_MS', int(1), '1000', 'First retry delay of a stage; doubles each attempt, with jitter.'),
+  shutdownGraceMs: v('MLL_SHUTDOWN_GRACE_MS', int(0), '30000', 'How long SIGTERM waits for running stages before leaving them to another worker.'),
+} as const;
+
+type Vars = typeof vars;
+type Parsed = { [K in keyof Vars]: z.output<Vars[K]['schema']> };
+
+export interface Config extends Parsed {
+  /** Absolute form of dataDir. */
+  dataDirAbs: string;
+  /** publicUrl, or derived from host and port. */
+  baseUrl: string;
+}
+
+export type Env = Record<string, string | undefined>;
+
+/** Parses the whole configuration once; every problem is reported together, naming the variable. */
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
+  const out: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [key, spec] of Object.entries(vars)) {
+    const raw = env[spec.env] === '' && spec.dflt === undefined ? undefined : env[spec.env] ?? spec.dflt;
+    const result = spec.schema.safeParse(raw);
+    if (result.success) out[key] = result.data;
+    else problems.push(`${spec.env}=${JSON.stringify(raw ?? null)}: ${result.error.issues.map((i) => i.message).join('; ')}`);
+  }
+  const parsed = out as Parsed;
+  if (problems.length === 0) {
+    if (parsed.store === 'minio') {
+      for (const [k, name] of [['s3Endpoint', 'MLL_S3_ENDPOINT'], ['s3AccessKey', 'MLL_S3_ACCESS_KEY'], ['s3SecretKey', 'MLL_S3_SECRET_KEY']] as const) {
+        if (!parsed[k]) problems.push(`${name} is required when MLL_STORE=minio`);
+      }
+    }
+    if (parsed.target === 'registry' && !parsed.registry) problems.push('MLL_REGISTRY is required when MLL_TARGET=registry');
+    if (parsed.builder === 'docker' && parsed.target !== 'registry') {
+      problems.push('MLL_BUILDER=docker pushes through the Docker engine, so it needs MLL_TARGET=registry');
+    }
+  }
+  if (problems.length > 0) {
+    throw new MllError('BAD_REQUEST', `Invalid configuration:\n  ${problems.join('\n  ')}`, { details: problems });
+  }
+  const dataDirAbs = path.resolve(cwd, parsed.dataDir);
+  const shownHost = parsed.host === '0.0.0.0' || parsed.host === '::' ? '127.0.0.1' : parsed.host;
+  const baseUrl = (parsed.publicUrl ?? `http://${shownHost}:${parsed.port}`).replace(/\/+$/, '');
+  return { ...parsed, dataDirAbs, baseUrl };
+}

@@ -1,0 +1,98 @@
+import type { ErrorBody } from '../errors.js';
+import type { Contract } from '../contract/types.js';
+
+export const versionStatuses = ['queued', 'extracting', 'building', 'pushing', 'released', 'failed'] as const;
+export type VersionStatus = (typeof versionStatuses)[number];
+export const terminalStatuses: ReadonlySet<VersionStatus> = new Set(['released', 'failed']);
+
+export const stages = ['extract', 'build', 'push'] as const;
+export type Stage = (typeof stages)[number];
+/** The status a version has while a stage runs. */
+export const stageStatus: Record<Stage, VersionStatus> = { extract: 'extracting', build: 'building', push: 'pushing' };
+
+export interface StageTiming {
+  startedAt?: string;
+  finishedAt?: string;
+  /** Attempts started so far (1 on the first run). */
+  attempts: number;
+}
+
+export interface Warning {
+  code: string;
+  message: string;
+  details?: unknown;
+}
+
+export interface PayloadInfo {
+  /** Object-store key of the uploaded archive. */
+  key: string;
+  /** sha256:<hex> of the uploaded bytes. */
+  digest: string;
+  size: number;
+  format: 'tar' | 'tar+gzip';
+  /** Regular files and total unpacked bytes, when intake has seen the archive whole. */
+  files?: number;
+  unpackedSize?: number;
+}
+
+export interface TreeInfo {
+  /** sha256:<hex> of the tree manifest (a blob in the store). */
+  digest: string;
+  files: number;
+  size: number;
+}
+
+export interface ImageInfo {
+  /** registry/name:tag, or oci-layout path:tag. */
+  reference: string;
+  repository: string;
+  tag: string;
+  /** Manifest digest; set once the image is pushed. */
+  digest: string | null;
+  /** The runtime base image, resolved to a digest, or null for a model-only image. */
+  base: { reference: string; digest: string } | null;
+  modelOnly: boolean;
+  builder: string;
+  target: string;
+}
+
+export interface FieldChange {
+  signature: string;
+  field?: string;
+  direction?: 'input' | 'output';
+  change: string;
+  before?: unknown;
+  after?: unknown;
+  breaking: boolean;
+}
+
+export interface ContractDiff {
+  /** The version compared against. */
+  against: number;
+  breaking: boolean;
+  changes: FieldChange[];
+}
+
+/** The durable record of one version: `version.json` in the object store is the source of truth. */
+export interface VersionRecord {
+  model: string;
+  version: number;
+  status: VersionStatus;
+  createdAt: string;
+  updatedAt: string;
+  description: string | null;
+  labels: Record<string, string>;
+  /** framework:version, once known (upload metadata, serving.yaml or the model files). */
+  modelType: string | null;
+  payload: PayloadInfo;
+  stages: Partial<Record<Stage, StageTiming>>;
+  contract: Contract | null;
+  /** sha256:<hex> of contract.protobin. */
+  contractDigest: string | null;
+  tree: TreeInfo | null;
+  image: ImageInfo | null;
+  warnings: Warning[];
+  error: ErrorBody | null;
+  diff: ContractDiff | null;
+  batchId: string | null;
+}

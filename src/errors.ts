@@ -1,0 +1,124 @@
+/**
+ * The one error catalogue of ML Lambda. Every error a user can see (HTTP responses, CLI messages,
+ * a failed version's reason, webhook payloads) carries one of these codes. Each code is declared
+ * once with its HTTP status and whether retrying the same work can succeed.
+ */
+export const errorCatalogue = {
+  // 4xx: the request or the model is wrong; retrying the same input never helps.
+  BAD_REQUEST: { status: 400, transient: false, description: 'The request is malformed.' },
+  INVALID_MODEL_NAME: { status: 400, transient: false, description: 'A model name must match ^[a-z0-9][a-z0-9_-]{0,62}$.' },
+  INVALID_VERSION: { status: 400, transient: false, description: 'A version is a positive integer.' },
+  INVALID_METADATA: { status: 400, transient: false, description: 'The metadata part or field is not valid.' },
+  EMPTY_PAYLOAD: { status: 400, transient: false, description: 'The upload carried no bytes.' },
+  UNAUTHORIZED: { status: 401, transient: false, description: 'A valid API token is required.' },
+  FORBIDDEN: { status: 403, transient: false, description: 'The token lacks the scope this route needs.' },
+  NOT_FOUND: { status: 404, transient: false, description: 'No such route or resource.' },
+  MODEL_NOT_FOUND: { status: 404, transient: false, description: 'No model with that name.' },
+  VERSION_NOT_FOUND: { status: 404, transient: false, description: 'No such version of the model.' },
+  CONTRACT_NOT_READY: { status: 409, transient: false, description: 'The version has no contract yet (or it failed before one was made).' },
+  CONFLICT: { status: 409, transient: false, description: 'The request conflicts with the current state.' },
+  IDEMPOTENCY_KEY_REUSED: { status: 409, transient: false, description: 'The Idempotency-Key was used with a different request.' },
+  PAYLOAD_TOO_LARGE: { status: 413, transient: false, description: 'The upload is larger than the configured limit.' },
+  ARCHIVE_TOO_LARGE: { status: 413, transient: false, description: 'The archive unpacks to more bytes or files than the configured limits.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, transient: false, description: 'The Content-Type is not one the route accepts.' },
+  INVALID_ARCHIVE: { status: 422, transient: false, description: 'The payload is not a readable tar or tar.gz archive.' },
+  UNSAFE_ARCHIVE: { status: 422, transient: false, description: 'An archive entry would escape the model root or is not a regular file, directory or safe link.' },
+  INVALID_SERVING_YAML: { status: 422, transient: false, description: 'serving.yaml breaks a rule of the contract format.' },
+  PAYLOAD_ENTRY_MISSING: { status: 422, transient: false, description: 'serving.yaml lists a payload entry that the upload does not contain.' },
+  INVALID_MODEL: { status: 422, transient: false, description: 'The model files cannot be read (truncated, garbage, or contradictory).' },
+  CONTRACT_REQUIRED: { status: 422, transient: false, description: 'The framework has no readable metadata: a serving.yaml contract is needed.' },
+  UNSUPPORTED_FRAMEWORK: { status: 422, transient: false, description: 'No runtime or inference exists for the model-type framework.' },
+  UNSUPPORTED_DTYPE: { status: 422, transient: false, description: 'A field has a dtype the binary contract cannot encode.' },
+  REGISTRY_AUTH_FAILED: { status: 502, transient: false, description: 'The registry refused the configured credentials.' },
+  REGISTRY_REJECTED: { status: 502, transient: false, description: 'The registry refused a blob or manifest.' },
+  RATE_LIMITED: { status: 429, transient: true, description: 'Too many requests; retry after the indicated delay.' },
+  // 5xx: something outside the request failed; the same work can succeed later.
+  STORE_UNAVAILABLE: { status: 503, transient: true, description: 'The object store cannot be reached.' },
+  QUEUE_UNAVAILABLE: { status: 503, transient: true, description: 'Redis (queues, counters, indexes) cannot be reached.' },
+  REGISTRY_UNAVAILABLE: { status: 503, transient: true, description: 'The image registry cannot be reached or answered 5xx.' },
+  BUILDER_UNAVAILABLE: { status: 503, transient: true, description: 'The image builder (Docker engine) cannot be reached.' },
+  SHUTTING_DOWN: { status: 503, transient: true, description: 'The service is shutting down; retry against another instance.' },
+  TIMEOUT: { status: 504, transient: true, description: 'An operation took longer than its deadline.' },
+  INTERNAL: { status: 500, transient: true, description: 'An unexpected error; the log has the details.' },
+} as const satisfies Record<string, { status: number; transient: boolean; description: string }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  details?: unknown;
+}
+
+const MLL_ERROR = Symbol.for('ml-lambda.error');
+
+/** The base of every error ML Lambda raises on purpose. `message` is written for the user. */
+export class MllError extends Error {
+  readonly code: ErrorCode;
+  readonly details: unknown;
+  readonly [MLL_ERROR] = true;
+
+  constructor(code: ErrorCode, message: string, options: { details?: unknown; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'MllError';
+    this.code = code;
+    this.details = options.details;
+  }
+
+  get status(): number {
+    return errorCatalogue[this.code].status;
+  }
+
+  get transient(): boolean {
+    return errorCatalogue[this.code].transient;
+  }
+
+  toJSON(): ErrorBody {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+/** Works across duplicate copies of this module and across serialisation (job failures keep the name). */
+export function isMllError(err: unknown): err is MllError {
+  return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[MLL_ERROR] === true;
+}
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(errorCatalogue, code);
+}
+
+const transientNodeCodes = new Set([
+  'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
+  'EAI_AGAIN', 'ENOTFOUND', 'EADDRNOTAVAIL', 'ESOCKETTIMEDOUT',
+  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED',
+]);
+const transientStatuses = new Set([408, 425, 429, 500, 502, 503, 504]);
+
+/**
+ * The one rule that decides whether work that failed with `err` may succeed if retried:
+ * network faults, timeouts and 408/429/5xx answers are transient; everything else (bad input,
+ * refused credentials, programming errors flagged as such) is not.
+ */
+export function isTransient(err: unknown): boolean {
+  if (isMllError(err)) return err.transient;
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { code?: unknown; status?: unknown; statusCode?: unknown; name?: unknown; cause?: unknown };
+  if (typeof e.code === 'string' && transientNodeCodes.has(e.code)) return true;
+  const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : undefined;
+  if (status !== undefined) return transientStatuses.has(status);
+  if (e.name === 'AbortError' || e.name === 'TimeoutError') return true;
+  if (e.cause !== undefined && e.cause !== err) return isTransient(e.cause);
+  return false;
+}
+
+/** Turns anything thrown into the error shape users see; unknown errors never leak their text. */
+export function toErrorBody(err: unknown): ErrorBody {
+  if (isMllError(err)) return err.toJSON();
+  return { code: 'INTERNAL', message: 'Internal error; the service log has the details.' };
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

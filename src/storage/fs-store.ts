@@ -1,0 +1,267 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { MllError } from '../errors.js';
+import { signStoreUrl } from './fs-presign.js';
+import {
+  assertValidKey, NotFoundError, type GetOptions, type ListOptions, type ObjectInfo, type ObjectStore, type PutOptions,
+} from './object-store.js';
+
+export interface FsStoreOptions {
+  /** Directory that holds the objects; created when missing. */
+  root: string;
+  /** Needed for presigned URLs: they point at the API's store route, signed with this secret. */
+  presign?: { baseUrl: string; secret: string };
+}
+
+interface Sidecar {
+  contentType?: string;
+  metadata?: Record<string, string>;
+}
+
+/**
+ * Objects as files under `root/objects`. Writes go to `root/tmp` and are renamed into place,
+ * so an object is visible only once complete. Content type and metadata live in a sidecar
+ * under `root/meta` (written only when given).
+ */
+export class FsObjectStore implements ObjectStore {
+  readonly kind = 'fs' as const;
+  private readonly objects: string;
+  private readonly tmp: string;
+  private readonly meta: string;
+  private ready: Promise<void> | undefined;
+
+  constructor(private readonly options: FsStoreOptions) {
+    this.objects = path.join(options.root, 'objects');
+    this.tmp = path.join(options.root, 'tmp');
+    this.meta = path.join(options.root, 'meta');
+  }
+
+  private init(): Promise<void> {
+    this.ready ??= (async () => {
+      await Promise.all([this.objects, this.tmp, this.meta].map((d) => fs.mkdir(d, { recursive: true })));
+      await this.sweepTemp(60 * 60 * 1000);
+    })();
+    return this.ready;
+  }
+
+  /** Removes temp files a crashed writer left behind. */
+  private async sweepTemp(olderThanMs: number): Promise<void> {
+    const now = Date.now();
+    for (const name of await fs.readdir(this.tmp)) {
+      const file = path.join(this.tmp, name);
+      const st = await fs.stat(file).catch(() => undefined);
+      if (st && now - st.mtimeMs > olderThanMs) await fs.rm(file, { force: true });
+    }
+  }
+
+  private file(key: string): string {
+    assertValidKey(key);
+    return path.join(this.objects, ...key.split('/'));
+  }
+
+  private sidecar(key: string): string {
+    return path.join(this.meta, ...key.split('/')) + '.json';
+  }
+
+  private async commit(tempFile: string, key: string, options: PutOptions | undefined): Promise<ObjectInfo> {
+    const target = this.file(key);
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    if (options?.contentType || options?.metadata) {
+      const side = this.sidecar(key);
+      await fs.mkdir(path.dirname(side), { recursive: true });
+      const sidecar: Sidecar = { contentType: options.contentType, metadata: options.metadata };
+      await fs.writeFile(side, JSON.stringify(sidecar));
+    } else {
+      await fs.rm(this.sidecar(key), { force: true });
+    }
+    await fs.rename(tempFile, target);
+    return this.stat(key);
+  }
+
+  async put(key: string, body: Readable | Buffer | string, options?: PutOptions): Promise<ObjectInfo> {
+    this.file(key);
+    await this.init();
+    const temp = path.join(this.tmp, randomUUID());
+    try {
+      const source = typeof body === 'string' || Buffer.isBuffer(body) ? Readable.from([Buffer.from(body)]) : body;
+      let written = 0;
+      await pipeline(
+        source,
+        async function* count(chunks: AsyncIterable<Buffer>) {
+          for await (const chunk of chunks) {
+            written += chunk.length;
+            yield chunk;
+          }
+        },
+        createWriteStream(temp, { flags: 'wx' }),
+        { signal: options?.signal },
+      );
+      if (options?.size !== undefined && written !== options.size) {
+        throw new MllError('BAD_REQUEST', `Object "${key}": expected ${options.size} bytes, received ${written}`);
+      }
+      return await this.commit(temp, key, options);
+    } catch (err) {
+      await fs.rm(temp, { force: true });
+      throw wrapFsError(err, key);
+    }
+  }
+
+  async putFile(key: string, filePath: string, options?: PutOptions & { move?: boolean }): Promise<ObjectInfo> {
+    this.file(key);
+    await this.init();
+    if (options?.move) {
+      const temp = path.join(this.tmp, randomUUID());
+      try {
+        await fs.rename(filePath, temp);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw wrapFsError(err, key);
+        return this.put(key, createReadStream(filePath), options).finally(() => fs.rm(filePath, { force: true }));
+      }
+      try {
+        return await this.commit(temp, key, options);
+      } catch (err) {
+        await fs.rm(temp, { force: true });
+        throw wrapFsError(err, key);
+      }
+    }
+    return this.put(key, createReadStream(filePath), options);
+  }
+
+  async get(key: string, options?: GetOptions): Promise<Readable> {
+    const file = this.file(key);
+    const handle = await fs.open(file, 'r').catch((err: unknown) => {
+      throw wrapFsError(err, key);
+    });
+    const stream = handle.createReadStream({ start: options?.range?.start, end: options?.range?.end });
+    const signal = options?.signal;
+    if (signal) {
+      const abort = () => stream.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+      if (signal.aborted) abort();
+      else {
+        signal.addEventListener('abort', abort, { once: true });
+        stream.once('close', () => signal.removeEventListener('abort', abort));
+      }
+    }
+    return stream;
+  }
+
+  async stat(key: string): Promise<ObjectInfo> {
+    const file = this.file(key);
+    try {
+      const st = await fs.stat(file);
+      if (!st.isFile()) throw new NotFoundError(key);
+      const side = await fs.readFile(this.sidecar(key), 'utf8').then((t) => JSON.parse(t) as Sidecar, () => ({}) as Sidecar);
+      return {
+        key,
+        size: st.size,
+        lastModified: st.mtime,
+        etag: `${st.size.toString(16)}-${Math.trunc(st.mtimeMs * 1000).toString(16)}-${st.ino.toString(16)}`,
+        contentType: side.contentType,
+        metadata: side.metadata,
+      };
+    } catch (err) {
+      throw wrapFsError(err, key);
+    }
+  }
+
+  async *list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo> {
+    await this.init();
+    // Walk only the deepest directory the prefix names, then filter by the full prefix.
+    const slash = prefix.lastIndexOf('/');
+    const dirKey = slash >= 0 ? prefix.slice(0, slash) : '';
+    if (dirKey !== '') assertValidKey(dirKey);
+    const startDir = dirKey === '' ? this.objects : path.join(this.objects, ...dirKey.split('/'));
+    const keys: string[] = [];
+    await walk(startDir, dirKey, keys);
+    keys.sort();
+    for (const key of keys) {
+      if (!key.startsWith(prefix)) continue;
+      if (options?.startAfter !== undefined && key <= options.startAfter) continue;
+      try {
+        yield await this.stat(key);
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err;
+      }
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const file = this.file(key);
+    await fs.rm(file, { force: true });
+    await fs.rm(this.sidecar(key), { force: true });
+    await pruneEmptyDirs(path.dirname(file), this.objects);
+  }
+
+  async copy(sourceKey: string, targetKey: string): Promise<ObjectInfo> {
+    const info = await this.stat(sourceKey);
+    return this.put(targetKey, await this.get(sourceKey), {
+      size: info.size, contentType: info.contentType, metadata: info.metadata,
+    });
+  }
+
+  async presignPut(key: string, expirySeconds: number): Promise<string> {
+    return this.presign('PUT', key, expirySeconds);
+  }
+
+  async presignGet(key: string, expirySeconds: number): Promise<string> {
+    return this.presign('GET', key, expirySeconds);
+  }
+
+  private presign(method: 'PUT' | 'GET', key: string, expirySeconds: number): string {
+    assertValidKey(key);
+    if (!this.options.presign) {
+      throw new MllError('INTERNAL', 'The fs store was created without a presign base URL and secret');
+    }
+    const { baseUrl, secret } = this.options.presign;
+    return signStoreUrl(baseUrl, secret, method, key, Math.floor(Date.now() / 1000) + expirySeconds);
+  }
+
+  async check(): Promise<void> {
+    await this.init();
+    try {
+      await fs.access(this.objects, fs.constants.W_OK);
+    } catch (err) {
+      throw new MllError('STORE_UNAVAILABLE', `The fs store at ${this.options.root} is not writable`, { cause: err });
+    }
+  }
+}
+
+async function walk(dir: string, dirKey: string, out: string[]): Promise<void> {
+  let entries;
+  try {
+    entries = await fs.readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+    throw err;
+  }
+  for (const entry of entries) {
+    const key = dirKey === '' ? entry.name : `${dirKey}/${entry.name}`;
+    if (entry.isDirectory()) await walk(path.join(dir, entry.name), key, out);
+    else if (entry.isFile()) out.push(key);
+  }
+}
+
+async function pruneEmptyDirs(dir: string, stopAt: string): Promise<void> {
+  let current = dir;
+  while (current.startsWith(stopAt) && current !== stopAt) {
+    try {
+      await fs.rmdir(current);
+    } catch {
+      return;
+    }
+    current = path.dirname(current);
+  }
+}
+
+function wrapFsError(err: unknown, key: string): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return new NotFoundError(key, { cause: err });
+  if (code === 'ENOSPC' || code === 'EIO' || code === 'EROFS' || code === 'EACCES') {
+    return new MllError('STORE_UNAVAILABLE', `The fs store cannot write "${key}": ${code}`, { cause: err });
+  }
+  return err;
+}

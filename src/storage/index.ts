@@ -1,0 +1,26 @@
+import path from 'node:path';
+import type { Config } from '../config.js';
+import { FsObjectStore } from './fs-store.js';
+import { MinioObjectStore } from './minio-store.js';
+import type { ObjectStore } from './object-store.js';
+
+export * from './object-store.js';
+
+/** Picks the object store adapter named by the configuration. */
+export function createObjectStore(config: Config, presignSecret: string): ObjectStore {
+  if (config.store === 'minio') {
+    return new MinioObjectStore({
+      endpoint: config.s3Endpoint!,
+      accessKey: config.s3AccessKey!,
+      secretKey: config.s3SecretKey!,
+      region: config.s3Region,
+      bucket: config.s3Bucket,
+      prefix: config.storePrefix,
+      partSize: config.s3PartSize,
+    });
+  }
+  return new FsObjectStore({
+    root: path.join(config.dataDirAbs, 'store'),
+    presign: { baseUrl: config.baseUrl, secret: presignSecret },
+  });
+}

@@ -1,0 +1,316 @@
+import type { Readable } from 'node:stream';
+import * as Minio from 'minio';
+import { isTransient, MllError } from '../errors.js';
+import {
+  assertValidKey, NotFoundError, type GetOptions, type ListOptions, type ObjectInfo, type ObjectStore, type PutOptions,
+} from './object-store.js';
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+
+export interface MinioStoreOptions {
+  endpoint: string;
+  accessKey: string;
+  secretKey: string;
+  region: string;
+  bucket: string;
+  /** Prepended to every key; ends with `/` or is empty. */
+  prefix?: string;
+  /**
+   * Fixed multipart part size. The MinIO client buffers one part in memory, and for a stream of
+   * unknown length it would otherwise pick parts of 528 MiB; a fixed size keeps memory flat.
+   */
+  partSize: number;
+}
+
+const notFoundCodes = new Set(['NoSuchKey', 'NotFound', 'NoSuchObject']);
+
+/** Any S3 API through the MinIO client. */
+export class MinioObjectStore implements ObjectStore {
+  readonly kind = 'minio' as const;
+  readonly client: Minio.Client;
+  private readonly bucket: string;
+  private readonly prefix: string;
+  private readonly partSize: number;
+  private bucketReady: Promise<void> | undefined;
+
+  constructor(options: MinioStoreOptions) {
+    const url = new URL(options.endpoint);
+    this.client = new Minio.Client({
+      endPoint: url.hostname,
+      port: url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80,
+      useSSL: url.protocol === 'https:',
+      accessKey: options.accessKey,
+      secretKey: options.secretKey,
+      region: options.region,
+      partSize: options.partSize,
+    });
+    this.bucket = options.bucket;
+    this.prefix = options.prefix ?? '';
+    this.partSize = options.partSize;
+  }
+
+  private name(key: string): string {
+    assertValidKey(key);
+    return this.prefix + key;
+  }
+
+  private ensureBucket(): Promise<void> {
+    this.bucketReady ??= (async () => {
+      try {
+        if (!(await this.client.bucketExists(this.bucket))) await this.client.makeBucket(this.bucket);
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code !== 'BucketAlreadyOwnedByYou' && code !== 'BucketAlreadyExists') throw err;
+      }
+    })().catch((err: unknown) => {
+      this.bucketReady = undefined;
+      throw this.wrap(err, '(bucket)');
+    });
+    return this.bucketReady;
+  }
+
+  private wrap(err: unknown, key: string): unknown {
+    if (err instanceof MllError) return err;
+    const code = (err as { code?: string } | undefined)?.code;
+    if (code && notFoundCodes.has(code)) return new NotFoundError(key, { cause: err });
+    if (isTransient(err)) {
+      return new MllError('STORE_UNAVAILABLE', `The S3 store cannot be reached (${code ?? (err as Error).message})`, { cause: err });
+    }
+    return err;
+  }
+
+  async put(key: string, body: Readable | Buffer | string, options?: PutOptions): Promise<ObjectInfo> {
+    const name = this.name(key);
+    await this.ensureBucket();
+    const headers: Record<string, string> = {};
+    for (const [k, val] of Object.entries(options?.metadata ?? {})) headers[`x-amz-meta-${k.toLowerCase()}`] = val;
+    if (options?.contentType) headers['Content-Type'] = options.contentType;
+    const signal = options?.signal;
+    try {
+      signal?.throwIfAborted();
+      if (typeof body === 'string' || Buffer.isBuffer(body)) {
+        await this.client.putObject(this.bucket, name, Buffer.from(body), undefined, headers);
+      } else {
+        const written = await this.putStream(name, body, headers, signal);
+        if (options?.size !== undefined && written !== options.size) {
+          await this.client.removeObject(this.bucket, name).catch(() => undefined);
+          throw new MllError('BAD_REQUEST', `Object "${key}": expected ${options.size} bytes, received ${written}`);
+        }
+      }
+    } catch (err) {
+      throw this.wrap(err, key);
+    }
+    return this.stat(key);
+  }
+
+  /**
+   * Multipart upload driven here rather than by the client's putObject, which buffers parts of up
+   * to 528 MiB and cannot see an error of its source stream (the upload would hang). At most
+   * `partsInFlight` parts are in memory; a failure or abort cancels the upload, leaving nothing.
+   */
+  private async putStream(name: string, input: Readable, headers: Record<string, string>, signal?: AbortSignal): Promise<number> {
+    const partsInFlight = 2;
+    const parts = readParts(input, this.partSize, signal);
+    const first = await parts.next();
+    const firstPart = first.done ? Buffer.alloc(0) : first.value;
+    if (firstPart.length < this.partSize) {
+      const rest = await parts.next();
+      if (rest.done) {
+        await this.client.putObject(this.bucket, name, firstPart, undefined, headers);
+        return firstPart.length;
+      }
+      throw new Error('unreachable: a short part before the end of the stream');
+    }
+    const uploadId = await this.client.initiateNewMultipartUpload(this.bucket, name, headers);
+    const etags: { part: number; etag: string }[] = [];
+    const pending = new Set<Promise<void>>();
+    let failure: unknown;
+    let total = 0;
+    let partNumber = 0;
+    const send = (payload: Buffer) => {
+      const part = ++partNumber;
+      total += payload.length;
+      const p = this.client
+        .uploadPart({ bucketName: this.bucket, objectName: name, uploadID: uploadId, partNumber: part, headers: {} }, payload)
+        .then((r) => void etags.push({ part, etag: r.etag }))
+        .catch((err: unknown) => void (failure ??= err))
+        .finally(() => pending.delete(p));
+      pending.add(p);
+    };
+    try {
+      send(firstPart);
+      for (let next = await parts.next(); !next.done; next = await parts.next()) {
+        if (failure) break;
+        send(next.value);
+        while (pending.size >= partsInFlight) await Promise.race(pending);
+      }
+      await Promise.all(pending);
+      if (failure) throw failure;
+      etags.sort((a, b) => a.part - b.part);
+      await this.client.completeMultipartUpload(this.bucket, name, uploadId, etags);
+      return total;
+    } catch (err) {
+      input.destroy();
+      await Promise.allSettled(pending);
+      await this.client.abortMultipartUpload(this.bucket, name, uploadId).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async putFile(key: string, filePath: string, options?: PutOptions & { move?: boolean }): Promise<ObjectInfo> {
+    const { size } = await fs.stat(filePath);
+    const info = await this.put(key, createReadStream(filePath), { ...options, size });
+    if (options?.move) await fs.rm(filePath, { force: true });
+    return info;
+  }
+
+  async get(key: string, options?: GetOptions): Promise<Readable> {
+    const name = this.name(key);
+    await this.ensureBucket();
+    try {
+      const range = options?.range;
+      const stream = range
+        ? await this.client.getPartialObject(this.bucket, name, range.start, range.end - range.start + 1)
+        : await this.client.getObject(this.bucket, name);
+      const signal = options?.signal;
+      if (signal) {
+        const abort = () => stream.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+        if (signal.aborted) abort();
+        else signal.addEventListener('abort', abort, { once: true });
+      }
+      return stream;
+    } catch (err) {
+      throw this.wrap(err, key);
+    }
+  }
+
+  async stat(key: string): Promise<ObjectInfo> {
+    const name = this.name(key);
+    await this.ensureBucket();
+    try {
+      const st = await this.client.statObject(this.bucket, name);
+      const metadata: Record<string, string> = {};
+      let contentType: string | undefined;
+      for (const [k, val] of Object.entries(st.metaData ?? {})) {
+        if (k.toLowerCase() === 'content-type') contentType = String(val);
+        else metadata[k.toLowerCase()] = String(val);
+      }
+      return { key, size: st.size, lastModified: st.lastModified, etag: st.etag, contentType, metadata };
+    } catch (err) {
+      throw this.wrap(err, key);
+    }
+  }
+
+  async *list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo> {
+    await this.ensureBucket();
+    const startAfter = options?.startAfter === undefined ? '' : this.prefix + options.startAfter;
+    const stream = this.client.listObjectsV2(this.bucket, this.prefix + prefix, true, startAfter);
+    try {
+      for await (const item of stream as AsyncIterable<Minio.BucketItem>) {
+        if (!item.name) continue;
+        yield {
+          key: item.name.slice(this.prefix.length),
+          size: item.size,
+          lastModified: item.lastModified ?? new Date(0),
+          etag: item.etag,
+        };
+      }
+    } catch (err) {
+      throw this.wrap(err, prefix);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const name = this.name(key);
+    await this.ensureBucket();
+    try {
+      await this.client.removeObject(this.bucket, name);
+    } catch (err) {
+      const wrapped = this.wrap(err, key);
+      if (!(wrapped instanceof NotFoundError)) throw wrapped;
+    }
+  }
+
+  async copy(sourceKey: string, targetKey: string): Promise<ObjectInfo> {
+    const source = this.name(sourceKey);
+    const target = this.name(targetKey);
+    await this.ensureBucket();
+    try {
+      await this.client.copyObject(this.bucket, target, `/${this.bucket}/${source}`, new Minio.CopyConditions());
+    } catch (err) {
+      throw this.wrap(err, sourceKey);
+    }
+    return this.stat(targetKey);
+  }
+
+  async presignPut(key: string, expirySeconds: number): Promise<string> {
+    await this.ensureBucket();
+    return this.client.presignedPutObject(this.bucket, this.name(key), expirySeconds);
+  }
+
+  async presignGet(key: string, expirySeconds: number): Promise<string> {
+    await this.ensureBucket();
+    return this.client.presignedGetObject(this.bucket, this.name(key), expirySeconds);
+  }
+
+  async check(): Promise<void> {
+    try {
+      await this.ensureBucket();
+      await this.client.bucketExists(this.bucket);
+    } catch (err) {
+      const wrapped = this.wrap(err, '(bucket)');
+      if (wrapped instanceof MllError && wrapped.code === 'STORE_UNAVAILABLE') throw wrapped;
+      throw new MllError('STORE_UNAVAILABLE', `The S3 store does not answer: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}
+
+/**
+ * Cuts a byte stream into parts of exactly `size` bytes (the last may be shorter). Bytes before the
+ * first full part are kept as a list, so a small object costs only its own size; after that, parts
+ * are filled into a ring of three reused buffers (two in flight, one filling), so a long upload
+ * allocates nothing more and memory stays flat however large the object is.
+ */
+async function* readParts(input: Readable, size: number, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  const ringSize = 3;
+  const ring: Buffer[] = [];
+  let slot = 0;
+  let head: Buffer[] | undefined = [];
+  let headLength = 0;
+  let current: Buffer | undefined;
+  let filled = 0;
+  const nextBuffer = (): Buffer => {
+    const buffer = (ring[slot] ??= Buffer.allocUnsafe(size));
+    slot = (slot + 1) % ringSize;
+    filled = 0;
+    return buffer;
+  };
+  for await (const chunk of input as AsyncIterable<Buffer>) {
+    signal?.throwIfAborted();
+    if (head) {
+      if (headLength + chunk.length < size) {
+        head.push(chunk);
+        headLength += chunk.length;
+        continue;
+      }
+      current = nextBuffer();
+      for (const piece of head) filled += piece.copy(current, filled);
+      head = undefined;
+    }
+    let offset = 0;
+    while (offset < chunk.length) {
+      current ??= nextBuffer();
+      const take = Math.min(chunk.length - offset, size - filled);
+      chunk.copy(current, filled, offset, offset + take);
+      filled += take;
+      offset += take;
+      if (filled === size) {
+        yield current;
+        current = undefined;
+      }
+    }
+  }
+  signal?.throwIfAborted();
+  if (head) yield Buffer.concat(head, headLength);
+  else if (current && filled > 0) yield current.subarray(0, filled);
+}

@@ -1,0 +1,118 @@
+import type { Readable } from 'node:stream';
+import { MllError } from '../errors.js';
+
+/** What a stored object is known to be. `etag` is adapter-specific and only good for equality. */
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  lastModified: Date;
+  etag?: string;
+  contentType?: string;
+  metadata?: Record<string, string>;
+}
+
+export interface PutOptions {
+  /** Byte count when known: lets the S3 adapter size its parts and lets every adapter check it. */
+  size?: number;
+  contentType?: string;
+  /** Small string metadata (ASCII keys and values). */
+  metadata?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export interface GetOptions {
+  /** Inclusive byte range. */
+  range?: { start: number; end: number };
+  signal?: AbortSignal;
+}
+
+export interface ListOptions {
+  /** Only keys after this one (exclusive), in lexical order. */
+  startAfter?: string;
+}
+
+/**
+ * The object store port. Keys are relative, `/`-separated, without `.`/`..` segments.
+ * An object becomes visible only when `put` has fully succeeded; a failed or aborted put leaves
+ * nothing behind. Missing objects raise `NotFoundError` from every adapter.
+ */
+export interface ObjectStore {
+  readonly kind: 'fs' | 'minio';
+  put(key: string, body: Readable | Buffer | string, options?: PutOptions): Promise<ObjectInfo>;
+  /** Stores a local file; `move: true` lets the adapter take the file over (fs renames it). */
+  putFile(key: string, filePath: string, options?: PutOptions & { move?: boolean }): Promise<ObjectInfo>;
+  get(key: string, options?: GetOptions): Promise<Readable>;
+  stat(key: string): Promise<ObjectInfo>;
+  /** Every object under a prefix, recursively, in lexical key order. */
+  list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo>;
+  /** Idempotent: deleting a missing key succeeds. */
+  delete(key: string): Promise<void>;
+  /** Server-side copy; the copy stays readable after the source is deleted. */
+  copy(sourceKey: string, targetKey: string): Promise<ObjectInfo>;
+  /** A URL that accepts one HTTP PUT of the object's bytes until it expires. */
+  presignPut(key: string, expirySeconds: number): Promise<string>;
+  /** A URL that answers HTTP GET with the object's bytes until it expires. */
+  presignGet(key: string, expirySeconds: number): Promise<string>;
+  /** Resolves when the store answers; raises STORE_UNAVAILABLE otherwise. */
+  check(): Promise<void>;
+  close?(): Promise<void>;
+}
+
+export class NotFoundError extends MllError {
+  readonly key: string;
+  constructor(key: string, options: { cause?: unknown } = {}) {
+    super('NOT_FOUND', `No object at key "${key}"`, { details: { key }, cause: options.cause });
+    this.name = 'NotFoundError';
+    this.key = key;
+  }
+}
+
+export function isNotFound(err: unknown): err is NotFoundError {
+  return err instanceof Error && err.name === 'NotFoundError';
+}
+
+// eslint-disable-next-line no-control-regex
+const forbidden = /[\u0000-\u001f\u007f\\]/;
+
+/** Rejects keys that are empty, absolute, hold empty, `.` or `..` segments, control characters or backslashes. */
+export function assertValidKey(key: string): void {
+  const segments = key.split('/');
+  if (forbidden.test(key) || key.length > 900 || segments.some((s) => s === '' || s === '.' || s === '..')) {
+    throw new MllError('BAD_REQUEST', `Invalid object key "${key}"`, { details: { key } });
+  }
+}
+
+export async function exists(store: ObjectStore, key: string): Promise<boolean> {
+  try {
+    await store.stat(key);
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
+/** Reads a small object whole; refuses objects over `limit` bytes rather than buffering them. */
+export async function getBuffer(store: ObjectStore, key: string, limit = 16 * 1024 * 1024): Promise<Buffer> {
+  const stream = await store.get(key);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > limit) {
+      stream.destroy();
+      throw new MllError('INTERNAL', `Object "${key}" is larger than ${limit} bytes and was not read whole`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+export async function getJson<T>(store: ObjectStore, key: string): Promise<T> {
+  return JSON.parse((await getBuffer(store, key)).toString('utf8')) as T;
+}
+
+export async function putJson(store: ObjectStore, key: string, value: unknown): Promise<ObjectInfo> {
+  const body = Buffer.from(JSON.stringify(value));
+  return store.put(key, body, { size: body.length, contentType: 'application/json' });
+}
