@@ -1,0 +1,136 @@
+import type { Logger } from '../log.js';
+import type { TreeManifest } from '../domain/tree.js';
+
+/** Everything a builder needs to turn one version's files and contract into an image. */
+export interface BuildRequest {
+  model: string;
+  version: number;
+  /** framework:version, e.g. `tensorflow:2.15`. */
+  modelType: string;
+  /** The framework part of modelType; picks the runtime base image (config.runtimes). */
+  framework: string;
+  /** Files go under /model/files/<path>; each file's bytes are the store blob keys.blob(digest). */
+  tree: TreeManifest;
+  /** Goes to /model/contract.protobin, in a layer of its own. */
+  contract: { protobin: Buffer; digest: string };
+  labels?: Record<string, string>;
+  description?: string | null;
+}
+
+export interface StageContext {
+  signal: AbortSignal;
+  /** A build/push log line meant for users (shown on the version). */
+  log(line: string): void;
+  logger: Logger;
+}
+
+/** A warning the pipeline should put on the version (e.g. a runtime that could not be reached). */
+export interface ImageWarning {
+  code: 'RUNTIME_NOT_CONFIGURED' | 'RUNTIME_UNREACHABLE';
+  message: string;
+}
+
+/** The runtime base image, resolved by tag to a digest once per build. */
+export interface BaseImage {
+  /** As configured, e.g. `127.0.0.1:5000/mll/runtime-python:dev`. */
+  reference: string;
+  /** What the reference resolved to (an index or a manifest): `docker pull <repo>@<digest>` gives this image. */
+  digest: string;
+  /** The platform manifest the image was built on (equals digest unless the tag names an index). */
+  manifestDigest: string;
+  /** Registry host[:port] and repository of the base, for cross-repository mounts and blob copies. */
+  registry: string;
+  repository: string;
+}
+
+/** Where the bytes of a layer come from when a target needs them. */
+export type LayerSource =
+  /** A blob of the base image: mounted or copied from base.registry/base.repository. */
+  | { kind: 'base' }
+  /** A deterministic tar regenerated from content blobs by the recipe stored at this object-store key. */
+  | { kind: 'recipe'; key: string }
+  /** Stored whole in the object store at keys.blob(digest) (compressed layers). */
+  | { kind: 'blob' };
+
+export interface Descriptor {
+  mediaType: string;
+  /** sha256:<hex> */
+  digest: string;
+  size: number;
+}
+
+export interface OciLayer extends Descriptor {
+  /** sha256 of the uncompressed tar (equals digest for uncompressed layers). */
+  diffId: string;
+  source: LayerSource;
+}
+
+/**
+ * An image built without a daemon. Plain JSON: the push stage may run in another process and gets
+ * this value back from a job or record. The manifest and config bytes are store blobs at
+ * keys.blob(manifestDigest) and keys.blob(configDigest).
+ */
+export interface OciBuiltImage {
+  kind: 'oci';
+  builder: 'oci';
+  manifestDigest: string;
+  manifestMediaType: string;
+  manifestSize: number;
+  configDigest: string;
+  configSize: number;
+  /** Base layers first, then the model's layers (files, one per large file, contract last). */
+  layers: OciLayer[];
+  base: BaseImage | null;
+  /** True when the image is the model's layers on an empty base (no runtime configured or reachable). */
+  modelOnly: boolean;
+  /** `os/arch[/variant]` of the image config. */
+  platform: string;
+  labels: Record<string, string>;
+  warnings: ImageWarning[];
+}
+
+/** An image built by a Docker engine; it exists only in that engine until pushed through it. */
+export interface DockerBuiltImage {
+  kind: 'docker';
+  builder: 'docker';
+  /** sha256:<hex> image id in the engine. */
+  imageId: string;
+  /** The local tag the build gave it (`mll-build/<model>:<version>`). */
+  localTag: string;
+  base: BaseImage | null;
+  modelOnly: boolean;
+  labels: Record<string, string>;
+  warnings: ImageWarning[];
+}
+
+export type BuiltImage = OciBuiltImage | DockerBuiltImage;
+
+export interface ImageBuilder {
+  readonly name: 'oci' | 'docker';
+  /** Idempotent: a retried build finds its outputs in the store (or the engine's cache). */
+  build(req: BuildRequest, ctx: StageContext): Promise<BuiltImage>;
+  /** Readiness; throws BUILDER_UNAVAILABLE. */
+  check(): Promise<void>;
+}
+
+export interface PublishRef {
+  /** The model name (the target adds its namespace). */
+  repository: string;
+  /** The version number as a string. */
+  tag: string;
+}
+
+export interface PublishedImage {
+  /** registry/namespace/name:tag, or oci:<layout dir>:<tag> (a skopeo/crane-style reference). */
+  reference: string;
+  /** Manifest digest, sha256:<hex>. */
+  digest: string;
+}
+
+export interface ImageTarget {
+  readonly name: 'registry' | 'oci-layout';
+  /** Idempotent: skips blobs already present; the manifest (by tag) is written last. */
+  publish(image: BuiltImage, ref: PublishRef, ctx: StageContext): Promise<PublishedImage>;
+  /** Readiness; throws REGISTRY_UNAVAILABLE / REGISTRY_AUTH_FAILED (or STORE_UNAVAILABLE for a layout). */
+  check(): Promise<void>;
+}
