@@ -1,0 +1,106 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { TreeEntry, TreeFile } from '../domain/tree.js';
+import type { ArchiveLimits } from './entry-policy.js';
+import { readArchive, type ArchiveSummary } from './read-archive.js';
+
+export interface ExtractedTree {
+  /** Sorted by path; paths relative to `root`. */
+  entries: TreeEntry[];
+  /** The directory that holds the model files (inside the extraction dir). */
+  root: string;
+  /** Set when the archive wrapped everything in one top-level folder, which was taken as the root. */
+  strippedPrefix: string | null;
+  summary: ArchiveSummary;
+}
+
+function hashingTap(onDigest: (hex: string) => void): Transform {
+  const hash = createHash('sha256');
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+    flush(done) {
+      onDigest(hash.digest('hex'));
+      done();
+    },
+  });
+}
+
+/**
+ * Unpacks an archive stream into `dir` (which must be empty or absent), hashing every file as it
+ * is written. Every entry passes the archive policy first; nothing is ever written outside `dir`:
+ * paths are relative and checked, files are opened with O_EXCL, and symlinks are created only
+ * after every file is in place (no entry may lie under one).
+ */
+export async function extractToDir(input: Readable, dir: string, limits: ArchiveLimits, signal?: AbortSignal): Promise<ExtractedTree> {
+  await fs.mkdir(dir, { recursive: true });
+  const entries: TreeEntry[] = [];
+  const files = new Map<string, TreeFile>();
+  const gen = readArchive(input, limits, signal);
+  let next = await gen.next();
+  while (!next.done) {
+    const { entry, body } = next.value;
+    const target = path.join(dir, ...entry.path.split('/'));
+    if (entry.type === 'directory') {
+      await fs.mkdir(target, { recursive: true });
+    } else if (entry.type === 'file') {
+      await fs.mkdir(path.dirname(target), { recursive: true });
+      let digest = '';
+      await pipeline(body!, hashingTap((hex) => (digest = `sha256:${hex}`)), createWriteStream(target, { flags: 'wx', mode: entry.mode }));
+      const file: TreeFile = { type: 'file', path: entry.path, mode: entry.mode, size: entry.size, digest };
+      files.set(entry.path, file);
+      entries.push(file);
+    } else if (entry.type === 'hardlink') {
+      const source = files.get(entry.target)!;
+      await fs.mkdir(path.dirname(target), { recursive: true });
+      await fs.copyFile(path.join(dir, ...entry.target.split('/')), target, fs.constants.COPYFILE_EXCL);
+      const file: TreeFile = { type: 'file', path: entry.path, mode: source.mode, size: source.size, digest: source.digest };
+      files.set(entry.path, file);
+      entries.push(file);
+    } else {
+      entries.push({ type: 'symlink', path: entry.path, target: entry.target });
+    }
+    next = await gen.next();
+  }
+  for (const link of entries) {
+    if (link.type !== 'symlink') continue;
+    const at = path.join(dir, ...link.path.split('/'));
+    await fs.mkdir(path.dirname(at), { recursive: true });
+    await fs.symlink(link.target, at);
+  }
+  return stripSingleTopFolder(dir, entries, next.value);
+}
+
+/**
+ * `tar czf m.tgz mymodel/` wraps everything in `mymodel/`; `tar czf m.tgz -C mymodel .` does not.
+ * Both mean the same model, so a lone top-level folder with nothing beside it becomes the root.
+ */
+function stripSingleTopFolder(dir: string, entries: TreeEntry[], summary: ArchiveSummary): ExtractedTree {
+  const tops = new Set(entries.map((e) => e.path.split('/')[0]!));
+  const onlyTop = tops.size === 1 ? [...tops][0]! : undefined;
+  const wrapped =
+    onlyTop !== undefined &&
+    entries.every((e) => e.path.startsWith(`${onlyTop}/`)) &&
+    entries.every((e) => e.type !== 'symlink' || linkResolvesUnder(e.path, e.target, `${onlyTop}/`));
+  if (!wrapped) {
+    return { entries: sortEntries(entries), root: dir, strippedPrefix: null, summary };
+  }
+  const prefix = `${onlyTop}/`;
+  const inner = entries.map((e) => ({ ...e, path: e.path.slice(prefix.length) }));
+  return { entries: sortEntries(inner), root: path.join(dir, onlyTop), strippedPrefix: prefix, summary };
+}
+
+function linkResolvesUnder(linkPath: string, target: string, prefix: string): boolean {
+  return path.posix.normalize(path.posix.join(path.posix.dirname(linkPath), target)).startsWith(prefix);
+}
+
+function sortEntries(entries: TreeEntry[]): TreeEntry[] {
+  return [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
