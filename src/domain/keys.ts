@@ -16,3 +16,6 @@ export function parseVersionRecordKey(key: string): { model: string; version: nu
   const m = /^models\/([^/]+)\/versions\/([1-9][0-9]*)\/version\.json$/.exec(key);
   return m ? { model: m[1]!, version: Number(m[2]) } : undefined;
 }
+
+/** The built image description (BuiltImage) of a version, handed from the build stage to the push stage. */
+export const builtImageKey = (model: string, version: number) => `models/${model}/versions/${version}/image.json`;

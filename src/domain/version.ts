@@ -96,3 +96,18 @@ export interface VersionRecord {
   diff: ContractDiff | null;
   batchId: string | null;
 }
+
+export type VersionEventType = 'created' | 'status' | 'log' | 'warning';
+
+/** One entry of a version's event stream (served as SSE and as JSON). `id` orders events. */
+export interface VersionEvent {
+  id: string;
+  type: VersionEventType;
+  at: string;
+  model: string;
+  version: number;
+  status?: VersionStatus;
+  stage?: Stage;
+  message?: string;
+  error?: ErrorBody | null;
+}

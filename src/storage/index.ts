@@ -21,6 +21,7 @@ export function createObjectStore(config: Config, presignSecret: string): Object
   }
   return new FsObjectStore({
     root: path.join(config.dataDirAbs, 'store'),
-    presign: { baseUrl: config.baseUrl, secret: presignSecret },
+    // A getter: with MLL_PORT=0 the base URL is known only once the server listens.
+    presign: { get baseUrl() { return config.baseUrl; }, secret: presignSecret },
   });
 }

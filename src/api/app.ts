@@ -1,0 +1,30 @@
+import express, { type Express } from 'express';
+import type { ApiDeps } from './deps.js';
+import { errorHandler, notFound } from './errors.js';
+import { openApiDocument } from './openapi.js';
+import { healthRouter } from './routes/health.js';
+import { modelsRouter } from './routes/models.js';
+import { storeRouter } from './routes/store.js';
+import { versionsRouter } from './routes/versions.js';
+
+/** Builds the HTTP API without listening (tests and the servers both call it). */
+export function createApp(deps: ApiDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', 'strong');
+  app.set('query parser', 'simple');
+
+  app.use(healthRouter(deps));
+  app.use(storeRouter(deps));
+  app.get('/api/v1/openapi.json', (_req, res) => {
+    res.json(openApiDocument(deps.config.baseUrl));
+  });
+  const api = express.Router();
+  api.use(modelsRouter(deps));
+  api.use(versionsRouter(deps));
+  app.use('/api/v1', api);
+
+  app.use(notFound);
+  app.use(errorHandler(deps.logger));
+  return app;
+}

@@ -1,0 +1,22 @@
+import type { FlowProducer } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Catalog } from '../catalog/catalog.js';
+import type { Config } from '../config.js';
+import type { ImageBuilder, ImageTarget } from '../image/types.js';
+import type { Logger } from '../log.js';
+import type { ObjectStore } from '../storage/object-store.js';
+
+/** What the HTTP API is built from. createApp never listens; the caller does. */
+export interface ApiDeps {
+  config: Config;
+  logger: Logger;
+  store: ObjectStore;
+  redis: Redis;
+  catalog: Catalog;
+  flows: FlowProducer;
+  builder: ImageBuilder;
+  target: ImageTarget;
+  storeUrlSecret: string;
+  /** Set while the process shuts down: creating routes answer 503. */
+  draining?: { value: boolean };
+}

@@ -1,0 +1,116 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { PassThrough, Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ArchiveLimits } from '../archive/entry-policy.js';
+import { readArchive, type ArchiveSummary } from '../archive/read-archive.js';
+import { keys } from '../domain/keys.js';
+import type { PayloadInfo } from '../domain/version.js';
+import { isMllError, MllError } from '../errors.js';
+import type { ObjectStore } from '../storage/object-store.js';
+
+export interface IntakeLimits {
+  maxUploadBytes: number;
+  archive: ArchiveLimits;
+}
+
+export interface ReceivedPayload extends PayloadInfo {
+  uploadId: string;
+}
+
+/** Drains an archive entry by entry: the whole policy runs, no entry byte is kept. */
+async function validateArchive(stream: Readable, limits: ArchiveLimits): Promise<ArchiveSummary> {
+  const gen = readArchive(stream, limits);
+  let next = await gen.next();
+  while (!next.done) {
+    const body = next.value.body;
+    if (body) for await (const _ of body) { /* discard */ }
+    next = await gen.next();
+  }
+  return next.value;
+}
+
+/**
+ * Streams an upload body into the object store while, in the same pass, hashing it and checking
+ * it as an archive (format, paths, links, limits). Memory stays flat: the slower of the two
+ * consumers sets the pace. If anything fails, the partial object is removed and the archive's
+ * own error (more precise than the store's) is raised.
+ */
+export async function receivePayload(
+  body: Readable,
+  store: ObjectStore,
+  limits: IntakeLimits,
+  options: { declaredSize?: number; uploadId?: string; signal?: AbortSignal } = {},
+): Promise<ReceivedPayload> {
+  if (options.declaredSize !== undefined && options.declaredSize > limits.maxUploadBytes) {
+    body.resume();
+    throw tooLarge(limits.maxUploadBytes);
+  }
+  const uploadId = options.uploadId ?? randomUUID();
+  const key = keys.upload(uploadId);
+  const hash = createHash('sha256');
+  let size = 0;
+  const toArchive = new PassThrough({ highWaterMark: 1024 * 1024 });
+  const tap = new Transform({
+    highWaterMark: 1024 * 1024,
+    transform(chunk: Buffer, _enc, done) {
+      size += chunk.length;
+      if (size > limits.maxUploadBytes) return done(tooLarge(limits.maxUploadBytes));
+      hash.update(chunk);
+      if (toArchive.write(chunk)) return done(null, chunk);
+      const resume = () => {
+        toArchive.off('close', resume);
+        toArchive.off('drain', resume);
+        done(null, chunk);
+      };
+      toArchive.once('drain', resume);
+      toArchive.once('close', resume);
+    },
+    flush(done) {
+      toArchive.end();
+      done();
+    },
+  });
+  const validation = validateArchive(toArchive, limits.archive);
+  validation.catch((err: unknown) => tap.destroy(err instanceof Error ? err : new Error(String(err))));
+  const source = new PassThrough({ highWaterMark: 1024 * 1024 });
+  const feeding = pipeline(body, tap, source, { signal: options.signal });
+  feeding.catch(() => undefined);
+  try {
+    const [, summary] = await Promise.all([
+      store.put(key, source, { size: options.declaredSize, contentType: 'application/octet-stream' }),
+      validation,
+      feeding,
+    ]);
+    if (size === 0) throw new MllError('EMPTY_PAYLOAD', 'The upload carried no bytes: send a tar or tar.gz of the model files');
+    return {
+      uploadId, key, digest: `sha256:${hash.digest('hex')}`, size, format: summary.format,
+      files: summary.files, unpackedSize: summary.unpackedBytes,
+    };
+  } catch (err) {
+    const reason = await firstMeaningful(err, validation, feeding);
+    source.destroy();
+    toArchive.destroy();
+    await store.delete(key).catch(() => undefined);
+    throw reason;
+  }
+}
+
+/** The archive's verdict beats the generic stream errors it caused downstream. */
+async function firstMeaningful(err: unknown, ...others: Promise<unknown>[]): Promise<unknown> {
+  if (isMllError(err) && err.code !== 'BAD_REQUEST') return err;
+  for (const p of others) {
+    const e = await p.then(() => undefined, (x: unknown) => x);
+    if (isMllError(e)) return e;
+  }
+  if (isClientAbort(err)) return new MllError('BAD_REQUEST', 'The upload was interrupted before it completed', { cause: err });
+  return err;
+}
+
+function isClientAbort(err: unknown): boolean {
+  const code = (err as { code?: string })?.code;
+  return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (err as Error)?.message === 'aborted';
+}
+
+function tooLarge(limit: number): MllError {
+  return new MllError('PAYLOAD_TOO_LARGE', `The upload is larger than ${limit} bytes (MLL_MAX_UPLOAD_BYTES)`, { details: { limit } });
+}

@@ -1,0 +1,249 @@
+import { errorCatalogue } from '../errors.js';
+import { versionStatuses } from '../domain/version.js';
+import { dtypeNames } from '../contract/types.js';
+
+/**
+ * The OpenAPI 3.1 description of the HTTP API. test/api/openapi.test.ts checks that every route
+ * the app serves is described here and that nothing described is missing from the app.
+ */
+type Operation = Record<string, unknown>;
+type PathItem = Partial<Record<'get' | 'post' | 'put' | 'delete' | 'patch', Operation>>;
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: unknown, description = 'OK') => ({ description, content: { 'application/json': { schema } } });
+const errors = (...codes: number[]) =>
+  Object.fromEntries(codes.map((c) => [String(c), { $ref: `#/components/responses/Error${c}` }]));
+const nameParam = { name: 'name', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' }, description: 'Model name' };
+const versionParam = { name: 'version', in: 'path', required: true, schema: { type: 'integer', minimum: 1 }, description: 'Version number' };
+
+const paths: Record<string, PathItem> = {
+  '/healthz': {
+    get: { summary: 'Liveness', tags: ['health'], security: [], responses: { 200: json({ type: 'object', properties: { status: { const: 'ok' } } }) } },
+  },
+  '/readyz': {
+    get: {
+      summary: 'Readiness: Redis, object store, image builder and image target',
+      tags: ['health'], security: [],
+      responses: { 200: json(ref('Readiness')), 503: json(ref('Readiness'), 'A dependency does not answer') },
+    },
+  },
+  '/api/v1/openapi.json': {
+    get: { summary: 'This document', tags: ['meta'], security: [], responses: { 200: json({ type: 'object' }) } },
+  },
+  '/api/v1/models': {
+    get: {
+      summary: 'List models with their latest version',
+      tags: ['models'],
+      parameters: [
+        { name: 'q', in: 'query', schema: { type: 'string' }, description: 'Substring of the model name' },
+        { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+        { name: 'after', in: 'query', schema: { type: 'string' }, description: 'Cursor: the last name of the previous page' },
+      ],
+      responses: { 200: json({ type: 'object', properties: { items: { type: 'array', items: ref('Model') }, next: { type: ['string', 'null'] } } }), ...errors(503) },
+    },
+  },
+  '/api/v1/models/{name}': {
+    get: { summary: 'One model', tags: ['models'], parameters: [nameParam], responses: { 200: json(ref('Model')), ...errors(400, 404, 503) } },
+  },
+  '/api/v1/models/{name}/versions': {
+    get: {
+      summary: "A model's versions, newest first",
+      tags: ['versions'],
+      parameters: [
+        nameParam,
+        { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
+        { name: 'before', in: 'query', schema: { type: 'integer', minimum: 1 }, description: 'Cursor: versions below this number' },
+      ],
+      responses: {
+        200: json({ type: 'object', properties: { items: { type: 'array', items: ref('Version') }, total: { type: 'integer' }, next: { type: ['string', 'null'] } } }),
+        ...errors(400, 404, 503),
+      },
+    },
+    post: {
+      summary: 'Upload a model as its next version',
+      description:
+        'The body is the model as a tar (`application/x-tar`) or tar.gz (`application/gzip`), streamed to the object store ' +
+        'and checked as it arrives (paths, links, limits), or `multipart/form-data` with a `payload` file part and an optional ' +
+        '`metadata` JSON part. Raw bodies take metadata from the query. Answers 202 at once; the stages run in the background.',
+      tags: ['versions'],
+      parameters: [
+        nameParam,
+        { name: 'model-type', in: 'query', schema: { type: 'string' }, description: 'framework:version (raw bodies)' },
+        { name: 'description', in: 'query', schema: { type: 'string' } },
+        { name: 'labels', in: 'query', schema: { type: 'string' }, description: 'JSON object of labels (raw bodies)' },
+      ],
+      requestBody: {
+        required: true,
+        content: {
+          'application/x-tar': { schema: { type: 'string', format: 'binary' } },
+          'application/gzip': { schema: { type: 'string', format: 'binary' } },
+          'multipart/form-data': {
+            schema: { type: 'object', required: ['payload'], properties: { payload: { type: 'string', format: 'binary' }, metadata: ref('UploadMetadata') } },
+          },
+        },
+      },
+      responses: {
+        202: { ...json(ref('Version'), 'Accepted: the version exists with status queued'), headers: { Location: { schema: { type: 'string' } } } },
+        ...errors(400, 413, 415, 422, 429, 503),
+      },
+    },
+  },
+  '/api/v1/models/{name}/versions/{version}': {
+    get: {
+      summary: 'One version: status, stage timestamps, contract, image, error, warnings',
+      tags: ['versions'],
+      parameters: [nameParam, versionParam],
+      responses: { 200: json(ref('Version')), 304: { description: 'Not modified (If-None-Match)' }, ...errors(400, 404, 503) },
+    },
+  },
+  '/api/v1/models/{name}/versions/{version}/contract': {
+    get: {
+      summary: "The version's contract: JSON, or the binary ModelContract with Accept: application/x-protobuf",
+      tags: ['versions'],
+      parameters: [nameParam, versionParam],
+      responses: {
+        200: {
+          description: 'The contract',
+          content: { 'application/json': { schema: ref('Contract') }, 'application/x-protobuf': { schema: { type: 'string', format: 'binary' } } },
+        },
+        ...errors(400, 404, 409, 503),
+      },
+    },
+  },
+  '/api/v1/store/{key}': {
+    get: {
+      summary: 'Presigned download from the fs object store',
+      tags: ['uploads'], security: [],
+      parameters: [{ name: 'key', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: { 200: { description: 'The object bytes' }, ...errors(403, 404) },
+    },
+    put: {
+      summary: 'Presigned upload into the fs object store',
+      tags: ['uploads'], security: [],
+      parameters: [{ name: 'key', in: 'path', required: true, schema: { type: 'string' } }],
+      requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+      responses: { 200: { description: 'Stored' }, ...errors(403, 413) },
+    },
+  },
+};
+
+const field = {
+  type: 'object',
+  required: ['name', 'dtype', 'shape'],
+  properties: {
+    name: { type: 'string' },
+    dtype: { anyOf: [{ enum: [...dtypeNames] }, { type: 'string', pattern: '^unsupported:' }] },
+    shape: { type: ['array', 'null'], items: { type: 'integer', minimum: -1 } },
+    dimNames: { type: 'array', items: { type: ['string', 'null'] } },
+    profile: { type: 'string' },
+  },
+};
+
+const schemas: Record<string, unknown> = {
+  Error: {
+    type: 'object',
+    required: ['error'],
+    properties: {
+      error: {
+        type: 'object',
+        required: ['code', 'message'],
+        properties: { code: { enum: Object.keys(errorCatalogue) }, message: { type: 'string' }, details: {} },
+      },
+    },
+  },
+  Readiness: {
+    type: 'object',
+    properties: {
+      status: { enum: ['ready', 'unready', 'draining'] },
+      checks: { type: 'object', additionalProperties: { type: 'object', properties: { ok: { type: 'boolean' }, error: { type: 'string' }, ms: { type: 'number' } } } },
+    },
+  },
+  UploadMetadata: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      'model-type': { type: 'string', examples: ['tensorflow:2.15', 'python:3.11'] },
+      labels: { type: 'object', additionalProperties: { type: 'string' } },
+      description: { type: 'string' },
+    },
+  },
+  Contract: {
+    type: 'object',
+    required: ['framework', 'signatures'],
+    properties: {
+      framework: { type: 'string' },
+      signatures: {
+        type: 'array',
+        items: { type: 'object', required: ['name', 'inputs', 'outputs'], properties: { name: { type: 'string' }, inputs: { type: 'array', items: field }, outputs: { type: 'array', items: field } } },
+      },
+    },
+  },
+  Model: {
+    type: 'object',
+    properties: {
+      name: { type: 'string' },
+      createdAt: { type: 'string', format: 'date-time' },
+      updatedAt: { type: 'string', format: 'date-time' },
+      versions: { type: 'integer' },
+      latest: { type: ['object', 'null'], properties: { version: { type: 'integer' }, status: { enum: [...versionStatuses] }, updatedAt: { type: 'string' } } },
+      url: { type: 'string' },
+    },
+  },
+  Version: {
+    type: 'object',
+    required: ['model', 'version', 'status', 'createdAt', 'updatedAt', 'url'],
+    properties: {
+      model: { type: 'string' },
+      version: { type: 'integer' },
+      status: { enum: [...versionStatuses] },
+      createdAt: { type: 'string', format: 'date-time' },
+      updatedAt: { type: 'string', format: 'date-time' },
+      description: { type: ['string', 'null'] },
+      labels: { type: 'object', additionalProperties: { type: 'string' } },
+      modelType: { type: ['string', 'null'] },
+      payload: { type: 'object', properties: { digest: { type: 'string' }, size: { type: 'integer' }, format: { enum: ['tar', 'tar+gzip'] }, files: { type: 'integer' }, unpackedSize: { type: 'integer' } } },
+      stages: {
+        type: 'object',
+        additionalProperties: { type: 'object', properties: { startedAt: { type: 'string' }, finishedAt: { type: 'string' }, attempts: { type: 'integer' } } },
+      },
+      contract: { oneOf: [ref('Contract'), { type: 'null' }] },
+      contractDigest: { type: ['string', 'null'] },
+      tree: { type: ['object', 'null'] },
+      image: {
+        type: ['object', 'null'],
+        properties: {
+          reference: { type: 'string' }, repository: { type: 'string' }, tag: { type: 'string' }, digest: { type: ['string', 'null'] },
+          base: { type: ['object', 'null'] }, modelOnly: { type: 'boolean' }, builder: { type: 'string' }, target: { type: 'string' },
+        },
+      },
+      warnings: { type: 'array', items: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+      error: { type: ['object', 'null'], properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} } },
+      diff: { type: ['object', 'null'] },
+      batchId: { type: ['string', 'null'] },
+      url: { type: 'string' },
+      links: { type: 'object' },
+    },
+  },
+};
+
+const statusText: Record<number, string> = {
+  400: 'Bad request', 401: 'Missing or invalid token', 403: 'Token lacks the scope', 404: 'Not found', 409: 'Conflict',
+  413: 'Too large', 415: 'Unsupported media type', 422: 'Invalid model or archive', 429: 'Rate limited', 503: 'A dependency is unavailable',
+};
+
+export function openApiDocument(serverUrl: string, extraPaths: Record<string, PathItem> = {}, extraSchemas: Record<string, unknown> = {}) {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'ML Lambda',
+      version: '1',
+      description: 'Model registry and image factory. Every error has the shape {"error":{"code","message","details"}}.',
+    },
+    servers: [{ url: serverUrl }],
+    paths: { ...paths, ...extraPaths },
+    components: {
+      schemas: { ...schemas, ...extraSchemas },
+      responses: Object.fromEntries(Object.entries(statusText).map(([code, text]) => [`Error${code}`, json(ref('Error'), text)])),
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import { FlowProducer } from 'bullmq';
+import { Redis } from 'ioredis';
+import { Catalog } from '../catalog/catalog.js';
+import type { Config } from '../config.js';
+import { createImageBuilder, createImageTarget } from '../image/index.js';
+import type { ImageBuilder, ImageTarget } from '../image/types.js';
+import { createLogger, type Logger } from '../log.js';
+import { createObjectStore } from '../storage/index.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { dataDirSecret } from './secrets.js';
+
+/** Every adapter a process needs, built once from the configuration (the composition root). */
+export interface Services {
+  config: Config;
+  logger: Logger;
+  store: ObjectStore;
+  /** Commands (catalog, counters, events). Fails fast when Redis is down so requests get a 503. */
+  redis: Redis;
+  /** BullMQ's connection (no per-request retry limit, as BullMQ requires). */
+  queueRedis: Redis;
+  catalog: Catalog;
+  flows: FlowProducer;
+  builder: ImageBuilder;
+  target: ImageTarget;
+  storeUrlSecret: string;
+  close(): Promise<void>;
+}
+
+export async function createServices(config: Config, options: { logger?: Logger } = {}): Promise<Services> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const storeUrlSecret = await dataDirSecret(config.dataDirAbs, 'store-url.key');
+  const store = createObjectStore(config, storeUrlSecret);
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, connectTimeout: 5000, lazyConnect: false });
+  const queueRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  queueRedis.on('error', (err) => logger.warn({ err: err.message }, 'redis (queues) connection error'));
+  const catalog = new Catalog(store, redis, config.prefix);
+  const flows = new FlowProducer({ connection: queueRedis, prefix: config.prefix });
+  const builder = createImageBuilder(config, { store, logger });
+  const target = createImageTarget(config, { store, logger });
+  return {
+    config, logger, store, redis, queueRedis, catalog, flows, builder, target, storeUrlSecret,
+    async close() {
+      await flows.close().catch(() => undefined);
+      await store.close?.();
+      redis.disconnect();
+      queueRedis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,4 @@
+// `npm start`: the API and every stage worker in one process, on the embedded defaults.
+import { main } from './run.js';
+
+main({ api: true, workers: true });

@@ -1,0 +1,299 @@
+import type { Redis } from 'ioredis';
+import { keys, parseVersionRecordKey } from '../domain/keys.js';
+import {
+  terminalStatuses, type VersionEvent, type VersionEventType, type VersionRecord, type VersionStatus,
+} from '../domain/version.js';
+import { isTransient, MllError } from '../errors.js';
+import { getJson, isNotFound, putJson, type ObjectStore } from '../storage/object-store.js';
+import { redisKeys, type RedisKeys } from './redis-keys.js';
+
+export interface ModelSummary {
+  name: string;
+  createdAt: string;
+  updatedAt: string;
+  versions: number;
+  latest: { version: number; status: VersionStatus; updatedAt: string } | null;
+}
+
+export type TransitionListener = (record: VersionRecord, previous: VersionStatus | null) => Promise<void> | void;
+
+export interface EventInput {
+  type: VersionEventType;
+  status?: VersionEvent['status'];
+  stage?: VersionEvent['stage'];
+  message?: string;
+  error?: VersionEvent['error'];
+}
+
+const eventStreamLength = 5000;
+
+/** KEYS: record, models, versions, model summary. ARGV: json, model, version, createdAt, status, updatedAt. */
+const cacheScript = `
+local existing = redis.call('GET', KEYS[1])
+if existing then
+  local ok, old = pcall(cjson.decode, existing)
+  if ok and old.updatedAt and old.updatedAt > ARGV[6] then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], 0, ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[3])
+redis.call('HSETNX', KEYS[4], 'createdAt', ARGV[4])
+local latest = tonumber(redis.call('HGET', KEYS[4], 'latestVersion') or '0')
+if tonumber(ARGV[3]) >= latest then
+  redis.call('HSET', KEYS[4], 'latestVersion', ARGV[3], 'latestStatus', ARGV[5], 'updatedAt', ARGV[6])
+end
+return 1`;
+
+function redisDown(err: unknown): unknown {
+  if (err instanceof MllError) return err;
+  if (isTransient(err) || /Connection is closed|connect E|Stream isn't writeable/i.test((err as Error)?.message ?? '')) {
+    return new MllError('QUEUE_UNAVAILABLE', 'Redis cannot be reached; retry shortly', { cause: err });
+  }
+  return err;
+}
+
+/**
+ * The catalogue of models and versions. `version.json` in the object store is the truth; Redis
+ * holds the version counters, a cache of every record, the listing indexes and event streams,
+ * all of which `reindex` rebuilds from the store.
+ */
+export class Catalog {
+  private readonly k: RedisKeys;
+  private readonly listeners: TransitionListener[] = [];
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly redis: Redis,
+    prefix: string,
+  ) {
+    this.k = redisKeys(prefix);
+  }
+
+  get redisKeys(): RedisKeys {
+    return this.k;
+  }
+
+  /** Called after every status change is durable (webhooks, batches, metrics). */
+  onTransition(listener: TransitionListener): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * Allocates the next version number atomically (INCR). If Redis lost its counter, a number whose
+   * version.json already exists is skipped, so a number is never reused.
+   */
+  async allocateVersion(model: string): Promise<number> {
+    for (;;) {
+      const n = await this.redis.incr(this.k.sequence(model)).catch((e: unknown) => Promise.reject(redisDown(e)));
+      const taken = await this.store.stat(keys.versionRecord(model, n)).then(() => true, (e: unknown) => {
+        if (isNotFound(e)) return false;
+        throw e;
+      });
+      if (!taken) return n;
+      await this.rebuildSequence(model);
+    }
+  }
+
+  private async rebuildSequence(model: string): Promise<void> {
+    let max = 0;
+    for await (const info of this.store.list(keys.versionsPrefix(model))) {
+      const parsed = parseVersionRecordKey(info.key);
+      if (parsed && parsed.version > max) max = parsed.version;
+    }
+    // Only ever raise the counter.
+    await this.redis.eval(
+      "local c = tonumber(redis.call('GET', KEYS[1]) or '0'); if c < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end; return 1",
+      1, this.k.sequence(model), String(max),
+    );
+  }
+
+  async create(record: VersionRecord): Promise<VersionRecord> {
+    await putJson(this.store, keys.versionRecord(record.model, record.version), record);
+    await this.cache(record);
+    await this.appendEvent(record.model, record.version, { type: 'created', status: record.status });
+    await this.notify(record, null);
+    return record;
+  }
+
+  async get(model: string, version: number): Promise<VersionRecord> {
+    const cached = await this.redis.get(this.k.version(model, version)).catch((e: unknown) => Promise.reject(redisDown(e)));
+    if (cached) return JSON.parse(cached) as VersionRecord;
+    try {
+      const record = await getJson<VersionRecord>(this.store, keys.versionRecord(model, version));
+      await this.cache(record);
+      return record;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      const known = await this.redis.zscore(this.k.models(), model);
+      if (known === null && !(await this.modelHasRecords(model))) {
+        throw new MllError('MODEL_NOT_FOUND', `No model named "${model}"`, { details: { model } });
+      }
+      throw new MllError('VERSION_NOT_FOUND', `Model "${model}" has no version ${version}`, { details: { model, version } });
+    }
+  }
+
+  /** Reads the record from the store itself, bypassing the cache (stages use it before deciding to skip work). */
+  async getDurable(model: string, version: number): Promise<VersionRecord> {
+    return getJson<VersionRecord>(this.store, keys.versionRecord(model, version));
+  }
+
+  /**
+   * Applies `change` to the durable record and publishes it. The store is written first; Redis and
+   * listeners follow, so a crash in between is repaired by `reindex`. `change` returns null to
+   * leave the record as it is.
+   */
+  async update(
+    model: string,
+    version: number,
+    change: (record: VersionRecord) => VersionRecord | void | null,
+    event?: EventInput,
+  ): Promise<VersionRecord> {
+    const current = await this.getDurable(model, version);
+    const draft = structuredClone(current);
+    const changed = change(draft);
+    if (changed === null) return current;
+    const next = changed ?? draft;
+    next.updatedAt = new Date().toISOString();
+    await putJson(this.store, keys.versionRecord(model, version), next);
+    await this.cache(next);
+    if (event) await this.appendEvent(model, version, event);
+    if (current.status !== next.status) await this.notify(next, current.status);
+    return next;
+  }
+
+  private async notify(record: VersionRecord, previous: VersionStatus | null): Promise<void> {
+    for (const listener of this.listeners) await listener(record, previous);
+  }
+
+  /**
+   * Writes the record to the Redis cache and keeps the listing indexes in step, atomically.
+   * An older record (by updatedAt) never overwrites a newer one, so a reindex racing a stage is safe.
+   */
+  async cache(record: VersionRecord): Promise<void> {
+    const { model, version } = record;
+    try {
+      await this.redis.eval(
+        cacheScript, 4,
+        this.k.version(model, version), this.k.models(), this.k.versions(model), this.k.model(model),
+        JSON.stringify(record), model, String(version), record.createdAt, record.status, record.updatedAt,
+      );
+    } catch (err) {
+      throw redisDown(err);
+    }
+  }
+
+  async listVersions(model: string, options: { limit: number; before?: number }): Promise<{ items: VersionRecord[]; total: number; nextBefore: number | null }> {
+    const key = this.k.versions(model);
+    const max = options.before === undefined ? '+inf' : `(${options.before}`;
+    const [numbers, total] = await Promise.all([
+      this.redis.zrevrangebyscore(key, max, '-inf', 'LIMIT', 0, options.limit + 1),
+      this.redis.zcard(key),
+    ]).catch((e: unknown) => Promise.reject(redisDown(e)));
+    if (total === 0 && (await this.redis.zscore(this.k.models(), model)) === null) {
+      throw new MllError('MODEL_NOT_FOUND', `No model named "${model}"`, { details: { model } });
+    }
+    const page = numbers.slice(0, options.limit).map(Number);
+    const items = await this.getMany(model, page);
+    return { items, total, nextBefore: numbers.length > options.limit ? page[page.length - 1]! : null };
+  }
+
+  private async getMany(model: string, versions: number[]): Promise<VersionRecord[]> {
+    if (versions.length === 0) return [];
+    const cached = await this.redis.mget(versions.map((v) => this.k.version(model, v)));
+    return Promise.all(versions.map((v, i) => (cached[i] ? (JSON.parse(cached[i]!) as VersionRecord) : this.get(model, v))));
+  }
+
+  async getModel(name: string): Promise<ModelSummary> {
+    const [summary, count] = await Promise.all([
+      this.redis.hgetall(this.k.model(name)),
+      this.redis.zcard(this.k.versions(name)),
+    ]).catch((e: unknown) => Promise.reject(redisDown(e)));
+    if (!summary.createdAt) throw new MllError('MODEL_NOT_FOUND', `No model named "${name}"`, { details: { model: name } });
+    return toSummary(name, summary, count);
+  }
+
+  async listModels(options: { limit: number; after?: string; query?: string }): Promise<{ items: ModelSummary[]; nextAfter: string | null }> {
+    const min = options.after ? `(${options.after}` : '-';
+    const items: ModelSummary[] = [];
+    let cursor = min;
+    // Filtering by substring scans the lexical index in pages; the index holds names only.
+    for (;;) {
+      const names = await this.redis.zrangebylex(this.k.models(), cursor, '+', 'LIMIT', 0, 200).catch((e: unknown) => Promise.reject(redisDown(e)));
+      for (const name of names) {
+        if (options.query && !name.includes(options.query.toLowerCase())) continue;
+        items.push(await this.getModel(name));
+        if (items.length > options.limit) break;
+      }
+      if (items.length > options.limit || names.length < 200) break;
+      cursor = `(${names[names.length - 1]}`;
+    }
+    const page = items.slice(0, options.limit);
+    return { items: page, nextAfter: items.length > options.limit ? page[page.length - 1]!.name : null };
+  }
+
+  private async modelHasRecords(model: string): Promise<boolean> {
+    for await (const _ of this.store.list(keys.versionsPrefix(model))) return true;
+    return false;
+  }
+
+  async appendEvent(model: string, version: number, input: EventInput): Promise<string> {
+    const body = { ...input, at: new Date().toISOString() };
+    try {
+      const id = (await this.redis.xadd(this.k.events(model, version), 'MAXLEN', '~', String(eventStreamLength), '*', 'e', JSON.stringify(body)))!;
+      await this.redis.publish(this.k.eventChannel(), JSON.stringify({ model, version, id }));
+      return id;
+    } catch (err) {
+      throw redisDown(err);
+    }
+  }
+
+  /** Events after `afterId` (exclusive; '0' or undefined for all), oldest first. */
+  async readEvents(model: string, version: number, afterId?: string, count = 1000): Promise<VersionEvent[]> {
+    const start = afterId && afterId !== '0' ? `(${afterId}` : '-';
+    const rows = await this.redis.xrange(this.k.events(model, version), start, '+', 'COUNT', count).catch((e: unknown) => Promise.reject(redisDown(e)));
+    return rows.map(([id, fields]) => {
+      const body = JSON.parse(fields[1] ?? '{}') as Omit<VersionEvent, 'id' | 'model' | 'version'>;
+      return { id, model, version, ...body };
+    });
+  }
+
+  /**
+   * Rebuilds Redis from the object store: counters (never lowered), record caches, indexes.
+   * Returns the versions that are not terminal, for the caller to re-enqueue.
+   */
+  async reindex(): Promise<{ models: number; versions: number; unfinished: VersionRecord[] }> {
+    const maxByModel = new Map<string, number>();
+    const unfinished: VersionRecord[] = [];
+    let versions = 0;
+    for await (const info of this.store.list(keys.modelsPrefix())) {
+      const parsed = parseVersionRecordKey(info.key);
+      if (!parsed) continue;
+      let record: VersionRecord;
+      try {
+        record = await getJson<VersionRecord>(this.store, info.key);
+      } catch (err) {
+        if (isNotFound(err)) continue;
+        throw err;
+      }
+      versions += 1;
+      await this.cache(record);
+      maxByModel.set(parsed.model, Math.max(maxByModel.get(parsed.model) ?? 0, parsed.version));
+      if (!terminalStatuses.has(record.status)) unfinished.push(record);
+    }
+    for (const model of maxByModel.keys()) await this.rebuildSequence(model);
+    return { models: maxByModel.size, versions, unfinished };
+  }
+}
+
+function toSummary(name: string, h: Record<string, string>, count: number): ModelSummary {
+  const latestVersion = Number(h.latestVersion ?? '0');
+  return {
+    name,
+    createdAt: h.createdAt!,
+    updatedAt: h.updatedAt ?? h.createdAt!,
+    versions: count,
+    latest: latestVersion > 0
+      ? { version: latestVersion, status: (h.latestStatus ?? 'queued') as VersionStatus, updatedAt: h.updatedAt ?? h.createdAt! }
+      : null,
+  };
+}

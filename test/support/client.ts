@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import type { Readable } from 'node:stream';
+import { packDirectory } from '../../src/archive/pack-dir.js';
+import type { VersionRecord, VersionStatus } from '../../src/domain/version.js';
+
+export async function streamToBuffer(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
+  return Buffer.concat(chunks);
+}
+
+export async function tarOf(dir: string, gzip = false): Promise<Buffer> {
+  return streamToBuffer(packDirectory(dir, { gzip }));
+}
+
+export interface ApiResponse<T = Record<string, unknown>> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+export async function api<T = Record<string, unknown>>(url: string, init: RequestInit = {}): Promise<ApiResponse<T>> {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, body: body as T, headers: res.headers };
+}
+
+export type PresentedVersion = VersionRecord & { url: string };
+
+export async function uploadTar(base: string, model: string, body: Buffer, options: { gzip?: boolean; query?: string } = {}) {
+  return api<PresentedVersion & { error?: { code: string; message: string } }>(
+    `${base}/api/v1/models/${model}/versions${options.query ? `?${options.query}` : ''}`,
+    { method: 'POST', headers: { 'content-type': options.gzip ? 'application/gzip' : 'application/x-tar' }, body: new Uint8Array(body) },
+  );
+}
+
+export async function uploadMultipart(base: string, model: string, body: Buffer, metadata?: unknown) {
+  const form = new FormData();
+  if (metadata !== undefined) form.append('metadata', typeof metadata === 'string' ? metadata : JSON.stringify(metadata));
+  form.append('payload', new Blob([new Uint8Array(body)]), 'model.tar');
+  return api<PresentedVersion & { error?: { code: string; message: string } }>(`${base}/api/v1/models/${model}/versions`, { method: 'POST', body: form });
+}
+
+/** Polls a version until it reaches one of `statuses` (default: terminal). */
+export async function waitForVersion(base: string, model: string, version: number, options: { statuses?: VersionStatus[]; timeoutMs?: number } = {}): Promise<PresentedVersion> {
+  const statuses = options.statuses ?? ['released', 'failed'];
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  let last: PresentedVersion | undefined;
+  while (Date.now() < deadline) {
+    const res = await api<PresentedVersion>(`${base}/api/v1/models/${model}/versions/${version}`);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    last = res.body;
+    if (statuses.includes(last.status)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${model}:${version} did not reach ${statuses.join('|')} in time; last status ${last?.status} ${JSON.stringify(last?.error)}`);
+}

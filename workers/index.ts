@@ -1,0 +1,42 @@
+import type { Worker } from 'bullmq';
+import type { Services } from '../src/app/services.js';
+import type { StageDeps } from '../src/pipeline/context.js';
+import { startBuildWorker } from './build.js';
+import { startExtractWorker } from './extract.js';
+import { startPushWorker } from './push.js';
+
+export interface WorkerPool {
+  workers: Worker[];
+  /**
+   * Stops taking jobs and waits up to `graceMs` for running stages; after that, aborts them.
+   * Their jobs are left to be taken over by another worker once their locks expire.
+   */
+  close(graceMs: number): Promise<void>;
+}
+
+export function startWorkers(services: Services): WorkerPool {
+  const { config } = services;
+  const deps: StageDeps = {
+    config, store: services.store, catalog: services.catalog, builder: services.builder, target: services.target, logger: services.logger,
+  };
+  const common = { connection: services.queueRedis, prefix: config.prefix };
+  const workers = [
+    startExtractWorker(deps, { ...common, concurrency: config.extractConcurrency }),
+    startBuildWorker(deps, { ...common, concurrency: config.buildConcurrency }),
+    startPushWorker(deps, { ...common, concurrency: config.pushConcurrency }),
+  ];
+  return {
+    workers,
+    async close(graceMs) {
+      const graceful = Promise.all(workers.map((w) => w.close()));
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
+      const outcome = await Promise.race([graceful.then(() => 'done' as const), deadline]);
+      clearTimeout(timer);
+      if (outcome === 'late') {
+        services.logger.warn({ graceMs }, 'stages still running after the shutdown grace period; aborting them');
+        await Promise.all(workers.map((w) => w.close(true)));
+      }
+    },
+  };
+}

@@ -1,0 +1,106 @@
+import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { parseStageJobData, type StageJobData } from '../queues/jobs.js';
+import { stageQueueNames } from '../queues/names.js';
+import { stageStatus, terminalStatuses, type Stage } from '../src/domain/version.js';
+import { errorMessage, isTransient, toErrorBody } from '../src/errors.js';
+import type { StageContext, StageDeps } from '../src/pipeline/context.js';
+
+export type StageFunction = (input: StageJobData, deps: StageDeps, ctx: StageContext) => Promise<unknown>;
+
+export interface StageWorkerOptions {
+  connection: ConnectionOptions;
+  prefix: string;
+  concurrency: number;
+}
+
+/**
+ * Binds one stage function to its BullMQ queue. The worker is thin: it validates the job data,
+ * records the stage's start, forwards the abort signal and log lines, and turns errors into a
+ * retry (transient) or an immediate, explained failure (everything else, via UnrecoverableError).
+ */
+export function startStageWorker(stage: Stage, run: StageFunction, deps: StageDeps, options: StageWorkerOptions): Worker {
+  const { catalog } = deps;
+
+  const markFailed = async (data: StageJobData, err: unknown) => {
+    const body = /stalled/i.test(errorMessage(err))
+      ? { code: 'INTERNAL' as const, message: `The ${stage} stage's worker stopped (crashed or was killed) too many times; see the worker logs` }
+      : toErrorBody(err);
+    await catalog.update(data.model, data.version, (r) => {
+      if (terminalStatuses.has(r.status)) return null;
+      r.status = 'failed';
+      r.error = body;
+      const timing = r.stages[stage] ?? { attempts: 1 };
+      r.stages[stage] = { ...timing, finishedAt: new Date().toISOString() };
+    }, { type: 'status', status: 'failed', stage, message: body.message, error: body });
+  };
+
+  const processor = async (job: Job, _token?: string, signal?: AbortSignal) => {
+    const data = parseStageJobData(job.data);
+    const logger = deps.logger.child({ stage, model: data.model, version: data.version, job: job.id, attempt: job.attemptsMade + 1 });
+    const record = await catalog.getDurable(data.model, data.version);
+    if (terminalStatuses.has(record.status)) {
+      logger.info({ status: record.status }, 'version is already terminal; nothing to do');
+      return { skipped: true };
+    }
+    const attempt = job.attemptsMade + 1;
+    await catalog.update(data.model, data.version, (r) => {
+      r.status = stageStatus[stage];
+      const previous = r.stages[stage];
+      r.stages[stage] = { startedAt: previous?.startedAt ?? new Date().toISOString(), attempts: attempt };
+    }, { type: 'status', status: stageStatus[stage], stage, message: attempt > 1 ? `${stage}: attempt ${attempt}` : undefined });
+
+    const ctx: StageContext = {
+      signal: signal ?? new AbortController().signal,
+      logger,
+      log: (line) => {
+        logger.debug({ line }, 'stage log');
+        catalog.appendEvent(data.model, data.version, { type: 'log', stage, message: line }).catch((err: unknown) => {
+          logger.warn({ err }, 'could not record a log line');
+        });
+      },
+    };
+    try {
+      const result = await run(data, deps, ctx);
+      if (stage !== 'push') {
+        await catalog.update(data.model, data.version, (r) => {
+          const timing = r.stages[stage] ?? { attempts: attempt };
+          r.stages[stage] = { ...timing, finishedAt: new Date().toISOString() };
+        });
+      }
+      return { done: true, ...(stage === 'build' && result ? { built: true } : {}) };
+    } catch (err) {
+      const attempts = job.opts.attempts ?? 1;
+      const transient = isTransient(err);
+      logger.warn({ err, transient, attempt, attempts }, `${stage} failed`);
+      if (!transient || attempt >= attempts) {
+        await markFailed(data, err);
+        throw new UnrecoverableError(errorMessage(err));
+      }
+      ctx.log(`${stage}: attempt ${attempt} of ${attempts} failed (${errorMessage(err)}); retrying with backoff`);
+      throw err;
+    }
+  };
+
+  const worker = new Worker(stageQueueNames[stage], processor, {
+    connection: options.connection,
+    prefix: options.prefix,
+    concurrency: options.concurrency,
+    // A worker killed mid-stage loses its lock; another one takes the job over after this long.
+    lockDuration: 30_000,
+    maxStalledCount: 3,
+  });
+  // A job that failed outside the processor (stalled too often, or a worker died on its last
+  // attempt) still fails its version, with the reason.
+  worker.on('failed', (job, err) => {
+    if (!job || (job.attemptsMade < (job.opts.attempts ?? 1) && !(err instanceof UnrecoverableError) && err?.name !== 'UnrecoverableError')) return;
+    let data: StageJobData;
+    try {
+      data = parseStageJobData(job.data);
+    } catch {
+      return;
+    }
+    markFailed(data, err).catch((e: unknown) => deps.logger.error({ err: e }, 'could not mark a version failed'));
+  });
+  worker.on('error', (err) => deps.logger.error({ err, stage }, 'stage worker error'));
+  return worker;
+}
