@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import type { ApiDeps } from './deps.js';
 import { errorHandler, notFound } from './errors.js';
 import { openApiDocument } from './openapi.js';
+import { eventsRouter } from './routes/events.js';
 import { healthRouter } from './routes/health.js';
 import { modelsRouter } from './routes/models.js';
 import { storeRouter } from './routes/store.js';
@@ -22,6 +23,7 @@ export function createApp(deps: ApiDeps): Express {
   const api = express.Router();
   api.use(modelsRouter(deps));
   api.use(versionsRouter(deps));
+  api.use(eventsRouter(deps));
   app.use('/api/v1', api);
 
   app.use(notFound);

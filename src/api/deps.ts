@@ -1,6 +1,7 @@
 import type { FlowProducer } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Catalog } from '../catalog/catalog.js';
+import type { EventHub } from '../catalog/event-hub.js';
 import type { Config } from '../config.js';
 import type { ImageBuilder, ImageTarget } from '../image/types.js';
 import type { Logger } from '../log.js';
@@ -17,6 +18,8 @@ export interface ApiDeps {
   builder: ImageBuilder;
   target: ImageTarget;
   storeUrlSecret: string;
+  /** Live notices of new events (one Redis subscription per process). */
+  events: EventHub;
   /** Set while the process shuts down: creating routes answer 503. */
   draining?: { value: boolean };
 }

@@ -110,6 +110,30 @@ const paths: Record<string, PathItem> = {
       },
     },
   },
+  '/api/v1/models/{name}/versions/{version}/events': {
+    get: {
+      summary: "The version's events: stage transitions and build log lines",
+      description:
+        'With `Accept: text/event-stream`: a live server-sent event stream, resumable with `Last-Event-ID`, with heartbeats ' +
+        'and a final `end` event once the version is released or failed. Otherwise the same events as JSON after `?after=<id>`.',
+      tags: ['versions'],
+      parameters: [
+        nameParam, versionParam,
+        { name: 'after', in: 'query', schema: { type: 'string' }, description: 'Event id to resume after' },
+        { name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } },
+      ],
+      responses: {
+        200: {
+          description: 'Events',
+          content: {
+            'application/json': { schema: { type: 'object', properties: { items: { type: 'array', items: ref('VersionEvent') }, status: { type: 'string' }, terminal: { type: 'boolean' }, last: { type: ['string', 'null'] } } } },
+            'text/event-stream': { schema: { type: 'string' } },
+          },
+        },
+        ...errors(400, 404, 503),
+      },
+    },
+  },
   '/api/v1/store/{key}': {
     get: {
       summary: 'Presigned download from the fs object store',
@@ -176,6 +200,19 @@ const schemas: Record<string, unknown> = {
         type: 'array',
         items: { type: 'object', required: ['name', 'inputs', 'outputs'], properties: { name: { type: 'string' }, inputs: { type: 'array', items: field }, outputs: { type: 'array', items: field } } },
       },
+    },
+  },
+  VersionEvent: {
+    type: 'object',
+    required: ['id', 'type', 'at'],
+    properties: {
+      id: { type: 'string' },
+      type: { enum: ['created', 'status', 'log', 'warning'] },
+      at: { type: 'string', format: 'date-time' },
+      status: { enum: [...versionStatuses] },
+      stage: { enum: ['extract', 'build', 'push'] },
+      message: { type: 'string' },
+      error: { type: ['object', 'null'] },
     },
   },
   Model: {

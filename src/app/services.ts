@@ -1,6 +1,7 @@
 import { FlowProducer } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Catalog } from '../catalog/catalog.js';
+import { EventHub, versionTopic } from '../catalog/event-hub.js';
 import type { Config } from '../config.js';
 import { createImageBuilder, createImageTarget } from '../image/index.js';
 import type { ImageBuilder, ImageTarget } from '../image/types.js';
@@ -23,6 +24,7 @@ export interface Services {
   builder: ImageBuilder;
   target: ImageTarget;
   storeUrlSecret: string;
+  events: EventHub;
   close(): Promise<void>;
 }
 
@@ -38,9 +40,19 @@ export async function createServices(config: Config, options: { logger?: Logger 
   const flows = new FlowProducer({ connection: queueRedis, prefix: config.prefix });
   const builder = createImageBuilder(config, { store, logger });
   const target = createImageTarget(config, { store, logger });
+  const keys = catalog.redisKeys;
+  const events = new EventHub(new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null }), [keys.eventChannel()], (_channel, message) => {
+    try {
+      const notice = JSON.parse(message) as { model: string; version: number; id: string };
+      return { topic: versionTopic(notice.model, notice.version), id: notice.id };
+    } catch {
+      return undefined;
+    }
+  }, logger);
   return {
-    config, logger, store, redis, queueRedis, catalog, flows, builder, target, storeUrlSecret,
+    config, logger, store, redis, queueRedis, catalog, flows, builder, target, storeUrlSecret, events,
     async close() {
+      await events.close();
       await flows.close().catch(() => undefined);
       await store.close?.();
       redis.disconnect();
