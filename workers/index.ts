@@ -19,7 +19,7 @@ export function startWorkers(services: Services): WorkerPool {
   const deps: StageDeps = {
     config, store: services.store, catalog: services.catalog, builder: services.builder, target: services.target, logger: services.logger,
   };
-  const common = { connection: services.queueRedis, prefix: config.prefix };
+  const common = { connection: services.queueRedis, prefix: config.prefix, metrics: services.metrics };
   const workers = [
     startExtractWorker(deps, { ...common, concurrency: config.extractConcurrency }),
     startBuildWorker(deps, { ...common, concurrency: config.buildConcurrency }),

@@ -3,12 +3,14 @@ import { parseStageJobData, type StageJobData } from '../queues/jobs.js';
 import { stageQueueNames } from '../queues/names.js';
 import { stageStatus, terminalStatuses, type Stage } from '../src/domain/version.js';
 import { errorMessage, isTransient, toErrorBody } from '../src/errors.js';
+import type { Metrics } from '../src/metrics.js';
 import type { StageContext, StageDeps } from '../src/pipeline/context.js';
 
 export type StageFunction = (input: StageJobData, deps: StageDeps, ctx: StageContext) => Promise<unknown>;
 
 export interface StageWorkerOptions {
   connection: ConnectionOptions;
+  metrics?: Metrics;
   prefix: string;
   concurrency: number;
 }
@@ -59,8 +61,10 @@ export function startStageWorker(stage: Stage, run: StageFunction, deps: StageDe
         });
       },
     };
+    const timer = options.metrics?.stageDuration.startTimer({ stage });
     try {
       const result = await run(data, deps, ctx);
+      timer?.({ outcome: 'succeeded' });
       if (stage !== 'push') {
         await catalog.update(data.model, data.version, (r) => {
           const timing = r.stages[stage] ?? { attempts: attempt };
@@ -71,6 +75,7 @@ export function startStageWorker(stage: Stage, run: StageFunction, deps: StageDe
     } catch (err) {
       const attempts = job.opts.attempts ?? 1;
       const transient = isTransient(err);
+      timer?.({ outcome: transient && attempt < attempts ? 'retried' : 'failed' });
       logger.warn({ err, transient, attempt, attempts }, `${stage} failed`);
       if (!transient || attempt >= attempts) {
         await markFailed(data, err);

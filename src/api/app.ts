@@ -4,6 +4,7 @@ import { errorHandler, notFound } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { eventsRouter } from './routes/events.js';
 import { healthRouter } from './routes/health.js';
+import { metricsRouter } from './routes/metrics.js';
 import { modelsRouter } from './routes/models.js';
 import { storeRouter } from './routes/store.js';
 import { versionsRouter } from './routes/versions.js';
@@ -17,6 +18,7 @@ export function createApp(deps: ApiDeps): Express {
 
   app.use(healthRouter(deps));
   app.use(storeRouter(deps));
+  app.use(metricsRouter(deps));
   app.get('/api/v1/openapi.json', (_req, res) => {
     res.json(openApiDocument(deps.config.baseUrl));
   });

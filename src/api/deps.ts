@@ -1,10 +1,11 @@
-import type { FlowProducer } from 'bullmq';
+import type { FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Catalog } from '../catalog/catalog.js';
 import type { EventHub } from '../catalog/event-hub.js';
 import type { Config } from '../config.js';
 import type { ImageBuilder, ImageTarget } from '../image/types.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
 /** What the HTTP API is built from. createApp never listens; the caller does. */
@@ -20,6 +21,8 @@ export interface ApiDeps {
   storeUrlSecret: string;
   /** Live notices of new events (one Redis subscription per process). */
   events: EventHub;
+  metrics: Metrics;
+  queue(name: string): Queue;
   /** Set while the process shuts down: creating routes answer 503. */
   draining?: { value: boolean };
 }

@@ -27,6 +27,9 @@ const paths: Record<string, PathItem> = {
       responses: { 200: json(ref('Readiness')), 503: json(ref('Readiness'), 'A dependency does not answer') },
     },
   },
+  '/metrics': {
+    get: { summary: 'Prometheus metrics: queue depths, stage durations, versions by status, webhook outcomes', tags: ['meta'], security: [], responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } },
+  },
   '/api/v1/openapi.json': {
     get: { summary: 'This document', tags: ['meta'], security: [], responses: { 200: json({ type: 'object' }) } },
   },

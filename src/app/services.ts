@@ -1,4 +1,4 @@
-import { FlowProducer } from 'bullmq';
+import { FlowProducer, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Catalog } from '../catalog/catalog.js';
 import { EventHub, versionTopic } from '../catalog/event-hub.js';
@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import { createImageBuilder, createImageTarget } from '../image/index.js';
 import type { ImageBuilder, ImageTarget } from '../image/types.js';
 import { createLogger, type Logger } from '../log.js';
+import { createMetrics, type Metrics } from '../metrics.js';
 import { createObjectStore } from '../storage/index.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { dataDirSecret } from './secrets.js';
@@ -25,6 +26,9 @@ export interface Services {
   target: ImageTarget;
   storeUrlSecret: string;
   events: EventHub;
+  metrics: Metrics;
+  /** A producer handle on a queue (created once per name; for adding jobs and reading counts). */
+  queue(name: string): Queue;
   close(): Promise<void>;
 }
 
@@ -49,11 +53,22 @@ export async function createServices(config: Config, options: { logger?: Logger 
       return undefined;
     }
   }, logger);
+  const queues = new Map<string, Queue>();
+  const queue = (name: string) => {
+    let q = queues.get(name);
+    if (!q) {
+      q = new Queue(name, { connection: queueRedis, prefix: config.prefix });
+      queues.set(name, q);
+    }
+    return q;
+  };
   return {
-    config, logger, store, redis, queueRedis, catalog, flows, builder, target, storeUrlSecret, events,
+    queue,
+    config, logger, store, redis, queueRedis, catalog, flows, builder, target, storeUrlSecret, events, metrics: createMetrics(),
     async close() {
       await events.close();
       await flows.close().catch(() => undefined);
+      await Promise.all([...queues.values()].map((q) => q.close().catch(() => undefined)));
       await store.close?.();
       redis.disconnect();
       queueRedis.disconnect();

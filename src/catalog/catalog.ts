@@ -27,12 +27,21 @@ export interface EventInput {
 
 const eventStreamLength = 5000;
 
-/** KEYS: record, models, versions, model summary. ARGV: json, model, version, createdAt, status, updatedAt. */
+/**
+ * KEYS: record, models, versions, model summary, status counts.
+ * ARGV: json, model, version, createdAt, status, updatedAt.
+ */
 const cacheScript = `
 local existing = redis.call('GET', KEYS[1])
+local oldStatus = nil
 if existing then
   local ok, old = pcall(cjson.decode, existing)
   if ok and old.updatedAt and old.updatedAt > ARGV[6] then return 0 end
+  if ok then oldStatus = old.status end
+end
+if oldStatus ~= ARGV[5] then
+  if oldStatus then redis.call('HINCRBY', KEYS[5], oldStatus, -1) end
+  redis.call('HINCRBY', KEYS[5], ARGV[5], 1)
 end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], 0, ARGV[2])
@@ -173,8 +182,8 @@ export class Catalog {
     const { model, version } = record;
     try {
       await this.redis.eval(
-        cacheScript, 4,
-        this.k.version(model, version), this.k.models(), this.k.versions(model), this.k.model(model),
+        cacheScript, 5,
+        this.k.version(model, version), this.k.models(), this.k.versions(model), this.k.model(model), this.k.statusCounts(),
         JSON.stringify(record), model, String(version), record.createdAt, record.status, record.updatedAt,
       );
     } catch (err) {
@@ -201,6 +210,12 @@ export class Catalog {
     if (versions.length === 0) return [];
     const cached = await this.redis.mget(versions.map((v) => this.k.version(model, v)));
     return Promise.all(versions.map((v, i) => (cached[i] ? (JSON.parse(cached[i]!) as VersionRecord) : this.get(model, v))));
+  }
+
+  /** Versions per status, across all models (kept by the cache script). */
+  async countByStatus(): Promise<Partial<Record<VersionStatus, number>>> {
+    const raw = await this.redis.hgetall(this.k.statusCounts()).catch((e: unknown) => Promise.reject(redisDown(e)));
+    return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v)])) as Partial<Record<VersionStatus, number>>;
   }
 
   async getModel(name: string): Promise<ModelSummary> {

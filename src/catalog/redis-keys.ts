@@ -13,6 +13,8 @@ export function redisKeys(prefix: string) {
     version: (model: string, version: number) => `${prefix}:v:${model}:${version}`,
     /** STREAM of a version's events (transitions, log lines). */
     events: (model: string, version: number) => `${prefix}:events:${model}:${version}`,
+    /** HASH status → number of versions in it. */
+    statusCounts: () => `${prefix}:status-counts`,
     /** Pub/sub channel announcing new events: payload `{model, version, id}`. */
     eventChannel: () => `${prefix}:events`,
   };

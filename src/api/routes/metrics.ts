@@ -1,0 +1,23 @@
+import { Router } from 'express';
+import { versionStatuses } from '../../domain/version.js';
+import { stageQueueNames } from '../../../queues/names.js';
+import type { ApiDeps } from '../deps.js';
+
+/**
+ * Prometheus metrics. Queue depths and versions by status are read when scraped (gauges set
+ * from Redis), so every API process reports the same totals.
+ */
+export function metricsRouter(deps: ApiDeps, extraQueues: string[] = []): Router {
+  const router = Router();
+  router.get('/metrics', async (_req, res) => {
+    const { metrics } = deps;
+    for (const name of [...Object.values(stageQueueNames), ...extraQueues]) {
+      const counts = await deps.queue(name).getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'waiting-children', 'prioritized');
+      for (const [state, n] of Object.entries(counts)) metrics.queueDepth.set({ queue: name, state }, n);
+    }
+    const byStatus = await deps.catalog.countByStatus();
+    for (const status of versionStatuses) metrics.versionsByStatus.set({ status }, byStatus[status] ?? 0);
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  return router;
+}
