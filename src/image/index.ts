@@ -1,0 +1,78 @@
+import path from 'node:path';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import { DockerImageBuilder } from './docker/builder.js';
+import { createDocker } from './docker/engine.js';
+import { OciLayoutTarget } from './layout/target.js';
+import { OciImageBuilder } from './oci/builder.js';
+import type { Credentials } from './registry/client.js';
+import { parseRegistryTarget } from './registry/reference.js';
+import { Registries } from './registry/registries.js';
+import { RegistryTarget } from './registry/target.js';
+import type { ImageBuilder, ImageTarget } from './types.js';
+
+export * from './types.js';
+export { OciImageBuilder } from './oci/builder.js';
+export { DockerImageBuilder } from './docker/builder.js';
+export { RegistryTarget } from './registry/target.js';
+export { OciLayoutTarget } from './layout/target.js';
+export { Registries } from './registry/registries.js';
+export { RegistryClient } from './registry/client.js';
+export { createDocker } from './docker/engine.js';
+export { labelKeys } from './oci/image-config.js';
+
+export interface ImageDeps {
+  store: ObjectStore;
+  logger: Logger;
+}
+
+const credentialsHint = 'set MLL_REGISTRY_USERNAME and MLL_REGISTRY_PASSWORD';
+
+function credentials(config: Config): Credentials | undefined {
+  return config.registryUsername ? { username: config.registryUsername, password: config.registryPassword ?? '' } : undefined;
+}
+
+/** One client per registry host; the configured registry gets the configured credentials. */
+export function createRegistries(config: Config, logger: Logger): Registries {
+  const primary = config.registry ? parseRegistryTarget(config.registry).registry : undefined;
+  return new Registries({
+    primary: primary ? { registry: primary, insecure: config.registryInsecure, credentials: credentials(config) } : undefined,
+    credentialsHint,
+    logger,
+  });
+}
+
+/** The image builder named by MLL_BUILDER: `oci` (daemonless, default) or `docker` (dockerode). */
+export function createImageBuilder(config: Config, deps: ImageDeps, registries = createRegistries(config, deps.logger)): ImageBuilder {
+  const logger = deps.logger.child({ component: `builder-${config.builder}` });
+  if (config.builder === 'docker') {
+    const docker = lazy(() => createDocker(config.dockerHost));
+    const primary = config.registry ? parseRegistryTarget(config.registry).registry : undefined;
+    return new DockerImageBuilder({
+      store: deps.store, logger, registries, runtimes: config.runtimes, docker,
+      registry: primary ? { host: primary, credentials: credentials(config) } : undefined,
+    });
+  }
+  return new OciImageBuilder({
+    store: deps.store, logger, registries, runtimes: config.runtimes, compression: config.layerCompression,
+    scratchDir: path.join(config.dataDirAbs, 'tmp'),
+  });
+}
+
+/** The image target named by MLL_TARGET: `oci-layout` under MLL_DATA_DIR/images (default) or `registry`. */
+export function createImageTarget(config: Config, deps: ImageDeps, registries = createRegistries(config, deps.logger)): ImageTarget {
+  const logger = deps.logger.child({ component: `target-${config.target}` });
+  if (config.target === 'registry') {
+    return new RegistryTarget({
+      store: deps.store, logger, registries, registry: config.registry!, credentials: credentials(config),
+      docker: config.builder === 'docker' || config.dockerHost ? lazy(() => createDocker(config.dockerHost)) : undefined,
+    });
+  }
+  return new OciLayoutTarget({ store: deps.store, logger, registries, root: path.join(config.dataDirAbs, 'images') });
+}
+
+function lazy<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= make());
+}

@@ -1,0 +1,181 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import type { TreeManifest } from '../../domain/tree.js';
+import { keys } from '../../domain/keys.js';
+import { isNotFound, getJson, putJson, type ObjectStore } from '../../storage/object-store.js';
+import { segmentStream } from './layer-stream.js';
+import { mediaTypes } from './media-types.js';
+import { compareBytes, segmentsSize, tarSegments, withParents, type TarEntry } from './tar.js';
+
+/** Bumped whenever the tar writer or the layer split changes what bytes a layer has. */
+export const LAYER_FORMAT = 'mll-layer/1';
+/**
+ * Files this large or larger get a layer of their own, so a new version that changes one big file
+ * of thirty uploads only that file. Below it, files share one layer: per-layer costs (a HEAD on
+ * push, a descriptor, an extraction step on pull) outweigh the reuse of a few small files.
+ */
+export const LARGE_FILE_BYTES = 4 * 1024 * 1024;
+/** Model layers in one image, all counted (shared files layer and contract included). */
+export const MAX_MODEL_LAYERS = 64;
+export const GZIP_LEVEL = 1;
+
+export type Compression = 'none' | 'gzip';
+
+export const MODEL_ROOT = 'model';
+export const FILES_ROOT = 'model/files';
+export const CONTRACT_PATH = 'model/contract.protobin';
+
+export interface LayerPlan {
+  role: 'files' | 'file' | 'contract';
+  /** For logs: what the layer holds. */
+  description: string;
+  /** Sorted, parents included. */
+  entries: TarEntry[];
+}
+
+/** What is known about one layer once computed; stored as JSON under the layer's recipe key. */
+export interface LayerRecord {
+  format: string;
+  compression: Compression;
+  entries: TarEntry[];
+  mediaType: string;
+  digest: string;
+  diffId: string;
+  size: number;
+  uncompressedSize: number;
+}
+
+/**
+ * Splits a tree into the model's layers: one shared layer (the small files, symlinks and the
+ * directories), one layer per large file (the largest ones when there are more than the cap allows),
+ * and the contract last.
+ */
+export function planModelLayers(tree: TreeManifest, contract: { digest: string; size: number }): LayerPlan[] {
+  const files = tree.entries.filter((e) => e.type === 'file');
+  const ownLayerCap = MAX_MODEL_LAYERS - 2;
+  const own = new Set(
+    files
+      .filter((f) => f.size >= LARGE_FILE_BYTES)
+      .sort((a, b) => b.size - a.size || compareBytes(a.path, b.path))
+      .slice(0, ownLayerCap)
+      .map((f) => f.path),
+  );
+  const shared: TarEntry[] = [{ type: 'dir', path: FILES_ROOT }];
+  const single: LayerPlan[] = [];
+  for (const entry of tree.entries) {
+    const p = `${FILES_ROOT}/${entry.path}`;
+    if (entry.type === 'symlink') shared.push({ type: 'symlink', path: p, target: entry.target });
+    else if (own.has(entry.path)) {
+      single.push({
+        role: 'file',
+        description: entry.path,
+        entries: withParents([{ type: 'file', path: p, mode: entry.mode, size: entry.size, digest: entry.digest }]),
+      });
+    } else shared.push({ type: 'file', path: p, mode: entry.mode, size: entry.size, digest: entry.digest });
+  }
+  single.sort((a, b) => compareBytes(a.description, b.description));
+  const sharedCount = shared.length - 1;
+  return [
+    { role: 'files', description: `${sharedCount} small file${sharedCount === 1 ? '' : 's'}`, entries: withParents(shared) },
+    ...single,
+    {
+      role: 'contract',
+      description: 'contract.protobin',
+      entries: withParents([{ type: 'file', path: CONTRACT_PATH, mode: 0o644, size: contract.size, digest: contract.digest }]),
+    },
+  ];
+}
+
+/** The store key of a layer's record: a hash of everything that decides the layer's bytes. */
+export function layerRecordKey(entries: TarEntry[], compression: Compression): string {
+  const id = createHash('sha256').update(JSON.stringify({ format: LAYER_FORMAT, compression, entries })).digest('hex');
+  return `image-layers/${id}.json`;
+}
+
+function hashing(hash: ReturnType<typeof createHash>, counter: { bytes: number }): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      counter.bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+}
+
+export interface ComputeOptions {
+  compression: Compression;
+  /** Scratch directory for compressed layers on their way into the store. */
+  scratchDir?: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * The layer's record, from the store when this exact layer was computed before (no content byte is
+ * read), otherwise by streaming the layer once: uncompressed layers are only hashed (their bytes are
+ * regenerated from the content blobs when pushed), gzip layers are also stored whole, because another
+ * zlib could compress the same tar to different bytes.
+ */
+export async function computeLayer(
+  store: ObjectStore,
+  entries: TarEntry[],
+  options: ComputeOptions,
+): Promise<{ key: string; record: LayerRecord; cached: boolean }> {
+  const key = layerRecordKey(entries, options.compression);
+  try {
+    const record = await getJson<LayerRecord>(store, key);
+    if (record.format === LAYER_FORMAT && record.compression === options.compression) {
+      if (options.compression === 'none') return { key, record, cached: true };
+      // A compressed layer is only good while its bytes are still stored.
+      if (await store.stat(keys.blob(record.digest)).then(() => true, (err) => (isNotFound(err) ? false : Promise.reject(err)))) {
+        return { key, record, cached: true };
+      }
+    }
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  const segments = tarSegments(entries);
+  const size = segmentsSize(segments);
+  const source = () => segmentStream(store, segments, { start: 0, end: size }, options.signal);
+  const diffHash = createHash('sha256');
+  const raw = { bytes: 0 };
+  let record: LayerRecord;
+  if (options.compression === 'none') {
+    for await (const chunk of source() as AsyncIterable<Buffer>) {
+      diffHash.update(chunk);
+      raw.bytes += chunk.length;
+    }
+    const digest = `sha256:${diffHash.digest('hex')}`;
+    record = {
+      format: LAYER_FORMAT, compression: 'none', entries, mediaType: mediaTypes.ociLayer,
+      digest, diffId: digest, size, uncompressedSize: size,
+    };
+  } else {
+    const dir = options.scratchDir ?? os.tmpdir();
+    await fs.mkdir(dir, { recursive: true });
+    const temp = path.join(dir, `layer-${randomUUID()}.tar.gz`);
+    const gzHash = createHash('sha256');
+    const packed = { bytes: 0 };
+    try {
+      await pipeline(
+        source(), hashing(diffHash, raw), createGzip({ level: GZIP_LEVEL }), hashing(gzHash, packed),
+        createWriteStream(temp), { signal: options.signal },
+      );
+      const digest = `sha256:${gzHash.digest('hex')}`;
+      await store.putFile(keys.blob(digest), temp, { size: packed.bytes, move: true, signal: options.signal });
+      record = {
+        format: LAYER_FORMAT, compression: 'gzip', entries, mediaType: mediaTypes.ociLayerGzip,
+        digest, diffId: `sha256:${diffHash.digest('hex')}`, size: packed.bytes, uncompressedSize: size,
+      };
+    } finally {
+      await fs.rm(temp, { force: true });
+    }
+  }
+  await putJson(store, key, record);
+  return { key, record, cached: false };
+}

@@ -1,0 +1,47 @@
+/**
+ * Runs `fn` over `items` with at most `limit` at once; results keep the input order. After a failure
+ * no new item starts, and the first error is thrown once the running ones have settled.
+ */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  async function worker(): Promise<void> {
+    while (!failure && next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i]!, i);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failure) throw failure.err;
+  return results;
+}
+
+/** `os/arch[/variant]` of this machine, as image configs spell it. */
+export function hostPlatform(): string {
+  switch (process.arch) {
+    case 'x64': return 'linux/amd64';
+    case 'arm64': return 'linux/arm64';
+    case 'arm': return 'linux/arm/v7';
+    case 'ia32': return 'linux/386';
+    default: return `linux/${process.arch}`;
+  }
+}
+
+export function parsePlatform(platform: string): { os: string; architecture: string; variant?: string } {
+  const [os, architecture, variant] = platform.split('/');
+  return { os: os || 'linux', architecture: architecture || 'amd64', ...(variant ? { variant } : {}) };
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
+}
