@@ -1,0 +1,187 @@
+import protobuf from 'protobufjs';
+
+/**
+ * The project's own .proto definitions, each with only the fields the contract module reads or
+ * writes (protobufjs skips every other field). Field numbers and enum values are facts of the
+ * formats. The text lives in this module so that src/ (tsx) and dist/ (tsc) find it alike.
+ *
+ * Map fields (`map<string, X> m = n`) are declared as `repeated Entry m = n` with key = 1 and
+ * value = 2: the same bytes on the wire, and the entries stay in file order.
+ */
+
+export const tensorflowProto = `
+syntax = "proto3";
+package mll.tensorflow;
+
+message SavedModel {
+  repeated MetaGraphDef meta_graphs = 2;
+}
+message MetaGraphDef {
+  MetaInfoDef meta_info_def = 1;
+  repeated SignatureDefEntry signature_def = 5;
+}
+message MetaInfoDef {
+  repeated string tags = 4;
+  string tensorflow_version = 5;
+}
+message SignatureDefEntry {
+  string key = 1;
+  SignatureDef value = 2;
+}
+message SignatureDef {
+  repeated TensorInfoEntry inputs = 1;
+  repeated TensorInfoEntry outputs = 2;
+  string method_name = 3;
+}
+message TensorInfoEntry {
+  string key = 1;
+  TensorInfo value = 2;
+}
+message TensorInfo {
+  string name = 1;
+  int32 dtype = 2;
+  TensorShapeProto tensor_shape = 3;
+}
+message TensorShapeProto {
+  repeated Dim dim = 2;
+  bool unknown_rank = 3;
+  message Dim {
+    int64 size = 1;
+    string name = 2;
+  }
+}
+`;
+
+export const onnxProto = `
+syntax = "proto2";
+package mll.onnx;
+
+message ModelProto {
+  optional int64 ir_version = 1;
+  optional string producer_name = 2;
+  optional string producer_version = 3;
+  optional GraphProto graph = 7;
+  repeated OperatorSetIdProto opset_import = 8;
+}
+message OperatorSetIdProto {
+  optional string domain = 1;
+  optional int64 version = 2;
+}
+message GraphProto {
+  repeated TensorProto initializer = 5;
+  repeated ValueInfoProto input = 11;
+  repeated ValueInfoProto output = 12;
+  repeated SparseTensorProto sparse_initializer = 15;
+}
+message TensorProto {
+  optional string name = 8;
+}
+message SparseTensorProto {
+  optional TensorProto values = 1;
+}
+message ValueInfoProto {
+  optional string name = 1;
+  optional TypeProto type = 2;
+}
+message TypeProto {
+  oneof value {
+    Tensor tensor_type = 1;
+    Sequence sequence_type = 4;
+    Map map_type = 5;
+    Opaque opaque_type = 7;
+    Tensor sparse_tensor_type = 8;
+    Optional optional_type = 9;
+  }
+  message Tensor {
+    optional int32 elem_type = 1;
+    optional TensorShapeProto shape = 2;
+  }
+  message Sequence {}
+  message Map {}
+  message Opaque {}
+  message Optional {}
+}
+message TensorShapeProto {
+  repeated Dimension dim = 1;
+  message Dimension {
+    oneof value {
+      int64 dim_value = 1;
+      string dim_param = 2;
+    }
+  }
+}
+`;
+
+/** hydro-serving-protos compatible ModelContract, as ../shared/CONTRACT.md specifies it. */
+export const contractProto = `
+syntax = "proto3";
+package hydrosphere.contract;
+
+message ModelContract {
+  string model_name = 1;
+  repeated ModelSignature signatures = 2;
+}
+message ModelSignature {
+  string signature_name = 1;
+  repeated ModelField inputs = 2;
+  repeated ModelField outputs = 3;
+}
+message ModelField {
+  string name = 1;
+  TensorShapeProto shape = 2;
+  oneof type_or_subfields {
+    Subfield subfields = 3;
+    int32 dtype = 4;
+  }
+  int32 profile = 10;
+  message Subfield {
+    repeated ModelField data = 1;
+  }
+}
+message TensorShapeProto {
+  repeated Dim dim = 2;
+  bool unknown_rank = 3;
+  message Dim {
+    int64 size = 1;
+    string name = 2;
+  }
+}
+`;
+
+const roots = new Map<string, protobuf.Root>();
+
+function rootOf(text: string): protobuf.Root {
+  let root = roots.get(text);
+  if (!root) {
+    root = protobuf.parse(text, { keepCase: true }).root;
+    roots.set(text, root);
+  }
+  return root;
+}
+
+export function tensorflowType(name: string): protobuf.Type {
+  return rootOf(tensorflowProto).lookupType(`mll.tensorflow.${name}`);
+}
+
+export function onnxType(name: string): protobuf.Type {
+  return rootOf(onnxProto).lookupType(`mll.onnx.${name}`);
+}
+
+export function contractType(name: string): protobuf.Type {
+  return rootOf(contractProto).lookupType(`hydrosphere.contract.${name}`);
+}
+
+/** int64 fields decode to Long objects (protobufjs has `long`); contracts use plain numbers. */
+export function toNumber(v: unknown): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (v !== null && typeof v === 'object' && 'toNumber' in v && typeof (v as { toNumber: unknown }).toNumber === 'function') {
+    return (v as { toNumber(): number }).toNumber();
+  }
+  return 0;
+}
+
+/** True when a decoded message has the field on the wire (defaults live on the prototype). */
+export function has(msg: object, field: string): boolean {
+  return Object.hasOwn(msg, field) && (msg as Record<string, unknown>)[field] !== null && (msg as Record<string, unknown>)[field] !== undefined;
+}

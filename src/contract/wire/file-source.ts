@@ -1,0 +1,88 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import type { ByteSource } from './prune.js';
+
+const MIN_CHUNK = 4 * 1024;
+const MAX_CHUNK = 256 * 1024;
+
+/**
+ * Positional, buffered reads over a file handle. A read after a jump (a skipped field) fetches a
+ * small chunk; reads that continue where the last one ended grow the chunk, so a scan of small
+ * consecutive fields costs few system calls and a skip over gigabytes costs nothing.
+ * `bytesRead` counts what really came off the disk.
+ */
+export class FileSource implements ByteSource {
+  bytesRead = 0;
+  private buf = new Uint8Array(0);
+  private bufStart = 0;
+  private nextChunk = MIN_CHUNK;
+
+  private constructor(
+    private readonly fh: FileHandle,
+    readonly size: number,
+  ) {}
+
+  static async open(file: string): Promise<FileSource> {
+    const fh = await open(file, 'r');
+    try {
+      const st = await fh.stat();
+      return new FileSource(fh, st.size);
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close();
+  }
+
+  covers(pos: number, n: number): boolean {
+    return pos >= this.bufStart && pos + n <= this.bufStart + this.buf.length;
+  }
+
+  /** Makes bytes [pos, pos + n) available to `byteAt`/`view` (n is clipped to the file end). */
+  async ensure(pos: number, n: number): Promise<void> {
+    const want = Math.min(n, this.size - pos);
+    if (want <= 0) return;
+    if (pos >= this.bufStart && pos + want <= this.bufStart + this.buf.length) return;
+    const sequential = pos === this.bufStart + this.buf.length || (pos >= this.bufStart && pos < this.bufStart + this.buf.length);
+    this.nextChunk = sequential ? Math.min(this.nextChunk * 2, MAX_CHUNK) : MIN_CHUNK;
+    const len = Math.min(Math.max(want, this.nextChunk), this.size - pos);
+    const next = new Uint8Array(len);
+    let got = 0;
+    while (got < len) {
+      const { bytesRead } = await this.fh.read(next, got, len - got, pos + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    this.bytesRead += got;
+    this.buf = got === len ? next : next.subarray(0, got);
+    this.bufStart = pos;
+  }
+
+  /** Only after `ensure` covered `pos`. */
+  byteAt(pos: number): number {
+    const i = pos - this.bufStart;
+    if (i < 0 || i >= this.buf.length) throw new RangeError(`byte ${pos} is not buffered`);
+    return this.buf[i]!;
+  }
+
+  /** A copy of bytes [pos, pos + len); reads them if needed. */
+  async read(pos: number, len: number): Promise<Uint8Array> {
+    if (pos + len > this.size) throw new RangeError(`read past the end of the file (${pos + len} > ${this.size})`);
+    if (len <= MAX_CHUNK) {
+      await this.ensure(pos, len);
+      const i = pos - this.bufStart;
+      return this.buf.slice(i, i + len);
+    }
+    const out = new Uint8Array(len);
+    let got = 0;
+    while (got < len) {
+      const { bytesRead } = await this.fh.read(out, got, len - got, pos + got);
+      if (bytesRead === 0) throw new RangeError('the file ended early');
+      got += bytesRead;
+    }
+    this.bytesRead += got;
+    return out;
+  }
+}

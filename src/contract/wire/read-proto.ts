@@ -1,0 +1,53 @@
+import type protobuf from 'protobufjs';
+import { MllError } from '../../errors.js';
+import { FileSource } from './file-source.js';
+import { MalformedProtobuf, MetadataTooLarge, pruneMessage, type ByteSource, type PrunePlan } from './prune.js';
+
+/** No model's signatures and inputs come near this; weights are skipped, never kept. */
+export const METADATA_BUDGET = 64 * 1024 * 1024;
+
+export interface ProtoRead<T> {
+  message: T;
+  bytesRead: number;
+  size: number;
+}
+
+/**
+ * Filters `src` by `plan` and decodes the kept fields as `type`. Any fault of the bytes becomes
+ * INVALID_MODEL naming `label` (the file as the user knows it) and `what` (e.g. "an ONNX model").
+ */
+export async function decodePruned<T>(src: ByteSource, plan: PrunePlan, type: protobuf.Type, label: string, what: string): Promise<T> {
+  let pruned: Uint8Array;
+  try {
+    pruned = await pruneMessage(src, plan, METADATA_BUDGET);
+  } catch (err) {
+    if (err instanceof MalformedProtobuf) {
+      throw new MllError('INVALID_MODEL', `${label} is not ${what}: ${err.message} (truncated or not a protobuf file)`, {
+        details: { file: label, offset: err.offset },
+      });
+    }
+    if (err instanceof MetadataTooLarge) {
+      throw new MllError('INVALID_MODEL', `${label} declares ${err.message}; it is not ${what} this service can read`, {
+        details: { file: label },
+      });
+    }
+    throw err;
+  }
+  try {
+    return type.decode(pruned) as T;
+  } catch (err) {
+    throw new MllError('INVALID_MODEL', `${label} is not ${what}: its fields have the wrong types (${(err as Error).message})`, {
+      details: { file: label },
+    });
+  }
+}
+
+export async function readProtoFile<T>(file: string, plan: PrunePlan, type: protobuf.Type, label: string, what: string): Promise<ProtoRead<T>> {
+  const src = await FileSource.open(file);
+  try {
+    const message = await decodePruned<T>(src, plan, type, label, what);
+    return { message, bytesRead: src.bytesRead, size: src.size };
+  } finally {
+    await src.close();
+  }
+}
