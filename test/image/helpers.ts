@@ -1,0 +1,90 @@
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { keys } from '../../src/domain/keys.js';
+import type { TreeEntry, TreeManifest } from '../../src/domain/tree.js';
+import type { BuildRequest, StageContext } from '../../src/image/types.js';
+import { createLogger } from '../../src/log.js';
+import { FsObjectStore } from '../../src/storage/fs-store.js';
+import type { ObjectStore } from '../../src/storage/object-store.js';
+
+export const logger = createLogger(process.env.MLL_TEST_LOG_LEVEL ?? 'silent');
+
+export function sha256(data: Buffer | string): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+/** An fs object store in a fresh temp dir; `cleanup` removes it. */
+export async function tempStore(label = 'img'): Promise<{ store: FsObjectStore; dir: string; cleanup: () => Promise<void> }> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), `mll-${label}-`));
+  const store = new FsObjectStore({ root: path.join(dir, 'store') });
+  return { store, dir, cleanup: () => fs.rm(dir, { recursive: true, force: true }) };
+}
+
+export interface FileSpec {
+  path: string;
+  /** Content, or a byte count of random (seeded per call) content streamed into the store. */
+  content: Buffer | string | number;
+  mode?: number;
+}
+
+export type TreeSpec = (FileSpec | { path: string; symlink: string })[];
+
+/** Writes the files' bytes as content blobs and returns the tree manifest the extract stage would make. */
+export async function putTree(store: ObjectStore, spec: TreeSpec): Promise<TreeManifest> {
+  const entries: TreeEntry[] = [];
+  for (const item of spec) {
+    if ('symlink' in item) {
+      entries.push({ type: 'symlink', path: item.path, target: item.symlink });
+      continue;
+    }
+    const { digest, size } = typeof item.content === 'number'
+      ? await putRandomBlob(store, item.content)
+      : await putBlob(store, Buffer.from(item.content));
+    entries.push({ type: 'file', path: item.path, mode: item.mode ?? 0o644, size, digest });
+  }
+  entries.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+  return { entries };
+}
+
+export async function putBlob(store: ObjectStore, data: Buffer): Promise<{ digest: string; size: number }> {
+  const digest = sha256(data);
+  await store.put(keys.blob(digest), data, { size: data.length });
+  return { digest, size: data.length };
+}
+
+/** Streams `size` random bytes into the store (1 MiB at a time) and returns their digest. */
+export async function putRandomBlob(store: ObjectStore, size: number): Promise<{ digest: string; size: number }> {
+  const hash = createHash('sha256');
+  const tmpKey = `tmp-random/${randomBytes(8).toString('hex')}`;
+  async function* gen() {
+    for (let left = size; left > 0; left -= 1024 * 1024) {
+      const chunk = randomBytes(Math.min(left, 1024 * 1024));
+      hash.update(chunk);
+      yield chunk;
+    }
+  }
+  await store.put(tmpKey, Readable.from(gen()), { size });
+  const digest = `sha256:${hash.digest('hex')}`;
+  await store.copy(tmpKey, keys.blob(digest));
+  await store.delete(tmpKey);
+  return { digest, size };
+}
+
+export function testContext(): StageContext & { lines: string[]; controller: AbortController } {
+  const controller = new AbortController();
+  const lines: string[] = [];
+  return { signal: controller.signal, log: (line) => lines.push(line), logger, lines, controller };
+}
+
+export function buildRequest(model: string, tree: TreeManifest, overrides: Partial<BuildRequest> = {}): BuildRequest {
+  const protobin = Buffer.from(`contract of ${model}`);
+  return {
+    model, version: 1, modelType: 'python:3.11', framework: 'python', tree,
+    contract: { protobin, digest: sha256(protobin) },
+    labels: { team: 'tests' }, description: `test model ${model}`,
+    ...overrides,
+  };
+}
