@@ -1,5 +1,5 @@
 import { createGunzip } from 'node:zlib';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { keys } from '../../src/domain/keys.js';
