@@ -2,11 +2,14 @@ import express, { type Express } from 'express';
 import type { ApiDeps } from './deps.js';
 import { errorHandler, notFound } from './errors.js';
 import { openApiDocument } from './openapi.js';
+import { idempotency } from './idempotency.js';
+import { batchesRouter } from './routes/batches.js';
 import { eventsRouter } from './routes/events.js';
 import { healthRouter } from './routes/health.js';
 import { metricsRouter } from './routes/metrics.js';
 import { modelsRouter } from './routes/models.js';
 import { storeRouter } from './routes/store.js';
+import { uploadsRouter } from './routes/uploads.js';
 import { versionsRouter } from './routes/versions.js';
 
 /** Builds the HTTP API without listening (tests and the servers both call it). */
@@ -23,9 +26,14 @@ export function createApp(deps: ApiDeps): Express {
     res.json(openApiDocument(deps.config.baseUrl));
   });
   const api = express.Router();
+  // Only JSON bodies are parsed; model payloads stream straight through to the store.
+  api.use(express.json({ limit: '1mb', strict: true }));
+  api.use(idempotency(deps.redis, deps.config.prefix));
   api.use(modelsRouter(deps));
   api.use(versionsRouter(deps));
   api.use(eventsRouter(deps));
+  api.use(uploadsRouter(deps));
+  api.use(batchesRouter(deps, deps.batches));
   app.use('/api/v1', api);
 
   app.use(notFound);

@@ -1,5 +1,6 @@
 import type { FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { Batches } from '../batches/batches.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { EventHub } from '../catalog/event-hub.js';
 import type { Config } from '../config.js';
@@ -22,6 +23,7 @@ export interface ApiDeps {
   /** Live notices of new events (one Redis subscription per process). */
   events: EventHub;
   metrics: Metrics;
+  batches: Batches;
   queue(name: string): Queue;
   /** Set while the process shuts down: creating routes answer 503. */
   draining?: { value: boolean };

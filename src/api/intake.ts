@@ -114,3 +114,35 @@ function isClientAbort(err: unknown): boolean {
 function tooLarge(limit: number): MllError {
   return new MllError('PAYLOAD_TOO_LARGE', `The upload is larger than ${limit} bytes (MLL_MAX_UPLOAD_BYTES)`, { details: { limit } });
 }
+
+/**
+ * Checks a payload that reached the store on its own (a presigned upload) exactly as a streamed
+ * upload is checked, and hashes it. The object stays where it is; a bad one is removed.
+ */
+export async function validateStoredPayload(store: ObjectStore, uploadId: string, limits: IntakeLimits): Promise<ReceivedPayload> {
+  const key = keys.upload(uploadId);
+  const info = await store.stat(key);
+  if (info.size > limits.maxUploadBytes) {
+    await store.delete(key).catch(() => undefined);
+    throw tooLarge(limits.maxUploadBytes);
+  }
+  if (info.size === 0) {
+    await store.delete(key).catch(() => undefined);
+    throw new MllError('EMPTY_PAYLOAD', 'The uploaded object is empty: PUT a tar or tar.gz of the model files to the upload URL');
+  }
+  const hash = createHash('sha256');
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  try {
+    const source = await store.get(key);
+    const summary = await validateArchive(source.pipe(tap), limits.archive);
+    return { uploadId, key, digest: `sha256:${hash.digest('hex')}`, size: info.size, format: summary.format, files: summary.files, unpackedSize: summary.unpackedBytes };
+  } catch (err) {
+    if (isMllError(err) && !err.transient) await store.delete(key).catch(() => undefined);
+    throw err;
+  }
+}

@@ -83,6 +83,9 @@ const paths: Record<string, PathItem> = {
           'multipart/form-data': {
             schema: { type: 'object', required: ['payload'], properties: { payload: { type: 'string', format: 'binary' }, metadata: ref('UploadMetadata') } },
           },
+          'application/json': {
+            schema: { type: 'object', required: ['upload'], additionalProperties: false, properties: { upload: { type: 'string', description: 'id from POST /api/v1/uploads' }, metadata: ref('UploadMetadata') } },
+          },
         },
       },
       responses: {
@@ -135,6 +138,57 @@ const paths: Record<string, PathItem> = {
         },
         ...errors(400, 404, 503),
       },
+    },
+  },
+  '/api/v1/uploads': {
+    post: {
+      summary: 'Start a presigned upload for a large payload',
+      description: 'Returns an upload id and a URL that accepts one PUT of the tar/tar.gz bytes (S3 presigned, or the API store route for the fs store). Then create the version with {"upload": id}.',
+      tags: ['uploads'],
+      requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', additionalProperties: false, properties: { expiresIn: { type: 'integer', minimum: 60, maximum: 604800 } } } } } },
+      responses: {
+        201: json({ type: 'object', properties: { id: { type: 'string' }, method: { const: 'PUT' }, url: { type: 'string' }, expiresAt: { type: 'string' } } }),
+        ...errors(400, 503),
+      },
+    },
+  },
+  '/api/v1/batches': {
+    post: {
+      summary: 'Upload many models at once; each item becomes its own version',
+      description:
+        'multipart/form-data with one file part per model (the field name is the model name, or a part named `payload` follows a ' +
+        '`metadata` JSON part with a `model` key), or application/json `{"items":[{"model","upload","metadata"}]}` referencing presigned uploads. ' +
+        'A bad item is refused alone with its reason; the rest go on.',
+      tags: ['batches'],
+      requestBody: {
+        required: true,
+        content: {
+          'multipart/form-data': { schema: { type: 'object', additionalProperties: { type: 'string', format: 'binary' } } },
+          'application/json': {
+            schema: {
+              type: 'object', required: ['items'],
+              properties: { items: { type: 'array', items: { type: 'object', required: ['model', 'upload'], properties: { model: { type: 'string' }, upload: { type: 'string' }, metadata: ref('UploadMetadata') } } } },
+            },
+          },
+        },
+      },
+      responses: { 202: json(ref('Batch')), ...errors(400, 415, 503) },
+    },
+  },
+  '/api/v1/batches/{id}': {
+    get: {
+      summary: 'A batch: counts per status, each item with its version, status and error; done when all are terminal',
+      tags: ['batches'],
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: { 200: json(ref('Batch')), 304: { description: 'Not modified (If-None-Match)' }, ...errors(404, 503) },
+    },
+  },
+  '/api/v1/batches/{id}/events': {
+    get: {
+      summary: "The batch's item transitions (SSE with Accept: text/event-stream, else JSON after ?after=)",
+      tags: ['batches'],
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, { name: 'after', in: 'query', schema: { type: 'string' } }],
+      responses: { 200: { description: 'Events', content: { 'application/json': { schema: { type: 'object' } }, 'text/event-stream': { schema: { type: 'string' } } } }, ...errors(404, 503) },
     },
   },
   '/api/v1/store/{key}': {
@@ -203,6 +257,28 @@ const schemas: Record<string, unknown> = {
         type: 'array',
         items: { type: 'object', required: ['name', 'inputs', 'outputs'], properties: { name: { type: 'string' }, inputs: { type: 'array', items: field }, outputs: { type: 'array', items: field } } },
       },
+    },
+  },
+  Batch: {
+    type: 'object',
+    properties: {
+      id: { type: 'string' },
+      createdAt: { type: 'string', format: 'date-time' },
+      sealed: { type: 'boolean' },
+      done: { type: 'boolean' },
+      total: { type: 'integer' },
+      counts: { type: 'object', additionalProperties: { type: 'integer' } },
+      items: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            index: { type: 'integer' }, model: { type: 'string' }, version: { type: ['integer', 'null'] },
+            status: { enum: [...versionStatuses, 'rejected'] }, error: { type: ['object', 'null'] }, versionUrl: { type: ['string', 'null'] },
+          },
+        },
+      },
+      url: { type: 'string' },
     },
   },
   VersionEvent: {

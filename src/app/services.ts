@@ -1,5 +1,6 @@
 import { FlowProducer, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { Batches } from '../batches/batches.js';
 import { Catalog } from '../catalog/catalog.js';
 import { EventHub, versionTopic } from '../catalog/event-hub.js';
 import type { Config } from '../config.js';
@@ -27,6 +28,7 @@ export interface Services {
   storeUrlSecret: string;
   events: EventHub;
   metrics: Metrics;
+  batches: Batches;
   /** A producer handle on a queue (created once per name; for adding jobs and reading counts). */
   queue(name: string): Queue;
   close(): Promise<void>;
@@ -47,12 +49,17 @@ export async function createServices(config: Config, options: { logger?: Logger 
   const keys = catalog.redisKeys;
   const events = new EventHub(new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null }), [keys.eventChannel()], (_channel, message) => {
     try {
-      const notice = JSON.parse(message) as { model: string; version: number; id: string };
-      return { topic: versionTopic(notice.model, notice.version), id: notice.id };
+      const notice = JSON.parse(message) as { topic?: string; model: string; version: number; id: string };
+      return { topic: notice.topic ?? versionTopic(notice.model, notice.version), id: notice.id };
     } catch {
       return undefined;
     }
   }, logger);
+  const batches = new Batches(store, redis, catalog, config.prefix, () => config.baseUrl);
+  catalog.onTransition(async (record) => {
+    if (!record.batchId) return;
+    await batches.versionTransition(record).catch((err: unknown) => logger.warn({ err, batch: record.batchId }, 'could not record a batch event'));
+  });
   const queues = new Map<string, Queue>();
   const queue = (name: string) => {
     let q = queues.get(name);
@@ -64,7 +71,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
   };
   return {
     queue,
-    config, logger, store, redis, queueRedis, catalog, flows, builder, target, storeUrlSecret, events, metrics: createMetrics(),
+    config, logger, store, redis, queueRedis, catalog, flows, builder, target, storeUrlSecret, events, batches, metrics: createMetrics(),
     async close() {
       await events.close();
       await flows.close().catch(() => undefined);

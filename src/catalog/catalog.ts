@@ -202,14 +202,15 @@ export class Catalog {
       throw new MllError('MODEL_NOT_FOUND', `No model named "${model}"`, { details: { model } });
     }
     const page = numbers.slice(0, options.limit).map(Number);
-    const items = await this.getMany(model, page);
+    const items = await this.getMany(page.map((version) => ({ model, version })));
     return { items, total, nextBefore: numbers.length > options.limit ? page[page.length - 1]! : null };
   }
 
-  private async getMany(model: string, versions: number[]): Promise<VersionRecord[]> {
-    if (versions.length === 0) return [];
-    const cached = await this.redis.mget(versions.map((v) => this.k.version(model, v)));
-    return Promise.all(versions.map((v, i) => (cached[i] ? (JSON.parse(cached[i]!) as VersionRecord) : this.get(model, v))));
+  /** Many records in one round trip (cache misses fall back to the store one by one). */
+  async getMany(refs: { model: string; version: number }[]): Promise<VersionRecord[]> {
+    if (refs.length === 0) return [];
+    const cached = await this.redis.mget(refs.map((r) => this.k.version(r.model, r.version))).catch((e: unknown) => Promise.reject(redisDown(e)));
+    return Promise.all(refs.map((r, i) => (cached[i] ? (JSON.parse(cached[i]!) as VersionRecord) : this.get(r.model, r.version))));
   }
 
   /** Versions per status, across all models (kept by the cache script). */

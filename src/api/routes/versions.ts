@@ -1,14 +1,17 @@
 import { Router, type Request } from 'express';
+import { z } from 'zod';
 import { enqueueVersion } from '../../../queues/flow.js';
 import { keys } from '../../domain/keys.js';
 import { assertModelName, parseVersionNumber } from '../../domain/model-name.js';
 import type { VersionRecord } from '../../domain/version.js';
 import { MllError } from '../../errors.js';
 import type { ApiDeps } from '../deps.js';
-import { receivePayload, type IntakeLimits, type ReceivedPayload } from '../intake.js';
-import { metadataFromQuery, type UploadMetadata } from '../metadata.js';
+import { receivePayload, validateStoredPayload, type IntakeLimits, type ReceivedPayload } from '../intake.js';
+import { metadataFromQuery, parseUploadMetadata, type UploadMetadata } from '../metadata.js';
 import { receiveMultipart } from '../multipart.js';
 import { presentVersion } from '../present.js';
+import { claimUpload, releaseUploadClaim } from './uploads.js';
+import { isNotFound } from '../../storage/object-store.js';
 
 const tarTypes = new Set(['application/x-tar', 'application/tar', 'application/gzip', 'application/x-gzip', 'application/tar+gzip', 'application/octet-stream']);
 
@@ -53,6 +56,27 @@ export async function releaseUpload(deps: ApiDeps, model: string, payload: Recei
   }
 }
 
+const fromUpload = z.strictObject({ upload: z.string(), metadata: z.unknown().optional() });
+
+/** A version from a presigned upload: `{"upload": "<id>", "metadata": {...}}`. */
+async function payloadFromUpload(deps: ApiDeps, body: unknown): Promise<{ payload: ReceivedPayload; metadata: UploadMetadata }> {
+  const parsed = fromUpload.safeParse(body);
+  if (!parsed.success) {
+    throw new MllError('BAD_REQUEST', 'A JSON body must be {"upload": "<upload id from POST /api/v1/uploads>", "metadata": {...}}');
+  }
+  const metadata = parseUploadMetadata(parsed.data.metadata ?? {}, 'metadata');
+  await claimUpload(deps, parsed.data.upload);
+  try {
+    return { payload: await validateStoredPayload(deps.store, parsed.data.upload, intakeLimits(deps)), metadata };
+  } catch (err) {
+    await releaseUploadClaim(deps, parsed.data.upload).catch(() => undefined);
+    if (isNotFound(err)) {
+      throw new MllError('NOT_FOUND', `Upload ${parsed.data.upload} has no bytes yet (PUT them to its URL first) or has expired`);
+    }
+    throw err;
+  }
+}
+
 export function versionsRouter(deps: ApiDeps): Router {
   const router = Router();
   const { catalog, config } = deps;
@@ -66,13 +90,15 @@ export function versionsRouter(deps: ApiDeps): Router {
     let metadata: UploadMetadata;
     if (type === 'multipart/form-data') {
       ({ payload, metadata } = await receiveMultipart(req, deps.store, limits));
+    } else if (type === 'application/json') {
+      ({ payload, metadata } = await payloadFromUpload(deps, req.body));
     } else if (tarTypes.has(type)) {
       metadata = metadataFromQuery(req.query as Record<string, unknown>);
       const length = req.headers['content-length'];
       payload = await receivePayload(req, deps.store, limits, { declaredSize: length === undefined ? undefined : Number(length) });
     } else {
       req.resume();
-      throw new MllError('UNSUPPORTED_MEDIA_TYPE', `Content-Type "${type || '(none)'}" is not accepted: send application/x-tar, application/gzip (a .tar.gz) or multipart/form-data with a "payload" part`);
+      throw new MllError('UNSUPPORTED_MEDIA_TYPE', `Content-Type "${type || '(none)'}" is not accepted: send application/x-tar, application/gzip (a .tar.gz), multipart/form-data with a "payload" part, or application/json referencing a presigned upload`);
     }
     const record = await releaseUpload(deps, model, payload, metadata);
     const shown = presentVersion(record, config.baseUrl);

@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Catalog } from '../catalog/catalog.js';
+import { terminalStatuses, type VersionRecord, type VersionStatus } from '../domain/version.js';
+import { MllError, type ErrorBody } from '../errors.js';
+import { getJson, isNotFound, putJson, type ObjectStore } from '../storage/object-store.js';
+
+/** One model of a batch: a version, or the reason it was refused before it became one. */
+export interface BatchItem {
+  index: number;
+  model: string;
+  version: number | null;
+  error: ErrorBody | null;
+}
+
+export interface BatchRecord {
+  id: string;
+  createdAt: string;
+  /** False while a streamed batch is still being received. */
+  sealed: boolean;
+  items: BatchItem[];
+}
+
+export type ItemStatus = VersionStatus | 'rejected';
+
+export interface BatchView {
+  id: string;
+  createdAt: string;
+  sealed: boolean;
+  done: boolean;
+  total: number;
+  counts: Partial<Record<ItemStatus, number>>;
+  items: (BatchItem & { status: ItemStatus; versionUrl: string | null })[];
+}
+
+export interface BatchEvent {
+  id: string;
+  model: string;
+  version: number | null;
+  status: ItemStatus;
+  error: ErrorBody | null;
+  at: string;
+}
+
+export const batchTopic = (id: string) => `batch:${id}`;
+const batchKey = (id: string) => `batches/${id}.json`;
+const idPattern = /^[0-9a-f-]{36}$/;
+const weekSeconds = 7 * 24 * 3600;
+
+/**
+ * Batches: many models in one request, each its own version. The batch keeps only which
+ * versions it made (and which items were refused); statuses are read live from the catalogue,
+ * so a batch view is never stale. Item transitions are appended to a per-batch event stream.
+ */
+export class Batches {
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly redis: Redis,
+    private readonly catalog: Catalog,
+    private readonly prefix: string,
+    private readonly baseUrl: () => string,
+    private readonly onCompleted: (view: BatchView) => Promise<void> | void = () => {},
+  ) {}
+
+  private streamKey(id: string): string {
+    return `${this.prefix}:batch-events:${id}`;
+  }
+
+  newId(): string {
+    return randomUUID();
+  }
+
+  async save(record: BatchRecord): Promise<void> {
+    await putJson(this.store, batchKey(record.id), record);
+    await this.redis.set(`${this.prefix}:batch:${record.id}`, JSON.stringify(record), 'EX', weekSeconds);
+    if (record.sealed) {
+      const rejected = record.items.filter((i) => i.version === null).map((i) => `rejected:${i.index}`);
+      const tx = this.redis.multi().set(this.totalKey(record.id), String(record.items.length), 'EX', weekSeconds);
+      if (rejected.length > 0) tx.sadd(this.terminalKey(record.id), ...rejected).expire(this.terminalKey(record.id), weekSeconds);
+      await tx.exec();
+      await this.checkCompleted(record.id);
+    }
+  }
+
+  private totalKey(id: string): string {
+    return `${this.prefix}:batch-total:${id}`;
+  }
+
+  /** SET of the batch's items that are terminal: cheap completion checks, idempotent under repeats. */
+  private terminalKey(id: string): string {
+    return `${this.prefix}:batch-terminal:${id}`;
+  }
+
+  async record(id: string): Promise<BatchRecord> {
+    if (!idPattern.test(id)) throw new MllError('NOT_FOUND', `No batch "${id}"`);
+    const cached = await this.redis.get(`${this.prefix}:batch:${id}`);
+    if (cached) return JSON.parse(cached) as BatchRecord;
+    try {
+      return await getJson<BatchRecord>(this.store, batchKey(id));
+    } catch (err) {
+      if (isNotFound(err)) throw new MllError('NOT_FOUND', `No batch "${id}"`, { details: { id } });
+      throw err;
+    }
+  }
+
+  async view(id: string): Promise<BatchView> {
+    const record = await this.record(id);
+    const made = record.items.filter((i) => i.version !== null).map((i) => ({ model: i.model, version: i.version! }));
+    const records = new Map((await this.catalog.getMany(made)).map((r) => [`${r.model}:${r.version}`, r]));
+    const items = record.items.map((item) => {
+      if (item.version === null) return { ...item, status: 'rejected' as ItemStatus, versionUrl: null };
+      const v = records.get(`${item.model}:${item.version}`)!;
+      return {
+        ...item,
+        status: v.status as ItemStatus,
+        error: v.error,
+        versionUrl: `${this.baseUrl()}/api/v1/models/${item.model}/versions/${item.version}`,
+      };
+    });
+    const counts: Partial<Record<ItemStatus, number>> = {};
+    for (const i of items) counts[i.status] = (counts[i.status] ?? 0) + 1;
+    const done = record.sealed && items.every((i) => i.status === 'rejected' || terminalStatuses.has(i.status as VersionStatus));
+    return { id: record.id, createdAt: record.createdAt, sealed: record.sealed, done, total: items.length, counts, items };
+  }
+
+  /** Records an item refused at intake as an event, so followers see it like any transition. */
+  async itemRejected(batchId: string, model: string, error: ErrorBody): Promise<void> {
+    await this.append(batchId, { model, version: null, status: 'rejected', error });
+  }
+
+  /** Catalogue listener: every transition of a batch's version becomes a batch event. */
+  async versionTransition(record: VersionRecord): Promise<void> {
+    if (!record.batchId) return;
+    await this.append(record.batchId, { model: record.model, version: record.version, status: record.status, error: record.error });
+    if (terminalStatuses.has(record.status)) {
+      await this.redis.multi()
+        .sadd(this.terminalKey(record.batchId), `${record.model}:${record.version}`)
+        .expire(this.terminalKey(record.batchId), weekSeconds)
+        .exec();
+      await this.checkCompleted(record.batchId);
+    }
+  }
+
+  private async append(batchId: string, event: Omit<BatchEvent, 'id' | 'at'>): Promise<void> {
+    const body = { ...event, at: new Date().toISOString() };
+    const id = await this.redis.xadd(this.streamKey(batchId), 'MAXLEN', '~', '100000', '*', 'e', JSON.stringify(body));
+    await this.redis.expire(this.streamKey(batchId), weekSeconds);
+    await this.redis.publish(`${this.prefix}:events`, JSON.stringify({ topic: batchTopic(batchId), id }));
+  }
+
+  async readEvents(batchId: string, afterId?: string, count = 1000): Promise<BatchEvent[]> {
+    const start = afterId && afterId !== '0' ? `(${afterId}` : '-';
+    const rows = await this.redis.xrange(this.streamKey(batchId), start, '+', 'COUNT', count);
+    return rows.map(([id, fields]) => ({ id, ...(JSON.parse(fields[1] ?? '{}') as Omit<BatchEvent, 'id'>) }));
+  }
+
+  /** Fires onCompleted exactly once per batch, when it is sealed and every item is terminal. */
+  private async checkCompleted(batchId: string): Promise<void> {
+    const [total, terminal] = await Promise.all([this.redis.get(this.totalKey(batchId)), this.redis.scard(this.terminalKey(batchId))]);
+    if (total === null || terminal < Number(total)) return;
+    let view: BatchView;
+    try {
+      view = await this.view(batchId);
+    } catch (err) {
+      if ((err as MllError).code === 'NOT_FOUND') return;
+      throw err;
+    }
+    if (!view.done) return;
+    const first = await this.redis.set(`${this.prefix}:batch-completed:${batchId}`, '1', 'EX', weekSeconds, 'NX');
+    if (first === 'OK') await this.onCompleted(view);
+  }
+}
