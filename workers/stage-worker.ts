@@ -76,7 +76,8 @@ export function startStageWorker(stage: Stage, run: StageFunction, deps: StageDe
       const attempts = job.opts.attempts ?? 1;
       const transient = isTransient(err);
       timer?.({ outcome: transient && attempt < attempts ? 'retried' : 'failed' });
-      logger.warn({ err, transient, attempt, attempts }, `${stage} failed`);
+      // Bad input is the user's to fix, not an operational problem: info, not warn.
+      logger[transient ? 'warn' : 'info']({ err: transient ? err : errorMessage(err), transient, attempt, attempts }, `${stage} failed`);
       if (!transient || attempt >= attempts) {
         await markFailed(data, err);
         throw new UnrecoverableError(errorMessage(err));

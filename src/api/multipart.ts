@@ -16,7 +16,7 @@ export async function receiveMultipart(
 ): Promise<{ payload: ReceivedPayload; metadata: UploadMetadata }> {
   let parser: busboy.Busboy;
   try {
-    parser = busboy({ headers: req.headers, limits: { files: 1, fields: 1, parts: 2, fieldSize: 64 * 1024, fileSize: limits.maxUploadBytes + 1 } });
+    parser = busboy({ headers: req.headers, limits: { files: 1, fields: 1, fieldSize: 64 * 1024, fileSize: limits.maxUploadBytes + 1 } });
   } catch (err) {
     throw new MllError('BAD_REQUEST', `Malformed multipart request: ${(err as Error).message}`, { cause: err });
   }
@@ -43,7 +43,6 @@ export async function receiveMultipart(
     });
     parser.on('filesLimit', () => fail(new MllError('BAD_REQUEST', 'Send exactly one "payload" file part')));
     parser.on('fieldsLimit', () => fail(new MllError('BAD_REQUEST', 'Send at most one "metadata" part')));
-    parser.on('partsLimit', () => fail(new MllError('BAD_REQUEST', 'Too many parts: send "payload" and optionally "metadata"')));
     parser.on('error', (err: Error) => {
       fail(new MllError('BAD_REQUEST', `Malformed multipart request: ${err.message}`, { cause: err }));
       req.unpipe(parser);
