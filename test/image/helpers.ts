@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -87,4 +88,27 @@ export function buildRequest(model: string, tree: TreeManifest, overrides: Parti
     labels: { team: 'tests' }, description: `test model ${model}`,
     ...overrides,
   };
+}
+
+/** Runs the docker CLI against the test engine; returns stdout. */
+export function docker(args: string[], input?: string): string {
+  return execFileSync('docker', args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 });
+}
+
+/** The manifest a registry serves for repo:ref, with its digest as the registry computes it. */
+export async function fetchManifest(host: string, repository: string, ref: string, auth?: { username: string; password: string }) {
+  const headers: Record<string, string> = {
+    accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json',
+  };
+  if (auth) headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
+  const res = await fetch(`http://${host}/v2/${repository}/manifests/${ref}`, { headers });
+  const bytes = Buffer.from(await res.arrayBuffer());
+  return { status: res.status, digest: sha256(bytes), header: res.headers.get('docker-content-digest'), json: res.status === 200 ? JSON.parse(bytes.toString('utf8')) as Record<string, unknown> : undefined };
+}
+
+/** Best-effort removal of a pushed manifest (the registries run with delete enabled). */
+export async function deleteManifest(host: string, repository: string, digest: string, auth?: { username: string; password: string }): Promise<void> {
+  const headers: Record<string, string> = {};
+  if (auth) headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
+  await fetch(`http://${host}/v2/${repository}/manifests/${digest}`, { method: 'DELETE', headers }).catch(() => undefined);
 }

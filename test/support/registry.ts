@@ -75,7 +75,7 @@ export async function startPrivateRegistry(options: RegistryOptions = {}): Promi
   const registry: PrivateRegistry = {
     host, port, root,
     async start() {
-      if (child && child.exitCode === null) return;
+      if (child && child.exitCode === null && child.signalCode === null) return;
       child = spawn('docker-registry', ['serve', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
       child.stderr?.resume();
       await up();

@@ -342,7 +342,10 @@ export class RegistryClient {
         await res.drain();
         session = { location: this.location(res, start), offset: 0 };
       }
-      if (attempt > 1) this.options.logger?.info({ digest: source.digest, offset: session.offset, attempt }, 'registry upload resumed');
+      if (attempt > 1) {
+        this.options.logger?.info({ digest: source.digest, offset: session.offset, attempt },
+          session.offset > 0 ? 'registry upload resumed where the registry got to' : 'registry upload started again');
+      }
       try {
         if (chunked) {
           while (session.offset < source.size) {

@@ -1,0 +1,131 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { OciImageBuilder } from '../../src/image/oci/builder.js';
+import { Registries } from '../../src/image/registry/registries.js';
+import { RegistryTarget } from '../../src/image/registry/target.js';
+import type { OciBuiltImage } from '../../src/image/types.js';
+import { services } from '../support/services.js';
+import { startPrivateRegistry, type PrivateRegistry } from '../support/registry.js';
+import { uniqueName } from '../support/unique.js';
+import { startCountingProxy } from './proxy.js';
+import { buildRequest, deleteManifest, fetchManifest, logger, putTree, tempStore, testContext } from './helpers.js';
+
+const MiB = 1024 * 1024;
+const fastRetry = { attempts: 10, baseDelayMs: 100, maxDelayMs: 1000 };
+
+describe('registry faults and auth', () => {
+  let env: Awaited<ReturnType<typeof tempStore>>;
+  before(async () => { env = await tempStore('regfaults'); });
+  after(() => env.cleanup());
+
+  for (const mode of [{ name: 'monolithic', chunkSize: 0 }, { name: 'chunked', chunkSize: 8 * MiB }]) {
+    it(`finishes a ${mode.name} upload interrupted by a registry crash mid-blob`, async () => {
+      const reg: PrivateRegistry = await startPrivateRegistry();
+      const proxy = await startCountingProxy(reg.host);
+      try {
+        const model = uniqueName('crash');
+        const tree = await putTree(env.store, [{ path: 'weights.bin', content: 48 * MiB }]);
+        const registries = new Registries({ logger, retry: fastRetry });
+        const builder = new OciImageBuilder({ store: env.store, logger, registries, runtimes: {}, compression: 'none' });
+        const target = new RegistryTarget({ store: env.store, logger, registries, registry: proxy.host, chunkSize: mode.chunkSize });
+        const image = await builder.build(buildRequest(model, tree), testContext()) as OciBuiltImage;
+
+        let crashed = false;
+        let restarted: Promise<void> | undefined;
+        proxy.onBody = (total) => {
+          if (crashed || total < 20 * MiB) return;
+          crashed = true;
+          restarted = reg.stop('SIGKILL').then(() => new Promise((r) => setTimeout(r, 500))).then(() => reg.start());
+        };
+        const published = await target.publish(image, { repository: model, tag: '1' }, testContext());
+        await restarted;
+        assert.ok(crashed, 'the registry was stopped mid-blob');
+        assert.equal(published.digest, image.manifestDigest);
+        const served = await fetchManifest(reg.host, model, '1');
+        assert.equal(served.status, 200);
+        assert.equal(served.digest, image.manifestDigest);
+        const layer = image.layers.find((l) => l.size > 40 * MiB)!;
+        const head = await fetch(`http://${reg.host}/v2/${model}/blobs/${layer.digest}`, { method: 'HEAD' });
+        assert.equal(head.status, 200);
+        assert.equal(Number(head.headers.get('content-length')), layer.size);
+        assert.ok(proxy.uploadedBytes() > layer.size, 'part of the blob was sent twice');
+      } finally {
+        await proxy.close();
+        await reg.dispose();
+      }
+    });
+  }
+
+  describe('against the htpasswd registry', () => {
+    let auth: ReturnType<typeof services.registryAuth>;
+    let image: OciBuiltImage;
+    let model: string;
+    before(async () => {
+      auth = services.registryAuth();
+      model = uniqueName('auth');
+      const builder = new OciImageBuilder({ store: env.store, logger, registries: new Registries({ logger }), runtimes: {}, compression: 'none' });
+      image = await builder.build(buildRequest(model, await putTree(env.store, [{ path: 'f.txt', content: 'x' }])), testContext()) as OciBuiltImage;
+    });
+
+    function target(credentials?: { username: string; password: string }) {
+      const registries = new Registries({
+        logger, retry: fastRetry, credentialsHint: 'set MLL_REGISTRY_USERNAME and MLL_REGISTRY_PASSWORD',
+        primary: { registry: auth.host, insecure: true, credentials },
+      });
+      return new RegistryTarget({ store: env.store, logger, registries, registry: auth.host, credentials });
+    }
+
+    it('answers 401 without credentials with a clear, permanent error', async () => {
+      const t = target();
+      const expected = (err: unknown) => {
+        const e = err as { code?: string; message?: string; transient?: boolean };
+        assert.equal(e.code, 'REGISTRY_AUTH_FAILED');
+        assert.equal(e.transient, false);
+        assert.match(e.message!, new RegExp(`registry ${auth.host} requires authentication and no credentials are configured: set MLL_REGISTRY_USERNAME`));
+        return true;
+      };
+      await assert.rejects(t.check(), expected);
+      await assert.rejects(t.publish(image, { repository: model, tag: '1' }, testContext()), expected);
+    });
+
+    it('says which user was refused when the password is wrong', async () => {
+      await assert.rejects(target({ username: auth.username, password: 'wrong' }).publish(image, { repository: model, tag: '1' }, testContext()), (err: unknown) => {
+        const e = err as { code?: string; message?: string };
+        assert.equal(e.code, 'REGISTRY_AUTH_FAILED');
+        assert.match(e.message!, new RegExp(`refused the credentials of user "${auth.username}"`));
+        return true;
+      });
+    });
+
+    it('pushes with basic auth', async () => {
+      const creds = { username: auth.username, password: auth.password };
+      const t = target(creds);
+      await t.check();
+      const published = await t.publish(image, { repository: model, tag: '1' }, testContext());
+      try {
+        assert.equal(published.reference, `${auth.host}/${model}:1`);
+        const served = await fetchManifest(auth.host, model, '1', creds);
+        assert.equal(served.status, 200);
+        assert.equal(served.digest, image.manifestDigest);
+        assert.equal((await fetchManifest(auth.host, model, '1')).status, 401);
+      } finally {
+        await deleteManifest(auth.host, model, published.digest, creds);
+      }
+    });
+  });
+
+  it('reports an unreachable registry as transient REGISTRY_UNAVAILABLE', async () => {
+    const reg = await startPrivateRegistry();
+    const host = reg.host;
+    await reg.dispose();
+    const registries = new Registries({ logger, retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 10 } });
+    const t = new RegistryTarget({ store: env.store, logger, registries, registry: host });
+    await assert.rejects(t.check(), (err: unknown) => {
+      const e = err as { code?: string; transient?: boolean; message?: string };
+      assert.equal(e.code, 'REGISTRY_UNAVAILABLE');
+      assert.equal(e.transient, true);
+      assert.match(e.message!, /ECONNREFUSED/);
+      return true;
+    });
+  });
+});
