@@ -61,20 +61,16 @@ describe('deterministic layer tar', () => {
   it('reads back with tar-stream: sorted, parents first, fixed owner and time, normalised modes', async () => {
     const extract = tarStream.extract();
     const seen: { name: string; type: string; mode: number; uid: number; gid: number; mtime: number; uname?: string; linkname?: string | null; body: Buffer }[] = [];
-    extract.on('entry', (header, stream, next) => {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        seen.push({
-          name: header.name, type: header.type ?? '', mode: header.mode ?? -1, uid: header.uid ?? -1, gid: header.gid ?? -1,
-          mtime: header.mtime?.getTime() ?? -1, uname: header.uname, linkname: header.linkname, body: Buffer.concat(chunks),
-        });
-        next();
-      });
-    });
-    const done = new Promise((resolve, reject) => { extract.on('finish', resolve); extract.on('error', reject); });
     Readable.from([await layer()]).pipe(extract);
-    await done;
+    for await (const entry of extract) {
+      const header = entry.header;
+      const chunks: Buffer[] = [];
+      for await (const c of entry as AsyncIterable<Buffer>) chunks.push(c);
+      seen.push({
+        name: header.name, type: header.type ?? '', mode: header.mode ?? -1, uid: header.uid ?? -1, gid: header.gid ?? -1,
+        mtime: header.mtime?.getTime() ?? -1, uname: header.uname, linkname: header.linkname, body: Buffer.concat(chunks),
+      });
+    }
     const names = seen.map((e) => e.name.replace(/\/$/, ''));
     assert.deepEqual(names, [...names].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y))));
     assert.equal(names[0], 'model');
