@@ -6,8 +6,9 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { decodeContract } from '../../src/contract/index.js';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { api, tarOf, uploadMultipart, uploadTar, waitForVersion } from '../support/client.js';
+import { api, tarOf, uploadMultipart, uploadTar, waitForVersion, type PresentedVersion } from '../support/client.js';
 import { repoRoot, requireSharedFixtures } from '../support/paths.js';
+import { startPrivateRegistry, type PrivateRegistry } from '../support/registry.js';
 import { services } from '../support/services.js';
 import { makeTar } from '../support/tar.js';
 import { uniqueName } from '../support/unique.js';
@@ -157,5 +158,52 @@ describe('end to end on real services (S3 store, registry target)', () => {
       const list = await api<{ items: { version: number }[]; total: number }>(`${app.url}/api/v1/models/${model}/versions`);
       assert.deepEqual(list.body.items.map((i) => i.version), [3, 2, 1]);
     });
+  });
+});
+
+describe('a transient fault: the registry is down when the push starts', () => {
+  let registry: PrivateRegistry;
+  let app: TestApp;
+  before(async () => {
+    registry = await startPrivateRegistry();
+    const base = services.baseImages();
+    app = await startTestApp({
+      target: 'registry',
+      env: {
+        MLL_REGISTRY: `${registry.host}/e2e`,
+        MLL_REGISTRY_INSECURE: 'true',
+        MLL_RUNTIMES: `python=${base.python}`,
+        MLL_STAGE_ATTEMPTS: '10',
+        MLL_STAGE_BACKOFF_MS: '300',
+      },
+    });
+  });
+  after(async () => {
+    await app?.stop();
+    await registry?.dispose();
+  });
+
+  it('retries the push with backoff and releases once the registry is back', async () => {
+    await registry.stop();
+    const model = uniqueName('flaky');
+    const res = await uploadMultipart(app.url, model, await tarOf(pythonModel));
+    assert.equal(res.status, 202);
+    // Wait until the push has failed at least once, then bring the registry back.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const v = await api<PresentedVersion>(`${app.url}/api/v1/models/${model}/versions/1`);
+      if ((v.body.stages.push?.attempts ?? 0) >= 2) break;
+      assert.notEqual(v.body.status, 'failed', JSON.stringify(v.body.error));
+      assert.ok(Date.now() < deadline, 'the push was never retried');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await registry.start();
+    const done = await waitForVersion(app.url, model, 1, { timeoutMs: 60_000 });
+    assert.equal(done.status, 'released', JSON.stringify(done.error));
+    assert.ok(done.stages.push!.attempts >= 2);
+    const events = await api<{ items: { type: string; message?: string }[] }>(`${app.url}/api/v1/models/${model}/versions/1/events`);
+    assert.ok(events.body.items.some((e) => e.type === 'log' && /attempt \d+ of \d+ failed/.test(e.message ?? '')), 'the retry is visible in the events');
+    const manifest = await fetch(`http://${registry.host}/v2/e2e/${model}/manifests/1`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    assert.equal(manifest.headers.get('docker-content-digest'), done.image?.digest);
   });
 });
