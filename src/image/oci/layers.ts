@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { TreeManifest } from '../../domain/tree.js';
 import { keys } from '../../domain/keys.js';
-import { isNotFound, getJson, putJson, type ObjectStore } from '../../storage/object-store.js';
+import { isNotFound, getJson, type ObjectStore } from '../../storage/object-store.js';
 import { segmentStream } from './layer-stream.js';
 import { mediaTypes } from './media-types.js';
 import { compareBytes, segmentsSize, tarSegments, withParents, type TarEntry } from './tar.js';
@@ -176,6 +176,8 @@ export async function computeLayer(
       await fs.rm(temp, { force: true });
     }
   }
-  await putJson(store, key, record);
+  // No content type: it would add a sidecar write to the fs store for nothing.
+  const json = Buffer.from(JSON.stringify(record));
+  await store.put(key, json, { size: json.length });
   return { key, record, cached: false };
 }
