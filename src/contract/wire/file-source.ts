@@ -1,7 +1,8 @@
+import { readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { ByteSource } from './prune.js';
 
-const MIN_CHUNK = 4 * 1024;
+const MIN_CHUNK = 512;
 const MAX_CHUNK = 256 * 1024;
 
 /**
@@ -12,6 +13,8 @@ const MAX_CHUNK = 256 * 1024;
  */
 export class FileSource implements ByteSource {
   bytesRead = 0;
+  /** One reusable buffer; `buf` is the valid part of it. */
+  private readonly store = new Uint8Array(MAX_CHUNK);
   private buf = new Uint8Array(0);
   private bufStart = 0;
   private nextChunk = MIN_CHUNK;
@@ -41,22 +44,17 @@ export class FileSource implements ByteSource {
   }
 
   /** Makes bytes [pos, pos + n) available to `byteAt`/`view` (n is clipped to the file end). */
-  async ensure(pos: number, n: number): Promise<void> {
+  ensure(pos: number, n: number): void {
     const want = Math.min(n, this.size - pos);
     if (want <= 0) return;
     if (pos >= this.bufStart && pos + want <= this.bufStart + this.buf.length) return;
     const sequential = pos === this.bufStart + this.buf.length || (pos >= this.bufStart && pos < this.bufStart + this.buf.length);
-    this.nextChunk = sequential ? Math.min(this.nextChunk * 2, MAX_CHUNK) : MIN_CHUNK;
+    this.nextChunk = sequential ? Math.min(this.nextChunk * 4, MAX_CHUNK) : MIN_CHUNK;
     const len = Math.min(Math.max(want, this.nextChunk), this.size - pos);
-    const next = new Uint8Array(len);
-    let got = 0;
-    while (got < len) {
-      const { bytesRead } = await this.fh.read(next, got, len - got, pos + got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
+    const target = len <= this.store.length ? this.store.subarray(0, len) : new Uint8Array(len);
+    const got = this.readInto(target, pos);
     this.bytesRead += got;
-    this.buf = got === len ? next : next.subarray(0, got);
+    this.buf = target.subarray(0, got);
     this.bufStart = pos;
   }
 
@@ -68,21 +66,32 @@ export class FileSource implements ByteSource {
   }
 
   /** A copy of bytes [pos, pos + len); reads them if needed. */
-  async read(pos: number, len: number): Promise<Uint8Array> {
+  read(pos: number, len: number): Uint8Array {
     if (pos + len > this.size) throw new RangeError(`read past the end of the file (${pos + len} > ${this.size})`);
     if (len <= MAX_CHUNK) {
-      await this.ensure(pos, len);
+      this.ensure(pos, len);
       const i = pos - this.bufStart;
       return this.buf.slice(i, i + len);
     }
     const out = new Uint8Array(len);
-    let got = 0;
-    while (got < len) {
-      const { bytesRead } = await this.fh.read(out, got, len - got, pos + got);
-      if (bytesRead === 0) throw new RangeError('the file ended early');
-      got += bytesRead;
-    }
+    const got = this.readInto(out, pos);
     this.bytesRead += got;
+    if (got < len) throw new RangeError('the file ended early');
     return out;
+  }
+
+  /**
+   * Synchronous positional reads: each is small (a chunk of at most MAX_CHUNK bytes, metadata
+   * only), and a model with thousands of initializers needs thousands of them; through the
+   * thread pool each would cost a round trip of tens of microseconds.
+   */
+  private readInto(target: Uint8Array, pos: number): number {
+    let got = 0;
+    while (got < target.length) {
+      const n = readSync(this.fh.fd, target, got, target.length - got, pos + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return got;
   }
 }

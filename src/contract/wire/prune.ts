@@ -3,15 +3,21 @@
  * keeps the fields a plan names, descends into the sub-messages the plan names, and skips the
  * rest by their length prefix (a skipped field costs no read). The result is a smaller message
  * with the same field numbers, decoded afterwards with protobufjs.
+ *
+ * The walk is synchronous: its reads are small positional reads of metadata, and a model with
+ * thousands of initializers needs thousands of them; a promise per field would cost more than
+ * the reads.
  */
 
 export interface ByteSource {
   readonly size: number;
   /** Whether bytes [pos, pos + n) are buffered (byteAt may be called on them). */
   covers(pos: number, n: number): boolean;
-  ensure(pos: number, n: number): Promise<void>;
+  /** Buffers bytes [pos, pos + n) (clipped to the end of the source). */
+  ensure(pos: number, n: number): void;
   byteAt(pos: number): number;
-  read(pos: number, len: number): Promise<Uint8Array>;
+  /** A copy of bytes [pos, pos + len). */
+  read(pos: number, len: number): Uint8Array;
 }
 
 export interface PrunePlan {
@@ -53,15 +59,18 @@ class Output {
   }
 }
 
-function encodeVarint(n: number): Uint8Array {
-  const out: number[] = [];
-  let v = n;
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
+/** Tag and length of a length-delimited field, as one small array. */
+function header(tag: number, length: number): Uint8Array {
+  const out = new Uint8Array(20);
+  let at = 0;
+  for (let v of [tag, length]) {
+    while (v >= 0x80) {
+      out[at++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    out[at++] = v;
   }
-  out.push(v);
-  return Uint8Array.from(out);
+  return out.subarray(0, at);
 }
 
 export function concat(chunks: readonly Uint8Array[], length: number): Uint8Array {
@@ -83,14 +92,9 @@ class Walker {
   ) {}
 
   /** Reads a varint at pos (not past end); returns [value, next position]. */
-  async varint(pos: number, end: number): Promise<[number, number]> {
+  varint(pos: number, end: number): [number, number] {
     const n = Math.min(10, end - pos);
-    if (!this.src.covers(pos, n)) await this.src.ensure(pos, n);
-    return this.varintSync(pos, end);
-  }
-
-  /** Only when the bytes are buffered. */
-  varintSync(pos: number, end: number): [number, number] {
+    if (!this.src.covers(pos, n)) this.src.ensure(pos, n);
     let value = 0;
     let scale = 1;
     for (let i = 0; i < 10; i++) {
@@ -108,29 +112,17 @@ class Walker {
     if (this.kept > this.budget) throw new MetadataTooLarge(this.budget);
   }
 
-  /** skipValue without I/O, or null when bytes must be read first (or for groups). */
-  private skipValueSync(fieldNo: number, wt: number, pos: number, end: number): number | null {
-    if (wt === 1) return this.fixed(pos, 8, end);
-    if (wt === 5) return this.fixed(pos, 4, end);
-    if (wt !== 0 && wt !== 2) return null;
-    if (!this.src.covers(pos, Math.min(10, end - pos))) return null;
-    const [v, at] = this.varintSync(pos, end);
-    if (wt === 0) return at;
-    if (v > end - at) throw new MalformedProtobuf(`field ${fieldNo} at byte ${pos} claims ${v} bytes but only ${end - at} remain`, pos);
-    return at + v;
-  }
-
   /** Position after the value of a field with wire type wt whose value starts at pos. */
-  private async skipValue(fieldNo: number, wt: number, pos: number, end: number, depth: number): Promise<number> {
+  private skipValue(fieldNo: number, wt: number, pos: number, end: number, depth: number): number {
     switch (wt) {
       case 0:
-        return (this.src.covers(pos, Math.min(10, end - pos)) ? this.varintSync(pos, end) : await this.varint(pos, end))[1];
+        return this.varint(pos, end)[1];
       case 1:
         return this.fixed(pos, 8, end);
       case 5:
         return this.fixed(pos, 4, end);
       case 2: {
-        const [len, at] = this.src.covers(pos, Math.min(10, end - pos)) ? this.varintSync(pos, end) : await this.varint(pos, end);
+        const [len, at] = this.varint(pos, end);
         if (len > end - at) {
           throw new MalformedProtobuf(`field ${fieldNo} at byte ${pos} claims ${len} bytes but only ${end - at} remain`, pos);
         }
@@ -148,11 +140,11 @@ class Walker {
     return pos + n;
   }
 
-  private async skipGroup(groupNo: number, pos: number, end: number, depth: number): Promise<number> {
+  private skipGroup(groupNo: number, pos: number, end: number, depth: number): number {
     if (depth > MAX_GROUP_DEPTH) throw new MalformedProtobuf(`groups nested too deep at byte ${pos}`, pos);
     let at = pos;
     while (at < end) {
-      const [tag, next] = await this.varint(at, end);
+      const [tag, next] = this.varint(at, end);
       const fieldNo = Math.floor(tag / 8);
       const wt = tag % 8;
       if (fieldNo === 0) throw new MalformedProtobuf(`field number 0 at byte ${at}`, at);
@@ -160,39 +152,39 @@ class Walker {
         if (fieldNo !== groupNo) throw new MalformedProtobuf(`mismatched end of group at byte ${at}`, at);
         return next;
       }
-      at = await this.skipValue(fieldNo, wt, next, end, depth);
+      at = this.skipValue(fieldNo, wt, next, end, depth);
     }
     throw new MalformedProtobuf(`unterminated group ${groupNo} at byte ${pos}`, pos);
   }
 
-  async message(start: number, end: number, plan: PrunePlan, out: Output): Promise<void> {
+  message(start: number, end: number, plan: PrunePlan, out: Output): void {
     let at = start;
     while (at < end) {
       if (++this.fields > MAX_FIELDS) throw new MalformedProtobuf(`more than ${MAX_FIELDS} fields to walk; this is not a model file`, at);
-      const [tag, valueAt] = this.src.covers(at, Math.min(10, end - at)) ? this.varintSync(at, end) : await this.varint(at, end);
+      const [tag, valueAt] = this.varint(at, end);
       const fieldNo = Math.floor(tag / 8);
       const wt = tag % 8;
       if (fieldNo === 0) throw new MalformedProtobuf(`field number 0 at byte ${at}`, at);
       if (wt === 4) throw new MalformedProtobuf(`unexpected end of group at byte ${at}`, at);
       const child = plan.descend?.[fieldNo];
       if (child !== undefined && wt === 2) {
-        const [len, contentAt] = await this.varint(valueAt, end);
+        const [len, contentAt] = this.varint(valueAt, end);
         if (len > end - contentAt) {
           throw new MalformedProtobuf(`field ${fieldNo} at byte ${at} claims ${len} bytes but only ${end - contentAt} remain`, at);
         }
         const inner = new Output();
-        await this.message(contentAt, contentAt + len, child, inner);
-        const head = Uint8Array.from([...encodeVarint(tag), ...encodeVarint(inner.length)]);
+        this.message(contentAt, contentAt + len, child, inner);
+        const head = header(tag, inner.length);
         this.charge(head.length);
         out.push(head);
         for (const c of inner.chunks) out.push(c);
         at = contentAt + len;
         continue;
       }
-      const next = this.skipValueSync(fieldNo, wt, valueAt, end) ?? (await this.skipValue(fieldNo, wt, valueAt, end, 0));
+      const next = this.skipValue(fieldNo, wt, valueAt, end, 0);
       if (plan.keep?.includes(fieldNo)) {
         this.charge(next - at);
-        out.push(await this.src.read(at, next - at));
+        out.push(this.src.read(at, next - at));
       }
       at = next;
     }
@@ -204,10 +196,10 @@ class Walker {
  * Filters the message that fills the whole source by `plan`. Throws MalformedProtobuf or
  * MetadataTooLarge (more than `budget` kept bytes).
  */
-export async function pruneMessage(src: ByteSource, plan: PrunePlan, budget: number): Promise<Uint8Array> {
+export function pruneMessage(src: ByteSource, plan: PrunePlan, budget: number): Uint8Array {
   const walker = new Walker(src, budget);
   const out = new Output();
-  await walker.message(0, src.size, plan, out);
+  walker.message(0, src.size, plan, out);
   return concat(out.chunks, out.length);
 }
 
@@ -220,13 +212,13 @@ export class MemorySource implements ByteSource {
   covers(pos: number, n: number): boolean {
     return pos >= 0 && pos + n <= this.bytes.length;
   }
-  async ensure(): Promise<void> {}
+  ensure(): void {}
   byteAt(pos: number): number {
     const b = this.bytes[pos];
     if (b === undefined) throw new RangeError(`byte ${pos} is out of range`);
     return b;
   }
-  async read(pos: number, len: number): Promise<Uint8Array> {
+  read(pos: number, len: number): Uint8Array {
     if (pos + len > this.bytes.length) throw new RangeError('read past the end');
     return this.bytes.slice(pos, pos + len);
   }

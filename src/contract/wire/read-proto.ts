@@ -19,7 +19,7 @@ export interface ProtoRead<T> {
 export async function decodePruned<T>(src: ByteSource, plan: PrunePlan, type: protobuf.Type, label: string, what: string): Promise<T> {
   let pruned: Uint8Array;
   try {
-    pruned = await pruneMessage(src, plan, METADATA_BUDGET);
+    pruned = pruneMessage(src, plan, METADATA_BUDGET);
   } catch (err) {
     if (err instanceof MalformedProtobuf) {
       throw new MllError('INVALID_MODEL', `${label} is not ${what}: ${err.message} (truncated or not a protobuf file)`, {
