@@ -91,6 +91,13 @@ const vars = {
   stageAttempts: v('MLL_STAGE_ATTEMPTS', int(1), '5', 'Attempts per stage for transient faults.'),
   stageBackoffMs: v('MLL_STAGE_BACKOFF_MS', int(1), '1000', 'First retry delay of a stage; doubles each attempt, with jitter.'),
   shutdownGraceMs: v('MLL_SHUTDOWN_GRACE_MS', int(0), '30000', 'How long SIGTERM waits for running stages before leaving them to another worker.'),
+
+  webhookAllowPrivate: v('MLL_WEBHOOK_ALLOW_PRIVATE', bool, 'false', 'Let webhooks reach loopback, private, link-local and other non-public addresses (checked when connecting).'),
+  webhookAttempts: v('MLL_WEBHOOK_ATTEMPTS', int(1), '15', 'Delivery attempts per webhook event and endpoint before giving up (spread over about 17 hours with the default backoff).'),
+  webhookTimeoutMs: v('MLL_WEBHOOK_TIMEOUT_MS', int(100), '15000', 'How long one delivery attempt waits for the receiver to answer.'),
+  webhookBackoffMs: v('MLL_WEBHOOK_BACKOFF_MS', int(1), '5000', 'First retry delay of a webhook delivery; doubles each attempt, with jitter.'),
+  webhookBackoffMaxMs: v('MLL_WEBHOOK_BACKOFF_MAX_MS', int(1), String(6 * 3600 * 1000), 'Longest delay between delivery attempts, also the cap on a receiver\'s Retry-After.'),
+  webhookConcurrency: v('MLL_WEBHOOK_CONCURRENCY', int(1), '16', 'Webhook deliveries in flight at once per worker process.'),
 } as const;
 
 type Vars = typeof vars;

@@ -4,6 +4,7 @@ import type { StageDeps } from '../src/pipeline/context.js';
 import { startBuildWorker } from './build.js';
 import { startExtractWorker } from './extract.js';
 import { startPushWorker } from './push.js';
+import { startWebhookWorker } from './webhooks.js';
 
 export interface WorkerPool {
   workers: Worker[];
@@ -24,6 +25,7 @@ export function startWorkers(services: Services): WorkerPool {
     startExtractWorker(deps, { ...common, concurrency: config.extractConcurrency }),
     startBuildWorker(deps, { ...common, concurrency: config.buildConcurrency }),
     startPushWorker(deps, { ...common, concurrency: config.pushConcurrency }),
+    startWebhookWorker(services),
   ];
   return {
     workers,

@@ -8,6 +8,7 @@ import type { ImageBuilder, ImageTarget } from '../image/types.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import type { Webhooks } from '../webhooks/index.js';
 
 /** What the HTTP API is built from. createApp never listens; the caller does. */
 export interface ApiDeps {
@@ -23,6 +24,8 @@ export interface ApiDeps {
   /** Live notices of new events (one Redis subscription per process). */
   events: EventHub;
   metrics: Metrics;
+  /** Webhook endpoints, deliveries and event fan-out. */
+  webhooks: Webhooks;
   batches: Batches;
   queue(name: string): Queue;
   /** Set while the process shuts down: creating routes answer 503. */

@@ -1,6 +1,7 @@
 import { errorCatalogue } from '../errors.js';
 import { versionStatuses } from '../domain/version.js';
 import { dtypeNames } from '../contract/types.js';
+import { webhookEvents, webhookPaths, webhookSchemas } from '../webhooks/openapi.js';
 
 /**
  * The OpenAPI 3.1 description of the HTTP API. test/api/openapi.test.ts checks that every route
@@ -356,9 +357,10 @@ export function openApiDocument(serverUrl: string, extraPaths: Record<string, Pa
       description: 'Model registry and image factory. Every error has the shape {"error":{"code","message","details"}}.',
     },
     servers: [{ url: serverUrl }],
-    paths: { ...paths, ...extraPaths },
+    paths: { ...paths, ...webhookPaths, ...extraPaths },
+    webhooks: webhookEvents,
     components: {
-      schemas: { ...schemas, ...extraSchemas },
+      schemas: { ...schemas, ...webhookSchemas, ...extraSchemas },
       responses: Object.fromEntries(Object.entries(statusText).map(([code, text]) => [`Error${code}`, json(ref('Error'), text)])),
     },
   };

@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '../log.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import { createObjectStore } from '../storage/index.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { createWebhooks, type Webhooks } from '../webhooks/index.js';
 import { dataDirSecret } from './secrets.js';
 
 /** Every adapter a process needs, built once from the configuration (the composition root). */
@@ -28,6 +29,8 @@ export interface Services {
   storeUrlSecret: string;
   events: EventHub;
   metrics: Metrics;
+  /** Webhook endpoints and event fan-out; `webhooks.emit(type, data)` sends an event. */
+  webhooks: Webhooks;
   batches: Batches;
   /** A producer handle on a queue (created once per name; for adding jobs and reading counts). */
   queue(name: string): Queue;
@@ -69,8 +72,10 @@ export async function createServices(config: Config, options: { logger?: Logger 
     }
     return q;
   };
+  const webhooks = createWebhooks({ config, store, redis, logger, queue });
+  webhooks.attach(catalog);
   return {
-    queue,
+    queue, webhooks,
     config, logger, store, redis, queueRedis, catalog, flows, builder, target, storeUrlSecret, events, batches, metrics: createMetrics(),
     async close() {
       await events.close();

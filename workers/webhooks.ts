@@ -1,0 +1,64 @@
+import { UnrecoverableError, Worker } from 'bullmq';
+import type { Services } from '../src/app/services.js';
+import { errorMessage } from '../src/errors.js';
+import { attemptDelivery, markAbandoned } from '../src/webhooks/deliver.js';
+import { createHttpSink } from '../src/webhooks/http-sink.js';
+import { parseDeliveryJobData, webhookQueueName } from '../src/webhooks/queue.js';
+import { retryDelay } from '../src/webhooks/retry.js';
+
+/** Carries the delay chosen by the attempt (backoff or Retry-After) to BullMQ's backoffStrategy. */
+class RetryDelivery extends Error {
+  constructor(message: string, readonly retryDelayMs: number) {
+    super(message);
+    this.name = 'RetryDelivery';
+  }
+}
+
+/**
+ * Binds webhook delivery to the `webhook-delivery` queue: one attempt per job run, BullMQ
+ * retrying transient failures after the delay the attempt chose; final outcomes end the job.
+ */
+export function startWebhookWorker(services: Services): Worker {
+  const { config, logger, webhooks } = services;
+  const sink = createHttpSink({ policy: { allowPrivate: config.webhookAllowPrivate } });
+  const backoff = { baseMs: config.webhookBackoffMs, maxMs: config.webhookBackoffMaxMs };
+  const ctx = {
+    repo: webhooks.repository,
+    sink,
+    timeoutMs: config.webhookTimeoutMs,
+    backoff,
+    disableEndpoint: (id: string, reason: string) => webhooks.disable(id, reason),
+    logger: logger.child({ component: 'webhooks' }),
+    metrics: services.metrics,
+  };
+  const worker = new Worker(webhookQueueName, async (job, _token, signal) => {
+    const data = parseDeliveryJobData(job.data);
+    const attemptInJob = job.attemptsMade + 1;
+    const result = await attemptDelivery(ctx, {
+      deliveryId: data.deliveryId, trigger: data.trigger, attemptInJob, lastAttempt: attemptInJob >= (job.opts.attempts ?? 1), signal,
+    });
+    if (result.outcome === 'retrying') throw new RetryDelivery(result.reason ?? 'retrying', result.retryDelayMs ?? retryDelay(attemptInJob, backoff));
+    if (result.outcome === 'delivered' || result.outcome === 'skipped') return result;
+    throw new UnrecoverableError(result.reason ?? result.outcome);
+  }, {
+    connection: services.queueRedis,
+    prefix: config.prefix,
+    concurrency: config.webhookConcurrency,
+    lockDuration: Math.max(30_000, config.webhookTimeoutMs * 2),
+    settings: {
+      backoffStrategy: (attemptsMade, _type, err) =>
+        err instanceof RetryDelivery ? err.retryDelayMs : retryDelay(attemptsMade, backoff),
+    },
+  });
+  worker.on('failed', (job, err) => {
+    if (!job) return;
+    const final = err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
+    if (!final) return;
+    const deliveryId = (job.data as { deliveryId?: unknown }).deliveryId;
+    if (typeof deliveryId !== 'string') return;
+    markAbandoned(webhooks.repository, deliveryId, errorMessage(err)).catch((e: unknown) => logger.error({ err: e }, 'could not record an abandoned webhook delivery'));
+  });
+  worker.on('error', (err) => logger.error({ err }, 'webhook worker error'));
+  worker.on('closed', () => sink.close());
+  return worker;
+}
