@@ -209,7 +209,7 @@ async function inspectDirectory(dir: string, options: InspectOptions): Promise<I
     inferred = await inferCandidate(picked);
   } catch (err) {
     if (err instanceof NeedsContract) {
-      throw contractRequired(err.reason, modelName, declared ?? `${picked.framework}:${UNKNOWN_VERSION}`, yaml?.payload.length ? yaml.payload : payloadForExample);
+      throw contractRequired(err.reason, modelName, declared ?? err.modelType, yaml?.payload.length ? yaml.payload : payloadForExample);
     }
     throw err;
   }
@@ -242,7 +242,7 @@ async function inspectFile(file: string, options: InspectOptions): Promise<Inspe
   try {
     inferred = await inferCandidate(candidate);
   } catch (err) {
-    if (err instanceof NeedsContract) throw contractRequired(err.reason, modelName, declared ?? `${framework}:${UNKNOWN_VERSION}`, [base]);
+    if (err instanceof NeedsContract) throw contractRequired(err.reason, modelName, declared ?? err.modelType, [base]);
     throw err;
   }
   let modelType = inferred.modelType;

@@ -18,7 +18,8 @@ export const UNKNOWN_VERSION = 'unknown';
 export class NeedsContract extends Error {
   constructor(
     readonly reason: string,
-    readonly framework: string | null,
+    /** framework:version as far as the files tell. */
+    readonly modelType: string,
   ) {
     super(reason);
     this.name = 'NeedsContract';

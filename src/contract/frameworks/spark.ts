@@ -298,7 +298,7 @@ export async function inferSpark(dir: string, rel: string): Promise<Inferred> {
   }
   const { inputs, outputs } = mergeStages(stages.map(stageFields));
   if (inputs.length === 0 && outputs.length === 0) {
-    throw new NeedsContract(`the Spark ${root.class.split('.').pop()} in ${prefix || './'} names no input or output columns`, 'spark');
+    throw new NeedsContract(`the Spark ${root.class.split('.').pop()} in ${prefix || './'} names no input or output columns`, `spark:${version}`);
   }
   return {
     contract: { framework: 'spark', signatures: [{ name: SIGNATURE, inputs, outputs }] },

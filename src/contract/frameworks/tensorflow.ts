@@ -63,7 +63,7 @@ export async function inferTensorflowFrom(src: ByteSource, label: string): Promi
   }
   const version = graph.meta_info_def?.tensorflow_version || UNKNOWN_VERSION;
   if (entries.size === 0) {
-    throw new NeedsContract(`${label} (TensorFlow ${version}) defines no signatures in its serve MetaGraph`, 'tensorflow');
+    throw new NeedsContract(`${label} (TensorFlow ${version}) defines no signatures in its serve MetaGraph`, `tensorflow:${version}`);
   }
   const signatures: ContractSignature[] = [];
   for (const [name, def] of entries) {
