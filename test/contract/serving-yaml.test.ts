@@ -98,7 +98,7 @@ contract:
 
   test('without payload, the whole upload is the payload', async () => {
     await withTemp(async (dir) => {
-      await writeTree(dir, { 'serving.yaml': valid.replace(/payload:\n(  - .*\n)+/, ''), ...validFiles });
+      await writeTree(dir, { 'serving.yaml': valid.replace(/payload:\n( {2}- .*\n)+/, ''), ...validFiles });
       const got = await inspectModel(dir);
       assert.deepEqual(got.servingYaml?.payload, ['nltk_data/', 'requirements.txt', 'serving.yaml', 'src/']);
       assert.equal(got.servingYaml?.payloadDeclared, false);
