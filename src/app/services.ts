@@ -58,7 +58,8 @@ export async function createServices(config: Config, options: { logger?: Logger 
       return undefined;
     }
   }, logger);
-  const batches = new Batches(store, redis, catalog, config.prefix, () => config.baseUrl);
+  // batch.completed goes to webhooks (created below; the hook only runs once services exist).
+  const batches = new Batches(store, redis, catalog, config.prefix, () => config.baseUrl, (view) => webhooks.batchCompleted(view));
   catalog.onTransition(async (record) => {
     if (!record.batchId) return;
     await batches.versionTransition(record).catch((err: unknown) => logger.warn({ err, batch: record.batchId }, 'could not record a batch event'));

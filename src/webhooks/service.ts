@@ -207,17 +207,33 @@ export class Webhooks {
     catalog.onTransition((record, previous) => {
       const type = versionEventFor[record.status];
       if (!type || previous === record.status) return;
-      const emitting = this.emit(type, this.versionEventData(record), { models: [record.model], key: `${record.model}\n${record.version}` })
-        .then(() => undefined, (err: unknown) => {
-          this.logger.error({ err, model: record.model, version: record.version, type }, 'could not queue webhook deliveries');
-        });
-      let timer: NodeJS.Timeout | undefined;
-      const budget = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, listenerBudgetMs);
-        timer.unref();
-      });
-      return Promise.race([emitting, budget]).finally(() => clearTimeout(timer));
+      return this.withinBudget(
+        this.emit(type, this.versionEventData(record), { models: [record.model], key: `${record.model}\n${record.version}` }),
+        { model: record.model, version: record.version, type },
+      );
     });
+  }
+
+  /**
+   * batch.completed for a finished batch (the Batches onCompleted hook): its data is the batch
+   * summary; endpoints with a model filter get it when one of the batch's models matches. Once per
+   * batch id. Like the transition listener, it never throws and waits at most a short budget.
+   */
+  batchCompleted(summary: { id: string; items: Array<{ model: string }> }): Promise<void> {
+    const models = [...new Set(summary.items.map((i) => i.model))];
+    return this.withinBudget(this.emit('batch.completed', summary, { models, key: summary.id }), { batch: summary.id, type: 'batch.completed' });
+  }
+
+  private withinBudget(emitting: Promise<unknown>, context: Record<string, unknown>): Promise<void> {
+    const settled = emitting.then(() => undefined, (err: unknown) => {
+      this.logger.error({ err, ...context }, 'could not queue webhook deliveries');
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const budget = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, listenerBudgetMs);
+      timer.unref();
+    });
+    return Promise.race([settled, budget]).finally(() => clearTimeout(timer));
   }
 }
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { VersionRecord } from '../../src/domain/version.js';
 import type { Delivery, DeliveryAttempt } from '../../src/webhooks/types.js';
@@ -14,13 +15,13 @@ interface EndpointView { id: string; url: string; enabled: boolean; disabledReas
 const imageDigest = `sha256:${'ab'.repeat(32)}`;
 
 /** Takes a version through the catalogue to a terminal status, as the stages would. */
-async function finishVersion(app: TestApp, model: string, status: 'released' | 'failed', version = 1): Promise<void> {
+async function finishVersion(app: TestApp, model: string, status: 'released' | 'failed', version = 1, batchId: string | null = null): Promise<void> {
   const { catalog } = app.running.services;
   const now = new Date().toISOString();
   const record: VersionRecord = {
     model, version, status: 'queued', createdAt: now, updatedAt: now, description: null, labels: {}, modelType: 'python:3.11',
     payload: { key: `uploads/${model}-${version}`, digest: `sha256:${'0'.repeat(64)}`, size: 1, format: 'tar' },
-    stages: {}, contract: null, contractDigest: null, tree: null, image: null, warnings: [], error: null, diff: null, batchId: null,
+    stages: {}, contract: null, contractDigest: null, tree: null, image: null, warnings: [], error: null, diff: null, batchId,
   };
   await catalog.create(record);
   await catalog.update(model, version, (r) => {
@@ -318,6 +319,39 @@ describe('webhooks (real Redis, real receivers on loopback)', () => {
     await waitForDeliveries(app, created.body.id, settled(1));
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(rx.requests.length, 1);
+  });
+
+  it('sends batch.completed once a batch is finished, to endpoints matching one of its models', async () => {
+    const tag = uniqueName('whb');
+    const [good, bad, refused] = [`${tag}-good`, `${tag}-bad`, `${tag}-refused`];
+    const rx = await receiver();
+    const rxOther = await receiver();
+    const created = await register(app, { url: rx.url, models: [bad], events: ['batch.completed'] });
+    await register(app, { url: rxOther.url, models: [`${tag}-unrelated`], events: ['batch.completed'] });
+    const id = randomUUID();
+    await app.running.services.batches.save({
+      id, createdAt: new Date().toISOString(), sealed: true,
+      items: [
+        { index: 0, model: good, version: 1, error: null },
+        { index: 1, model: bad, version: 1, error: null },
+        { index: 2, model: refused, version: null, error: { code: 'INVALID_ARCHIVE', message: 'not a tar' } },
+      ],
+    });
+    await finishVersion(app, good, 'released', 1, id);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(rx.requests.length, 0, 'nothing is sent while an item is still running');
+    await finishVersion(app, bad, 'failed', 1, id);
+    const [req] = await rx.waitFor(1);
+    const event = JSON.parse(req!.body.toString()) as { type: string; data: { id: string; done: boolean; counts: Record<string, number>; items: Array<{ model: string; status: string }> } };
+    assert.equal(event.type, 'batch.completed');
+    assert.equal(event.data.id, id);
+    assert.equal(event.data.done, true);
+    assert.deepEqual(event.data.items.map((i) => [i.model, i.status]), [[good, 'released'], [bad, 'failed'], [refused, 'rejected']]);
+    const [delivery] = await waitForDeliveries(app, created.body.id, settled(1));
+    assert.equal(delivery!.eventType, 'batch.completed');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(rx.requests.length, 1);
+    assert.equal(rxOther.requests.length, 0);
   });
 
   it('keeps endpoints in the object store: a lost Redis index is rebuilt', async () => {
