@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { repoRoot } from '../support/paths.js';
+import { ownModel, sharedModel, withTemp, writeTree } from './helpers.js';
+
+/** `mll contract`, run as users run it: a separate process, stdout/stderr/exit code checked. */
+
+const run = promisify(execFile);
+const main = path.join(repoRoot, 'src', 'cli', 'main.ts');
+
+async function mll(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', main, ...args], { cwd: repoRoot, env: { ...process.env, NO_COLOR: '1' } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+function expected(model: string): unknown {
+  const json = JSON.parse(readFileSync(path.join(path.dirname(model), 'expected.json'), 'utf8')) as Record<string, unknown>;
+  delete json.notes;
+  return json;
+}
+
+describe('mll contract', () => {
+  test('--json prints exactly the JSON form on stdout and nothing else', async () => {
+    const model = sharedModel('tensorflow', 'half_plus_two_cpu');
+    const { code, stdout, stderr } = await mll('contract', model, '--json');
+    assert.equal(code, 0, stderr);
+    assert.deepEqual(JSON.parse(stdout), expected(model));
+    assert.equal(stderr, '');
+  });
+
+  test('--json before the command, and a single model file', async () => {
+    const model = sharedModel('onnx', 'sequence_model8_symbolic');
+    const { code, stdout } = await mll('--json', 'contract', path.join(model, 'model.onnx'));
+    assert.equal(code, 0);
+    assert.deepEqual(JSON.parse(stdout), expected(model));
+  });
+
+  test('a Keras .h5 prints no HDF5 diagnostics', async () => {
+    const model = ownModel('keras', 'keras_functional_two_inputs');
+    const { code, stdout, stderr } = await mll('contract', model, '--json');
+    assert.equal(code, 0);
+    assert.deepEqual(JSON.parse(stdout), expected(model));
+    assert.equal(stderr, '');
+  });
+
+  test('human output: model-type and a table per signature', async () => {
+    const { code, stdout } = await mll('contract', ownModel('onnx', 'onnx_symbolic_and_scalars'));
+    assert.equal(code, 0);
+    assert.match(stdout, /^model-type {2}onnx:13$/m);
+    assert.match(stdout, /^signature infer$/m);
+    assert.match(stdout, /in +tokens +int64 +\[batch, seq\]/);
+    assert.match(stdout, /in +temperature +float +scalar/);
+    assert.match(stdout, /in +anything +float +unknown rank/);
+  });
+
+  test('a contract the binary form cannot hold: printed, with a warning on stderr', async () => {
+    const { code, stdout, stderr } = await mll('contract', ownModel('onnx', 'onnx_every_dtype'), '--json');
+    assert.equal(code, 0);
+    assert.ok(JSON.parse(stdout));
+    assert.match(stderr, /warning: the version would fail: signature infer, input e0 has type unsupported:UNDEFINED/);
+  });
+
+  test('failure: non-zero exit, the error on stderr, nothing on stdout', async () => {
+    await withTemp(async (dir) => {
+      await writeTree(dir, { 'model.pkl': 'x' });
+      const { code, stdout, stderr } = await mll('contract', dir, '--json', '--name', 'iris');
+      assert.notEqual(code, 0);
+      assert.equal(stdout, '');
+      assert.match(stderr, /^error: CONTRACT_REQUIRED: /);
+      assert.match(stderr, /name: "iris"/);
+      assert.doesNotMatch(stderr, /Usage:/);
+    });
+    const missing = await mll('contract', '/nonexistent/model');
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /INVALID_MODEL: \/nonexistent\/model does not exist/);
+  });
+});
