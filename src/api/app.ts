@@ -12,6 +12,7 @@ import { storeRouter } from './routes/store.js';
 import { uploadsRouter } from './routes/uploads.js';
 import { versionsRouter } from './routes/versions.js';
 import { webhooksRouter } from './routes/webhooks.js';
+import { webInterface } from './web.js';
 
 /** Builds the HTTP API without listening (tests and the servers both call it). */
 export function createApp(deps: ApiDeps): Express {
@@ -37,6 +38,8 @@ export function createApp(deps: ApiDeps): Express {
   api.use(uploadsRouter(deps));
   api.use(batchesRouter(deps, deps.batches));
   app.use('/api/v1', api);
+  // The web interface (web/): static files and the page fallback, after the API, before 404.
+  app.use(webInterface());
 
   app.use(notFound);
   app.use(errorHandler(deps.logger));

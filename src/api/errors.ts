@@ -21,6 +21,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.destroy();
       return;
     }
+    // Refused before the body was read whole: answer, then close rather than drain gigabytes.
+    if (!req.complete) res.setHeader('Connection', 'close');
     if (isMllError(error) && error.code === 'RATE_LIMITED' && typeof (error.details as { retryAfter?: number })?.retryAfter === 'number') {
       res.setHeader('Retry-After', String((error.details as { retryAfter: number }).retryAfter));
     }

@@ -73,7 +73,12 @@ export async function receivePayload(
   const validation = validateArchive(toArchive, limits.archive);
   validation.catch((err: unknown) => tap.destroy(err instanceof Error ? err : new Error(String(err))));
   const source = new PassThrough({ highWaterMark: 1024 * 1024 });
-  const feeding = pipeline(body, tap, source, { signal: options.signal });
+  // The body is piped, not handed to pipeline(): on failure it must be drained, not destroyed, so
+  // the client still gets its error response and a multipart request can go on to its next part.
+  const onBodyError = (err: Error) => tap.destroy(err);
+  body.once('error', onBodyError);
+  body.pipe(tap);
+  const feeding = pipeline(tap, source, { signal: options.signal });
   feeding.catch(() => undefined);
   try {
     const [, summary] = await Promise.all([
@@ -81,6 +86,7 @@ export async function receivePayload(
       validation,
       feeding,
     ]);
+    body.off('error', onBodyError);
     if (size === 0) throw new MllError('EMPTY_PAYLOAD', 'The upload carried no bytes: send a tar or tar.gz of the model files');
     return {
       uploadId, key, digest: `sha256:${hash.digest('hex')}`, size, format: summary.format,
@@ -88,6 +94,9 @@ export async function receivePayload(
     };
   } catch (err) {
     const reason = await firstMeaningful(err, validation, feeding);
+    body.unpipe(tap);
+    body.off('error', onBodyError);
+    body.resume();
     source.destroy();
     toArchive.destroy();
     await store.delete(key).catch(() => undefined);

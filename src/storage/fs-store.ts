@@ -69,7 +69,6 @@ export class FsObjectStore implements ObjectStore {
 
   private async commit(tempFile: string, key: string, options: PutOptions | undefined): Promise<ObjectInfo> {
     const target = this.file(key);
-    await fs.mkdir(path.dirname(target), { recursive: true });
     if (options?.contentType || options?.metadata) {
       const side = this.sidecar(key);
       await fs.mkdir(path.dirname(side), { recursive: true });
@@ -78,7 +77,16 @@ export class FsObjectStore implements ObjectStore {
     } else {
       await fs.rm(this.sidecar(key), { force: true });
     }
-    await fs.rename(tempFile, target);
+    // A concurrent delete may prune the (then empty) parent directory between mkdir and rename.
+    for (let attempt = 0; ; attempt++) {
+      await fs.mkdir(path.dirname(target), { recursive: true });
+      try {
+        await fs.rename(tempFile, target);
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw err;
+      }
+    }
     return this.stat(key);
   }
 

@@ -32,13 +32,15 @@ const jsonBatch = z.strictObject({
 export function batchesRouter(deps: ApiDeps, batches: Batches): Router {
   const router = Router();
 
-  const addItem = async (record: BatchRecord, index: number, model: string, make: () => Promise<{ version: number }>) => {
+  /** `stream`, when given, is drained if the item fails before reading it, so later parts still arrive. */
+  const addItem = async (record: BatchRecord, index: number, model: string, make: () => Promise<{ version: number }>, stream?: Readable) => {
     const item: BatchItem = { index, model, version: null, error: null };
     record.items.push(item);
     try {
       assertModelName(model);
       item.version = (await make()).version;
     } catch (err) {
+      if (stream && !stream.readableEnded) stream.resume();
       item.error = toErrorBody(err);
       if (!isMllError(err)) deps.logger.error({ err, model }, 'batch item failed unexpectedly');
       await batches.itemRejected(record.id, model, item.error).catch(() => undefined);
@@ -80,13 +82,10 @@ export function batchesRouter(deps: ApiDeps, batches: Batches): Router {
       await batches.save(record);
       await receiveBatchParts(req, async (index, model, stream, metadata) => {
         await addItem(record, index, model, async () => {
-          if (metadata instanceof MllError) {
-            stream.resume();
-            throw metadata;
-          }
+          if (metadata instanceof MllError) throw metadata;
           const payload = await receivePayload(stream, deps.store, limits);
           return releaseUpload(deps, model, payload, metadata, record.id);
-        });
+        }, stream);
       });
       record.items.sort((a, b) => a.index - b.index);
     } else {
