@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { VersionRecord } from '../../src/domain/version.js';
 import type { Delivery, DeliveryAttempt } from '../../src/webhooks/types.js';
 import { verify } from '../../src/webhooks/signature.js';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { api } from '../support/client.js';
+import { api, tarOf, uploadMultipart, waitForVersion, type PresentedVersion } from '../support/client.js';
+import { repoRoot } from '../support/paths.js';
 import { uniqueName } from '../support/unique.js';
 import { closedPort, startReceiver, type Receiver } from './receiver.js';
 
@@ -352,6 +354,26 @@ describe('webhooks (real Redis, real receivers on loopback)', () => {
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(rx.requests.length, 1);
     assert.equal(rxOther.requests.length, 0);
+  });
+
+  it('sends version.released with the image digest when an upload goes through every stage', async () => {
+    const model = uniqueName('whe2e');
+    const rx = await receiver();
+    const created = await register(app, { url: rx.url, models: [model] });
+    const upload = await uploadMultipart(app.url, model, await tarOf(path.join(repoRoot, 'test', 'fixtures', 'models', 'python-tokenizer')));
+    assert.equal(upload.status, 202, JSON.stringify(upload.body));
+    const done = await waitForVersion(app.url, model, upload.body.version, { timeoutMs: 60_000 });
+    assert.equal(done.status, 'released', JSON.stringify(done.error));
+    const [req] = await rx.waitFor(1);
+    assert.deepEqual(verify(created.body.secret!, req!.headers as Record<string, string>, req!.body), { ok: true });
+    const event = JSON.parse(req!.body.toString()) as { type: string; data: PresentedVersion & { imageDigest: string } };
+    assert.equal(event.type, 'version.released');
+    assert.equal(event.data.version, done.version);
+    assert.match(event.data.imageDigest, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(event.data.imageDigest, done.image?.digest);
+    assert.deepEqual(event.data.contract, done.contract);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(rx.requests.length, 1, 'one event for the release, none for the intermediate stages');
   });
 
   it('keeps endpoints in the object store: a lost Redis index is rebuilt', async () => {
