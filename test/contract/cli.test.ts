@@ -72,12 +72,20 @@ describe('mll contract', () => {
   test('failure: non-zero exit, the error on stderr, nothing on stdout', async () => {
     await withTemp(async (dir) => {
       await writeTree(dir, { 'model.pkl': 'x' });
-      const { code, stdout, stderr } = await mll('contract', dir, '--json', '--name', 'iris');
-      assert.notEqual(code, 0);
-      assert.equal(stdout, '');
-      assert.match(stderr, /^error: CONTRACT_REQUIRED: /);
-      assert.match(stderr, /name: "iris"/);
-      assert.doesNotMatch(stderr, /Usage:/);
+      const json = await mll('contract', dir, '--json', '--name', 'iris');
+      assert.notEqual(json.code, 0);
+      assert.equal(json.stdout, '');
+      // With --json the error may be JSON ({"error": {code, message}}) or the plain line.
+      const message = json.stderr.trimStart().startsWith('{')
+        ? (JSON.parse(json.stderr) as { error: { code: string; message: string } }).error
+        : { code: /^error: ([A-Z_]+):/.exec(json.stderr)?.[1], message: json.stderr };
+      assert.equal(message.code, 'CONTRACT_REQUIRED');
+      assert.match(message.message, /name: "iris"/);
+      const human = await mll('contract', dir, '--name', 'iris');
+      assert.notEqual(human.code, 0);
+      assert.equal(human.stdout, '');
+      assert.match(human.stderr, /^error: CONTRACT_REQUIRED: /);
+      assert.doesNotMatch(human.stderr, /Usage:/);
     });
     const missing = await mll('contract', '/nonexistent/model');
     assert.notEqual(missing.code, 0);
