@@ -155,6 +155,21 @@ describe('webhooks (real Redis, real receivers on loopback)', () => {
     assert.equal((await api(`${app.url}/api/v1/webhooks/${ok.body.id}`)).status, 404);
   });
 
+  it('honours Idempotency-Key on registration: a retry gets the same endpoint, nothing new is created', async () => {
+    const rx = await receiver();
+    const input = JSON.stringify({ url: rx.url, models: [uniqueName('whidem')] });
+    const key = uniqueName('idem');
+    const post = () => api<EndpointView>(`${app.url}/api/v1/webhooks`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: input });
+    const first = await post();
+    const again = await post();
+    assert.equal(first.status, 201);
+    assert.equal(first.headers.get('cache-control'), 'no-store');
+    assert.equal(again.status, 201);
+    assert.equal(again.body.id, first.body.id);
+    const all = await api<{ items: EndpointView[] }>(`${app.url}/api/v1/webhooks`);
+    assert.equal(all.body.items.filter((e) => e.url === rx.url).length, 1);
+  });
+
   it('retries a receiver that fails twice: three attempts recorded, one delivery, same webhook-id', async () => {
     const model = uniqueName('whretry');
     const rx = await receiver((_req, i) => (i === 0 ? { status: 500, body: 'boom' } : i === 1 ? { status: 503 } : { status: 200 }));

@@ -16,7 +16,8 @@ export function webhooksRouter(deps: ApiDeps): Router {
     draining();
     if (!req.is('application/json')) throw new MllError('UNSUPPORTED_MEDIA_TYPE', 'Send the webhook as application/json');
     const created = await deps.webhooks.create(req.body);
-    res.status(201).location(created.links.self).json(created);
+    // The only answer that carries the secret: keep it out of caches.
+    res.status(201).location(created.links.self).set('cache-control', 'no-store').json(created);
   });
 
   router.get('/webhooks', async (_req, res) => {
