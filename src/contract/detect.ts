@@ -98,8 +98,9 @@ export async function detect(root: string): Promise<Detection> {
         if (e.isDirectory()) return 'dir' as const;
         if (e.isFile()) return 'file' as const;
         if (e.isSymbolicLink()) {
+          // Links to files are followed; links to folders are not (a link to a parent would loop).
           const st = await stat(path.join(dir, e.name)).catch(() => null);
-          return st?.isDirectory() ? ('dir' as const) : st?.isFile() ? ('file' as const) : null;
+          return st?.isFile() ? ('file' as const) : null;
         }
         return null;
       }),

@@ -15,6 +15,7 @@ export const SIGNATURE = 'default_spark';
 const PIPELINE_CLASS = 'org.apache.spark.ml.PipelineModel';
 const PACKAGES = ['org.apache.spark.ml.feature.', 'org.apache.spark.ml.classification.', 'org.apache.spark.ml.regression.', 'org.apache.spark.ml.clustering.'];
 const MAX_METADATA_BYTES = 8 * 1024 * 1024;
+const MAX_STAGES = 10_000;
 
 type Obj = Record<string, unknown>;
 
@@ -278,13 +279,20 @@ export async function inferSpark(dir: string, rel: string): Promise<Inferred> {
         details: { file: `${prefix}metadata/part-00000` },
       });
     }
-    const entries = await stageDirectories(path.join(dir, 'stages'));
+    if (uids.length > MAX_STAGES) {
+      throw new MllError('INVALID_MODEL', `the Spark pipeline lists ${uids.length} stages; more than ${MAX_STAGES} cannot be a real pipeline`, {
+        details: { file: `${prefix}metadata/part-00000` },
+      });
+    }
+    // Stage i is the folder <i>_<uid>, i possibly zero-padded.
+    const byKey = new Map<string, string>();
+    for (const e of await stageDirectories(path.join(dir, 'stages'))) {
+      const m = /^(\d+)_(.*)$/s.exec(e);
+      if (m) byKey.set(`${Number(m[1])}\u0000${m[2]}`, e);
+    }
     stages = [];
     for (const [i, uid] of uids.entries()) {
-      const name = entries.find((e) => {
-        const m = /^(\d+)_(.*)$/.exec(e);
-        return m !== null && Number(m[1]) === i && m[2] === uid;
-      });
+      const name = byKey.get(`${i}\u0000${uid}`);
       if (name === undefined) {
         throw new MllError('INVALID_MODEL', `the Spark pipeline lists stage ${i} (${uid}) but ${prefix}stages/ has no ${i}_${uid} directory`, {
           details: { file: `${prefix}stages/${i}_${uid}` },

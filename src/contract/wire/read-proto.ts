@@ -3,8 +3,11 @@ import { MllError } from '../../errors.js';
 import { FileSource } from './file-source.js';
 import { MalformedProtobuf, MetadataTooLarge, pruneMessage, type ByteSource, type PrunePlan } from './prune.js';
 
-/** No model's signatures and inputs come near this; weights are skipped, never kept. */
-export const METADATA_BUDGET = 64 * 1024 * 1024;
+/**
+ * Kept bytes (signatures, inputs, outputs, initializer names): real models stay far below; weights
+ * are skipped, never kept. It also bounds the memory of the decoded messages.
+ */
+export const METADATA_BUDGET = 16 * 1024 * 1024;
 
 export interface ProtoRead<T> {
   message: T;
