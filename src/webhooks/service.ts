@@ -6,7 +6,7 @@ import type { VersionRecord, VersionStatus } from '../domain/version.js';
 import { MllError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { deliveryId, eventId, newEndpointId } from './ids.js';
-import { deliveryJobOptions, webhookQueueName, type DeliveryJobData } from './queue.js';
+import { deliveryJobOptions, type DeliveryJobData } from './queue.js';
 import type { WebhookRepository } from './repository.js';
 import { assertValidSecret, generateSecret } from './signature.js';
 import { checkTargetUrl } from './target-url.js';
@@ -236,5 +236,3 @@ export class Webhooks {
     return Promise.race([settled, budget]).finally(() => clearTimeout(timer));
   }
 }
-
-export { webhookQueueName };
