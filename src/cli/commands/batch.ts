@@ -1,0 +1,315 @@
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Command } from 'commander';
+import { packDirectory } from '../../archive/pack-dir.js';
+import { terminal, type ApiErrorBody, type Batch, type BatchEvent } from '../api-types.js';
+import { isAbort, type ApiClient } from '../client.js';
+import { commandContext, type CommandContext } from '../context.js';
+import { CliError, ExitCode, usageError } from '../errors.js';
+import { expandArguments } from '../glob.js';
+import { resolveModel, uploadMetadata, type UploadMetadata } from '../model-dir.js';
+import { batchBody, newBoundary, type BatchPart } from '../multipart.js';
+import { collect, positiveInt, positiveSeconds } from '../options.js';
+import { formatBytes, formatDuration, oneLine, paintStatus, table, writeJson } from '../output.js';
+import { batchProgress, type BatchProgress } from '../progress.js';
+import type { CliIO, CommandRegistrar } from '../program.js';
+
+/**
+ * `mll batch <dir>...`: many models in one streamed multipart POST /api/v1/batches (one batch,
+ * one id to follow; each model becomes its own version or is refused alone), with folders packed
+ * ahead in parallel so the connection never idles. Then it follows the batch's event stream
+ * (one connection, whatever the number of models) until every item is terminal, and prints a
+ * table of model, version, status and error. Exit 1 if any model failed or was refused.
+ */
+
+export interface BatchOptions {
+  concurrency: number;
+  wait: boolean;
+  gzip: boolean;
+  modelType?: string;
+  label: string[];
+  description?: string;
+  timeout?: number;
+  id?: string;
+}
+
+/** One row of the outcome: an input folder and what became of it. */
+export interface BatchRow {
+  path: string | null;
+  model: string;
+  version: number | null;
+  status: string;
+  error: ApiErrorBody | null;
+  versionUrl: string | null;
+  batch: string | null;
+}
+
+/** The server takes at most 10,000 file parts per request; bigger inputs go as several batches. */
+const maxPerBatch = 5000;
+const bufferCap = 4 * 1024 * 1024;
+
+interface Prepared {
+  path: string;
+  model: string;
+}
+
+async function prepare(paths: string[]): Promise<{ ready: Prepared[]; refused: BatchRow[] }> {
+  const ready: Prepared[] = [];
+  const refused: BatchRow[] = [];
+  for (const p of paths) {
+    try {
+      const source = await resolveModel(p, undefined);
+      ready.push({ path: source.path, model: source.name });
+    } catch (err) {
+      if (!(err instanceof CliError)) throw err;
+      // Naming problems are this model's alone: reported in the table, the rest go on.
+      const model = path.basename(p);
+      const message = err.code === 'USAGE' ? `"${model}" is not a valid model name (1-63 of a-z, 0-9, "_", "-"): rename the folder or name the model in its serving.yaml` : err.message;
+      refused.push({ path: p, model, version: null, status: 'rejected', error: { code: 'INVALID_MODEL_NAME', message }, versionUrl: null, batch: null });
+    }
+  }
+  return { ready, refused };
+}
+
+/** Sends one batch request; returns the batch view the API answered with. */
+async function sendBatch(ctx: CommandContext, items: Prepared[], metadata: UploadMetadata, opts: BatchOptions, hooks: {
+  onBytes(n: number): void;
+  onItemSent(index: number): void;
+  onItemError(index: number, err: unknown): void;
+}): Promise<{ batch: Batch; sent: Prepared[] }> {
+  const sent: Prepared[] = [];
+  const parts: BatchPart[] = items.map((item) => ({
+    metadata: JSON.stringify({ model: item.model, ...metadata }),
+    filename: `${item.model}.${opts.gzip ? 'tar.gz' : 'tar'}`,
+    contentType: opts.gzip ? 'application/gzip' : 'application/x-tar',
+    open: () => packDirectory(item.path, { gzip: opts.gzip }),
+  }));
+  const boundary = newBoundary();
+  const body = batchBody(parts, boundary, {
+    readAhead: opts.concurrency,
+    bufferCap,
+    onBytes: hooks.onBytes,
+    onItemSent: (i) => {
+      sent.push(items[i]!);
+      hooks.onItemSent(i);
+    },
+    onItemError: (i, err) => {
+      hooks.onItemError(i, err);
+      return true;
+    },
+  });
+  const res = await ctx.client.send<Batch>('POST', '/api/v1/batches', {
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    body,
+  });
+  return { batch: res.body, sent };
+}
+
+interface Tally {
+  released: number;
+  failed: number;
+  rejected: number;
+}
+
+/**
+ * Follows a batch until it is done: its SSE stream (resumed with Last-Event-ID after a dropped
+ * connection), or polling GET /batches/{id} with If-None-Match when the server does not stream.
+ */
+export async function followBatch(client: ApiClient, id: string, onTally: (t: Tally) => void, signal?: AbortSignal): Promise<void> {
+  const states = new Map<string, string>();
+  let rejected = 0;
+  const tally = () => {
+    let released = 0;
+    let failed = 0;
+    for (const s of states.values()) {
+      if (s === 'released') released++;
+      else if (s === 'failed') failed++;
+    }
+    onTally({ released, failed, rejected });
+  };
+  let last: string | undefined;
+  let failures = 0;
+  for (;;) {
+    try {
+      for await (const e of client.events(`/api/v1/batches/${encodeURIComponent(id)}/events`, { lastEventId: last, signal })) {
+        failures = 0;
+        if (e.event === 'end') return;
+        if (e.id) last = e.id;
+        const event = JSON.parse(e.data) as BatchEvent;
+        if (event.version === null) rejected++;
+        else {
+          const key = `${event.model}:${event.version}`;
+          // Events may be replayed after a reconnection; a terminal state never goes back.
+          if (!terminal(states.get(key) ?? '')) states.set(key, event.status);
+        }
+        tally();
+      }
+    } catch (err) {
+      if (isAbort(err)) throw err;
+      if (err instanceof CliError && err.code === 'BAD_RESPONSE') return pollBatch(client, id, onTally, signal);
+      if (!(err instanceof CliError) || err.exitCode !== ExitCode.UNAVAILABLE || failures >= 8) throw err;
+    }
+    await sleep(Math.min(250 * 2 ** failures++, 5000), undefined, { signal });
+  }
+}
+
+async function pollBatch(client: ApiClient, id: string, onTally: (t: Tally) => void, signal?: AbortSignal): Promise<void> {
+  let etag: string | undefined;
+  for (;;) {
+    const res = await client.request<Batch>('GET', `/api/v1/batches/${encodeURIComponent(id)}`, { headers: etag ? { 'if-none-match': etag } : {}, signal });
+    if (res.status !== 304) {
+      etag = res.headers.get('etag') ?? undefined;
+      const c = res.body.counts;
+      onTally({ released: c.released ?? 0, failed: c.failed ?? 0, rejected: c.rejected ?? 0 });
+      if (res.body.done) return;
+    }
+    await sleep(2000, undefined, { signal });
+  }
+}
+
+function rowsOf(batch: Batch, sent: Prepared[] | null): BatchRow[] {
+  return batch.items.map((item) => ({
+    path: sent?.[item.index]?.path ?? null,
+    model: item.model,
+    version: item.version,
+    status: item.status,
+    error: item.error,
+    versionUrl: item.versionUrl,
+    batch: batch.id,
+  }));
+}
+
+function renderRows(ctx: CommandContext, rows: BatchRow[]): string {
+  const c = ctx.out;
+  return table(
+    ['MODEL', 'VERSION', 'STATUS', 'ERROR'],
+    rows.map((r) => [r.model, r.version === null ? '—' : String(r.version), paintStatus(r.status, c), r.error ? c.red(`${r.error.code}: ${oneLine(r.error.message, 140)}`) : '']),
+    c,
+  );
+}
+
+async function batch(ctx: CommandContext, args: string[], opts: BatchOptions): Promise<void> {
+  const started = Date.now();
+  const metadata = uploadMetadata(opts);
+  const timeout = opts.timeout ? AbortSignal.timeout(opts.timeout * 1000) : undefined;
+  const rows: BatchRow[] = [];
+  const batches: { id: string; url: string }[] = [];
+  let progress: BatchProgress | undefined;
+  const counts = { sent: 0, sentBytes: 0, released: 0, failed: 0, rejected: 0 };
+
+  try {
+    if (opts.id) {
+      if (args.length > 0) throw usageError('give either folders to upload or --id of an existing batch, not both');
+      const view = await ctx.client.get<Batch>(`/api/v1/batches/${encodeURIComponent(opts.id)}`);
+      batches.push({ id: view.id, url: view.url });
+      progress = batchProgress(ctx.io.stderr, ctx.progress, view.total);
+      progress.update({ sent: view.total });
+      if (opts.wait && !view.done) {
+        await followBatch(ctx.client, view.id, (t) => progress!.update(t), timeout);
+      }
+      progress.stop();
+      rows.push(...rowsOf(await ctx.client.get<Batch>(`/api/v1/batches/${encodeURIComponent(view.id)}`), null));
+    } else {
+      if (args.length === 0) throw usageError('give the model folders to upload (or a quoted glob such as "models/*")');
+      const paths = await expandArguments(args);
+      const { ready, refused } = await prepare(paths);
+      rows.push(...refused);
+      counts.rejected = refused.length;
+      ctx.note(`uploading ${ready.length} models${refused.length ? ` (${refused.length} refused here: bad names)` : ''}, ${opts.concurrency} packed ahead`);
+      progress = batchProgress(ctx.io.stderr, ctx.progress, paths.length);
+      progress.update({ ...counts });
+      for (let from = 0; from < ready.length; from += maxPerBatch) {
+        const chunk = ready.slice(from, from + maxPerBatch);
+        const base = counts.sent;
+        const { batch: view, sent } = await sendBatch(ctx, chunk, metadata, opts, {
+          onBytes: (n) => {
+            counts.sentBytes += n;
+            progress!.update({ sentBytes: counts.sentBytes });
+          },
+          onItemSent: () => {
+            counts.sent += 1;
+            progress!.update({ sent: counts.sent });
+          },
+          onItemError: (i, err) => {
+            counts.rejected += 1;
+            const reason = (err as NodeJS.ErrnoException)?.code ?? (err as Error)?.message ?? String(err);
+            rows.push({ path: chunk[i]!.path, model: chunk[i]!.model, version: null, status: 'rejected', error: { code: 'READ_FAILED', message: `cannot read ${chunk[i]!.path} (${reason})` }, versionUrl: null, batch: null });
+            progress!.update({ rejected: counts.rejected });
+          },
+        });
+        counts.sent = base + sent.length;
+        batches.push({ id: view.id, url: view.url });
+        const refusedHere = view.counts.rejected ?? 0;
+        ctx.note(`batch ${view.id}: ${view.total - refusedHere} accepted, ${refusedHere} refused; follow it with: mll batch --id ${view.id}`);
+        if (opts.wait) {
+          const before = { ...counts };
+          await followBatch(ctx.client, view.id, (t) => {
+            progress!.update({ released: before.released + t.released, failed: before.failed + t.failed, rejected: before.rejected + t.rejected });
+            Object.assign(counts, { released: before.released + t.released, failed: before.failed + t.failed, rejected: before.rejected + t.rejected });
+          }, timeout);
+          rows.push(...rowsOf(await ctx.client.get<Batch>(`/api/v1/batches/${encodeURIComponent(view.id)}`), sent));
+        } else rows.push(...rowsOf(view, sent));
+      }
+      progress.stop();
+    }
+  } catch (err) {
+    progress?.stop();
+    if (isAbort(err) && timeout?.aborted) {
+      throw new CliError('TIMEOUT', `gave up waiting after ${opts.timeout} s; the builds go on${batches.length ? ` (mll batch --id ${batches.at(-1)!.id})` : ''}`, {
+        exitCode: ExitCode.TIMEOUT, details: { batches },
+      });
+    }
+    throw err;
+  }
+
+  const by = (s: string) => rows.filter((r) => r.status === s).length;
+  const summary = {
+    batches,
+    total: rows.length,
+    counts: Object.fromEntries([...new Set(rows.map((r) => r.status))].map((s) => [s, by(s)])),
+    done: rows.every((r) => terminal(r.status)),
+    seconds: Math.round((Date.now() - started) / 100) / 10,
+    items: rows,
+  };
+  if (ctx.json) writeJson(ctx.io.stdout, summary);
+  else {
+    ctx.io.stdout.write(renderRows(ctx, rows));
+    const parts = Object.entries(summary.counts).map(([s, n]) => `${n} ${paintStatus(s, ctx.err)}`);
+    ctx.note(`${rows.length} models in ${formatDuration(Date.now() - started)}: ${parts.join(', ')}${counts.sentBytes ? ` (${formatBytes(counts.sentBytes)} sent)` : ''}`);
+  }
+  const bad = by('failed') + by('rejected');
+  if (bad > 0) {
+    throw new CliError('BATCH_FAILED', `${bad} of ${rows.length} models failed or were refused`, { details: { failed: by('failed'), rejected: by('rejected'), batches } });
+  }
+}
+
+export const registerBatchCommand: CommandRegistrar = (program: Command, io: CliIO) => {
+  program
+    .command('batch')
+    .description('upload many model folders as one batch, wait for every build, print a table')
+    .argument('[dirs...]', 'model folders, or quoted globs such as "models/*"')
+    .option('-c, --concurrency <n>', 'folders packed ahead of the upload stream in parallel', positiveInt, 8)
+    .option('--no-wait', 'return once the batch is accepted, without waiting for the builds')
+    .option('--gzip', 'compress each payload on the way (tar.gz)', false)
+    .option('--model-type <type>', 'framework:version for every model (serving.yaml wins)')
+    .option('--label <key=value>', 'a label on every version; repeat for more', collect, [])
+    .option('--description <text>', 'a description on every version')
+    .option('--timeout <seconds>', 'stop waiting after this long (exit 4; the builds go on)', positiveSeconds)
+    .option('--id <batch-id>', 'follow an existing batch instead of uploading (as printed by an earlier mll batch)')
+    .addHelpText('after', [
+      '',
+      'Each folder is named like mll upload names it (serving.yaml, else the folder name). A model that',
+      'is refused or fails does not stop the others; the exit code is 1 if any did. Progress goes to',
+      'stderr, the table (or with --json the whole outcome) to stdout.',
+      '',
+      'Examples:',
+      '  $ mll batch models/*',
+      '  $ mll batch "nightly/**/model" --label run=2024-06-01 --concurrency 16',
+      '  $ mll batch models/* --no-wait            prints the batch id; then:',
+      '  $ mll batch --id 5b0e…                     follow it to the end',
+      '  $ mll --json batch models/* | jq \'.items[] | select(.status != "released")\'',
+    ].join('\n'))
+    .action(async (dirs: string[], opts: BatchOptions, cmd: Command) => {
+      await batch(commandContext(cmd, io), dirs, opts);
+    });
+};
