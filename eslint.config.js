@@ -22,6 +22,6 @@ export default tseslint.config(
   },
   {
     files: ['web/**/*.js'],
-    languageOptions: { globals: { window: 'readonly', document: 'readonly', fetch: 'readonly', EventSource: 'readonly', navigator: 'readonly', location: 'readonly', history: 'readonly', URL: 'readonly', URLSearchParams: 'readonly', FormData: 'readonly', XMLHttpRequest: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', localStorage: 'readonly', Blob: 'readonly', File: 'readonly', DataTransfer: 'readonly', CompressionStream: 'readonly', Response: 'readonly', TextEncoder: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', HTMLElement: 'readonly', customElements: 'readonly', requestAnimationFrame: 'readonly', Intl: 'readonly' } },
+    languageOptions: { globals: { window: 'readonly', document: 'readonly', fetch: 'readonly', EventSource: 'readonly', navigator: 'readonly', location: 'readonly', history: 'readonly', URL: 'readonly', URLSearchParams: 'readonly', FormData: 'readonly', XMLHttpRequest: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', localStorage: 'readonly', Blob: 'readonly', File: 'readonly', DataTransfer: 'readonly', CompressionStream: 'readonly', Response: 'readonly', TextEncoder: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', HTMLElement: 'readonly', customElements: 'readonly', requestAnimationFrame: 'readonly', Intl: 'readonly', Node: 'readonly', AbortController: 'readonly', TextDecoderStream: 'readonly' } },
   },
 );
