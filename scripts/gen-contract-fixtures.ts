@@ -340,11 +340,11 @@ function onnx(): void {
       outputs: [
         f('logits', 'float', [-1, 16, 1000], { dimNames: ['batch', null, null] }),
         f('count', 'int64', []),
-        f('probs_seq', 'unsupported:SEQUENCE', null),
-        f('sparse_out', 'float', [5, 5]),
+        f('probs_seq', 'unsupported:UNDEFINED', null),
+        f('sparse_out', 'unsupported:UNDEFINED', null),
       ],
     },
-  ], 'dim_param -> -1 with dimNames, a dim with neither value -> -1/null, a shape without dims -> [], no shape -> null. Non-tensor types (sequence) -> unsupported:SEQUENCE with shape null; sparse tensors read like tensors. Two opset imports: the default domain gives onnx:13.');
+  ], 'dim_param -> -1 with dimNames, a dim with neither value -> -1/null, a shape without dims -> [], no shape -> null. Only tensor_type is read: a sequence and a sparse tensor have no tensor_type, so elem_type UNDEFINED and no shape. Two opset imports: the default domain gives onnx:13.');
 }
 
 // ---------------------------------------------------------------------------------------------

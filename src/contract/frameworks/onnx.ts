@@ -1,7 +1,7 @@
 import { MllError } from '../../errors.js';
 import { dtypeFromOnnx } from '../dtypes.js';
 import { has, onnxType, toNumber } from '../proto/schemas.js';
-import type { ContractField, DType } from '../types.js';
+import type { ContractField } from '../types.js';
 import { FileSource } from '../wire/file-source.js';
 import type { ByteSource, PrunePlan } from '../wire/prune.js';
 import { decodePruned } from '../wire/read-proto.js';
@@ -20,11 +20,7 @@ import { UNKNOWN_VERSION, type Inferred } from './common.js';
 interface Dimension { value?: 'dim_value' | 'dim_param'; dim_value?: unknown; dim_param?: string }
 interface TensorShape { dim: Dimension[] }
 interface TensorType { elem_type?: number; shape?: TensorShape | null }
-interface TypeProto {
-  value?: 'tensor_type' | 'sequence_type' | 'map_type' | 'opaque_type' | 'sparse_tensor_type' | 'optional_type';
-  tensor_type?: TensorType;
-  sparse_tensor_type?: TensorType;
-}
+interface TypeProto { tensor_type?: TensorType | null }
 interface ValueInfo { name?: string; type?: TypeProto | null }
 interface Graph {
   initializer: { name?: string }[];
@@ -86,19 +82,12 @@ function opsetOf(model: Model): string {
   return Number.isSafeInteger(v) && v > 0 ? String(v) : UNKNOWN_VERSION;
 }
 
-const nonTensorNames: Readonly<Record<string, string>> = {
-  sequence_type: 'SEQUENCE', map_type: 'MAP', opaque_type: 'OPAQUE', optional_type: 'OPTIONAL',
-};
-
 function fieldOf(v: ValueInfo): ContractField {
   const name = v.name ?? '';
-  const type = v.type;
-  const kind = type?.value;
-  const tensor = kind === 'tensor_type' ? type!.tensor_type : kind === 'sparse_tensor_type' ? type!.sparse_tensor_type : undefined;
-  if (!tensor) {
-    const dtype: DType = `unsupported:${kind ? nonTensorNames[kind] ?? 'UNDEFINED' : 'UNDEFINED'}`;
-    return { name, dtype, shape: null };
-  }
+  // Only tensor_type is read, as the rules say: a value of another kind (sequence, map, optional,
+  // sparse tensor) or without a type has elem_type UNDEFINED and no shape.
+  const tensor = v.type && has(v.type, 'tensor_type') ? v.type.tensor_type! : undefined;
+  if (!tensor) return { name, dtype: 'unsupported:UNDEFINED', shape: null };
   const dtype = dtypeFromOnnx(tensor.elem_type ?? 0);
   if (!has(tensor, 'shape')) return { name, dtype, shape: null };
   const shape: number[] = [];

@@ -84,22 +84,11 @@ message ValueInfoProto {
   optional TypeProto type = 2;
 }
 message TypeProto {
-  oneof value {
-    Tensor tensor_type = 1;
-    Sequence sequence_type = 4;
-    Map map_type = 5;
-    Opaque opaque_type = 7;
-    Tensor sparse_tensor_type = 8;
-    Optional optional_type = 9;
-  }
+  optional Tensor tensor_type = 1;
   message Tensor {
     optional int32 elem_type = 1;
     optional TensorShapeProto shape = 2;
   }
-  message Sequence {}
-  message Map {}
-  message Opaque {}
-  message Optional {}
 }
 message TensorShapeProto {
   repeated Dimension dim = 1;
