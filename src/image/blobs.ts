@@ -7,7 +7,18 @@ import type { LayerRecord } from './oci/layers.js';
 import { tarSegments, type Segment } from './oci/tar.js';
 import type { BlobSource } from './registry/client.js';
 import type { Registries } from './registry/registries.js';
-import type { Descriptor, OciBuiltImage, OciLayer } from './types.js';
+import type { LayerSource, OciBuiltImage, OciLayer } from './types.js';
+
+export interface KnownBlob {
+  digest: string;
+  size: number;
+  source: LayerSource;
+}
+
+function known(digest: string | null): string {
+  if (digest === null) throw new MllError('INTERNAL', 'The image is not complete yet: publish hashes its new layers first');
+  return digest;
+}
 
 /**
  * Opens the bytes of any blob of a built image, wherever they live: model layers are regenerated
@@ -20,11 +31,7 @@ export class ImageBlobs {
   constructor(private readonly store: ObjectStore, private readonly registries: Registries) {}
 
   async manifest(image: OciBuiltImage): Promise<Buffer> {
-    return this.small(image.manifestDigest, 'manifest');
-  }
-
-  async config(image: OciBuiltImage): Promise<Buffer> {
-    return this.small(image.configDigest, 'config');
+    return this.small(known(image.manifestDigest), 'manifest');
   }
 
   private async small(digest: string, what: string): Promise<Buffer> {
@@ -42,60 +49,61 @@ export class ImageBlobs {
     });
   }
 
-  /** Every blob the manifest names, config first, each once. */
-  blobsOf(image: OciBuiltImage): (Descriptor & { source: OciLayer['source'] })[] {
+  /** The config (when known) and every layer with a known digest, each once. */
+  knownBlobs(image: OciBuiltImage): KnownBlob[] {
     const seen = new Set<string>();
-    const out: (Descriptor & { source: OciLayer['source'] })[] = [];
-    const config = { mediaType: 'application/vnd.oci.image.config.v1+json', digest: image.configDigest, size: image.configSize, source: { kind: 'blob' as const } };
-    for (const blob of [config, ...image.layers]) {
-      if (seen.has(blob.digest)) continue;
+    const out: KnownBlob[] = [];
+    const config = image.configDigest === null ? [] : [{ digest: image.configDigest, size: image.configSize!, source: { kind: 'blob' as const } }];
+    for (const blob of [...config, ...image.layers]) {
+      if (blob.digest === null || seen.has(blob.digest)) continue;
       seen.add(blob.digest);
-      out.push(blob);
+      out.push({ digest: blob.digest, size: blob.size, source: blob.source });
     }
     return out;
   }
 
-  source(image: OciBuiltImage, blob: Descriptor & { source: OciLayer['source'] }): BlobSource {
-    const { digest, size } = blob;
-    const src = blob.source;
+  /** Bytes of a blob whose digest is known. */
+  source(image: OciBuiltImage, blob: KnownBlob): BlobSource {
+    return { digest: blob.digest, size: blob.size, open: this.opener(image, blob.digest, blob.size, blob.source) };
+  }
+
+  /** Bytes of a model layer never hashed yet (a recipe layer with a null digest). */
+  unhashed(image: OciBuiltImage, layer: OciLayer): { key: string; size: number; open: BlobSource['open'] } {
+    if (layer.source.kind !== 'recipe') throw new MllError('INTERNAL', 'Only recipe layers can be hashed while published');
+    return { key: layer.source.key, size: layer.size, open: this.opener(image, null, layer.size, layer.source) };
+  }
+
+  private opener(image: OciBuiltImage, digest: string | null, size: number, src: LayerSource): BlobSource['open'] {
     if (src.kind === 'recipe') {
-      return {
-        digest, size,
-        open: async (start, end, signal) => segmentStream(this.store, await this.recipeSegments(src.key, digest), { start, end }, signal),
-      };
+      return async (start, end, signal) => segmentStream(this.store, await this.recipeSegments(src.key, digest), { start, end }, signal);
     }
+    if (digest === null) throw new MllError('INTERNAL', 'A stored blob without a digest');
     if (src.kind === 'base') {
       const base = image.base;
       if (!base) throw new MllError('INTERNAL', `Layer ${digest} is marked as a base layer of an image without a base`);
-      return {
-        digest, size,
-        open: (start, end, signal) =>
-          this.registries.client(base.registry).getBlob(base.repository, digest, start === 0 && end === size ? undefined : { start, end }, signal),
-      };
+      return (start, end, signal) =>
+        this.registries.client(base.registry).getBlob(base.repository, digest, start === 0 && end === size ? undefined : { start, end }, signal);
     }
-    return {
-      digest, size,
-      open: async (start, end, signal): Promise<Readable> => {
-        try {
-          return await this.store.get(keys.blob(digest), start === 0 && end === size ? { signal } : { range: { start, end: end - 1 }, signal });
-        } catch (err) {
-          if (isNotFound(err)) throw this.missing('blob', digest, err);
-          throw err;
-        }
-      },
+    return async (start, end, signal): Promise<Readable> => {
+      try {
+        return await this.store.get(keys.blob(digest), start === 0 && end === size ? { signal } : { range: { start, end: end - 1 }, signal });
+      } catch (err) {
+        if (isNotFound(err)) throw this.missing('blob', digest, err);
+        throw err;
+      }
     };
   }
 
-  private recipeSegments(key: string, digest: string): Promise<Segment[]> {
+  private recipeSegments(key: string, digest: string | null): Promise<Segment[]> {
     let cached = this.segments.get(key);
     if (!cached) {
       cached = getJson<LayerRecord>(this.store, key).then(
         (record) => {
-          if (record.digest !== digest) throw new MllError('INTERNAL', `The layer record ${key} describes ${record.digest}, not ${digest}`);
+          if (digest !== null && record.digest !== null && record.digest !== digest) throw new MllError('INTERNAL', `The layer record ${key} describes ${record.digest}, not ${digest}`);
           return tarSegments(record.entries);
         },
         (err: unknown) => {
-          throw isNotFound(err) ? this.missing('layer record', digest, err) : err;
+          throw isNotFound(err) ? this.missing('layer record', key, err) : err;
         },
       );
       cached.catch(() => this.segments.delete(key));

@@ -59,9 +59,13 @@ export interface Descriptor {
   size: number;
 }
 
-export interface OciLayer extends Descriptor {
-  /** sha256 of the uncompressed tar (equals digest for uncompressed layers). */
-  diffId: string;
+export interface OciLayer {
+  mediaType: string;
+  /** sha256:<hex>; null while the layer has never been hashed (see OciBuiltImage). */
+  digest: string | null;
+  size: number;
+  /** sha256 of the uncompressed tar (equals digest for uncompressed layers); null with digest. */
+  diffId: string | null;
   source: LayerSource;
 }
 
@@ -69,15 +73,20 @@ export interface OciLayer extends Descriptor {
  * An image built without a daemon. Plain JSON: the push stage may run in another process and gets
  * this value back from a job or record. The manifest and config bytes are store blobs at
  * keys.blob(manifestDigest) and keys.blob(configDigest).
+ *
+ * A model layer whose bytes were never seen before is left for the first publish to hash while it
+ * uploads (one pass over a new payload instead of two); until then its digest, and so the config and
+ * manifest digests, are null, and `assembly` says how the publish completes them. Once every layer is
+ * known (an unchanged payload, or any later build) the builder returns the image complete.
  */
 export interface OciBuiltImage {
   kind: 'oci';
   builder: 'oci';
-  manifestDigest: string;
+  manifestDigest: string | null;
   manifestMediaType: string;
-  manifestSize: number;
-  configDigest: string;
-  configSize: number;
+  manifestSize: number | null;
+  configDigest: string | null;
+  configSize: number | null;
   /** Base layers first, then the model's layers (files, one per large file, contract last). */
   layers: OciLayer[];
   base: BaseImage | null;
@@ -85,8 +94,17 @@ export interface OciBuiltImage {
   modelOnly: boolean;
   /** `os/arch[/variant]` of the image config. */
   platform: string;
+  /** Our labels (the config also keeps the runtime's). */
   labels: Record<string, string>;
   warnings: ImageWarning[];
+  /** What the config and manifest are made of, besides the layers. */
+  assembly: {
+    /** The runtime's config, a store blob. */
+    baseConfigDigest: string | null;
+    /** `created_by` of each model layer's history entry. */
+    history: string[];
+    annotations: Record<string, string>;
+  };
 }
 
 /** An image built by a Docker engine; it exists only in that engine until pushed through it. */

@@ -112,3 +112,21 @@ export async function deleteManifest(host: string, repository: string, digest: s
   if (auth) headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
   await fetch(`http://${host}/v2/${repository}/manifests/${digest}`, { method: 'DELETE', headers }).catch(() => undefined);
 }
+
+/**
+ * Counts the bytes read from each store key (by wrapping `get`), to prove which stage reads what.
+ * `stop` puts the original method back.
+ */
+export function countReads(store: ObjectStore): { payloadBytes(tree: TreeManifest): number; stop(): void } {
+  const counts = new Map<string, number>();
+  const original = store.get.bind(store);
+  store.get = async (key, options) => {
+    const stream = await original(key, options);
+    stream.on('data', (chunk: Buffer) => counts.set(key, (counts.get(key) ?? 0) + chunk.length));
+    return stream;
+  };
+  return {
+    payloadBytes: (tree) => tree.entries.reduce((sum, e) => sum + (e.type === 'file' ? counts.get(keys.blob(e.digest)) ?? 0 : 0), 0),
+    stop: () => { store.get = original; },
+  };
+}

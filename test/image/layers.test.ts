@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { keys } from '../../src/domain/keys.js';
 import type { TreeManifest } from '../../src/domain/tree.js';
 import { segmentStream } from '../../src/image/oci/layer-stream.js';
-import { computeLayer, LARGE_FILE_BYTES, MAX_MODEL_LAYERS, planModelLayers } from '../../src/image/oci/layers.js';
+import { LARGE_FILE_BYTES, MAX_MODEL_LAYERS, planModelLayers, prepareLayer, recordLayerDigest } from '../../src/image/oci/layers.js';
 import { segmentsSize, tarSegments } from '../../src/image/oci/tar.js';
 import { getBuffer } from '../../src/storage/object-store.js';
 import { putTree, sha256, tempStore } from './helpers.js';
@@ -56,7 +56,7 @@ describe('planModelLayers', () => {
   });
 });
 
-describe('computeLayer', () => {
+describe('prepareLayer', () => {
   let ctx: Awaited<ReturnType<typeof tempStore>>;
   let t: TreeManifest;
   before(async () => {
@@ -65,41 +65,57 @@ describe('computeLayer', () => {
   });
   after(() => ctx.cleanup());
 
-  it('hashes a new layer once, then knows it without reading the content again', async () => {
+  it('leaves a new uncompressed layer pending, sized from its entries, until its digest is recorded', async () => {
     const plan = planModelLayers(t, contract)[1]!;
-    const first = await computeLayer(ctx.store, plan.entries, { compression: 'none' });
-    assert.equal(first.cached, false);
     const segs = tarSegments(plan.entries);
     const bytes = await collect(segmentStream(ctx.store, segs, { start: 0, end: segmentsSize(segs) }));
-    assert.equal(first.record.digest, sha256(bytes));
-    assert.equal(first.record.size, bytes.length);
-    assert.equal(first.record.diffId, first.record.digest);
+    const pending = await prepareLayer(ctx.store, plan.entries, { compression: 'none' });
+    assert.equal(pending.state, 'pending');
+    assert.equal(pending.record.digest, null);
+    assert.equal(pending.record.size, bytes.length);
+    assert.equal((await prepareLayer(ctx.store, plan.entries, { compression: 'none' })).state, 'pending');
+    const known = await recordLayerDigest(ctx.store, pending.key, sha256(bytes));
+    assert.equal(known.diffId, sha256(bytes));
 
-    // Remove the content: the second computation must not need it.
-    const file = t.entries.find((e) => e.path === 'big.bin')!;
-    const saved = await getBuffer(ctx.store, keys.blob((file as { digest: string }).digest), 64 * 1024 * 1024);
-    await ctx.store.delete(keys.blob((file as { digest: string }).digest));
+    // Remove the content: from now on the layer is known without reading it.
+    const file = t.entries.find((e) => e.path === 'big.bin') as { digest: string };
+    const saved = await getBuffer(ctx.store, keys.blob(file.digest), 64 * 1024 * 1024);
+    await ctx.store.delete(keys.blob(file.digest));
     try {
-      const second = await computeLayer(ctx.store, plan.entries, { compression: 'none' });
-      assert.equal(second.cached, true);
-      assert.deepEqual(second.record, first.record);
+      const again = await prepareLayer(ctx.store, plan.entries, { compression: 'none' });
+      assert.equal(again.state, 'known');
+      assert.equal(again.record.digest, sha256(bytes));
     } finally {
-      await ctx.store.put(keys.blob((file as { digest: string }).digest), saved);
+      await ctx.store.put(keys.blob(file.digest), saved);
     }
+    await assert.rejects(recordLayerDigest(ctx.store, pending.key, sha256('other')), { code: 'INTERNAL' });
+  });
+
+  it('hashes at once when asked (eager), with the same digest', async () => {
+    const plan = planModelLayers(t, contract)[0]!;
+    const segs = tarSegments(plan.entries);
+    const bytes = await collect(segmentStream(ctx.store, segs, { start: 0, end: segmentsSize(segs) }));
+    const eager = await prepareLayer(ctx.store, plan.entries, { compression: 'none', eager: true });
+    assert.equal(eager.state, 'hashed');
+    assert.equal(eager.record.digest, sha256(bytes));
+    assert.equal((await prepareLayer(ctx.store, plan.entries, { compression: 'none' })).state, 'known');
   });
 
   it('stores gzip layers whole and records the uncompressed diff id', async () => {
     const plan = planModelLayers(t, contract)[0]!;
-    const plain = await computeLayer(ctx.store, plan.entries, { compression: 'none' });
-    const gz = await computeLayer(ctx.store, plan.entries, { compression: 'gzip', scratchDir: ctx.dir });
+    const plain = await prepareLayer(ctx.store, plan.entries, { compression: 'none', eager: true });
+    const gz = await prepareLayer(ctx.store, plan.entries, { compression: 'gzip', scratchDir: ctx.dir });
+    assert.equal(gz.state, 'hashed');
     assert.equal(gz.record.mediaType, 'application/vnd.oci.image.layer.v1.tar+gzip');
     assert.equal(gz.record.diffId, plain.record.digest);
     assert.ok(gz.record.size < plain.record.size, 'text compresses');
-    const stored = await ctx.store.get(keys.blob(gz.record.digest));
+    const stored = await ctx.store.get(keys.blob(gz.record.digest!));
     const unpacked = await collect(stored.pipe(createGunzip()));
     assert.equal(sha256(unpacked), plain.record.digest);
-    const again = await computeLayer(ctx.store, plan.entries, { compression: 'gzip', scratchDir: ctx.dir });
-    assert.equal(again.cached, true);
+    const again = await prepareLayer(ctx.store, plan.entries, { compression: 'gzip', scratchDir: ctx.dir });
+    assert.equal(again.state, 'known');
     assert.equal(again.record.digest, gz.record.digest);
+    await ctx.store.delete(keys.blob(gz.record.digest!));
+    assert.equal((await prepareLayer(ctx.store, plan.entries, { compression: 'gzip', scratchDir: ctx.dir })).state, 'hashed', 'a gzip layer whose bytes are gone is made again');
   });
 });

@@ -40,17 +40,18 @@ describe('oci-layout target', () => {
     const model = uniqueName('layout');
     const tree = await putTree(env.store, [{ path: 'w.bin', content: 5 * MiB }, { path: 'conf.yaml', content: 'a: 1\n' }]);
     const req = buildRequest(model, tree);
-    const image = await builder.build(req, testContext()) as OciBuiltImage;
+    const planned = await builder.build(req, testContext()) as OciBuiltImage;
     await target.check();
-    const published = await target.publish(image, { repository: model, tag: '1' }, testContext());
+    const published = await target.publish(planned, { repository: model, tag: '1' }, testContext());
     const dir = path.join(root, model);
     assert.equal(published.reference, `oci:${dir}:1`);
-    assert.equal(published.digest, image.manifestDigest);
+    const image = await builder.build(req, testContext()) as OciBuiltImage;
+    assert.equal(image.manifestDigest, published.digest);
 
     assert.deepEqual(JSON.parse(await fs.readFile(path.join(dir, 'oci-layout'), 'utf8')), { imageLayoutVersion: '1.0.0' });
     const index = JSON.parse(await fs.readFile(path.join(dir, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations: Record<string, string> }[] };
     assert.deepEqual(index.manifests.map((m) => [m.digest, m.annotations['org.opencontainers.image.ref.name']]), [[image.manifestDigest, '1']]);
-    for (const blob of [image.manifestDigest, image.configDigest, ...image.layers.map((l) => l.digest)]) {
+    for (const blob of [image.manifestDigest!, image.configDigest!, ...image.layers.map((l) => l.digest!)]) {
       const bytes = await fs.readFile(path.join(dir, 'blobs', 'sha256', blob.slice(7)));
       assert.equal(sha256(bytes), blob, `blob ${blob} holds its bytes`);
     }
@@ -71,7 +72,7 @@ describe('oci-layout target', () => {
     assert.equal((plain.json as { layers: unknown[] }).layers.length, image.layers.length);
     // …and with --preserve-digests the registry gets exactly the image we built.
     skopeo(['copy', '--quiet', '--preserve-digests', '--dest-tls-verify=false', `oci:${dir}:1`, `docker://${remote}`]);
-    cleanups.push(() => deleteManifest(registry, model, image.manifestDigest));
+    cleanups.push(() => deleteManifest(registry, model, published.digest));
     assert.equal((await fetchManifest(registry, model, '1')).digest, image.manifestDigest, 'skopeo kept the manifest as is');
     docker(['pull', '-q', remote]);
     cleanups.push(() => { try { docker(['rmi', '-f', remote]); } catch { /* gone */ } });
@@ -86,18 +87,18 @@ describe('oci-layout target', () => {
     const v2 = await builder.build(buildRequest(model, tree, { version: 2 }), testContext()) as OciBuiltImage;
     await target.publish(v1, { repository: model, tag: '1' }, testContext());
     const ctx = testContext();
-    await target.publish(v2, { repository: model, tag: '2' }, ctx);
+    const p2 = await target.publish(v2, { repository: model, tag: '2' }, ctx);
     assert.match(ctx.lines.at(-1)!, /: 1 blobs written \(.*\), 4 already present$/);
     const tags = JSON.parse(await fs.readFile(path.join(root, model, 'index.json'), 'utf8')).manifests
       .map((m: { annotations: Record<string, string> }) => m.annotations['org.opencontainers.image.ref.name']);
     assert.deepEqual(tags, ['1', '2']);
-    assert.equal(JSON.parse(skopeo(['inspect', `oci:${path.join(root, model)}:2`])).Digest, v2.manifestDigest);
+    assert.equal(JSON.parse(skopeo(['inspect', `oci:${path.join(root, model)}:2`])).Digest, p2.digest);
 
     const o1 = await builder.build(buildRequest(other, tree), testContext()) as OciBuiltImage;
     await target.publish(o1, { repository: other, tag: '1' }, testContext());
     const baseLayer = o1.layers.find((l) => l.source.kind === 'base')!;
-    const a = await fs.stat(path.join(root, model, 'blobs', 'sha256', baseLayer.digest.slice(7)));
-    const b = await fs.stat(path.join(root, other, 'blobs', 'sha256', baseLayer.digest.slice(7)));
+    const a = await fs.stat(path.join(root, model, 'blobs', 'sha256', baseLayer.digest!.slice(7)));
+    const b = await fs.stat(path.join(root, other, 'blobs', 'sha256', baseLayer.digest!.slice(7)));
     assert.equal(a.ino, b.ino, 'the runtime layer is one file, linked into both layouts');
   });
 
@@ -105,10 +106,11 @@ describe('oci-layout target', () => {
     const model = uniqueName('layout');
     const tree = await putTree(env.store, [{ path: 'f.txt', content: 'same' }]);
     const images = await Promise.all([1, 2, 3, 4, 5, 6].map((v) => builder.build(buildRequest(model, tree, { version: v }), testContext())));
-    await Promise.all(images.map((img, i) => target.publish(img, { repository: model, tag: String(i + 1) }, testContext())));
+    const published = await Promise.all(images.map((img, i) => target.publish(img, { repository: model, tag: String(i + 1) }, testContext())));
     const index = JSON.parse(await fs.readFile(path.join(root, model, 'index.json'), 'utf8')) as { manifests: { digest: string; annotations: Record<string, string> }[] };
     assert.deepEqual(index.manifests.map((m) => m.annotations['org.opencontainers.image.ref.name']), ['1', '2', '3', '4', '5', '6']);
-    assert.deepEqual(index.manifests.map((m) => m.digest), images.map((i) => (i as OciBuiltImage).manifestDigest));
+    assert.deepEqual(index.manifests.map((m) => m.digest), published.map((p) => p.digest));
+    assert.equal(new Set(published.map((p) => p.digest)).size, 6);
     assert.equal((await fs.readdir(path.join(root, '.tmp'))).length, 0, 'no temp files left');
   });
 

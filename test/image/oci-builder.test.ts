@@ -2,6 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config.js';
 import { createImageBuilder, createImageTarget } from '../../src/image/index.js';
+import { OciLayoutTarget } from '../../src/image/layout/target.js';
 import { OciImageBuilder } from '../../src/image/oci/builder.js';
 import { Registries } from '../../src/image/registry/registries.js';
 import type { OciBuiltImage } from '../../src/image/types.js';
@@ -17,18 +18,18 @@ describe('oci builder', () => {
   before(async () => { env = await tempStore('ocibuild'); });
   after(() => env.cleanup());
 
-  function builder(runtimes: Record<string, string>, compression: 'none' | 'gzip' = 'none') {
+  function builder(runtimes: Record<string, string>, compression: 'none' | 'gzip' = 'none', hashAtBuild = false) {
     return new OciImageBuilder({
       store: env.store, logger, registries: new Registries({ logger, retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 10 } }),
-      runtimes, compression, scratchDir: env.dir,
+      runtimes, compression, scratchDir: env.dir, hashAtBuild,
     });
   }
 
   it('writes a valid manifest and config into the store, with the model layers after the runtime\'s', async () => {
     const model = uniqueName('oci');
     const tree = await putTree(env.store, [{ path: 'a.txt', content: 'a' }, { path: 'big.bin', content: 5 * 1024 * 1024 }]);
-    const image = await builder({ python: services.baseImages().python }).build(buildRequest(model, tree), testContext()) as OciBuiltImage;
-    const manifestBytes = await getBuffer(env.store, keys.blob(image.manifestDigest));
+    const image = await builder({ python: services.baseImages().python }, 'none', true).build(buildRequest(model, tree), testContext()) as OciBuiltImage;
+    const manifestBytes = await getBuffer(env.store, keys.blob(image.manifestDigest!));
     assert.equal(sha256(manifestBytes), image.manifestDigest);
     assert.equal(manifestBytes.length, image.manifestSize);
     const manifest = JSON.parse(manifestBytes.toString()) as { config: { digest: string; size: number; mediaType: string }; layers: { digest: string; mediaType: string }[] };
@@ -36,7 +37,7 @@ describe('oci builder', () => {
     assert.equal(manifest.config.mediaType, 'application/vnd.oci.image.config.v1+json');
     assert.deepEqual(manifest.layers.map((l) => l.digest), image.layers.map((l) => l.digest));
     assert.equal(manifest.layers[0]!.mediaType, 'application/vnd.oci.image.layer.v1.tar+gzip', 'the runtime layer, with its OCI media type');
-    const config = JSON.parse((await getBuffer(env.store, keys.blob(image.configDigest))).toString()) as {
+    const config = JSON.parse((await getBuffer(env.store, keys.blob(image.configDigest!))).toString()) as {
       created: string; rootfs: { diff_ids: string[] }; history: { created_by?: string }[]; config: { Cmd?: string[]; Env?: string[] };
     };
     assert.equal(config.created, '1970-01-01T00:00:00Z');
@@ -44,6 +45,24 @@ describe('oci builder', () => {
     assert.deepEqual(config.config.Cmd, ['/bin/sh'], 'the runtime settings are kept');
     assert.ok(config.history.some((h) => h.created_by === 'COPY big.bin /model/files/big.bin'));
     assert.deepEqual(image.layers.slice(1).map((l) => l.source.kind), ['recipe', 'recipe', 'recipe']);
+  });
+
+  it('leaves new layers to the first publish, which completes the image as the eager build would', async () => {
+    const model = uniqueName('oci');
+    const tree = await putTree(env.store, [{ path: 'w.bin', content: 5 * 1024 * 1024 }, { path: 'small.txt', content: 'tiny' }]);
+    const ctx = testContext();
+    const planned = await builder({}).build(buildRequest(model, tree), ctx) as OciBuiltImage;
+    assert.equal(planned.manifestDigest, null);
+    assert.equal(planned.configDigest, null);
+    assert.deepEqual(planned.layers.map((l) => l.digest), [null, null, null]);
+    assert.ok(planned.layers.every((l) => l.size > 0 && l.size % 512 === 0), 'sizes are known from the entries');
+    assert.ok(ctx.lines.some((l) => l.includes('new: hashed as it is first published')));
+    const target = new OciLayoutTarget({ store: env.store, logger, registries: new Registries({ logger }), root: `${env.dir}/layouts` });
+    const published = await target.publish(planned, { repository: model, tag: '1' }, testContext());
+    const complete = await builder({}).build(buildRequest(model, tree), testContext()) as OciBuiltImage;
+    assert.equal(complete.manifestDigest, published.digest);
+    const eagerModel = await builder({}, 'none', true).build(buildRequest(model, tree), testContext()) as OciBuiltImage;
+    assert.equal(eagerModel.manifestDigest, published.digest);
   });
 
   it('makes a model-only image, and says why, when no runtime is configured, reachable or present', async () => {

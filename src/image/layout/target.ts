@@ -7,11 +7,13 @@ import { pipeline } from 'node:stream/promises';
 import { MllError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ObjectStore } from '../../storage/object-store.js';
-import { ImageBlobs } from '../blobs.js';
+import { ImageBlobs, type KnownBlob } from '../blobs.js';
+import { completeImage, refreshImage } from '../oci/assemble.js';
+import { recordLayerDigest } from '../oci/layers.js';
 import { mediaTypes } from '../oci/media-types.js';
 import type { BlobSource } from '../registry/client.js';
 import type { Registries } from '../registry/registries.js';
-import type { BuiltImage, ImageTarget, PublishedImage, PublishRef, StageContext } from '../types.js';
+import type { BuiltImage, ImageTarget, OciBuiltImage, OciLayer, PublishedImage, PublishRef, StageContext } from '../types.js';
 import { formatBytes, mapLimit } from '../util.js';
 
 export interface OciLayoutTargetOptions {
@@ -60,8 +62,8 @@ export class OciLayoutTarget implements ImageTarget {
     }
   }
 
-  async publish(image: BuiltImage, ref: PublishRef, ctx: StageContext): Promise<PublishedImage> {
-    if (image.kind !== 'oci') {
+  async publish(built: BuiltImage, ref: PublishRef, ctx: StageContext): Promise<PublishedImage> {
+    if (built.kind !== 'oci') {
       throw new MllError('INTERNAL', 'The oci-layout target writes images of the oci builder; the docker builder pushes to a registry (MLL_TARGET=registry)');
     }
     const started = performance.now();
@@ -71,24 +73,47 @@ export class OciLayoutTarget implements ImageTarget {
     await fs.mkdir(this.tmpDir(), { recursive: true });
     await writeIfMissing(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
 
+    const image = await refreshImage(this.options.store, built);
     const blobs = new ImageBlobs(this.options.store, this.options.registries);
     let written = 0;
     let writtenBytes = 0;
     let present = 0;
-    await mapLimit(blobs.blobsOf(image), this.options.concurrency ?? 2, async (blob) => {
+    const hashed = new Map<string, string>();
+    const writeKnown = async (blob: KnownBlob, from: OciBuiltImage) => {
       const file = path.join(blobsDir, hex(blob.digest));
       if (await hasSize(file, blob.size)) {
         present++;
         return;
       }
-      const source = blobs.source(image, blob);
+      const source = blobs.source(from, blob);
       if (blob.source.kind === 'base') await this.linkFromPool(source, file, ctx.signal);
       else await this.writeBlob(source, file, ctx.signal);
       written++;
       writtenBytes += blob.size;
+    };
+    type Work = { kind: 'new'; layer: OciLayer } | { kind: 'known'; blob: KnownBlob };
+    const work: Work[] = [
+      ...image.layers.filter((l) => l.digest === null).map((layer): Work => ({ kind: 'new', layer })),
+      ...blobs.knownBlobs(image).map((blob): Work => ({ kind: 'known', blob })),
+    ];
+    await mapLimit(work, this.options.concurrency ?? 2, async (w) => {
+      if (w.kind === 'known') return writeKnown(w.blob, image);
+      // A layer never seen before: hashed while it is written, then renamed to its digest.
+      const source = blobs.unhashed(image, w.layer);
+      const digest = await this.writeBlob({ digest: null, size: source.size, open: source.open }, (d) => path.join(blobsDir, hex(d)), ctx.signal);
+      await recordLayerDigest(this.options.store, source.key, digest);
+      hashed.set(source.key, digest);
+      written++;
+      writtenBytes += source.size;
     });
-    const manifest = await blobs.manifest(image);
-    const manifestFile = path.join(blobsDir, hex(image.manifestDigest));
+    let complete = image;
+    if (complete.manifestDigest === null) {
+      complete = await completeImage(this.options.store, image, hashed);
+      await writeKnown({ digest: complete.configDigest!, size: complete.configSize!, source: { kind: 'blob' } }, complete);
+    }
+    const manifestDigest = complete.manifestDigest!;
+    const manifest = await blobs.manifest(complete);
+    const manifestFile = path.join(blobsDir, hex(manifestDigest));
     if (!(await hasSize(manifestFile, manifest.length))) await this.atomicWrite(manifestFile, manifest);
 
     await this.withLock(dir, async () => {
@@ -99,22 +124,27 @@ export class OciLayoutTarget implements ImageTarget {
       });
       const manifests = index.manifests.filter((m) => m.annotations?.[REF_NAME] !== ref.tag);
       manifests.push({
-        mediaType: image.manifestMediaType, digest: image.manifestDigest, size: image.manifestSize,
+        mediaType: complete.manifestMediaType, digest: manifestDigest, size: manifest.length,
         annotations: { [REF_NAME]: ref.tag },
       });
       manifests.sort((a, b) => (a.annotations?.[REF_NAME] ?? '').localeCompare(b.annotations?.[REF_NAME] ?? '', 'en', { numeric: true }));
       await this.atomicWrite(indexFile, Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: mediaTypes.ociIndex, manifests }, null, 2)));
     });
-    ctx.log(`wrote ${dir}:${ref.tag}@${image.manifestDigest} in ${((performance.now() - started) / 1000).toFixed(2)} s: ${written} blobs written (${formatBytes(writtenBytes)}), ${present} already present`);
-    return { reference: `oci:${dir}:${ref.tag}`, digest: image.manifestDigest };
+    ctx.log(`wrote ${dir}:${ref.tag}@${manifestDigest} in ${((performance.now() - started) / 1000).toFixed(2)} s: ${written} blobs written (${formatBytes(writtenBytes)}), ${present} already present`);
+    return { reference: `oci:${dir}:${ref.tag}`, digest: manifestDigest };
   }
 
   private tmpDir(): string {
     return path.join(this.options.root, '.tmp');
   }
 
-  /** Streams a blob to a temp file, checks size and digest, renames it into place. */
-  private async writeBlob(source: BlobSource, file: string, signal: AbortSignal): Promise<void> {
+  /**
+   * Streams a blob to a temp file while hashing it, checks size (and the digest, when known), and
+   * renames it into place (`file` may depend on the digest, for blobs hashed on the way).
+   */
+  private async writeBlob(
+    source: { digest: string | null; size: number; open: BlobSource['open'] }, file: string | ((digest: string) => string), signal: AbortSignal,
+  ): Promise<string> {
     const temp = path.join(this.tmpDir(), randomUUID());
     const hash = createHash('sha256');
     let size = 0;
@@ -126,10 +156,11 @@ export class OciLayoutTarget implements ImageTarget {
         { signal },
       );
       const digest = `sha256:${hash.digest('hex')}`;
-      if (digest !== source.digest || size !== source.size) {
-        throw new MllError('INTERNAL', `Blob ${source.digest} came out as ${digest} (${size} bytes); it was not written`);
+      if ((source.digest !== null && digest !== source.digest) || size !== source.size) {
+        throw new MllError('INTERNAL', `Blob ${source.digest ?? '(new layer)'} came out as ${digest} (${size} bytes); it was not written`);
       }
-      await fs.rename(temp, file);
+      await fs.rename(temp, typeof file === 'string' ? file : file(digest));
+      return digest;
     } finally {
       await fs.rm(temp, { force: true });
     }

@@ -23,6 +23,8 @@ export interface ResolvedBase {
   base: BaseImage;
   layers: Descriptor[];
   config: ImageConfigJson;
+  /** The config is a store blob under this digest. */
+  configDigest: string;
 }
 
 interface ManifestJson {
@@ -96,6 +98,7 @@ export async function resolveBase(
     },
     layers: (parsed.layers ?? []).map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
     config,
+    configDigest: parsed.config.digest,
   };
 }
 

@@ -7,8 +7,9 @@ import type { Registries } from '../registry/registries.js';
 import type { BuildRequest, ImageBuilder, ImageWarning, OciBuiltImage, OciLayer, StageContext } from '../types.js';
 import { formatBytes, hostPlatform, mapLimit } from '../util.js';
 import { putIfAbsent, resolveRuntime } from '../runtime.js';
-import { imageAnnotations, imageConfigBytes, imageLabels, manifestBytes } from './image-config.js';
-import { computeLayer, planModelLayers, type Compression, type LayerPlan } from './layers.js';
+import { imageAnnotations, imageLabels } from './image-config.js';
+import { completeImage } from './assemble.js';
+import { planModelLayers, prepareLayer, type Compression, type LayerPlan } from './layers.js';
 import { mediaTypes, ociLayerMediaType } from './media-types.js';
 
 export interface OciBuilderOptions {
@@ -22,8 +23,10 @@ export interface OciBuilderOptions {
   platform?: string;
   /** Where compressed layers are written on their way into the store. */
   scratchDir?: string;
-  /** Layers hashed at once. */
+  /** Layers prepared at once. */
   concurrency?: number;
+  /** Hash new uncompressed layers in the build instead of in their first publish (two passes over a new payload). */
+  hashAtBuild?: boolean;
 }
 
 /**
@@ -61,12 +64,15 @@ export class OciImageBuilder implements ImageBuilder {
     const resolved = await resolveRuntime({ ...this.options, platform: this.platform }, req.framework, warnings, ctx);
 
     const plans = planModelLayers(req.tree, { digest: contractDigest, size: req.contract.protobin.length });
-    const computed = await mapLimit(plans, this.options.concurrency ?? 2, async (plan) => {
+    const prepared = await mapLimit(plans, this.options.concurrency ?? 2, async (plan) => {
       const t0 = performance.now();
-      const result = await computeLayer(store, plan.entries, {
-        compression: this.options.compression, scratchDir: this.options.scratchDir, signal: ctx.signal,
+      const result = await prepareLayer(store, plan.entries, {
+        compression: this.options.compression, eager: this.options.hashAtBuild, scratchDir: this.options.scratchDir, signal: ctx.signal,
       });
-      ctx.log(`layer ${plan.description}: ${result.record.digest} (${formatBytes(result.record.size)}, ${result.cached ? 'unchanged' : `hashed in ${((performance.now() - t0) / 1000).toFixed(2)} s`})`);
+      const what = result.state === 'known' ? `${result.record.digest} (unchanged)`
+        : result.state === 'pending' ? 'new: hashed as it is first published'
+          : `${result.record.digest} (hashed in ${((performance.now() - t0) / 1000).toFixed(2)} s)`;
+      ctx.log(`layer ${plan.description} (${formatBytes(result.record.size)}): ${what}`);
       return { plan, ...result };
     });
 
@@ -77,46 +83,50 @@ export class OciImageBuilder implements ImageBuilder {
       diffId: resolved!.config.rootfs?.diff_ids[i] ?? l.digest,
       source: { kind: 'base' },
     }));
-    const modelLayers: OciLayer[] = computed.map(({ key, record }) => ({
+    const modelLayers: OciLayer[] = prepared.map(({ key, record }) => ({
       mediaType: record.mediaType,
       digest: record.digest,
       size: record.size,
       diffId: record.diffId,
       source: record.compression === 'none' ? { kind: 'recipe', key } : { kind: 'blob' },
     }));
-
     const meta = {
       model: req.model, version: req.version, modelType: req.modelType, framework: req.framework, contractDigest,
       description: req.description, userLabels: req.labels,
       base: resolved ? { reference: resolved.base.reference, digest: resolved.base.digest } : null,
     };
-    const labels = imageLabels(meta);
-    const history = computed.map(({ plan }, i) => ({ diffId: modelLayers[i]!.diffId, createdBy: createdBy(plan) }));
-    const config = imageConfigBytes(resolved?.config ?? null, this.platform, labels, history);
-    const configDigest = sha256(config);
-    await putIfAbsent(store, keys.blob(configDigest), config);
-    const layers = [...baseLayers, ...modelLayers];
-    const manifest = manifestBytes({ mediaType: mediaTypes.ociConfig, digest: configDigest, size: config.length }, layers, imageAnnotations(meta));
-    const manifestDigest = sha256(manifest);
-    await putIfAbsent(store, keys.blob(manifestDigest), manifest);
-
-    const parsedConfig = JSON.parse(config.toString('utf8')) as { architecture: string; os: string; variant?: string };
-    ctx.log(`image ${manifestDigest}: ${layers.length} layers (${modelLayers.length} of the model), built in ${((performance.now() - started) / 1000).toFixed(2)} s`);
-    return {
+    const platform = resolved
+      ? [resolved.config.os ?? 'linux', resolved.config.architecture ?? 'amd64', resolved.config.variant].filter(Boolean).join('/')
+      : this.platform;
+    let image: OciBuiltImage = {
       kind: 'oci',
       builder: 'oci',
-      manifestDigest,
+      manifestDigest: null,
       manifestMediaType: mediaTypes.ociManifest,
-      manifestSize: manifest.length,
-      configDigest,
-      configSize: config.length,
-      layers,
+      manifestSize: null,
+      configDigest: null,
+      configSize: null,
+      layers: [...baseLayers, ...modelLayers],
       base: resolved?.base ?? null,
       modelOnly: !resolved,
-      platform: [parsedConfig.os, parsedConfig.architecture, parsedConfig.variant].filter(Boolean).join('/'),
-      labels,
+      platform,
+      labels: imageLabels(meta),
       warnings,
+      assembly: {
+        baseConfigDigest: resolved?.configDigest ?? null,
+        history: prepared.map(({ plan }) => createdBy(plan)),
+        annotations: imageAnnotations(meta),
+      },
     };
+    const seconds = ((performance.now() - started) / 1000).toFixed(2);
+    if (image.layers.every((l) => l.digest !== null)) {
+      image = await completeImage(store, image);
+      ctx.log(`image ${image.manifestDigest}: ${image.layers.length} layers (${modelLayers.length} of the model), built in ${seconds} s`);
+    } else {
+      const pending = modelLayers.filter((l) => l.digest === null).length;
+      ctx.log(`image planned in ${seconds} s: ${image.layers.length} layers, ${pending} new (hashed while published; the manifest digest is known then)`);
+    }
+    return image;
   }
 }
 

@@ -8,7 +8,8 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { TreeManifest } from '../../domain/tree.js';
 import { keys } from '../../domain/keys.js';
-import { isNotFound, getJson, type ObjectStore } from '../../storage/object-store.js';
+import { MllError } from '../../errors.js';
+import { exists, getJson, isNotFound, type ObjectStore } from '../../storage/object-store.js';
 import { segmentStream } from './layer-stream.js';
 import { mediaTypes } from './media-types.js';
 import { compareBytes, segmentsSize, tarSegments, withParents, type TarEntry } from './tar.js';
@@ -39,16 +40,26 @@ export interface LayerPlan {
   entries: TarEntry[];
 }
 
-/** What is known about one layer once computed; stored as JSON under the layer's recipe key. */
+/**
+ * What is known about one layer; stored as JSON under the layer's record key. `digest` is null while
+ * the layer has never been hashed: an uncompressed layer is hashed by its first publish, in the same
+ * pass that uploads it, so a new payload is read once after extraction, not twice.
+ */
 export interface LayerRecord {
   format: string;
   compression: Compression;
   entries: TarEntry[];
   mediaType: string;
-  digest: string;
-  diffId: string;
+  digest: string | null;
+  diffId: string | null;
   size: number;
   uncompressedSize: number;
+}
+
+export type KnownLayerRecord = LayerRecord & { digest: string; diffId: string };
+
+export function isKnown(record: LayerRecord): record is KnownLayerRecord {
+  return record.digest !== null && record.diffId !== null;
 }
 
 /**
@@ -108,39 +119,60 @@ function hashing(hash: ReturnType<typeof createHash>, counter: { bytes: number }
   });
 }
 
-export interface ComputeOptions {
+export interface PrepareOptions {
   compression: Compression;
+  /** Hash uncompressed layers now instead of leaving it to the first publish. */
+  eager?: boolean;
   /** Scratch directory for compressed layers on their way into the store. */
   scratchDir?: string;
   signal?: AbortSignal;
 }
 
-/**
- * The layer's record, from the store when this exact layer was computed before (no content byte is
- * read), otherwise by streaming the layer once: uncompressed layers are only hashed (their bytes are
- * regenerated from the content blobs when pushed), gzip layers are also stored whole, because another
- * zlib could compress the same tar to different bytes.
- */
-export async function computeLayer(
-  store: ObjectStore,
-  entries: TarEntry[],
-  options: ComputeOptions,
-): Promise<{ key: string; record: LayerRecord; cached: boolean }> {
-  const key = layerRecordKey(entries, options.compression);
+async function readRecord(store: ObjectStore, key: string, compression: Compression): Promise<LayerRecord | undefined> {
   try {
     const record = await getJson<LayerRecord>(store, key);
-    if (record.format === LAYER_FORMAT && record.compression === options.compression) {
-      if (options.compression === 'none') return { key, record, cached: true };
-      // A compressed layer is only good while its bytes are still stored.
-      if (await store.stat(keys.blob(record.digest)).then(() => true, (err) => (isNotFound(err) ? false : Promise.reject(err)))) {
-        return { key, record, cached: true };
-      }
-    }
+    if (record.format !== LAYER_FORMAT || record.compression !== compression) return undefined;
+    // A compressed layer is only good while its bytes are still stored.
+    if (compression !== 'none' && record.digest && !(await exists(store, keys.blob(record.digest)))) return undefined;
+    return record;
   } catch (err) {
-    if (!isNotFound(err)) throw err;
+    if (isNotFound(err)) return undefined;
+    throw err;
   }
+}
+
+async function writeRecord(store: ObjectStore, key: string, record: LayerRecord): Promise<void> {
+  // No content type: it would add a sidecar write to the fs store for nothing.
+  const json = Buffer.from(JSON.stringify(record));
+  await store.put(key, json, { size: json.length });
+}
+
+export interface PreparedLayer {
+  key: string;
+  record: LayerRecord;
+  /** known: read from the store; hashed: computed now; pending: the first publish hashes it. */
+  state: 'known' | 'hashed' | 'pending';
+}
+
+/**
+ * A layer's record: from the store when this exact layer was seen before (no content byte is read);
+ * otherwise an uncompressed layer is left pending (its size is known from the entries alone, its
+ * digest comes from the first publish, which hashes while it uploads), and a gzip layer is streamed
+ * once through gzip into the store now, because another zlib could compress the same tar to other bytes.
+ */
+export async function prepareLayer(store: ObjectStore, entries: TarEntry[], options: PrepareOptions): Promise<PreparedLayer> {
+  const key = layerRecordKey(entries, options.compression);
+  const existing = await readRecord(store, key, options.compression);
+  if (existing && isKnown(existing)) return { key, record: existing, state: 'known' };
   const segments = tarSegments(entries);
   const size = segmentsSize(segments);
+  if (options.compression === 'none' && !options.eager) {
+    const record: LayerRecord = {
+      format: LAYER_FORMAT, compression: 'none', entries, mediaType: mediaTypes.ociLayer, digest: null, diffId: null, size, uncompressedSize: size,
+    };
+    if (!existing) await writeRecord(store, key, record);
+    return { key, record, state: 'pending' };
+  }
   const source = () => segmentStream(store, segments, { start: 0, end: size }, options.signal);
   const diffHash = createHash('sha256');
   const raw = { bytes: 0 };
@@ -151,10 +183,7 @@ export async function computeLayer(
       raw.bytes += chunk.length;
     }
     const digest = `sha256:${diffHash.digest('hex')}`;
-    record = {
-      format: LAYER_FORMAT, compression: 'none', entries, mediaType: mediaTypes.ociLayer,
-      digest, diffId: digest, size, uncompressedSize: size,
-    };
+    record = { format: LAYER_FORMAT, compression: 'none', entries, mediaType: mediaTypes.ociLayer, digest, diffId: digest, size, uncompressedSize: size };
   } else {
     const dir = options.scratchDir ?? os.tmpdir();
     await fs.mkdir(dir, { recursive: true });
@@ -176,8 +205,17 @@ export async function computeLayer(
       await fs.rm(temp, { force: true });
     }
   }
-  // No content type: it would add a sidecar write to the fs store for nothing.
-  const json = Buffer.from(JSON.stringify(record));
-  await store.put(key, json, { size: json.length });
-  return { key, record, cached: false };
+  await writeRecord(store, key, record);
+  return { key, record, state: 'hashed' };
+}
+
+/** Keeps the digest a publish computed for a pending layer, so no later build or push reads it again. */
+export async function recordLayerDigest(store: ObjectStore, key: string, digest: string): Promise<KnownLayerRecord> {
+  const record = await getJson<LayerRecord>(store, key);
+  if (record.digest !== null && record.digest !== digest) {
+    throw new MllError('INTERNAL', `Layer ${key} hashed to ${digest}, but its record says ${record.digest}`);
+  }
+  const known: KnownLayerRecord = { ...record, digest, diffId: record.compression === 'none' ? digest : record.diffId! };
+  if (record.digest === null) await writeRecord(store, key, known);
+  return known;
 }

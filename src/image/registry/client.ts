@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { MllError, isMllError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -27,6 +27,12 @@ export interface RegistryClientOptions {
 /** Where the bytes of a blob come from for an upload: any byte range [start, end) on demand. */
 export interface BlobSource {
   digest: string;
+  size: number;
+  open(start: number, end: number, signal?: AbortSignal): Promise<Readable> | Readable;
+}
+
+/** Bytes to upload whose digest is not known yet. */
+export interface UnhashedSource {
   size: number;
   open(start: number, end: number, signal?: AbortSignal): Promise<Readable> | Readable;
 }
@@ -377,6 +383,52 @@ export class RegistryClient {
     });
   }
 
+  /**
+   * Uploads bytes whose digest is not known yet, hashing them on the way: POST, then PATCH (one, or
+   * one per chunk), then PUT ?digest=<what was hashed>. This is how a new layer is hashed and
+   * uploaded in one pass. After a transient fault the upload resumes at the last chunk the registry
+   * acknowledged (the hash state is kept per chunk), or starts again when the session is gone.
+   */
+  async uploadHashing(repository: string, source: UnhashedSource, options: UploadOptions = {}): Promise<string> {
+    const { signal } = options;
+    const scopes = [repositoryScope(repository, 'pull,push')];
+    const chunk = options.chunkSize && options.chunkSize > 0 ? options.chunkSize : Math.max(1, source.size);
+    let checkpoint: { location: URL; offset: number; hash: Hash } | undefined;
+    return withRetry(async () => {
+      if (checkpoint) {
+        const status = await this.uploadStatus(checkpoint.location, scopes, signal);
+        checkpoint = status && status.offset === checkpoint.offset ? { ...checkpoint, location: status.location } : undefined;
+        this.options.logger?.info({ repository, offset: checkpoint?.offset ?? 0 }, checkpoint ? 'registry upload resumed where the registry got to' : 'registry upload started again');
+      }
+      if (!checkpoint) {
+        const start = new URL(`/v2/${repository}/blobs/uploads/`, this.baseUrl);
+        const res = await this.request({ method: 'POST', url: start, scopes, headers: { 'content-length': '0' }, signal });
+        if (res.status !== 202) throw await this.failure(res, `Starting a blob upload to ${repository}`);
+        await res.drain();
+        checkpoint = { location: this.location(res, start), offset: 0, hash: createHash('sha256') };
+      }
+      while (checkpoint.offset < source.size) {
+        const begin = checkpoint.offset;
+        const end = Math.min(source.size, begin + chunk);
+        const hash = checkpoint.hash.copy();
+        const res = await this.request({
+          method: 'PATCH', url: checkpoint.location, scopes, signal,
+          headers: { 'content-type': 'application/octet-stream', 'content-length': String(end - begin), 'content-range': `${begin}-${end - 1}` },
+          body: async () => hashed(await source.open(begin, end, signal), hash, end - begin, options.onBytes),
+        });
+        if (res.status !== 202) throw await this.failure(res, `Uploading a blob to ${repository}`);
+        await res.drain();
+        checkpoint = { location: this.location(res, checkpoint.location), offset: end, hash };
+      }
+      const digest = `sha256:${checkpoint.hash.copy().digest('hex')}`;
+      await this.commit(checkpoint.location, digest, undefined, scopes, signal, repository);
+      return digest;
+    }, this.retry, {
+      signal,
+      onRetry: (err, attempt, delayMs) => this.options.logger?.warn({ err: errText(err), repository, attempt, delayMs }, 'registry upload failed; retrying'),
+    });
+  }
+
   private async commit(location: URL, digest: string, source: BlobSource | undefined, scopes: string[], signal: AbortSignal | undefined, repository: string, onBytes?: (n: number) => void): Promise<void> {
     const url = new URL(location);
     url.searchParams.set('digest', digest);
@@ -450,6 +502,25 @@ async function counted(stream: Promise<Readable> | Readable, onBytes?: (n: numbe
     for await (const chunk of s as AsyncIterable<Buffer>) {
       onBytes!(chunk.length);
       yield chunk;
+    }
+  }
+  return Readable.from(gen(), { objectMode: false });
+}
+
+/** Feeds a body into a hash on its way out, and fails it when it is not exactly `expected` bytes long. */
+function hashed(stream: Readable, hash: Hash, expected: number, onBytes?: (n: number) => void): Readable {
+  async function* gen(): AsyncGenerator<Buffer> {
+    let got = 0;
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      got += chunk.length;
+      if (got > expected) break;
+      hash.update(chunk);
+      onBytes?.(chunk.length);
+      yield chunk;
+    }
+    if (got !== expected) {
+      stream.destroy();
+      throw new MllError('INTERNAL', `A layer came out ${got > expected ? 'longer' : 'shorter'} than its ${expected} bytes`);
     }
   }
   return Readable.from(gen(), { objectMode: false });

@@ -2,9 +2,11 @@ import type Docker from 'dockerode';
 import { MllError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ObjectStore } from '../../storage/object-store.js';
-import { ImageBlobs } from '../blobs.js';
+import { ImageBlobs, type KnownBlob } from '../blobs.js';
+import { completeImage, refreshImage } from '../oci/assemble.js';
+import { recordLayerDigest } from '../oci/layers.js';
 import { pushWithDocker } from '../docker/push.js';
-import type { BuiltImage, ImageTarget, OciBuiltImage, PublishedImage, PublishRef, StageContext } from '../types.js';
+import type { BuiltImage, ImageTarget, OciBuiltImage, OciLayer, PublishedImage, PublishRef, StageContext } from '../types.js';
 import { formatBytes, mapLimit } from '../util.js';
 import type { Credentials, UploadOutcome } from './client.js';
 import { parseRegistryTarget } from './reference.js';
@@ -60,35 +62,61 @@ export class RegistryTarget implements ImageTarget {
     return { reference, digest: await this.pushOci(image, repository, ref.tag, ctx) };
   }
 
-  private async pushOci(image: OciBuiltImage, repository: string, tag: string, ctx: StageContext): Promise<string> {
+  private async pushOci(built: OciBuiltImage, repository: string, tag: string, ctx: StageContext): Promise<string> {
+    const { store } = this.options;
+    const image = await refreshImage(store, built);
     const client = this.options.registries.client(this.host);
-    const blobs = new ImageBlobs(this.options.store, this.options.registries);
+    const blobs = new ImageBlobs(store, this.options.registries);
     const started = performance.now();
-    const tally: Record<UploadOutcome, { count: number; bytes: number }> = {
-      exists: { count: 0, bytes: 0 }, mounted: { count: 0, bytes: 0 }, uploaded: { count: 0, bytes: 0 },
+    const tally: Record<UploadOutcome | 'hashed', { count: number; bytes: number }> = {
+      exists: { count: 0, bytes: 0 }, mounted: { count: 0, bytes: 0 }, uploaded: { count: 0, bytes: 0 }, hashed: { count: 0, bytes: 0 },
     };
-    await mapLimit(blobs.blobsOf(image), this.options.concurrency ?? 4, async (blob) => {
-      const mountFrom = blob.source.kind === 'base' && image.base?.registry === this.host && image.base.repository !== repository
-        ? image.base.repository : undefined;
+    const hashed = new Map<string, string>();
+    type Work = { kind: 'new'; layer: OciLayer } | { kind: 'known'; blob: KnownBlob };
+    const work: Work[] = [
+      ...image.layers.filter((l) => l.digest === null).map((layer): Work => ({ kind: 'new', layer })),
+      ...blobs.knownBlobs(image).map((blob): Work => ({ kind: 'known', blob })),
+    ];
+    const upload = async (blob: KnownBlob, from: OciBuiltImage) => {
+      const mountFrom = blob.source.kind === 'base' && from.base?.registry === this.host && from.base.repository !== repository
+        ? from.base.repository : undefined;
       const t0 = performance.now();
-      const outcome = await client.uploadBlob(repository, blobs.source(image, blob), {
-        mountFrom, chunkSize: this.options.chunkSize, signal: ctx.signal,
-      });
+      const outcome = await client.uploadBlob(repository, blobs.source(from, blob), { mountFrom, chunkSize: this.options.chunkSize, signal: ctx.signal });
       tally[outcome].count++;
       tally[outcome].bytes += blob.size;
-      if (outcome !== 'exists') {
-        ctx.log(`${outcome} ${blob.digest} (${formatBytes(blob.size)}) in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
-      }
+      if (outcome !== 'exists') ctx.log(`${outcome} ${blob.digest} (${formatBytes(blob.size)}) in ${seconds(t0)} s`);
+    };
+    await mapLimit(work, this.options.concurrency ?? 4, async (w) => {
+      if (w.kind === 'known') return upload(w.blob, image);
+      // A layer never seen before: hashed while it uploads, and its digest kept for every later build.
+      const t0 = performance.now();
+      const source = blobs.unhashed(image, w.layer);
+      const digest = await client.uploadHashing(repository, source, { chunkSize: this.options.chunkSize, signal: ctx.signal });
+      await recordLayerDigest(store, source.key, digest);
+      hashed.set(source.key, digest);
+      tally.hashed.count++;
+      tally.hashed.bytes += source.size;
+      ctx.log(`hashed and uploaded ${digest} (${formatBytes(source.size)}) in ${seconds(t0)} s`);
     });
-    const manifest = await blobs.manifest(image);
-    const digest = await client.putManifest(repository, tag, manifest, image.manifestMediaType, ctx.signal);
-    if (digest !== image.manifestDigest) {
-      throw new MllError('INTERNAL', `The manifest in the store hashes to ${digest}, not ${image.manifestDigest}`);
+    let complete = image;
+    if (complete.manifestDigest === null) {
+      complete = await completeImage(store, image, hashed);
+      await upload({ digest: complete.configDigest!, size: complete.configSize!, source: { kind: 'blob' } }, complete);
     }
+    const manifest = await blobs.manifest(complete);
+    const digest = await client.putManifest(repository, tag, manifest, complete.manifestMediaType, ctx.signal);
+    if (digest !== complete.manifestDigest) {
+      throw new MllError('INTERNAL', `The manifest in the store hashes to ${digest}, not ${complete.manifestDigest}`);
+    }
+    const up = tally.uploaded.count + tally.hashed.count;
     ctx.log(
-      `pushed ${this.host}/${repository}:${tag}@${digest} in ${((performance.now() - started) / 1000).toFixed(2)} s: ` +
-      `${tally.uploaded.count} uploaded (${formatBytes(tally.uploaded.bytes)}), ${tally.mounted.count} mounted, ${tally.exists.count} already present`,
+      `pushed ${this.host}/${repository}:${tag}@${digest} in ${seconds(started)} s: ` +
+      `${up} uploaded (${formatBytes(tally.uploaded.bytes + tally.hashed.bytes)}), ${tally.mounted.count} mounted, ${tally.exists.count} already present`,
     );
     return digest;
   }
+}
+
+function seconds(since: number): string {
+  return ((performance.now() - since) / 1000).toFixed(2);
 }

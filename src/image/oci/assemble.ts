@@ -1,0 +1,71 @@
+import { keys } from '../../domain/keys.js';
+import { MllError } from '../../errors.js';
+import { getBuffer, getJson, isNotFound, type ObjectStore } from '../../storage/object-store.js';
+import { sha256 } from '../registry/client.js';
+import { putIfAbsent } from '../runtime.js';
+import type { OciBuiltImage } from '../types.js';
+import type { ImageConfigJson } from './base.js';
+import { imageConfigBytes, manifestBytes } from './image-config.js';
+import type { LayerRecord } from './layers.js';
+import { mediaTypes } from './media-types.js';
+
+/** True when every layer digest, and so the config and manifest, is known. */
+export function isComplete(image: OciBuiltImage): boolean {
+  return image.manifestDigest !== null && image.layers.every((l) => l.digest !== null);
+}
+
+/**
+ * Picks up digests that publishes computed since the image was built (a retried or repeated publish
+ * of the same built image then skips what the first one hashed and uploaded), and completes the
+ * image when nothing is left to hash.
+ */
+export async function refreshImage(store: ObjectStore, image: OciBuiltImage): Promise<OciBuiltImage> {
+  if (isComplete(image)) return image;
+  const hashed = new Map<string, string>();
+  for (const layer of image.layers) {
+    if (layer.digest !== null || layer.source.kind !== 'recipe') continue;
+    const record = await getJson<LayerRecord>(store, layer.source.key).catch((err: unknown) => {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    });
+    if (record?.digest) hashed.set(layer.source.key, record.digest);
+  }
+  if (hashed.size === 0) return image;
+  const layers = image.layers.map((l) => {
+    const digest = l.digest === null && l.source.kind === 'recipe' ? hashed.get(l.source.key) : undefined;
+    return digest ? { ...l, digest, diffId: digest } : l;
+  });
+  const refreshed = { ...image, layers };
+  return layers.every((l) => l.digest !== null) ? completeImage(store, refreshed) : refreshed;
+}
+
+/**
+ * Fills in the digests of layers hashed since the build (keyed by layer record key), then writes the
+ * config and manifest into the store and returns the complete image. The same inputs always give the
+ * same bytes, whether the builder or a publish completes the image.
+ */
+export async function completeImage(store: ObjectStore, image: OciBuiltImage, hashed: ReadonlyMap<string, string> = new Map()): Promise<OciBuiltImage> {
+  const layers = image.layers.map((l) => {
+    if (l.digest !== null) return l;
+    const digest = l.source.kind === 'recipe' ? hashed.get(l.source.key) : undefined;
+    if (!digest) throw new MllError('INTERNAL', 'A layer of the image was never hashed; publish it to complete the image');
+    return { ...l, digest, diffId: digest };
+  });
+  const baseConfig = image.assembly.baseConfigDigest
+    ? JSON.parse((await getBuffer(store, keys.blob(image.assembly.baseConfigDigest))).toString('utf8')) as ImageConfigJson
+    : null;
+  const modelLayers = layers.filter((l) => l.source.kind !== 'base');
+  if (modelLayers.length !== image.assembly.history.length) throw new MllError('INTERNAL', 'The image assembly does not match its layers');
+  const config = imageConfigBytes(baseConfig, image.platform, image.labels,
+    modelLayers.map((l, i) => ({ diffId: l.diffId!, createdBy: image.assembly.history[i]! })));
+  const configDigest = sha256(config);
+  await putIfAbsent(store, keys.blob(configDigest), config);
+  const manifest = manifestBytes(
+    { mediaType: mediaTypes.ociConfig, digest: configDigest, size: config.length },
+    layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest!, size: l.size })),
+    image.assembly.annotations,
+  );
+  const manifestDigest = sha256(manifest);
+  await putIfAbsent(store, keys.blob(manifestDigest), manifest);
+  return { ...image, layers, configDigest, configSize: config.length, manifestDigest, manifestSize: manifest.length };
+}
