@@ -68,7 +68,7 @@ const vars = {
   s3SecretKey: v('MLL_S3_SECRET_KEY', z.string().optional(), undefined, 'S3 secret key (minio store).'),
   s3Region: v('MLL_S3_REGION', z.string().min(1), 'us-east-1', 'S3 region.'),
   s3Bucket: v('MLL_S3_BUCKET', z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/), 'mll', 'S3 bucket; created when missing.'),
-  s3PartSize: v('MLL_S3_PART_SIZE', int(5 * MiB), String(16 * MiB), 'Multipart part size in bytes; bounds the memory of one upload of unknown length.'),
+  s3PartSize: v('MLL_S3_PART_SIZE', int(5 * MiB), String(8 * MiB), 'Multipart part size in bytes. Each upload holds at most three parts in memory (two in flight, one filling).'),
 
   builder: v('MLL_BUILDER', z.enum(['oci', 'docker']), 'oci', 'Image builder: oci (daemonless) or docker (dockerode).'),
   target: v('MLL_TARGET', z.enum(['oci-layout', 'registry']), 'oci-layout', 'Where images go: an OCI layout under MLL_DATA_DIR/images, or a registry.'),

@@ -1,0 +1,115 @@
+/**
+ * bench/ingest: a 1 GiB model through the API into the S3 store, against a direct PUT of the same
+ * file to the same store in the same run (MinIO client fPutObject, what a user would do).
+ * Prints throughput of both, their ratio, and the API process's peak RSS.
+ *
+ *   eval "$(bash scripts/services/s3.sh start)"; node --import tsx bench/ingest/run.ts [--mib 1024] [--runs 3]
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import * as Minio from 'minio';
+import { Redis } from 'ioredis';
+import { median, peakRssMiB, startService } from '../lib/proc.js';
+
+const arg = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const MiB = 1024 * 1024;
+const sizeMiB = arg('mib', 1024);
+const runs = arg('runs', 3);
+const endpoint = process.env.S3_ENDPOINT;
+if (!endpoint) throw new Error('Start the S3 store first: eval "$(bash scripts/services/s3.sh start)"');
+const s3 = { accessKey: process.env.S3_ACCESS_KEY!, secretKey: process.env.S3_SECRET_KEY!, region: process.env.S3_REGION ?? 'us-east-1' };
+const bucket = 'mll-bench';
+const prefix = `ingest-${Date.now().toString(36)}`;
+const partSize = 8 * MiB;
+
+/** A tar holding one file of `size` random bytes, written without buffering it. */
+async function writeTar(file: string, size: number): Promise<number> {
+  const header = Buffer.alloc(512);
+  header.write('model/weights.bin', 0);
+  header.write('0000644\0', 100);
+  header.write('0000000\0', 108);
+  header.write('0000000\0', 116);
+  header.write(size.toString(8).padStart(11, '0') + '\0', 124);
+  header.write('00000000000\0', 136);
+  header.write('        ', 148);
+  header.write('0', 156);
+  header.write('ustar\0', 257);
+  header.write('00', 263);
+  let sum = 0;
+  for (const b of header) sum += b;
+  header.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+  const out = createWriteStream(file);
+  const write = (b: Buffer) => new Promise<void>((resolve) => (out.write(b) ? resolve() : out.once('drain', resolve)));
+  await write(header);
+  const block = randomBytes(MiB);
+  for (let written = 0; written < size; written += MiB) {
+    block.writeUInt32LE(written / MiB, 0);
+    await write(block.subarray(0, Math.min(MiB, size - written)));
+  }
+  await write(Buffer.alloc((512 - (size % 512)) % 512 + 1024));
+  await new Promise((r) => out.end(r));
+  return (await fs.stat(file)).size;
+}
+
+function postFile(url: string, file: string, size: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', headers: { 'content-type': 'application/x-tar', 'content-length': size } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    createReadStream(file).pipe(req);
+  });
+}
+
+const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mll-bench-ingest-'));
+const tar = path.join(dir, 'model.tar');
+const size = await writeTar(tar, sizeMiB * MiB);
+const url = new URL(endpoint);
+const client = new Minio.Client({ endPoint: url.hostname, port: Number(url.port), useSSL: false, ...s3, partSize });
+if (!(await client.bucketExists(bucket))) await client.makeBucket(bucket);
+
+const service = await startService('api', {
+  MLL_STORE: 'minio', MLL_S3_ENDPOINT: endpoint, MLL_S3_ACCESS_KEY: s3.accessKey, MLL_S3_SECRET_KEY: s3.secretKey,
+  MLL_S3_BUCKET: bucket, MLL_STORE_PREFIX: `${prefix}/api/`, MLL_S3_PART_SIZE: String(partSize),
+  MLL_PREFIX: prefix, MLL_DATA_DIR: path.join(dir, 'data'), MLL_MAX_UPLOAD_BYTES: String(4 * 1024 * MiB),
+});
+
+const direct: number[] = [];
+const viaApi: number[] = [];
+try {
+  for (let i = 0; i < runs; i++) {
+    let t = process.hrtime.bigint();
+    await client.fPutObject(bucket, `${prefix}/direct/${i}.tar`, tar, {});
+    direct.push(size / MiB / (Number(process.hrtime.bigint() - t) / 1e9));
+    t = process.hrtime.bigint();
+    const status = await postFile(`${service.url}/api/v1/models/ingest-bench/versions`, tar, size);
+    if (status !== 202) throw new Error(`upload answered ${status}`);
+    viaApi.push(size / MiB / (Number(process.hrtime.bigint() - t) / 1e9));
+    console.log(`run ${i + 1}: direct ${direct[i]!.toFixed(0)} MiB/s, through the API ${viaApi[i]!.toFixed(0)} MiB/s`);
+  }
+  const rss = peakRssMiB(service.child.pid!);
+  const d = median(direct);
+  const a = median(viaApi);
+  console.log(`\n| payload | direct PUT (MiB/s) | through the API (MiB/s) | ratio | API peak RSS |`);
+  console.log(`|---|---|---|---|---|`);
+  console.log(`| ${sizeMiB} MiB tar | ${d.toFixed(0)} | ${a.toFixed(0)} | ${(a / d).toFixed(2)} | ${rss.toFixed(0)} MiB |`);
+  console.log(`\nmedian of ${runs} runs; target: ratio >= 0.80, peak RSS < 200 MB`);
+} finally {
+  await service.stop();
+  for await (const obj of client.listObjectsV2(bucket, `${prefix}/`, true) as AsyncIterable<{ name: string }>) {
+    await client.removeObject(bucket, obj.name);
+  }
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const found = await redis.keys(`${prefix}:*`);
+  if (found.length) await redis.del(...found);
+  redis.disconnect();
+  await fs.rm(dir, { recursive: true, force: true });
+}
