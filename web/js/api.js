@@ -108,7 +108,8 @@ export function conditionalGetter(path) {
   let last = null;
   return {
     async get({ signal } = {}) {
-      const res = await send(path, { signal, headers: etag ? { 'If-None-Match': etag } : {} });
+      // An explicit Cache-Control keeps fetch from adding "no-cache", which makes servers skip the ETag check.
+      const res = await send(path, { signal, headers: etag ? { 'If-None-Match': etag, 'Cache-Control': 'max-age=0' } : {} });
       if (res.status === 304 && last !== null) return { changed: false, body: last };
       if (!res.ok) throw await errorFrom(res);
       etag = res.headers.get('ETag');

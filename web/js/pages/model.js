@@ -7,13 +7,22 @@ import { plural } from '../format.js';
 import { streamEvents } from '../sse.js';
 
 const PAGE = 20;
+const pageSize = (query) => Math.min(Math.max(Number(query.get('per')) || PAGE, 1), 500);
 
 /** A model: its versions newest first, paginated; statuses follow the versions' event streams. */
 export async function renderModel(ctx) {
   const name = ctx.params.name;
   const before = ctx.query.get('before') ?? '';
+  const per = pageSize(ctx.query);
   const base = `/models/${encodeURIComponent(name)}`;
-  const versionsGetter = conditionalGetter(paths.versions(name, { limit: PAGE, before }));
+  // Page links keep a chosen page size (?per=) and otherwise stay short.
+  const pageHref = (cursor) => {
+    const params = new URLSearchParams();
+    if (cursor) params.set('before', String(cursor));
+    if (per !== PAGE) params.set('per', String(per));
+    return params.size ? `${base}?${params}` : base;
+  };
+  const versionsGetter = conditionalGetter(paths.versions(name, { limit: per, before }));
   const [model, first] = await Promise.all([
     getJson(paths.model(name), { signal: ctx.signal }),
     versionsGetter.get({ signal: ctx.signal }),
@@ -61,7 +70,7 @@ export async function renderModel(ctx) {
         caption: `Versions of ${name}, newest first`,
         className: 'versions-table',
         rows: page.items,
-        empty: emptyState({ title: 'No versions on this page.', action: h('a', { class: 'btn', href: base }, 'Newest versions') }),
+        empty: emptyState({ title: 'No versions on this page.', action: h('a', { class: 'btn', href: pageHref() }, 'Newest versions') }),
         rowAttrs: (v) => ({ dataset: { version: v.version, status: v.status } }),
         columns: [
           { label: 'Version', class: 'col-version', cell: (v) => h('a', { class: 'strong-link', href: `${base}/versions/${v.version}` }, `v${v.version}`) },
@@ -74,8 +83,8 @@ export async function renderModel(ctx) {
       }),
       pager({
         label: 'Version pages',
-        newer: before ? (Number(before) + PAGE <= maxVersion(model) ? `${base}?before=${Number(before) + PAGE}` : base) : null,
-        older: older ? `${base}?before=${older}` : null,
+        newer: before ? pageHref(Number(before) + per <= maxVersion(model) ? Number(before) + per : null) : null,
+        older: older ? pageHref(older) : null,
       }),
     );
     follow(page.items);
