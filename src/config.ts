@@ -90,6 +90,9 @@ const vars = {
   pushConcurrency: v('MLL_PUSH_CONCURRENCY', int(1), '4', 'Push jobs run at once per worker process.'),
   stageAttempts: v('MLL_STAGE_ATTEMPTS', int(1), '5', 'Attempts per stage for transient faults.'),
   stageBackoffMs: v('MLL_STAGE_BACKOFF_MS', int(1), '1000', 'First retry delay of a stage; doubles each attempt, with jitter.'),
+  stageLockMs: v('MLL_STAGE_LOCK_MS', int(1000), '30000', 'How long a stage job stays locked to its worker without a heartbeat; a killed worker\'s job is taken over after about this long.'),
+  recoveryCheckMs: v('MLL_RECOVERY_CHECK_MS', int(0), '10000', 'How often a running process checks that Redis still holds its index (and rebuilds it from the object store if Redis lost it); 0 disables.'),
+  failpoints: v('MLL_FAILPOINTS', z.string().regex(/^([a-z-]+=sleep:[0-9]+)?(,[a-z-]+=sleep:[0-9]+)*$/), '', 'Testing only: pause at named points inside stages (e.g. extract-mid=sleep:5000) so fault tests can kill a worker there.'),
   shutdownGraceMs: v('MLL_SHUTDOWN_GRACE_MS', int(0), '30000', 'How long SIGTERM waits for running stages before leaving them to another worker.'),
 
   webhookAllowPrivate: v('MLL_WEBHOOK_ALLOW_PRIVATE', bool, 'false', 'Let webhooks reach loopback, private, link-local and other non-public addresses (checked when connecting).'),

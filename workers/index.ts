@@ -1,6 +1,7 @@
 import type { Worker } from 'bullmq';
 import type { Services } from '../src/app/services.js';
 import type { StageDeps } from '../src/pipeline/context.js';
+import { parseFailpoints } from '../src/failpoints.js';
 import { startBuildWorker } from './build.js';
 import { startExtractWorker } from './extract.js';
 import { startPushWorker } from './push.js';
@@ -18,9 +19,10 @@ export interface WorkerPool {
 export function startWorkers(services: Services): WorkerPool {
   const { config } = services;
   const deps: StageDeps = {
+    failpoints: config.failpoints ? parseFailpoints(config.failpoints) : undefined,
     config, store: services.store, catalog: services.catalog, builder: services.builder, target: services.target, logger: services.logger,
   };
-  const common = { connection: services.queueRedis, prefix: config.prefix, metrics: services.metrics };
+  const common = { connection: services.queueRedis, prefix: config.prefix, metrics: services.metrics, lockMs: config.stageLockMs };
   const workers = [
     startExtractWorker(deps, { ...common, concurrency: config.extractConcurrency }),
     startBuildWorker(deps, { ...common, concurrency: config.buildConcurrency }),

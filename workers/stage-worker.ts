@@ -13,6 +13,8 @@ export interface StageWorkerOptions {
   metrics?: Metrics;
   prefix: string;
   concurrency: number;
+  /** Lock time without a heartbeat before a job counts as stalled and is taken over. */
+  lockMs: number;
 }
 
 /**
@@ -91,8 +93,9 @@ export function startStageWorker(stage: Stage, run: StageFunction, deps: StageDe
     connection: options.connection,
     prefix: options.prefix,
     concurrency: options.concurrency,
-    // A worker killed mid-stage loses its lock; another one takes the job over after this long.
-    lockDuration: 30_000,
+    // A worker killed mid-stage loses its lock; another one takes the job over after about this long.
+    lockDuration: options.lockMs,
+    stalledInterval: options.lockMs,
     maxStalledCount: 3,
   });
   // A job that failed outside the processor (stalled too often, or a worker died on its last

@@ -3,6 +3,7 @@ import type { ApiDeps } from './deps.js';
 import { errorHandler, notFound } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { idempotency } from './idempotency.js';
+import { adminRouter } from './routes/admin.js';
 import { batchesRouter } from './routes/batches.js';
 import { eventsRouter } from './routes/events.js';
 import { healthRouter } from './routes/health.js';
@@ -37,6 +38,7 @@ export function createApp(deps: ApiDeps): Express {
   api.use(webhooksRouter(deps));
   api.use(uploadsRouter(deps));
   api.use(batchesRouter(deps, deps.batches));
+  api.use(adminRouter(deps));
   app.use('/api/v1', api);
   // The web interface (web/): static files and the page fallback, after the API, before 404.
   app.use(webInterface());

@@ -141,6 +141,17 @@ const paths: Record<string, PathItem> = {
       },
     },
   },
+  '/api/v1/admin/reindex': {
+    post: {
+      summary: 'Rebuild Redis (counters, indexes, caches) from the object store and re-enqueue unfinished versions',
+      description: 'Also happens by itself at start-up and whenever a running process finds that Redis lost its state. Safe to repeat.',
+      tags: ['admin'],
+      responses: {
+        200: json({ type: 'object', properties: { models: { type: 'integer' }, versions: { type: 'integer' }, requeued: { type: 'integer' }, ms: { type: 'integer' } } }),
+        ...errors(401, 403, 503),
+      },
+    },
+  },
   '/api/v1/uploads': {
     post: {
       summary: 'Start a presigned upload for a large payload',

@@ -1,5 +1,5 @@
-import { enqueueVersion } from '../../queues/flow.js';
 import { startWorkers, type WorkerPool } from '../../workers/index.js';
+import { recoverIfRedisWasLost, watchForRedisLoss } from '../app/recovery.js';
 import { createServices, type Services } from '../app/services.js';
 import { loadConfig, type Config } from '../config.js';
 import { errorMessage } from '../errors.js';
@@ -20,7 +20,8 @@ export interface Running {
 export async function run(roles: { api: boolean; workers: boolean }, config: Config = loadConfig()): Promise<Running> {
   const services = await createServices(config);
   const { logger } = services;
-  await recover(services);
+  await recoverIfRedisWasLost(services);
+  const stopWatching = watchForRedisLoss(services, config.recoveryCheckMs);
   const workers = roles.workers ? startWorkers(services) : undefined;
   const api = roles.api ? await startApi(services) : undefined;
   if (api) logger.info({ url: api.url, store: config.store, builder: config.builder, target: config.target }, 'ML Lambda API listening');
@@ -30,6 +31,7 @@ export async function run(roles: { api: boolean; workers: boolean }, config: Con
     services, api, workers,
     stop() {
       stopping ??= (async () => {
+        stopWatching();
         await api?.close();
         await workers?.close(config.shutdownGraceMs);
         await services.close();
@@ -37,19 +39,6 @@ export async function run(roles: { api: boolean; workers: boolean }, config: Con
       return stopping;
     },
   };
-}
-
-async function recover(services: Services): Promise<void> {
-  const { catalog, logger, config } = services;
-  const marker = `${config.prefix}:indexed`;
-  if ((await services.redis.exists(marker)) === 1) return;
-  const started = Date.now();
-  const result = await catalog.reindex();
-  for (const record of result.unfinished) {
-    await enqueueVersion(services.flows, config, { model: record.model, version: record.version });
-  }
-  await services.redis.set(marker, new Date().toISOString());
-  logger.info({ ...result, unfinished: result.unfinished.length, ms: Date.now() - started }, 'rebuilt the Redis index from the object store');
 }
 
 /** Process entry: SIGTERM/SIGINT drain (second signal forces), fatal errors exit non-zero. */

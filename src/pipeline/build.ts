@@ -4,6 +4,7 @@ import { MllError } from '../errors.js';
 import type { BuiltImage } from '../image/types.js';
 import { getBuffer, getJson, isNotFound, putJson } from '../storage/object-store.js';
 import type { StageContext, StageDeps, StageInput } from './context.js';
+import { failpoint } from '../failpoints.js';
 
 /**
  * Build: turn the extracted tree and contract into an image with the configured builder, and
@@ -36,6 +37,7 @@ export async function runBuild(input: StageInput, deps: StageDeps, ctx: StageCon
     labels: record.labels,
     description: record.description,
   }, ctx);
+  await failpoint(deps.failpoints, 'build-mid', ctx.signal);
   await putJson(deps.store, builtImageKey(input.model, input.version), image);
   await deps.catalog.update(input.model, input.version, (r) => {
     r.image = {

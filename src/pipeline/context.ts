@@ -8,6 +8,8 @@ export type { StageContext };
 
 /** What every stage may use. Stages never import BullMQ or read the environment. */
 export interface StageDeps {
+  /** Testing only: named pauses (MLL_FAILPOINTS). */
+  failpoints?: Map<string, number>;
   config: Pick<Config, 'dataDirAbs' | 'maxUnpackedBytes' | 'maxFiles' | 'maxPathDepth' | 'builder' | 'target'>;
   store: ObjectStore;
   catalog: Catalog;

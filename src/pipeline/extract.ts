@@ -8,6 +8,7 @@ import type { TreeEntry, TreeManifest } from '../domain/tree.js';
 import type { ContractDiff, VersionRecord, Warning } from '../domain/version.js';
 import { MllError } from '../errors.js';
 import { exists } from '../storage/object-store.js';
+import { failpoint } from '../failpoints.js';
 import type { StageContext, StageDeps, StageInput } from './context.js';
 
 export const sha256 = (bytes: Buffer | Uint8Array | string) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
@@ -37,6 +38,7 @@ export async function runExtract(input: StageInput, deps: StageDeps, ctx: StageC
     const selected = selectPayload(extracted.entries, inspection.servingYaml?.payload ?? null);
     ctx.log(`extract: contract with ${inspection.contract.signatures.length} signature(s), model-type ${inspection.modelType}, ${selected.length} file(s) in the image`);
 
+    await failpoint(deps.failpoints, 'extract-mid', ctx.signal);
     const protobin = Buffer.from(encodeContract(input.model, inspection.contract));
     const contractDigest = sha256(protobin);
     await putBlobIfAbsent(deps, contractDigest, protobin);

@@ -3,6 +3,7 @@ import type { VersionRecord } from '../domain/version.js';
 import type { BuiltImage } from '../image/types.js';
 import { getJson } from '../storage/object-store.js';
 import type { StageContext, StageDeps, StageInput } from './context.js';
+import { failpoint } from '../failpoints.js';
 
 /**
  * Push: publish the built image to the configured target by tag `{name}:{version}` and release
@@ -18,6 +19,7 @@ export async function runPush(input: StageInput, deps: StageDeps, ctx: StageCont
   ctx.log(`push: publishing to ${deps.target.name}`);
   const published = await deps.target.publish(image, { repository: input.model, tag: String(input.version) }, ctx);
   ctx.log(`push: ${published.reference}@${published.digest}`);
+  await failpoint(deps.failpoints, 'push-mid', ctx.signal);
   return deps.catalog.update(input.model, input.version, (r) => {
     r.status = 'released';
     r.stages.push = { ...(r.stages.push ?? { attempts: 1 }), finishedAt: new Date().toISOString() };

@@ -1,0 +1,58 @@
+import { enqueueVersion } from '../../queues/flow.js';
+import type { Services } from './services.js';
+
+export interface RecoveryResult {
+  models: number;
+  versions: number;
+  requeued: number;
+  ms: number;
+}
+
+const markerKey = (prefix: string) => `${prefix}:indexed`;
+
+/**
+ * Rebuilds Redis from the object store (counters, caches, indexes) and re-enqueues every version
+ * that is not terminal. Safe to run at any time and from several processes: counters only go up,
+ * older records never overwrite newer ones, and a re-enqueued stage finds its work done.
+ */
+export async function rebuildFromStore(services: Pick<Services, 'catalog' | 'config' | 'flows' | 'redis'>): Promise<RecoveryResult> {
+  const { catalog, config, flows, redis } = services;
+  const started = Date.now();
+  const result = await catalog.reindex();
+  for (const record of result.unfinished) {
+    await enqueueVersion(flows, config, { model: record.model, version: record.version });
+  }
+  await redis.set(markerKey(config.prefix), new Date().toISOString());
+  return { models: result.models, versions: result.versions, requeued: result.unfinished.length, ms: Date.now() - started };
+}
+
+/** Rebuilds only when Redis has lost its state (the marker is gone): at start-up and periodically. */
+export async function recoverIfRedisWasLost(services: Services): Promise<RecoveryResult | null> {
+  const { redis, config, logger } = services;
+  if ((await redis.exists(markerKey(config.prefix))) === 1) return null;
+  // One process rebuilds at a time; the others find the marker when it is done.
+  const claimed = await redis.set(`${config.prefix}:reindexing`, String(process.pid), 'EX', 300, 'NX');
+  if (claimed !== 'OK') return null;
+  try {
+    const result = await rebuildFromStore(services);
+    logger.info(result, 'Redis had no index: rebuilt it from the object store and re-enqueued unfinished versions');
+    return result;
+  } finally {
+    await redis.del(`${config.prefix}:reindexing`).catch(() => undefined);
+  }
+}
+
+/** Checks every `intervalMs` that Redis still holds the index; a Redis that restarted empty is rebuilt. */
+export function watchForRedisLoss(services: Services, intervalMs: number): () => void {
+  if (intervalMs <= 0) return () => {};
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    recoverIfRedisWasLost(services)
+      .catch((err: unknown) => services.logger.warn({ err }, 'could not check or rebuild the Redis index'))
+      .finally(() => (running = false));
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
