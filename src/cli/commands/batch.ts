@@ -193,6 +193,7 @@ async function batch(ctx: CommandContext, args: string[], opts: BatchOptions): P
   const metadata = uploadMetadata(opts);
   const timeout = opts.timeout ? AbortSignal.timeout(opts.timeout * 1000) : undefined;
   const rows: BatchRow[] = [];
+  let inputs: string[] = [];
   const batches: { id: string; url: string }[] = [];
   let progress: BatchProgress | undefined;
   const counts = { sent: 0, sentBytes: 0, released: 0, failed: 0, rejected: 0 };
@@ -212,6 +213,7 @@ async function batch(ctx: CommandContext, args: string[], opts: BatchOptions): P
     } else {
       if (args.length === 0) throw usageError('give the model folders to upload (or a quoted glob such as "models/*")');
       const paths = await expandArguments(args);
+      inputs = paths;
       const { ready, refused } = await prepare(paths);
       rows.push(...refused);
       counts.rejected = refused.length;
@@ -262,6 +264,10 @@ async function batch(ctx: CommandContext, args: string[], opts: BatchOptions): P
     throw err;
   }
 
+  // Rows in the order the folders were given (refused ones included), whatever the send order.
+  const order = new Map(inputs.map((p, i) => [p, i]));
+  const rank = (r: BatchRow) => order.get(r.path ?? '') ?? order.size;
+  if (inputs.length > 0) rows.sort((a, b) => rank(a) - rank(b));
   const by = (s: string) => rows.filter((r) => r.status === s).length;
   const summary = {
     batches,
