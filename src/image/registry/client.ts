@@ -78,6 +78,7 @@ interface RequestOptions {
   signal?: AbortSignal;
   /** Plain `Basic` or bearer auth is not sent to other hosts (storage redirects). */
   noAuth?: boolean;
+  onChunk?: (chunk: Buffer) => void;
 }
 
 /**
@@ -191,11 +192,11 @@ export class RegistryClient {
   // requests
 
   /** One HTTP exchange; network faults become REGISTRY_UNAVAILABLE, a failing body stream its own error. */
-  private async raw(o: { method: string; url: URL; headers: Record<string, string>; body?: Buffer | Readable; signal?: AbortSignal }): Promise<HttpResponse> {
+  private async raw(o: { method: string; url: URL; headers: Record<string, string>; body?: Buffer | Readable; signal?: AbortSignal; onChunk?: (chunk: Buffer) => void }): Promise<HttpResponse> {
     try {
       return await send({
         method: o.method, url: o.url, headers: { 'user-agent': USER_AGENT, ...o.headers }, body: o.body,
-        signal: o.signal, idleTimeoutMs: this.options.idleTimeoutMs,
+        signal: o.signal, idleTimeoutMs: this.options.idleTimeoutMs, onChunk: o.onChunk,
       });
     } catch (err) {
       if (err instanceof BodyStreamError) throw err.original;
@@ -217,7 +218,7 @@ export class RegistryClient {
       const auth = await this.authorization(scheme, scopes, round > 0, o.signal);
       const headers = { ...o.headers };
       if (auth) headers.authorization = auth;
-      const res = await this.raw({ method: o.method, url, headers, body: o.body ? await o.body() : undefined, signal: o.signal });
+      const res = await this.raw({ method: o.method, url, headers, body: o.body ? await o.body() : undefined, signal: o.signal, onChunk: o.onChunk });
       if (res.status === 403) {
         const detail = await registryErrors(res);
         throw new MllError('REGISTRY_AUTH_FAILED',
@@ -410,14 +411,27 @@ export class RegistryClient {
       while (checkpoint.offset < source.size) {
         const begin = checkpoint.offset;
         const end = Math.min(source.size, begin + chunk);
-        const hash = checkpoint.hash.copy();
+        // A fresh copy of the hash state for each attempt at this chunk (auth may resend it).
+        let hash = checkpoint.hash.copy();
+        let sent = 0;
+        const from = checkpoint.hash;
         const res = await this.request({
           method: 'PATCH', url: checkpoint.location, scopes, signal,
           headers: { 'content-type': 'application/octet-stream', 'content-length': String(end - begin), 'content-range': `${begin}-${end - 1}` },
-          body: async () => hashed(await source.open(begin, end, signal), hash, end - begin, options.onBytes),
+          body: async () => {
+            hash = from.copy();
+            sent = 0;
+            return source.open(begin, end, signal);
+          },
+          onChunk: (c) => {
+            hash.update(c);
+            sent += c.length;
+            options.onBytes?.(c.length);
+          },
         });
         if (res.status !== 202) throw await this.failure(res, `Uploading a blob to ${repository}`);
         await res.drain();
+        if (sent !== end - begin) throw new MllError('INTERNAL', `A layer came out ${sent} bytes long where ${end - begin} were expected`);
         checkpoint = { location: this.location(res, checkpoint.location), offset: end, hash };
       }
       const digest = `sha256:${checkpoint.hash.copy().digest('hex')}`;
@@ -502,25 +516,6 @@ async function counted(stream: Promise<Readable> | Readable, onBytes?: (n: numbe
     for await (const chunk of s as AsyncIterable<Buffer>) {
       onBytes!(chunk.length);
       yield chunk;
-    }
-  }
-  return Readable.from(gen(), { objectMode: false });
-}
-
-/** Feeds a body into a hash on its way out, and fails it when it is not exactly `expected` bytes long. */
-function hashed(stream: Readable, hash: Hash, expected: number, onBytes?: (n: number) => void): Readable {
-  async function* gen(): AsyncGenerator<Buffer> {
-    let got = 0;
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      got += chunk.length;
-      if (got > expected) break;
-      hash.update(chunk);
-      onBytes?.(chunk.length);
-      yield chunk;
-    }
-    if (got !== expected) {
-      stream.destroy();
-      throw new MllError('INTERNAL', `A layer came out ${got > expected ? 'longer' : 'shorter'} than its ${expected} bytes`);
     }
   }
   return Readable.from(gen(), { objectMode: false });

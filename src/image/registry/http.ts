@@ -15,6 +15,8 @@ export interface HttpRequest {
   signal?: AbortSignal;
   /** Socket inactivity before the request fails with ETIMEDOUT. */
   idleTimeoutMs?: number;
+  /** Sees every chunk of a streamed body on its way out (hashing in the same pass). */
+  onChunk?: (chunk: Buffer) => void;
 }
 
 export interface HttpResponse {
@@ -74,6 +76,8 @@ export function send(req: HttpRequest): Promise<HttpResponse> {
         bodyFailure = err;
         request.destroy(err);
       });
+      // Added in the same tick as pipe(), so both see every chunk.
+      if (req.onChunk) body.on('data', req.onChunk);
       body.pipe(request);
     }
   });
