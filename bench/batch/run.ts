@@ -1,0 +1,242 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, readFileSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { writePythonModels } from './models.js';
+import { summarizeProfiles } from './profile.js';
+
+/**
+ * The batch benchmark (issue 6):
+ *   node --import tsx bench/batch/run.ts [--models 1000] [--concurrency 8] [--split] [--cpu-prof] [--keep]
+ * Writes N small Python models (serving.yaml + src/func_main.py, ~10 KB each) to a temporary
+ * folder, starts ML Lambda as a child process on a free port with the embedded defaults (fs store,
+ * oci builder, oci-layout target) under a unique Redis prefix, and runs `mll batch` against it.
+ * While the batch runs, a sampler GETs versions that exist one request at a time. Prints accepted
+ * uploads/s, released versions/s end to end, p50/p99 of those GETs and the peak RSS (VmHWM) of
+ * the service and of the CLI. Cleans up: the processes it started (by pid), the temporary folder,
+ * the Redis keys of its prefix.
+ * --split runs the API (src/bin/api.ts) and the workers (src/bin/workers.ts) as two processes
+ * instead of one (src/bin/all.ts); --cpu-prof profiles the service and prints where its time went.
+ * Targets: 1,000 released in under 90 s on a 2-core machine; p99 GET under 50 ms.
+ */
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '..', '..');
+const arg = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Math.max(1, Number(process.argv[i + 1]) || dflt) : dflt;
+};
+const flag = (name: string) => process.argv.includes(`--${name}`);
+const N = arg('models', 1000);
+const concurrency = arg('concurrency', 8);
+const cpuProf = flag('cpu-prof');
+const keep = flag('keep');
+const split = flag('split');
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+function vmHwmKiB(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+async function stop(child: ChildProcess | undefined, graceMs = 15_000): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function deletePrefix(prefix: string): Promise<number> {
+  const redis = new Redis(redisUrl);
+  let n = 0;
+  try {
+    let cursor = '0';
+    do {
+      const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (found.length > 0) n += await redis.unlink(...found);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  return n;
+}
+
+const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'mll-bench-batch-'));
+const prefix = `mllbench-${Date.now().toString(36)}`;
+let service: ChildProcess | undefined;
+let workers: ChildProcess | undefined;
+let cli: ChildProcess | undefined;
+const cleanup = async () => {
+  await stop(cli, 2000);
+  await stop(service);
+  await stop(workers);
+  const keys = await deletePrefix(prefix).catch(() => -1);
+  if (!keep) await fs.rm(tmp, { recursive: true, force: true });
+  return keys;
+};
+process.once('SIGINT', () => {
+  void cleanup().finally(() => process.exit(130));
+});
+
+try {
+  const modelsDir = path.join(tmp, 'models');
+  const genStart = Date.now();
+  const dirs = await writePythonModels(modelsDir, 'bench', N);
+  const sizes = await Promise.all(dirs.slice(0, 20).map(async (d) => (await fs.stat(path.join(d, 'serving.yaml'))).size + (await fs.stat(path.join(d, 'src', 'func_main.py'))).size));
+  console.error(`wrote ${N} models (~${Math.round(sizes.reduce((a, b) => a + b, 0) / sizes.length / 102.4) / 10} KiB each) in ${Date.now() - genStart} ms`);
+
+  const port = await freePort();
+  const server = `http://127.0.0.1:${port}`;
+  const profDir = path.join(tmp, 'profiles');
+  const log = createWriteStream(path.join(tmp, 'service.log'));
+  const env = { ...process.env, MLL_PORT: String(port), MLL_HOST: '127.0.0.1', MLL_DATA_DIR: path.join(tmp, 'data'), MLL_PREFIX: prefix, MLL_LOG_LEVEL: 'warn', REDIS_URL: redisUrl };
+  const startProcess = (entry: string) => {
+    const child = spawn(process.execPath, [...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), '--import', 'tsx', entry], { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.pipe(log, { end: false });
+    child.stderr!.pipe(log, { end: false });
+    return child;
+  };
+  service = startProcess(split ? 'src/bin/api.ts' : 'src/bin/all.ts');
+  if (split) workers = startProcess('src/bin/workers.ts');
+  for (let i = 0; ; i++) {
+    if (service.exitCode !== null) throw new Error(`the service exited (${service.exitCode}); see ${path.join(tmp, 'service.log')}`);
+    const ok = await fetch(`${server}/readyz`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (i > 300) throw new Error('the service did not become ready in 60 s');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const serviceBaseline = vmHwmKiB(service.pid);
+
+  // Sampler: one GET at a time of a version that exists (names refreshed from the model list).
+  const samples: number[] = [];
+  let known: string[] = [];
+  let sampling = true;
+  const refresh = async () => {
+    while (sampling) {
+      const body = await fetch(`${server}/api/v1/models?limit=1000&q=bench-`).then((r) => r.json() as Promise<{ items: { name: string }[] }>, () => ({ items: [] }));
+      known = body.items.map((m) => m.name);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  };
+  const sample = async () => {
+    while (sampling) {
+      if (known.length > 0) {
+        const name = known[Math.floor(Math.random() * known.length)]!;
+        const t = performance.now();
+        const res = await fetch(`${server}/api/v1/models/${name}/versions/1`).catch(() => null);
+        if (res) {
+          await res.arrayBuffer();
+          if (res.status === 200) samples.push(performance.now() - t);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const samplers = Promise.all([refresh(), sample()]);
+
+  const start = Date.now();
+  let cliPeak = 0;
+  cli = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--json', '--server', server, 'batch', `${modelsDir}/*`, '--concurrency', String(concurrency)], {
+    cwd: repo, env: { ...process.env, MLL_SERVER: server }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const peakTimer = setInterval(() => {
+    cliPeak = Math.max(cliPeak, vmHwmKiB(cli?.pid));
+  }, 250);
+  let out = '';
+  let err = '';
+  cli.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  cli.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
+  const code = await new Promise<number | null>((r) => cli!.on('close', r));
+  const end = Date.now();
+  clearInterval(peakTimer);
+  sampling = false;
+  await samplers;
+  const servicePeak = vmHwmKiB(service.pid);
+  const workersPeak = vmHwmKiB(workers?.pid);
+
+  interface Outcome { batches: { id: string }[]; counts: Record<string, number>; items: { status: string }[] }
+  let outcome: Outcome;
+  try {
+    outcome = JSON.parse(out) as Outcome;
+  } catch {
+    throw new Error(`mll batch printed no JSON (exit ${code}):\n${err}\n${out.slice(0, 2000)}`);
+  }
+  const batchId = outcome.batches[0]!.id;
+  const view = await fetch(`${server}/api/v1/batches/${batchId}`).then((r) => r.json() as Promise<{ items: { model: string; version: number | null }[] }>);
+  const records = await Promise.all(view.items.filter((i) => i.version !== null).map((i) => fetch(`${server}/api/v1/models/${i.model}/versions/${i.version}`).then((r) => r.json() as Promise<{ createdAt: string; updatedAt: string; status: string }>)));
+  const lastCreated = Math.max(...records.map((r) => Date.parse(r.createdAt)));
+  const lastReleased = Math.max(...records.filter((r) => r.status === 'released').map((r) => Date.parse(r.updatedAt)));
+  const firstReleased = Math.min(...records.filter((r) => r.status === 'released').map((r) => Date.parse(r.updatedAt)));
+
+  const released = outcome.counts.released ?? 0;
+  const acceptSeconds = (lastCreated - start) / 1000;
+  const releaseSeconds = (lastReleased - start) / 1000;
+  const wallSeconds = (end - start) / 1000;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const p50 = percentile(sorted, 50);
+  const p99 = percentile(sorted, 99);
+
+  const rows: [string, string][] = [
+    ['models', `${N} (~10 KiB each), mll batch --concurrency ${concurrency}, exit ${code}; ${split ? 'API and workers in two processes' : 'src/bin/all.ts (API and workers in one process)'}`],
+    ['released / failed', `${released} / ${(outcome.counts.failed ?? 0) + (outcome.counts.rejected ?? 0)}`],
+    ['accepted uploads/s', `${(records.length / acceptSeconds).toFixed(1)} (all ${records.length} accepted after ${acceptSeconds.toFixed(1)} s)`],
+    ['released versions/s', `${(released / releaseSeconds).toFixed(1)} (last released after ${releaseSeconds.toFixed(1)} s; first after ${((firstReleased - start) / 1000).toFixed(1)} s)`],
+    ['mll batch wall time', `${wallSeconds.toFixed(1)} s (start to table)`],
+    ['version GET latency', `p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${sorted.at(-1)?.toFixed(1)} ms (${samples.length} samples while the batch ran)`],
+    ['API peak RSS (VmHWM)', `${(servicePeak / 1024).toFixed(0)} MB (${(serviceBaseline / 1024).toFixed(0)} MB once ready; ${split ? `API alone; the workers' process: ${(workersPeak / 1024).toFixed(0)} MB` : 'API and workers in one process'})`],
+    ['mll peak RSS (VmHWM)', `${(cliPeak / 1024).toFixed(0)} MB`],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  console.log(`\nBatch benchmark, node ${process.version}, ${os.cpus().length} CPUs, ${new Date().toISOString().slice(0, 10)}`);
+  for (const [k, v] of rows) console.log(`  ${k.padEnd(width)}  ${v}`);
+  const okRelease = released === N && wallSeconds < 90;
+  const okGet = p99 < 50;
+  console.log(`\n  target: ${N} released in < 90 s: ${okRelease ? 'PASS' : 'FAIL'}; p99 GET < 50 ms: ${okGet ? 'PASS' : 'FAIL'}`);
+  console.log('\nREADME:\n');
+  console.log('| Measure | Result |\n| --- | --- |');
+  for (const [k, v] of rows) console.log(`| ${k} | ${v} |`);
+
+  await stop(service);
+  await stop(workers);
+  service = undefined;
+  workers = undefined;
+  if (cpuProf) {
+    console.log('\nService CPU profile (self time, top functions):');
+    console.log(await summarizeProfiles(profDir, 25));
+  }
+  process.exitCode = okRelease && okGet ? 0 : 1;
+} catch (err) {
+  console.error(err instanceof Error ? err.message : err);
+  const tail = await fs.readFile(path.join(tmp, 'service.log'), 'utf8').catch(() => '');
+  if (tail) console.error(`service log (tail):\n${tail.slice(-3000)}`);
+  process.exitCode = 2;
+} finally {
+  const keys = await cleanup();
+  console.error(`cleaned up: processes stopped, ${keys} Redis keys of ${prefix} deleted${keep ? `, kept ${tmp}` : `, ${tmp} removed`}`);
+}
