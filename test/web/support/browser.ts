@@ -28,6 +28,8 @@ export async function launchBrowser(options: BrowserContextOptions = {}): Promis
     viewport: { width: 1280, height: 860 },
     ...options,
   });
+  // tsx compiles functions passed to page.evaluate with esbuild's __name() helper; give pages a no-op one.
+  await context.addInitScript('globalThis.__name = (f) => f;');
   const problems: string[] = [];
   const watch = (page: Page) => {
     page.on('console', (m) => {

@@ -119,7 +119,7 @@ export function loading(text = 'Loading…') {
 
 /** A notice line for problems that are not the page's main content (a refresh that failed). */
 export function inlineNotice(text, tone = 'warning') {
-  return h('p', { class: `notice notice-${tone}`, role: tone === 'danger' ? 'alert' : 'status' }, icon('alert'), h('span', {}, text));
+  return h('p', { class: `notice notice-${tone}`, role: tone === 'danger' ? 'alert' : 'status' }, icon(tone === 'info' ? 'check' : 'alert'), h('span', {}, text));
 }
 
 /** A definition list from [term, value] pairs; pairs with an empty value are left out. */

@@ -64,7 +64,7 @@ function where(c) {
   if (c.signature) parts.push(h('code', {}, c.signature));
   if (c.direction) parts.push(h('span', { class: 'muted' }, c.direction === 'input' ? ' input ' : ' output '));
   if (c.field) parts.push(h('code', {}, c.field));
-  return parts.length ? parts : h('span', { class: 'muted' }, 'model');
+  return parts.length ? h('span', { class: 'where' }, parts) : h('span', { class: 'muted' }, 'model');
 }
 
 /** The contract diff against the previous version, breaking changes first and marked. */

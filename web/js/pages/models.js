@@ -43,8 +43,7 @@ export async function renderModels(ctx) {
     h('form', { class: 'toolbar', role: 'search', onsubmit: (e) => e.preventDefault() },
       h('label', { for: 'model-search', class: 'search-label' }, icon('search'), h('span', { class: 'visually-hidden' }, 'Search models')),
       search),
-    count,
-    list,
+    h('section', { class: 'card flush', 'aria-label': 'Models' }, h('div', { class: 'card-title-row' }, count), list),
     status,
   );
 
