@@ -21,6 +21,13 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   return results;
 }
 
+/** Waits for every promise, then throws the first failure: nothing is left running when it rejects. */
+export async function settleAll(promises: Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(promises);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 /** `os/arch[/variant]` of this machine, as image configs spell it. */
 export function hostPlatform(): string {
   switch (process.arch) {

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type Docker from 'dockerode';
 import { MllError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -7,7 +8,7 @@ import { completeImage, refreshImage } from '../oci/assemble.js';
 import { recordLayerDigest } from '../oci/layers.js';
 import { pushWithDocker } from '../docker/push.js';
 import type { BuiltImage, ImageTarget, OciBuiltImage, OciLayer, PublishedImage, PublishRef, StageContext } from '../types.js';
-import { formatBytes, mapLimit } from '../util.js';
+import { formatBytes, mapLimit, settleAll } from '../util.js';
 import type { Credentials, UploadOutcome } from './client.js';
 import { parseRegistryTarget } from './reference.js';
 import type { Registries } from './registries.js';
@@ -62,7 +63,21 @@ export class RegistryTarget implements ImageTarget {
     return { reference, digest: await this.pushOci(image, repository, ref.tag, ctx) };
   }
 
-  private async pushOci(built: OciBuiltImage, repository: string, tag: string, ctx: StageContext): Promise<string> {
+  private async pushOci(built: OciBuiltImage, repository: string, tag: string, outer: StageContext): Promise<string> {
+    // Many requests run at once on one signal: give them a local one (one listener on the caller's).
+    const local = new AbortController();
+    setMaxListeners(256, local.signal);
+    const forward = () => local.abort(outer.signal.reason);
+    if (outer.signal.aborted) forward();
+    outer.signal.addEventListener('abort', forward, { once: true });
+    try {
+      return await this.pushOciWith(built, repository, tag, { ...outer, signal: local.signal });
+    } finally {
+      outer.signal.removeEventListener('abort', forward);
+    }
+  }
+
+  private async pushOciWith(built: OciBuiltImage, repository: string, tag: string, ctx: StageContext): Promise<string> {
     const { store } = this.options;
     const image = await refreshImage(store, built);
     const client = this.options.registries.client(this.host);
@@ -72,11 +87,6 @@ export class RegistryTarget implements ImageTarget {
       exists: { count: 0, bytes: 0 }, mounted: { count: 0, bytes: 0 }, uploaded: { count: 0, bytes: 0 }, hashed: { count: 0, bytes: 0 },
     };
     const hashed = new Map<string, string>();
-    type Work = { kind: 'new'; layer: OciLayer } | { kind: 'known'; blob: KnownBlob };
-    const work: Work[] = [
-      ...image.layers.filter((l) => l.digest === null).map((layer): Work => ({ kind: 'new', layer })),
-      ...blobs.knownBlobs(image).map((blob): Work => ({ kind: 'known', blob })),
-    ];
     const upload = async (blob: KnownBlob, from: OciBuiltImage) => {
       const mountFrom = blob.source.kind === 'base' && from.base?.registry === this.host && from.base.repository !== repository
         ? from.base.repository : undefined;
@@ -86,18 +96,23 @@ export class RegistryTarget implements ImageTarget {
       tally[outcome].bytes += blob.size;
       if (outcome !== 'exists') ctx.log(`${outcome} ${blob.digest} (${formatBytes(blob.size)}) in ${seconds(t0)} s`);
     };
-    await mapLimit(work, this.options.concurrency ?? 4, async (w) => {
-      if (w.kind === 'known') return upload(w.blob, image);
+    const hashNew = async (layer: OciLayer) => {
       // A layer never seen before: hashed while it uploads, and its digest kept for every later build.
       const t0 = performance.now();
-      const source = blobs.unhashed(image, w.layer);
+      const source = blobs.unhashed(image, layer);
       const digest = await client.uploadHashing(repository, source, { chunkSize: this.options.chunkSize, signal: ctx.signal });
       await recordLayerDigest(store, source.key, digest);
       hashed.set(source.key, digest);
       tally.hashed.count++;
       tally.hashed.bytes += source.size;
       ctx.log(`hashed and uploaded ${digest} (${formatBytes(source.size)}) in ${seconds(t0)} s`);
-    });
+    };
+    // Known blobs are mostly a HEAD each (present) or a mount: many at once; new layers stream: a few at once.
+    const concurrency = this.options.concurrency ?? 4;
+    await settleAll([
+      mapLimit(image.layers.filter((l) => l.digest === null), concurrency, hashNew),
+      mapLimit(blobs.knownBlobs(image), Math.max(concurrency, 16), (blob) => upload(blob, image)),
+    ]);
     let complete = image;
     if (complete.manifestDigest === null) {
       complete = await completeImage(store, image, hashed);
