@@ -132,7 +132,7 @@ describe('the web interface', () => {
     const signatures = page.locator('#contract table.contract-table');
     assert.equal(await signatures.count(), 2);
     assert.deepEqual(await page.locator('#contract .signature-name').allTextContents(), ['count', 'tokenize']);
-    const rows = (i: number) => signatures.nth(i).locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.children].map((c) => c.textContent?.trim())));
+    const rows = (i: number) => signatures.nth(i).locator('tbody tr').evaluateAll((trs) => trs.map((tr) => Array.from(tr.children).map((c) => c.textContent?.trim())));
     assert.deepEqual(await rows(0), [['Inputs'], ['text', 'string', 'scalar', '—'], ['Outputs'], ['n', 'int64', 'scalar', 'numerical']]);
     assert.deepEqual(await rows(1), [['Inputs'], ['text', 'string', '[?]', 'text'], ['Outputs'], ['tokens', 'string', '[?, ?]', 'text']]);
     assert.match(await page.locator('#changes').innerText(), /first version/);
@@ -505,12 +505,12 @@ function auditPage() {
     const ratio = (l1! + 0.05) / (l2! + 0.05);
     if (ratio < 4.5) lowContrast.push(`${el.tagName.toLowerCase()}.${el.className} "${n.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
   }
-  const unlabelled = [...document.querySelectorAll('main input, main select, main textarea')]
+  const unlabelled = Array.from(document.querySelectorAll('main input, main select, main textarea'))
     .filter((el) => (el as HTMLInputElement).type !== 'hidden' && !(el as HTMLInputElement).labels?.length && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
     .map((el) => el.outerHTML.slice(0, 80));
-  const ids = [...document.querySelectorAll('[id]')].map((el) => el.id);
+  const ids = Array.from(document.querySelectorAll('[id]')).map((el) => el.id);
   const duplicateIds = [...new Set(ids.filter((id, i) => ids.indexOf(id) !== i))];
-  const nameless = [...document.querySelectorAll('button, a[href]')]
+  const nameless = Array.from(document.querySelectorAll('button, a[href]'))
     .filter((el) => !(el.textContent?.trim() || el.getAttribute('aria-label') || el.querySelector('img[alt]:not([alt=""])')))
     .map((el) => el.outerHTML.slice(0, 80));
   return { lowContrast, unlabelled, duplicateIds, nameless, checked: checked.size };
