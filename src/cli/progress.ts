@@ -78,6 +78,8 @@ export interface BatchCounts {
 
 export interface BatchProgress {
   update(counts: Partial<BatchCounts>): void;
+  /** A line above the bars (or just a line without them). */
+  log(line: string): void;
   stop(): void;
 }
 
@@ -86,17 +88,19 @@ export function batchProgress(stream: Stream, mode: ProgressMode, total: number,
   const started = Date.now();
   const c: BatchCounts = { total, sent: 0, sentBytes: 0, released: 0, failed: 0, rejected: 0 };
   const finished = () => c.released + c.failed + c.rejected;
-  if (mode === 'off') return { update: (u) => void Object.assign(c, u), stop: () => undefined };
+  if (mode === 'off') return { update: (u) => void Object.assign(c, u), log: () => undefined, stop: () => undefined };
   if (mode === 'bar') {
     const multi = new cliProgress.MultiBar({
       stream: stream as NodeJS.WritableStream, hideCursor: true, barsize: 30, fps: 5, etaBuffer: 100,
     }, cliProgress.Presets.shades_classic);
     const upload = multi.create(total, 0, { detail: '' }, { format: 'upload [{bar}] {value}/{total} sent | {detail}' });
-    const build = multi.create(total, 0, { detail: '' }, { format: 'build  [{bar}] {value}/{total} done | {detail} | ETA {eta_formatted}' });
+    const build = multi.create(total, 0, { detail: '' }, { format: 'build  [{bar}] {value}/{total} done | {detail}' });
     const draw = () => {
-      const secs = Math.max((Date.now() - started) / 1000, 0.001);
-      upload.update(c.sent, { detail: `${formatBytes(c.sentBytes)} | ${(c.sent / secs).toFixed(1)} models/s` });
-      build.update(finished(), { detail: `${c.released} released | ${c.failed + c.rejected} failed | ${Math.max(c.sent - finished(), 0)} running` });
+      const ms = Math.max(Date.now() - started, 1);
+      const done = finished();
+      const eta = done > 0 && done < c.total ? ` | ETA ${formatDuration(((c.total - done) * ms) / done)}` : '';
+      upload.update(c.sent, { detail: `${formatBytes(c.sentBytes)} | ${((1000 * c.sent) / ms).toFixed(1)} models/s` });
+      build.update(done, { detail: `${c.released} released | ${c.failed + c.rejected} failed | ${Math.max(c.sent - done, 0)} running${eta}` });
     };
     draw();
     const timer = setInterval(draw, 500);
@@ -106,6 +110,7 @@ export function batchProgress(stream: Stream, mode: ProgressMode, total: number,
         Object.assign(c, u);
         draw();
       },
+      log: (line) => multi.log(`${line}\n`),
       stop() {
         clearInterval(timer);
         draw();
@@ -127,6 +132,7 @@ export function batchProgress(stream: Stream, mode: ProgressMode, total: number,
         line();
       }
     },
+    log: (l) => stream.write(`${l}\n`),
     stop: line,
   };
 }

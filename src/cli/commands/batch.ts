@@ -242,7 +242,7 @@ async function batch(ctx: CommandContext, args: string[], opts: BatchOptions): P
         counts.sent = base + sent.length;
         batches.push({ id: view.id, url: view.url });
         const refusedHere = view.counts.rejected ?? 0;
-        ctx.note(`batch ${view.id}: ${view.total - refusedHere} accepted, ${refusedHere} refused; follow it with: mll batch --id ${view.id}`);
+        progress.log(`batch ${view.id}: ${view.total - refusedHere} accepted, ${refusedHere} refused; follow it with: mll batch --id ${view.id}`);
         if (opts.wait) {
           const before = { ...counts };
           await followBatch(ctx.client, view.id, (t) => {
