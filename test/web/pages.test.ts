@@ -199,6 +199,24 @@ describe('the web interface', () => {
     await page.locator('#pick-archive').setInputFiles({ name: 'model.zip', mimeType: 'application/zip', buffer: Buffer.from('PK') });
     assert.match(await page.locator('.problem').innerText(), /not a \.tar or \.tar\.gz/);
     assert.equal(page.url(), `${app.url}/upload`);
+
+    // Dropping an archive on the zone works like choosing it.
+    const model = `dropped-${suffix}`;
+    const bytes = [...(await tokenizerTarGz())];
+    const transfer = await page.evaluateHandle(({ data, name }) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(data)], name, { type: 'application/gzip' }));
+      return dt;
+    }, { data: bytes, name: `${model}.tar.gz` });
+    await page.locator('#dropzone').dispatchEvent('dragenter', { dataTransfer: transfer });
+    assert.match(await page.locator('#dropzone').getAttribute('class') ?? '', /dragging/);
+    await page.locator('#dropzone').dispatchEvent('drop', { dataTransfer: transfer });
+    await page.locator('.picked-line', { hasText: `${model}.tar.gz` }).waitFor();
+    assert.doesNotMatch(await page.locator('#dropzone').getAttribute('class') ?? '', /dragging/);
+    assert.equal(await page.locator('#model-name').inputValue(), model);
+    await page.getByRole('button', { name: 'Upload', exact: true }).click();
+    await page.waitForURL(`${app.url}/models/${model}/versions/1`);
+    await titleStatus(page, 'Released');
   });
 
   it('lists models with search, latest status and live refresh (304s while nothing changes)', T, async () => {
@@ -331,6 +349,15 @@ describe('the web interface', () => {
     await page.locator('.attempts summary').first().click();
     assert.match(await page.locator('.attempts ol').first().innerText(), /#2[\s\S]*redeliver[\s\S]*HTTP 204/);
     await screenshot(page, 'webhook-deliveries');
+
+    // Deleting asks for a second press, then the endpoint is gone.
+    const id = page.url().split('/').pop()!;
+    await page.getByRole('button', { name: 'Delete webhook' }).click();
+    await page.getByRole('button', { name: 'Click again to delete' }).click();
+    await page.waitForURL(`${app.url}/webhooks`);
+    await page.locator('h1', { hasText: 'Webhooks' }).waitFor();
+    assert.equal(await page.locator(`a[href="/webhooks/${id}"]`).count(), 0);
+    assert.equal((await api(`${app.url}/api/v1/webhooks/${id}`)).status, 404);
   });
 
   it('works from the keyboard: skip link, focus on each new page heading, the token dialog', T, async () => {

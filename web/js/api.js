@@ -40,7 +40,7 @@ export function onAuthRequired(listener) {
   authListeners.add(listener);
   return () => authListeners.delete(listener);
 }
-function authRequired(error) {
+export function authRequired(error) {
   for (const l of authListeners) l(error);
 }
 

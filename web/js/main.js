@@ -16,6 +16,7 @@ const root = document.getElementById('main');
 const tokenDialog = document.getElementById('token-dialog');
 const tokenInput = document.getElementById('token-input');
 const tokenButton = document.getElementById('token-button');
+let authBanner = null;
 
 /** The sign-in prompt: paste a token, keep it in localStorage, try the page again. */
 function signInPrompt(ctx, error) {
@@ -28,6 +29,7 @@ function signInPrompt(ctx, error) {
         e.preventDefault();
         setToken(input.value.trim());
         updateTokenButton();
+        authBanner?.remove();
         router.refresh();
       },
     },
@@ -114,6 +116,7 @@ tokenDialog.addEventListener('close', () => {
   tokenInput.value = '';
   updateTokenButton();
   if (action === 'save' || action === 'clear') {
+    authBanner?.remove();
     announce(action === 'save' ? 'Token saved' : 'Token forgotten');
     router.refresh();
   }
@@ -121,7 +124,6 @@ tokenDialog.addEventListener('close', () => {
 });
 
 // A request made in the background (a live refresh) that meets 401 says so once.
-let authBanner = null;
 onAuthRequired(() => {
   if (authBanner?.isConnected) return;
   authBanner = h('div', { class: 'notice notice-warning auth-banner', role: 'alert' },

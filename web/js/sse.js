@@ -1,4 +1,4 @@
-import { ApiError, authHeaders } from './api.js';
+import { ApiError, authHeaders, authRequired } from './api.js';
 
 /**
  * A server-sent event stream read with fetch, not EventSource: EventSource cannot send the
@@ -69,6 +69,7 @@ export function streamEvents(path, handlers = {}) {
           }
           const error = new ApiError(res.status, body?.error?.code ?? `HTTP_${res.status}`, body?.error?.message ?? `The event stream answered ${res.status}`);
           if (res.status >= 400 && res.status < 500) {
+            if (res.status === 401) authRequired(error);
             handlers.onError?.(error);
             close();
             return;

@@ -97,7 +97,8 @@ export async function renderModel(ctx) {
   });
   function follow(items) {
     for (const v of items) {
-      if (isTerminal(v.status) || streams.has(v.version) || streams.size >= 6) continue;
+      // Few streams: a browser allows only six connections per host over HTTP/1.1.
+      if (isTerminal(v.status) || streams.has(v.version) || streams.size >= 2) continue;
       streams.set(v.version, streamEvents(paths.versionEvents(name, v.version), {
         onEvent: (e) => {
           if (e.event === 'status') refresh();
@@ -132,8 +133,14 @@ export async function renderModel(ctx) {
 
   showSummary(model);
   show(first.body);
-  // New versions and anything a stream missed: a cheap conditional poll (304 when unchanged).
-  ctx.every(5000, refresh);
+  // New versions and anything a stream missed: a cheap conditional poll (304 when unchanged),
+  // every 2.5 s while a version on the page is in flight, every 10 s otherwise.
+  let ticks = 0;
+  ctx.every(2500, () => {
+    ticks++;
+    const inFlight = [...statuses.values()].some((s) => !isTerminal(s));
+    if (inFlight || ticks % 4 === 0) refresh();
+  });
 }
 
 function maxVersion(model) {
