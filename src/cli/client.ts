@@ -107,7 +107,10 @@ export class ApiClient {
     const exitCode = status >= 500 || status === 429 ? ExitCode.UNAVAILABLE : ExitCode.FAILED;
     try {
       const { error } = JSON.parse(text) as { error?: { code?: string; message?: string; details?: unknown } };
-      if (error?.code && error.message) return new CliError(error.code, error.message, { status, details: error.details, exitCode });
+      if (error?.code && error.message) {
+        const hint = error.code === 'UNAUTHORIZED' ? (this.token ? ' (the token given was refused)' : ' (give one with --token or MLL_TOKEN)') : '';
+        return new CliError(error.code, `${error.message}${hint}`, { status, details: error.details, exitCode });
+      }
     } catch {
       /* not the API's error shape */
     }
