@@ -59,7 +59,7 @@ function progressCell(view) {
   if (!view) return h('span', { class: 'muted' }, '…');
   if (view.error) return h('span', { class: 'muted' }, view.error.status === 404 ? 'expired' : 'unavailable');
   const bad = (view.counts.failed ?? 0) + (view.counts.rejected ?? 0);
-  if (view.done) return bad ? h('span', { class: 'inline-status' }, statusBadge('failed'), `${bad} of ${view.total}`) : statusBadge('released');
+  if (view.done) return bad ? h('span', { class: 'inline-status' }, statusBadge('failed'), `${bad} of ${view.total} did not make it`) : statusBadge('released');
   const done = (view.counts.released ?? 0) + bad;
-  return h('span', { class: 'inline-status' }, statusBadge('building'), `${done} of ${view.total}`);
+  return h('span', { class: 'inline-status' }, statusBadge('building'), `${done} of ${view.total} finished`);
 }
