@@ -424,6 +424,19 @@ describe('the web interface', () => {
     }
   });
 
+  it('says plainly when a model, version or page does not exist', T, async () => {
+    const page = await browser.page();
+    await page.goto(`${app.url}/models/no-such-model-${suffix}`);
+    await page.locator('h1', { hasText: 'Not found' }).waitFor();
+    assert.match(await page.locator('.problem').innerText(), new RegExp(`No model named "no-such-model-${suffix}"`));
+    await page.goto(`${app.url}/models/${tokenizer}/versions/999`);
+    await page.locator('h1', { hasText: 'Not found' }).waitFor();
+    await page.goto(`${app.url}/no/such/page`);
+    await page.locator('h1', { hasText: 'Page not found' }).waitFor();
+    await page.getByRole('link', { name: 'Go to the models' }).click();
+    await page.locator('h1', { hasText: 'Models' }).waitFor();
+  });
+
   it('shows API data as text, never as markup', T, async () => {
     const model = `xss-${suffix}`;
     const payload = '<img src=x onerror="window.pwned=1"><b>bold</b>';
