@@ -133,32 +133,32 @@ try {
   }
   const serviceBaseline = vmHwmKiB(service.pid);
 
-  // Sampler: one GET at a time of a version that exists (names refreshed from the model list).
+  // Sampler: one GET at a time of a version that exists. The batch creates the models in name
+  // order, so the next name is probed (counted once it exists) and otherwise a random existing
+  // one is read; no list calls that would load the service beyond the GETs measured.
   const samples: number[] = [];
-  let known: string[] = [];
+  const nameWidth = Math.max(4, String(N - 1).length);
+  const nameOf = (i: number) => `bench-${String(i).padStart(nameWidth, '0')}`;
+  let known = 0;
   let sampling = true;
-  const refresh = async () => {
-    while (sampling) {
-      const body = await fetch(`${server}/api/v1/models?limit=1000&q=bench-`).then((r) => r.json() as Promise<{ items: { name: string }[] }>, () => ({ items: [] }));
-      known = body.items.map((m) => m.name);
-      await new Promise((r) => setTimeout(r, 2000));
-    }
+  const get = async (name: string) => {
+    const t = performance.now();
+    const res = await fetch(`${server}/api/v1/models/${name}/versions/1`).catch(() => null);
+    if (!res) return false;
+    await res.arrayBuffer();
+    if (res.status !== 200) return false;
+    samples.push(performance.now() - t);
+    return true;
   };
   const sample = async () => {
-    while (sampling) {
-      if (known.length > 0) {
-        const name = known[Math.floor(Math.random() * known.length)]!;
-        const t = performance.now();
-        const res = await fetch(`${server}/api/v1/models/${name}/versions/1`).catch(() => null);
-        if (res) {
-          await res.arrayBuffer();
-          if (res.status === 200) samples.push(performance.now() - t);
-        }
-      }
+    for (let tick = 0; sampling; tick++) {
+      if (known < N && (known === 0 || tick % 2 === 0)) {
+        if (await get(nameOf(known))) known++;
+      } else await get(nameOf(Math.floor(Math.random() * known)));
       await new Promise((r) => setTimeout(r, 50));
     }
   };
-  const samplers = Promise.all([refresh(), sample()]);
+  const samplers = sample();
 
   const start = Date.now();
   let cliPeak = 0;

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { packDirectory } from '../../archive/pack-dir.js';
-import { terminal, type ApiErrorBody, type Batch, type BatchEvent } from '../api-types.js';
+import { terminal, type ApiErrorBody, type Batch } from '../api-types.js';
 import { isAbort, type ApiClient } from '../client.js';
 import { commandContext, type CommandContext } from '../context.js';
 import { CliError, ExitCode, usageError } from '../errors.js';
@@ -17,9 +17,10 @@ import type { CliIO, CommandRegistrar } from '../program.js';
 /**
  * `mll batch <dir>...`: many models in one streamed multipart POST /api/v1/batches (one batch,
  * one id to follow; each model becomes its own version or is refused alone), with folders packed
- * ahead in parallel so the connection never idles. Then it follows the batch's event stream
- * (one connection, whatever the number of models) until every item is terminal, and prints a
- * table of model, version, status and error. Exit 1 if any model failed or was refused.
+ * ahead in parallel so the connection never idles. Then it polls the batch (one request every
+ * second or two, 304 when nothing changed, whatever the number of models) until every item is
+ * terminal, and prints a table of model, version, status and error. Exit 1 if any model failed
+ * or was refused.
  */
 
 export interface BatchOptions {
@@ -112,58 +113,34 @@ interface Tally {
 }
 
 /**
- * Follows a batch until it is done: its SSE stream (resumed with Last-Event-ID after a dropped
- * connection), or polling GET /batches/{id} with If-None-Match when the server does not stream.
+ * Follows a batch until every item is terminal by polling GET /batches/{id} with If-None-Match
+ * (an unchanged batch costs a 304). Polling, not the batch's event stream: the server rebuilds
+ * the whole batch view to answer either, and the stream does it on every item transition (see
+ * bench/batch/README.md), so one poll every second or two is far cheaper for big batches.
+ * Returns the final view.
  */
-export async function followBatch(client: ApiClient, id: string, onTally: (t: Tally) => void, signal?: AbortSignal): Promise<void> {
-  const states = new Map<string, string>();
-  let rejected = 0;
-  const tally = () => {
-    let released = 0;
-    let failed = 0;
-    for (const s of states.values()) {
-      if (s === 'released') released++;
-      else if (s === 'failed') failed++;
-    }
-    onTally({ released, failed, rejected });
-  };
-  let last: string | undefined;
+export async function followBatch(client: ApiClient, id: string, onTally: (t: Tally) => void, signal?: AbortSignal): Promise<Batch> {
+  const path = `/api/v1/batches/${encodeURIComponent(id)}`;
+  let etag: string | undefined;
+  let view: Batch | undefined;
   let failures = 0;
-  for (;;) {
+  for (let round = 0; ; round++) {
     try {
-      for await (const e of client.events(`/api/v1/batches/${encodeURIComponent(id)}/events`, { lastEventId: last, signal })) {
-        failures = 0;
-        if (e.event === 'end') return;
-        if (e.id) last = e.id;
-        const event = JSON.parse(e.data) as BatchEvent;
-        if (event.version === null) rejected++;
-        else {
-          const key = `${event.model}:${event.version}`;
-          // Events may be replayed after a reconnection; a terminal state never goes back.
-          if (!terminal(states.get(key) ?? '')) states.set(key, event.status);
-        }
-        tally();
+      const res = await client.request<Batch>('GET', path, { headers: etag ? { 'if-none-match': etag } : {}, signal });
+      failures = 0;
+      if (res.status !== 304 || !view) {
+        view = res.body;
+        etag = res.headers.get('etag') ?? undefined;
+        const c = view.counts;
+        onTally({ released: c.released ?? 0, failed: c.failed ?? 0, rejected: c.rejected ?? 0 });
+        if (view.done) return view;
       }
     } catch (err) {
-      if (isAbort(err)) throw err;
-      if (err instanceof CliError && err.code === 'BAD_RESPONSE') return pollBatch(client, id, onTally, signal);
-      if (!(err instanceof CliError) || err.exitCode !== ExitCode.UNAVAILABLE || failures >= 8) throw err;
+      // A restarting API is waited for a while (about half a minute); anything else ends it.
+      if (isAbort(err) || !(err instanceof CliError) || err.exitCode !== ExitCode.UNAVAILABLE || ++failures > 8) throw err;
     }
-    await sleep(Math.min(250 * 2 ** failures++, 5000), undefined, { signal });
-  }
-}
-
-async function pollBatch(client: ApiClient, id: string, onTally: (t: Tally) => void, signal?: AbortSignal): Promise<void> {
-  let etag: string | undefined;
-  for (;;) {
-    const res = await client.request<Batch>('GET', `/api/v1/batches/${encodeURIComponent(id)}`, { headers: etag ? { 'if-none-match': etag } : {}, signal });
-    if (res.status !== 304) {
-      etag = res.headers.get('etag') ?? undefined;
-      const c = res.body.counts;
-      onTally({ released: c.released ?? 0, failed: c.failed ?? 0, rejected: c.rejected ?? 0 });
-      if (res.body.done) return;
-    }
-    await sleep(2000, undefined, { signal });
+    // Quick at first (small batches end fast), then every 2 s.
+    await sleep(failures > 0 ? Math.min(250 * 2 ** failures, 5000) : Math.min(250 * (round + 1), 2000), undefined, { signal });
   }
 }
 
@@ -205,11 +182,9 @@ async function batch(ctx: CommandContext, args: string[], opts: BatchOptions): P
       batches.push({ id: view.id, url: view.url });
       progress = batchProgress(ctx.io.stderr, ctx.progress, view.total);
       progress.update({ sent: view.total });
-      if (opts.wait && !view.done) {
-        await followBatch(ctx.client, view.id, (t) => progress!.update(t), timeout);
-      }
+      const final = opts.wait && !view.done ? await followBatch(ctx.client, view.id, (t) => progress!.update(t), timeout) : view;
       progress.stop();
-      rows.push(...rowsOf(await ctx.client.get<Batch>(`/api/v1/batches/${encodeURIComponent(view.id)}`), null));
+      rows.push(...rowsOf(final, null));
     } else {
       if (args.length === 0) throw usageError('give the model folders to upload (or a quoted glob such as "models/*")');
       const paths = await expandArguments(args);
@@ -245,11 +220,11 @@ async function batch(ctx: CommandContext, args: string[], opts: BatchOptions): P
         progress.log(`batch ${view.id}: ${view.total - refusedHere} accepted, ${refusedHere} refused; follow it with: mll batch --id ${view.id}`);
         if (opts.wait) {
           const before = { ...counts };
-          await followBatch(ctx.client, view.id, (t) => {
-            progress!.update({ released: before.released + t.released, failed: before.failed + t.failed, rejected: before.rejected + t.rejected });
+          const final = await followBatch(ctx.client, view.id, (t) => {
             Object.assign(counts, { released: before.released + t.released, failed: before.failed + t.failed, rejected: before.rejected + t.rejected });
+            progress!.update(counts);
           }, timeout);
-          rows.push(...rowsOf(await ctx.client.get<Batch>(`/api/v1/batches/${encodeURIComponent(view.id)}`), sent));
+          rows.push(...rowsOf(final, sent));
         } else rows.push(...rowsOf(view, sent));
       }
       progress.stop();
