@@ -129,7 +129,7 @@ describe('deterministic layer tar', () => {
 
   it('fails a stream whose content blob is missing', async () => {
     const segs = tarSegments([{ type: 'file', path: 'model/x', mode: 0o644, size: 3, digest: `sha256:${'0'.repeat(64)}` }]);
-    await assert.rejects(collect(segmentStream(ctx.store, segs, { start: 0, end: segmentsSize(segs) })), { name: 'NotFoundError' });
+    await assert.rejects(collect(segmentStream(ctx.store, segs, { start: 0, end: segmentsSize(segs) })), { code: 'NOT_FOUND', message: /no longer in the object store; upload the model again/ });
   });
 
   it('encodes sizes of 8 GiB and more in base-256', () => {

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { keys } from '../../domain/keys.js';
 import { MllError } from '../../errors.js';
-import type { ObjectStore } from '../../storage/object-store.js';
+import { isNotFound, type ObjectStore } from '../../storage/object-store.js';
 import type { Segment } from './tar.js';
 
 const ZEROS = Buffer.alloc(64 * 1024);
@@ -34,7 +34,12 @@ export function segmentStream(
         signal?.throwIfAborted();
         const key = keys.blob(seg.digest);
         const whole = from === 0 && to === seg.size;
-        const body = await store.get(key, whole ? { signal } : { range: { start: from, end: to - 1 }, signal });
+        const body = await store.get(key, whole ? { signal } : { range: { start: from, end: to - 1 }, signal }).catch((err: unknown) => {
+          if (!isNotFound(err)) throw err;
+          throw new MllError('NOT_FOUND', `The content ${seg.digest} of a model file is no longer in the object store; upload the model again`, {
+            cause: err, details: { digest: seg.digest },
+          });
+        });
         let got = 0;
         for await (const chunk of body as AsyncIterable<Buffer>) {
           got += chunk.length;

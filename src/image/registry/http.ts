@@ -58,7 +58,12 @@ export function send(req: HttpRequest): Promise<HttpResponse> {
     }, (res) => {
       if (body && !Buffer.isBuffer(body)) {
         // The server answered before it read everything (an error, or auth): stop sending.
-        res.once('end', () => { if (!body.readableEnded) body.destroy(); });
+        res.once('end', () => {
+          if (!body.readableEnded) {
+            body.destroy();
+            request.destroy(); // the half-sent body makes the connection unusable
+          }
+        });
       }
       resolve(wrap(res));
     });
