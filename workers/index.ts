@@ -2,6 +2,7 @@ import type { Worker } from 'bullmq';
 import type { Services } from '../src/app/services.js';
 import type { StageDeps } from '../src/pipeline/context.js';
 import { parseFailpoints } from '../src/failpoints.js';
+import { sweepScratch } from '../src/pipeline/extract.js';
 import { startBuildWorker } from './build.js';
 import { startExtractWorker } from './extract.js';
 import { startPushWorker } from './push.js';
@@ -22,6 +23,9 @@ export function startWorkers(services: Services): WorkerPool {
     failpoints: config.failpoints ? parseFailpoints(config.failpoints) : undefined,
     config, store: services.store, catalog: services.catalog, builder: services.builder, target: services.target, logger: services.logger,
   };
+  sweepScratch(config.dataDirAbs).then((n) => {
+    if (n > 0) services.logger.info({ removed: n }, 'removed scratch directories left by workers that died mid-extract');
+  }, (err: unknown) => services.logger.warn({ err }, 'could not sweep scratch directories'));
   const common = { connection: services.queueRedis, prefix: config.prefix, metrics: services.metrics, lockMs: config.stageLockMs };
   const workers = [
     startExtractWorker(deps, { ...common, concurrency: config.extractConcurrency }),

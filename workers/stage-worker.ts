@@ -35,24 +35,14 @@ export function startStageWorker(stage: Stage, run: StageFunction, deps: StageDe
       r.error = body;
       const timing = r.stages[stage] ?? { attempts: 1 };
       r.stages[stage] = { ...timing, finishedAt: new Date().toISOString() };
-    }, { type: 'status', status: 'failed', stage, message: body.message, error: body });
+    }, { type: 'status', status: 'failed', stage, message: body.message, error: body }, { cacheWhenStoreIsDown: true });
   };
 
   const processor = async (job: Job, _token?: string, signal?: AbortSignal) => {
     const data = parseStageJobData(job.data);
-    const logger = deps.logger.child({ stage, model: data.model, version: data.version, job: job.id, attempt: job.attemptsMade + 1 });
-    const record = await catalog.getDurable(data.model, data.version);
-    if (terminalStatuses.has(record.status)) {
-      logger.info({ status: record.status }, 'version is already terminal; nothing to do');
-      return { skipped: true };
-    }
     const attempt = job.attemptsMade + 1;
-    await catalog.update(data.model, data.version, (r) => {
-      r.status = stageStatus[stage];
-      const previous = r.stages[stage];
-      r.stages[stage] = { startedAt: previous?.startedAt ?? new Date().toISOString(), attempts: attempt };
-    }, { type: 'status', status: stageStatus[stage], stage, message: attempt > 1 ? `${stage}: attempt ${attempt}` : undefined });
-
+    const attempts = job.opts.attempts ?? 1;
+    const logger = deps.logger.child({ stage, model: data.model, version: data.version, job: job.id, attempt });
     const ctx: StageContext = {
       signal: signal ?? new AbortController().signal,
       logger,
@@ -64,18 +54,29 @@ export function startStageWorker(stage: Stage, run: StageFunction, deps: StageDe
       },
     };
     const timer = options.metrics?.stageDuration.startTimer({ stage });
+    // Everything, the first read of the record included, runs inside this try: a store or Redis
+    // fault at any point is retried, logged on the version, and explained once attempts run out.
     try {
-      const result = await run(data, deps, ctx);
-      timer?.({ outcome: 'succeeded' });
+      const record = await catalog.getDurable(data.model, data.version);
+      if (terminalStatuses.has(record.status)) {
+        logger.info({ status: record.status }, 'version is already terminal; nothing to do');
+        return { skipped: true };
+      }
+      await catalog.update(data.model, data.version, (r) => {
+        r.status = stageStatus[stage];
+        const previous = r.stages[stage];
+        r.stages[stage] = { startedAt: previous?.startedAt ?? new Date().toISOString(), attempts: attempt };
+      }, { type: 'status', status: stageStatus[stage], stage, message: attempt > 1 ? `${stage}: attempt ${attempt}` : undefined });
+      await run(data, deps, ctx);
       if (stage !== 'push') {
         await catalog.update(data.model, data.version, (r) => {
           const timing = r.stages[stage] ?? { attempts: attempt };
           r.stages[stage] = { ...timing, finishedAt: new Date().toISOString() };
         });
       }
-      return { done: true, ...(stage === 'build' && result ? { built: true } : {}) };
+      timer?.({ outcome: 'succeeded' });
+      return { done: true };
     } catch (err) {
-      const attempts = job.opts.attempts ?? 1;
       const transient = isTransient(err);
       timer?.({ outcome: transient && attempt < attempts ? 'retried' : 'failed' });
       // Bad input is the user's to fix, not an operational problem: info, not warn.

@@ -3,7 +3,7 @@ import { keys, parseVersionRecordKey } from '../domain/keys.js';
 import {
   terminalStatuses, type VersionEvent, type VersionEventType, type VersionRecord, type VersionStatus,
 } from '../domain/version.js';
-import { isTransient, MllError } from '../errors.js';
+import { isMllError, isTransient, MllError } from '../errors.js';
 import { getJson, isNotFound, putJson, type ObjectStore } from '../storage/object-store.js';
 import { redisKeys, type RedisKeys } from './redis-keys.js';
 
@@ -156,14 +156,25 @@ export class Catalog {
     version: number,
     change: (record: VersionRecord) => VersionRecord | void | null,
     event?: EventInput,
+    options: { cacheWhenStoreIsDown?: boolean } = {},
   ): Promise<VersionRecord> {
-    const current = await this.getDurable(model, version);
+    const storeDown = (err: unknown) => options.cacheWhenStoreIsDown === true && isMllError(err) && err.code === 'STORE_UNAVAILABLE';
+    const current = await this.getDurable(model, version).catch((err: unknown) => {
+      if (storeDown(err)) return this.get(model, version);
+      throw err;
+    });
     const draft = structuredClone(current);
     const changed = change(draft);
     if (changed === null) return current;
     const next = changed ?? draft;
     next.updatedAt = new Date().toISOString();
-    await putJson(this.store, keys.versionRecord(model, version), next);
+    try {
+      await putJson(this.store, keys.versionRecord(model, version), next);
+    } catch (err) {
+      // A failure that cannot be written to a store that is down is still shown (from Redis);
+      // the durable record keeps the last state, so a later reindex re-runs the version.
+      if (!storeDown(err)) throw err;
+    }
     await this.cache(next);
     if (event) await this.appendEvent(model, version, event);
     if (current.status !== next.status) await this.notify(next, current.status);

@@ -24,7 +24,7 @@ export async function runExtract(input: StageInput, deps: StageDeps, ctx: StageC
     ctx.log('extract: already done for this version; skipping');
     return;
   }
-  const scratch = path.join(deps.config.dataDirAbs, 'work', `${input.model}-${input.version}-${randomUUID()}`);
+  const scratch = path.join(deps.config.dataDirAbs, 'work', `${input.model}-${input.version}-${process.pid}-${randomUUID()}`);
   try {
     ctx.log(`extract: unpacking ${record.payload.size} bytes (${record.payload.format})`);
     const extracted = await extractToDir(await deps.store.get(record.payload.key, { signal: ctx.signal }), scratch, {
@@ -66,6 +66,31 @@ export async function runExtract(input: StageInput, deps: StageDeps, ctx: StageC
     }, diff?.breaking ? { type: 'warning', stage: 'extract', message: `The contract has breaking changes against version ${diff.against}` } : undefined);
   } finally {
     await fs.rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Removes scratch directories left by workers that died mid-extract (their pid, in the name, is
+ * gone). Run when a worker process starts; directories of live workers are left alone.
+ */
+export async function sweepScratch(dataDir: string): Promise<number> {
+  const work = path.join(dataDir, 'work');
+  let removed = 0;
+  for (const name of await fs.readdir(work).catch(() => [] as string[])) {
+    const pid = Number(/-(\d+)-[0-9a-f-]{36}$/.exec(name)?.[1]);
+    if (!pid || pid === process.pid || isAlive(pid)) continue;
+    await fs.rm(path.join(work, name), { recursive: true, force: true });
+    removed += 1;
+  }
+  return removed;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

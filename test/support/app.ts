@@ -9,6 +9,8 @@ import { uniqueName } from './unique.js';
 
 export interface TestApp {
   running: Running;
+  /** The environment the app was configured from: give it to worker processes to join the same deployment. */
+  env: Record<string, string>;
   config: Config;
   url: string;
   prefix: string;
@@ -64,7 +66,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const config = loadConfig(env);
   const running = await run({ api: options.api ?? true, workers: options.workers ?? true }, config);
   return {
-    running, config, prefix, registry,
+    running, config, prefix, registry, env,
     url: config.baseUrl,
     async stop() {
       await running.stop();

@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { registryOutage, storeOutage } from './scenarios.js';
+
+it('object store down: 503 on upload with nothing left behind; extraction retries and finishes; a permanent outage fails with the reason', async () => {
+  const r = await storeOutage();
+  assert.deepEqual(r.notes.uploadWhileDown, { status: 503, code: 'STORE_UNAVAILABLE' });
+  assert.equal(r.notes.leftoverUploads, 0);
+  assert.equal(r.notes.firstVersionNumber, 1, 'the refused upload spent no version number');
+  assert.deepEqual(r.notes.permanentOutage, { status: 'failed', code: 'STORE_UNAVAILABLE' });
+  assert.equal(r.released, 1, JSON.stringify(r));
+  assert.equal(r.failedWithReason, 1);
+  assert.equal(r.lost, 0);
+  assert.equal(r.duplicated, 0);
+});
+
+it('registry down: pushes retry and release when it is back; a permanent outage fails with the reason', async () => {
+  const r = await registryOutage(2);
+  assert.equal(r.released, 2, JSON.stringify(r));
+  assert.deepEqual(r.notes.permanentOutage, { status: 'failed', code: 'REGISTRY_UNAVAILABLE' });
+  assert.equal(r.failedWithReason, 1);
+  assert.equal(r.lost, 0);
+  assert.equal(r.duplicated, 0);
+  assert.deepEqual(r.notes.tags, ['1', '2']);
+});

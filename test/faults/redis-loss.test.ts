@@ -1,0 +1,13 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { loseRedis } from './scenarios.js';
+
+it('rebuilds from the object store when Redis restarts empty, running or at start-up; no number is reused', async () => {
+  const r = await loseRedis(3);
+  assert.equal(r.lost, 0, JSON.stringify(r));
+  assert.equal(r.duplicated, 0, JSON.stringify(r));
+  assert.equal(r.released, 4, JSON.stringify(r));
+  assert.equal(r.notes.nextVersion, 4);
+  assert.equal(r.notes.versionAfterRestart, 5);
+  assert.equal(r.notes.versionsListed, 5);
+});

@@ -1,0 +1,376 @@
+/**
+ * The fault battery: each scenario runs ML Lambda against real services, breaks something on
+ * purpose, and accounts for every version it tried to create. The tests in this folder assert on
+ * the reports; `npm run chaos` runs the same scenarios with more versions and prints a table.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { stageQueueNames } from '../../queues/names.js';
+import type { Stage, VersionStatus } from '../../src/domain/version.js';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { api, tarOf, uploadTar, waitForVersion, type PresentedVersion } from '../support/client.js';
+import { freePort, startPrivateRegistry } from '../support/registry.js';
+import { repoRoot } from '../support/paths.js';
+import { spawnService, type ServiceProcess } from '../support/processes.js';
+import { cleanRedis } from '../support/redis.js';
+import { services } from '../support/services.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
+import { uniqueName } from '../support/unique.js';
+
+export interface FaultReport {
+  fault: string;
+  /** Uploads the API accepted (202). */
+  attempted: number;
+  released: number;
+  /** Failed with a reason (error code and message on the version). */
+  failedWithReason: number;
+  /** Accepted but neither released nor failed with a reason at the end: must be 0. */
+  lost: number;
+  /** Released twice, a number given twice, or more than one image: must be 0. */
+  duplicated: number;
+  /** Other observations the tests assert on. */
+  notes: Record<string, unknown>;
+}
+
+const pythonModel = path.join(repoRoot, 'test', 'fixtures', 'models', 'python-tokenizer');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function modelTar(): Promise<Buffer> {
+  return tarOf(pythonModel);
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+async function versionOf(app: TestApp, model: string, version: number): Promise<PresentedVersion | undefined> {
+  const res = await api<PresentedVersion>(`${app.url}/api/v1/models/${model}/versions/${version}`);
+  return res.status === 200 ? res.body : undefined;
+}
+
+async function waitForStatus(app: TestApp, model: string, version: number, statuses: VersionStatus[], timeoutMs = 60_000) {
+  return waitFor(`${model}:${version} to be ${statuses.join('|')}`, async () => {
+    const v = await versionOf(app, model, version);
+    return v && statuses.includes(v.status) ? v : undefined;
+  }, timeoutMs);
+}
+
+/** Counts outcomes for the versions a scenario created; waits for each to be terminal first. */
+async function account(fault: string, app: TestApp, created: { model: string; version: number }[], notes: Record<string, unknown> = {}, timeoutMs = 90_000): Promise<FaultReport> {
+  const report: FaultReport = { fault, attempted: created.length, released: 0, failedWithReason: 0, lost: 0, duplicated: 0, notes };
+  const seen = new Set<string>();
+  for (const { model, version } of created) {
+    const key = `${model}:${version}`;
+    if (seen.has(key)) report.duplicated += 1;
+    seen.add(key);
+    const v = await waitForVersion(app.url, model, version, { timeoutMs }).catch(() => undefined);
+    if (v?.status === 'released') report.released += 1;
+    else if (v?.status === 'failed' && v.error?.code && v.error.message) report.failedWithReason += 1;
+    else report.lost += 1;
+    const events = await api<{ items: { type: string; status?: string }[] }>(`${app.url}/api/v1/models/${model}/versions/${version}/events`);
+    const releases = (events.body.items ?? []).filter((e) => e.type === 'status' && e.status === 'released').length;
+    if (releases > 1) report.duplicated += 1;
+  }
+  // Each model's versions are exactly 1..n: no gaps from crashes, no number given twice.
+  const byModel = new Map<string, number[]>();
+  for (const c of created) byModel.set(c.model, [...(byModel.get(c.model) ?? []), c.version]);
+  for (const [model, versions] of byModel) {
+    const list = await api<{ items: { version: number }[]; total: number }>(`${app.url}/api/v1/models/${model}/versions?limit=500`);
+    if (list.body.total !== versions.length) report.duplicated += Math.abs(list.body.total - versions.length);
+  }
+  return report;
+}
+
+/** Tags in a registry repository: one per released version means one image per version. */
+async function registryTags(registry: string, repository: string): Promise<string[]> {
+  const [host, ...ns] = registry.split('/');
+  const res = await fetch(`http://${host}/v2/${[...ns, repository].join('/')}/tags/list`);
+  if (res.status === 404) return [];
+  return ((await res.json()) as { tags: string[] | null }).tags ?? [];
+}
+
+async function upload(app: TestApp, model: string, body: Buffer): Promise<number> {
+  const res = await uploadTar(app.url, model, body);
+  if (res.status !== 202) throw new Error(`upload answered ${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body.version;
+}
+
+/**
+ * A worker process is SIGKILLed in the middle of a stage (held there by a failpoint); a fresh
+ * worker takes the job over once its lock expires. The version must complete exactly once.
+ */
+export async function killWorkerMidStage(stage: Stage, versions = 1): Promise<FaultReport> {
+  const app = await startTestApp({ workers: false, target: 'registry', env: { MLL_STAGE_LOCK_MS: '1500' } });
+  const workers: ServiceProcess[] = [];
+  try {
+    const doomed = spawnService('workers', { ...app.env, MLL_FAILPOINTS: `${stage}-mid=sleep:600000` });
+    workers.push(doomed);
+    const model = uniqueName(`kill-${stage}`);
+    const body = await modelTar();
+    const created: { model: string; version: number }[] = [];
+    for (let i = 0; i < versions; i++) created.push({ model, version: await upload(app, model, body) });
+    const status = ({ extract: 'extracting', build: 'building', push: 'pushing' } as const)[stage];
+    await waitForStatus(app, model, created[0]!.version, [status]);
+    await sleep(1500); // well inside the failpoint's pause
+    doomed.kill('SIGKILL');
+    const killed = await doomed.exited;
+    workers.push(spawnService('workers', app.env));
+    const report = await account(`worker SIGKILLed mid-${stage}`, app, created, { killedBy: killed.signal });
+    // The numbers go on after the crash.
+    const after = await upload(app, model, body);
+    await waitForStatus(app, model, after, ['released']);
+    report.notes.nextVersion = after;
+    report.notes.tags = (await registryTags(app.registry!, model)).sort();
+    if ((report.notes.tags as string[]).length !== versions + 1) report.duplicated += 1;
+    return report;
+  } finally {
+    for (const w of workers) w.kill('SIGKILL');
+    await Promise.all(workers.map((w) => w.exited));
+    await app.stop();
+  }
+}
+
+/** Redis is killed and restarted empty (as Redis here keeps nothing on disk), while a version builds. */
+export async function loseRedis(versions = 3): Promise<FaultReport> {
+  const port = await freePort();
+  const startRedis = () => {
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    return child;
+  };
+  let redisProcess = startRedis();
+  const redisUrl = `redis://127.0.0.1:${port}`;
+  await waitFor('private redis', async () => {
+    const r = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0 });
+    try {
+      await r.connect();
+      return (await r.ping()) === 'PONG' ? true : undefined;
+    } finally {
+      r.disconnect();
+    }
+  });
+  const env = { REDIS_URL: redisUrl, MLL_RECOVERY_CHECK_MS: '500', MLL_FAILPOINTS: 'build-mid=sleep:1500', MLL_STAGE_LOCK_MS: '2000' };
+  let app = await startTestApp({ env });
+  const { dataDir } = { dataDir: app.config.dataDir };
+  try {
+    const model = uniqueName('redis-loss');
+    const body = await modelTar();
+    const created: { model: string; version: number }[] = [];
+    for (let i = 0; i < versions - 1; i++) created.push({ model, version: await upload(app, model, body) });
+    for (const c of created) await waitForStatus(app, c.model, c.version, ['released']);
+    const building = await upload(app, model, body);
+    created.push({ model, version: building });
+    await waitForStatus(app, model, building, ['building']);
+    // Redis dies and comes back empty.
+    redisProcess.kill('SIGKILL');
+    await new Promise((r) => redisProcess.once('exit', r));
+    redisProcess = startRedis();
+    // The running service notices, rebuilds its index from the store and re-enqueues the build.
+    await waitFor('the index to be rebuilt', async () => ((await versionOf(app, model, 1))?.status === 'released' ? true : undefined), 30_000);
+    const next = await upload(app, model, body);
+    created.push({ model, version: next });
+    const running = await account('Redis lost (restarted empty) while running', app, created, { nextVersion: next });
+    // And on start-up: stop everything, lose Redis again, start a fresh process.
+    await app.running.stop();
+    redisProcess.kill('SIGKILL');
+    await new Promise((r) => redisProcess.once('exit', r));
+    redisProcess = startRedis();
+    await waitFor('private redis', async () => {
+      const r = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0 });
+      try {
+        await r.connect();
+        return (await r.ping()) === 'PONG' ? true : undefined;
+      } finally {
+        r.disconnect();
+      }
+    });
+    app = await startTestApp({ env: { ...env, MLL_DATA_DIR: dataDir, MLL_PREFIX: app.prefix } });
+    const afterRestart = await upload(app, model, body);
+    await waitForStatus(app, model, afterRestart, ['released']);
+    running.notes.versionAfterRestart = afterRestart;
+    const list = await api<{ total: number }>(`${app.url}/api/v1/models/${model}/versions`);
+    running.notes.versionsListed = list.body.total;
+    return running;
+  } finally {
+    await app.stop().catch(() => undefined);
+    redisProcess.kill('SIGKILL');
+  }
+}
+
+/**
+ * The object store goes away: during an upload (a clear 503, nothing half-written, no number
+ * spent), during extraction (retries, then finishes when it is back), and for good (fails with
+ * the reason after the configured attempts).
+ */
+export async function storeOutage(): Promise<FaultReport> {
+  const s3 = new URL(services.s3().endpoint);
+  const proxy = await startTcpProxy(s3.hostname, Number(s3.port));
+  const app = await startTestApp({
+    store: 'minio',
+    // The pause in the middle of extract lets the store go away while extraction is under way.
+    env: { MLL_S3_ENDPOINT: `http://${proxy.host}:${proxy.port}`, MLL_STAGE_ATTEMPTS: '4', MLL_STAGE_BACKOFF_MS: '400', MLL_FAILPOINTS: 'extract-mid=sleep:1000' },
+  });
+  try {
+    const model = uniqueName('store-down');
+    const body = await modelTar();
+    const created: { model: string; version: number }[] = [];
+    const notes: Record<string, unknown> = {};
+
+    await proxy.down();
+    const refused = await uploadTar(app.url, model, body);
+    notes.uploadWhileDown = { status: refused.status, code: refused.body.error?.code };
+    await proxy.up();
+    const leftovers: string[] = [];
+    for await (const o of app.running.services.store.list('uploads/')) leftovers.push(o.key);
+    notes.leftoverUploads = leftovers.length;
+
+    // Down right after the upload was accepted: extraction retries until the store is back.
+    const v1 = await upload(app, model, body);
+    created.push({ model, version: v1 });
+    notes.firstVersionNumber = v1;
+    await waitForStatus(app, model, v1, ['extracting']);
+    await proxy.down();
+    await waitFor('extract to retry', async () => {
+      const events = await app.running.services.catalog.readEvents(model, v1);
+      return events.some((e) => e.type === 'log' && /attempt \d+ of \d+ failed/.test(e.message ?? '')) ? true : undefined;
+    }, 30_000);
+    await proxy.up();
+    await waitForStatus(app, model, v1, ['released', 'failed']);
+
+    // Down for good: the version fails with the reason once its attempts are spent.
+    const v2 = await upload(app, model, body);
+    created.push({ model, version: v2 });
+    await proxy.down();
+    const failed = await waitForStatus(app, model, v2, ['failed', 'released'], 60_000);
+    notes.permanentOutage = { status: failed.status, code: failed.error?.code };
+    await proxy.up();
+    return await account('object store down (upload, extract, permanent)', app, created, notes);
+  } finally {
+    await proxy.up().catch(() => undefined);
+    await app.stop();
+    await proxy.close();
+  }
+}
+
+/** The registry stops for a while during pushes (they retry), then for good (fail with the reason). */
+export async function registryOutage(versions = 2): Promise<FaultReport> {
+  const registry = await startPrivateRegistry();
+  const base = services.baseImages();
+  const app = await startTestApp({
+    target: 'registry',
+    env: { MLL_REGISTRY: `${registry.host}/chaos`, MLL_RUNTIMES: `python=${base.python}`, MLL_STAGE_ATTEMPTS: '6', MLL_STAGE_BACKOFF_MS: '300' },
+  });
+  try {
+    const model = uniqueName('registry-down');
+    const body = await modelTar();
+    const created: { model: string; version: number }[] = [];
+    await registry.stop();
+    for (let i = 0; i < versions; i++) created.push({ model, version: await upload(app, model, body) });
+    await waitFor('pushes to be retried', async () => {
+      const v = await versionOf(app, model, created[0]!.version);
+      return (v?.stages.push?.attempts ?? 0) >= 2 ? true : undefined;
+    });
+    await registry.start();
+    for (const c of created) await waitForStatus(app, c.model, c.version, ['released', 'failed']);
+    await registry.stop();
+    const doomed = await upload(app, model, body);
+    created.push({ model, version: doomed });
+    const failed = await waitForStatus(app, model, doomed, ['failed', 'released'], 60_000);
+    const report = await account('registry down during push (a while, then for good)', app, created, {
+      permanentOutage: { status: failed.status, code: failed.error?.code },
+    });
+    await registry.start();
+    report.notes.tags = (await registryTags(`${registry.host}/chaos`, model)).sort();
+    return report;
+  } finally {
+    await app.stop();
+    await registry.dispose();
+  }
+}
+
+/**
+ * SIGTERM to a process running the API and the workers while a stage runs: it stops taking
+ * uploads, lets the stage finish within the grace period and exits; another process finishes.
+ */
+export async function gracefulShutdown(): Promise<FaultReport> {
+  const first = await startTestApp({ api: true, workers: false });
+  const port = String(await freePort());
+  const env = { ...first.env, MLL_PORT: port, MLL_FAILPOINTS: 'build-mid=sleep:2500', MLL_SHUTDOWN_GRACE_MS: '20000' };
+  // The test's own app only reads (API without workers); the process under test does the work.
+  const proc = spawnService('all', env);
+  const url = `http://127.0.0.1:${port}`;
+  let replacement: ServiceProcess | undefined;
+  try {
+    await waitFor('the service to start', async () => ((await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) ? true : undefined));
+    const model = uniqueName('sigterm');
+    const body = await modelTar();
+    const res = await uploadTar(url, model, body);
+    if (res.status !== 202) throw new Error(JSON.stringify(res.body));
+    const created = [{ model, version: res.body.version }];
+    await waitForStatus(first, model, res.body.version, ['building']);
+    const signalled = Date.now();
+    proc.kill('SIGTERM');
+    await sleep(300);
+    const during = await uploadTar(url, model, body).then((r) => r.status, () => 'refused');
+    const exit = await proc.exited;
+    const exitedAfterMs = Date.now() - signalled;
+    const afterExit = await versionOf(first, model, res.body.version);
+    replacement = spawnService('workers', { ...first.env, MLL_FAILPOINTS: '' });
+    return await account('SIGTERM while a stage runs (drain, then another worker)', first, created, {
+      uploadDuringShutdown: during, exit, exitedAfterMs, statusWhenExited: afterExit?.status,
+      buildFinishedBeforeExit: Boolean(afterExit?.stages.build?.finishedAt),
+    });
+  } finally {
+    proc.kill('SIGKILL');
+    replacement?.kill('SIGKILL');
+    await Promise.all([proc.exited, replacement?.exited]);
+    await first.stop();
+  }
+}
+
+/**
+ * Two worker processes on the same queues build every version once; a duplicated job for a
+ * finished version does no second piece of work.
+ */
+export async function twoWorkers(versions = 8): Promise<FaultReport> {
+  const app = await startTestApp({ workers: false, target: 'registry' });
+  const workers = [spawnService('workers', app.env), spawnService('workers', app.env)];
+  try {
+    const model = uniqueName('scale-out');
+    const body = await modelTar();
+    const created = await Promise.all(Array.from({ length: versions }, async () => ({ model, version: await upload(app, model, body) })));
+    const report = await account('two worker processes on the same queues', app, created);
+    let builds = 0;
+    for (const c of created) {
+      const events = await app.running.services.catalog.readEvents(c.model, c.version);
+      builds += events.filter((e) => e.type === 'log' && /^build: .* builder/.test(e.message ?? '')).length;
+    }
+    report.notes.builds = builds;
+    // A duplicate of a finished version's build job: picked up, and skipped.
+    const queue = new Queue(stageQueueNames.build, { connection: app.running.services.queueRedis, prefix: app.prefix });
+    const job = await queue.add('build', { model, version: created[0]!.version }, { jobId: `${model}.v${created[0]!.version}.build-duplicate` });
+    const result = await waitFor('the duplicate job to finish', async () => {
+      const j = await queue.getJob(job.id!);
+      return j?.finishedOn ? j.returnvalue : undefined;
+    });
+    await queue.close();
+    report.notes.duplicateJobResult = result;
+    const tags = await registryTags(app.registry!, model);
+    report.notes.tags = tags.length;
+    if (tags.length !== versions) report.duplicated += 1;
+    return report;
+  } finally {
+    for (const w of workers) w.kill('SIGKILL');
+    await Promise.all(workers.map((w) => w.exited));
+    await app.stop();
+  }
+}
+
+export { cleanRedis };
