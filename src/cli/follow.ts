@@ -5,9 +5,10 @@ import { CliError, ExitCode } from './errors.js';
 import { clockTime, paintStatus, type Colors } from './output.js';
 
 /**
- * Follows a version's events until it is terminal: the SSE stream, resumed with Last-Event-ID
- * when the connection drops (a restarting API is waited for a little while), or polling of the
- * JSON events when the server does not stream. Returns the final `end` data.
+ * Follows a version's events until it is terminal: the events so far as JSON pages, then the SSE
+ * stream from there, resumed with Last-Event-ID when the connection drops (a restarting API is
+ * waited for a little while), or polling of the JSON events when the server does not stream.
+ * Returns the final `end` data.
  */
 export interface FollowOptions {
   /** Resume after this event id (exclusive). */
@@ -22,7 +23,15 @@ const backoff = (n: number) => Math.min(250 * 2 ** n, 5000);
 
 export async function followVersion(client: ApiClient, model: string, version: number, options: FollowOptions): Promise<VersionEnd> {
   const path = `${versionPath(model, version)}/events`;
-  let last = options.after;
+  // What happened so far comes from the JSON pages (complete however long the log is); the
+  // stream is only opened for what is still to come.
+  const sofar = await readEvents(client, model, version, options.after, options.signal);
+  for (const e of sofar.items) options.onEvent(e);
+  if (sofar.terminal) {
+    const record = await client.get<VersionEnd>(versionPath(model, version), undefined, options.signal);
+    return { status: record.status, error: record.error, image: record.image };
+  }
+  let last = sofar.last ?? options.after;
   let failures = 0;
   for (;;) {
     try {
@@ -59,11 +68,11 @@ export async function pollVersion(client: ApiClient, model: string, version: num
 }
 
 /** Every event of a version so far (JSON pages), oldest first. */
-export async function readEvents(client: ApiClient, model: string, version: number, after?: string): Promise<EventsPage> {
+export async function readEvents(client: ApiClient, model: string, version: number, after?: string, signal?: AbortSignal): Promise<EventsPage> {
   const items: VersionEvent[] = [];
   let last = after;
   for (;;) {
-    const page = await client.get<EventsPage>(`${versionPath(model, version)}/events`, { after: last, limit: 1000 });
+    const page = await client.get<EventsPage>(`${versionPath(model, version)}/events`, { after: last, limit: 1000 }, signal);
     items.push(...page.items);
     last = page.last ?? last;
     if (page.items.length < 1000) return { ...page, items, last: last ?? null };
