@@ -166,7 +166,6 @@ export const paths = {
   versionEvents: (name, v) => `${API}/models/${encodeURIComponent(name)}/versions/${v}/events`,
   batches: () => `${API}/batches`,
   batch: (id) => `${API}/batches/${encodeURIComponent(id)}`,
-  batchEvents: (id) => `${API}/batches/${encodeURIComponent(id)}/events`,
   webhooks: () => `${API}/webhooks`,
   webhook: (id) => `${API}/webhooks/${encodeURIComponent(id)}`,
   deliveries: (id, params) => `${API}/webhooks/${encodeURIComponent(id)}/deliveries${query(params)}`,
