@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config.js';
 import { createImageBuilder, createImageTarget } from '../../src/image/index.js';
 import { OciLayoutTarget } from '../../src/image/layout/target.js';
+import { resolveBase } from '../../src/image/oci/base.js';
 import { OciImageBuilder } from '../../src/image/oci/builder.js';
+import { manifestAccept } from '../../src/image/oci/media-types.js';
 import { Registries } from '../../src/image/registry/registries.js';
 import type { OciBuiltImage } from '../../src/image/types.js';
 import { getBuffer } from '../../src/storage/object-store.js';
@@ -121,5 +123,44 @@ describe('oci builder', () => {
     const regTarget = createImageTarget(reg, { store: env.store, logger });
     assert.equal(regTarget.name, 'registry');
     await regTarget.check();
+  });
+});
+
+describe('runtime images behind an index', () => {
+  it('picks the manifest of the configured platform, and says when there is none', async () => {
+    const env = await tempStore('ociindex');
+    try {
+      const registry = services.registry();
+      const registries = new Registries({ logger });
+      const client = registries.client(registry);
+      const source = services.baseImages().python.slice(registry.length + 1).split(':')[0]!;
+      const runtime = (await client.getManifest(source, 'dev', manifestAccept))!;
+      const parsed = JSON.parse(runtime.bytes.toString()) as { config: { digest: string; size: number }; layers: { digest: string; size: number }[] };
+      const repo = uniqueName('idx');
+      for (const blob of [parsed.config, ...parsed.layers]) {
+        const outcome = await client.uploadBlob(repo, { ...blob, open: () => { throw new Error('should be mounted'); } }, { mountFrom: source });
+        assert.equal(outcome, 'mounted');
+      }
+      await client.putManifest(repo, runtime.digest, runtime.bytes, runtime.mediaType);
+      const index = Buffer.from(JSON.stringify({
+        schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [
+          { mediaType: runtime.mediaType, digest: runtime.digest, size: runtime.bytes.length, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
+          { mediaType: runtime.mediaType, digest: runtime.digest, size: runtime.bytes.length, platform: { os: 'linux', architecture: 'amd64' } },
+        ],
+      }));
+      const indexDigest = await client.putManifest(repo, 'multi', index, 'application/vnd.oci.image.index.v1+json');
+      const resolved = await resolveBase(`${registry}/${repo}:multi`, registries, env.store, 'linux/amd64');
+      assert.equal(resolved.base.digest, indexDigest, 'the version records what the tag named');
+      assert.equal(resolved.base.manifestDigest, runtime.digest);
+      assert.deepEqual(resolved.layers.map((l) => l.digest), parsed.layers.map((l) => l.digest));
+      await assert.rejects(resolveBase(`${registry}/${repo}:multi`, registries, env.store, 'linux/s390x'), {
+        code: 'REGISTRY_REJECTED', message: /has no linux\/s390x variant/,
+      });
+      await fetch(`http://${registry}/v2/${repo}/manifests/${indexDigest}`, { method: 'DELETE' });
+      await fetch(`http://${registry}/v2/${repo}/manifests/${runtime.digest}`, { method: 'DELETE' });
+    } finally {
+      await env.cleanup();
+    }
   });
 });

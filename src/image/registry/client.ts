@@ -176,6 +176,11 @@ export class RegistryClient {
     const res = await this.raw({ method: 'GET', url: realm, headers, signal });
     if (res.status === 401 || res.status === 403) {
       await res.drain();
+      if (!basic && this.options.credentials) {
+        throw new MllError('REGISTRY_AUTH_FAILED',
+          `The registry ${this.registry} sends clients to the token service ${realm.host}, outside its own domain; ML Lambda does not send the credentials there`,
+          { details: { registry: this.registry, realm: realm.origin } });
+      }
       if (!basic) throw this.needCredentials();
       throw new MllError('REGISTRY_AUTH_FAILED',
         `The token service of registry ${this.registry} refused the credentials of user "${this.options.credentials!.username}"${this.hint()}`,
