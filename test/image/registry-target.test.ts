@@ -5,6 +5,7 @@ import { Registries } from '../../src/image/registry/registries.js';
 import { RegistryTarget } from '../../src/image/registry/target.js';
 import type { OciBuiltImage } from '../../src/image/types.js';
 import { services } from '../support/services.js';
+import { startPrivateRegistry } from '../support/registry.js';
 import { uniqueName } from '../support/unique.js';
 import { startCountingProxy, type CountingProxy } from './proxy.js';
 import {
@@ -111,6 +112,25 @@ describe('oci builder + registry target, against the shared registry', () => {
       assert.deepEqual(v2.layers.map((l) => l.digest), again.layers.map((l) => l.digest), 'but every layer is the same');
     } finally {
       await other.cleanup();
+    }
+  });
+
+  it('copies the runtime\'s layers from its own registry when pushing to another one', async () => {
+    const other = await startPrivateRegistry();
+    try {
+      const model = uniqueName('img');
+      const tree = await putTree(env.store, [{ path: 'w.txt', content: 'weights' }]);
+      const { builder, target } = setup(other.host, { python: basePython });
+      const image = await builder.build(buildRequest(model, tree), testContext()) as OciBuiltImage;
+      const ctx = testContext();
+      const published = await target.publish(image, { repository: model, tag: '1' }, ctx);
+      const base = image.layers.find((l) => l.source.kind === 'base')!;
+      assert.ok(ctx.lines.some((l) => l.startsWith(`uploaded ${base.digest}`)), 'the runtime layer was copied, not mounted');
+      pulled.push(published.reference);
+      docker(['pull', '-q', published.reference]);
+      assert.equal(docker(['run', '--rm', published.reference, 'cat', '/model/files/w.txt']), 'weights');
+    } finally {
+      await other.dispose();
     }
   });
 
