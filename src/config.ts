@@ -95,6 +95,9 @@ const vars = {
   failpoints: v('MLL_FAILPOINTS', z.string().regex(/^([a-z-]+=sleep:[0-9]+)?(,[a-z-]+=sleep:[0-9]+)*$/), '', 'Testing only: pause at named points inside stages (e.g. extract-mid=sleep:5000) so fault tests can kill a worker there.'),
   shutdownGraceMs: v('MLL_SHUTDOWN_GRACE_MS', int(0), '30000', 'How long SIGTERM waits for running stages before leaving them to another worker.'),
 
+  auth: v('MLL_AUTH', z.enum(['tokens', 'none']), 'tokens', 'tokens: every API route needs a bearer token with the right scope (read, write, admin); the first start prints an admin token. none: open, for local experiments only.'),
+  bootstrapToken: v('MLL_BOOTSTRAP_TOKEN', z.string().regex(/^mll_[A-Za-z0-9]{12}_[A-Za-z0-9_-]{32,}$/).optional(), undefined, 'An admin token to create at start-up if it does not exist yet (instead of printing a generated one); also the way back in when every admin token is lost.'),
+  uploadRatePerMinute: v('MLL_UPLOAD_RATE_PER_MINUTE', int(1), '6000', 'Uploads (versions, batches, presigned uploads) one token may start per minute; a burst of the same size is allowed. 429 with Retry-After above.'),
   webhookAllowPrivate: v('MLL_WEBHOOK_ALLOW_PRIVATE', bool, 'false', 'Let webhooks reach loopback, private, link-local and other non-public addresses (checked when connecting).'),
   webhookAttempts: v('MLL_WEBHOOK_ATTEMPTS', int(1), '15', 'Delivery attempts per webhook event and endpoint before giving up (spread over about 17 hours with the default backoff).'),
   webhookTimeoutMs: v('MLL_WEBHOOK_TIMEOUT_MS', int(100), '15000', 'How long one delivery attempt waits for the receiver to answer.'),

@@ -1,4 +1,5 @@
 import express, { type Express } from 'express';
+import { authenticate, limitUploads, principalOf } from './auth.js';
 import type { ApiDeps } from './deps.js';
 import { errorHandler, notFound } from './errors.js';
 import { openApiDocument } from './openapi.js';
@@ -10,6 +11,7 @@ import { healthRouter } from './routes/health.js';
 import { metricsRouter } from './routes/metrics.js';
 import { modelsRouter } from './routes/models.js';
 import { storeRouter } from './routes/store.js';
+import { tokensRouter } from './routes/tokens.js';
 import { uploadsRouter } from './routes/uploads.js';
 import { versionsRouter } from './routes/versions.js';
 import { webhooksRouter } from './routes/webhooks.js';
@@ -22,6 +24,8 @@ export function createApp(deps: ApiDeps): Express {
   app.set('etag', 'strong');
   app.set('query parser', 'simple');
 
+  // Every request is authenticated and scope-checked first (src/auth/scopes.ts decides the scope).
+  app.use(authenticate(deps));
   app.use(healthRouter(deps));
   app.use(storeRouter(deps));
   app.use(metricsRouter(deps));
@@ -29,9 +33,11 @@ export function createApp(deps: ApiDeps): Express {
     res.json(openApiDocument(deps.config.baseUrl));
   });
   const api = express.Router();
+  api.use(limitUploads(deps));
   // Only JSON bodies are parsed; model payloads stream straight through to the store.
   api.use(express.json({ limit: '1mb', strict: true }));
-  api.use(idempotency(deps.redis, deps.config.prefix));
+  // Idempotency keys are per token: two clients cannot collide on (or replay) each other's keys.
+  api.use(idempotency(deps.redis, deps.config.prefix, (_req, res) => principalOf(res)?.id ?? ''));
   api.use(modelsRouter(deps));
   api.use(versionsRouter(deps));
   api.use(eventsRouter(deps));
@@ -39,6 +45,7 @@ export function createApp(deps: ApiDeps): Express {
   api.use(uploadsRouter(deps));
   api.use(batchesRouter(deps, deps.batches));
   api.use(adminRouter(deps));
+  api.use(tokensRouter(deps, deps.tokens));
   app.use('/api/v1', api);
   // The web interface (web/): static files and the page fallback, after the API, before 404.
   app.use(webInterface());

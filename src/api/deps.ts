@@ -1,5 +1,6 @@
 import type { FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { Tokens } from '../auth/tokens.js';
 import type { Batches } from '../batches/batches.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { EventHub } from '../catalog/event-hub.js';
@@ -27,6 +28,7 @@ export interface ApiDeps {
   /** Webhook endpoints, deliveries and event fan-out. */
   webhooks: Webhooks;
   batches: Batches;
+  tokens: Tokens;
   queue(name: string): Queue;
   /** Set while the process shuts down: creating routes answer 503. */
   draining?: { value: boolean };

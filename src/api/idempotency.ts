@@ -33,14 +33,14 @@ function fingerprint(req: Request, scope: string): string {
  * the same key with a different request, or while the first is still running, is a 409.
  * A request that fails releases its key, so the client may retry with it.
  */
-export function idempotency(redis: Redis, prefix: string, scopeOf: (req: Request) => string = () => ''): RequestHandler {
+export function idempotency(redis: Redis, prefix: string, scopeOf: (req: Request, res: Response) => string = () => ''): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
     const key = req.header('idempotency-key');
     if (key === undefined || req.method !== 'POST') return next();
     if (!keyPattern.test(key)) {
       return next(new MllError('BAD_REQUEST', 'Idempotency-Key must be 1-255 characters of A-Z, a-z, 0-9, _ . : -'));
     }
-    const scope = scopeOf(req);
+    const scope = scopeOf(req, res);
     const redisKey = `${prefix}:idem:${createHash('sha256').update(`${scope}\n${key}`).digest('hex')}`;
     const print = fingerprint(req, scope);
     try {

@@ -1,6 +1,7 @@
 import { errorCatalogue } from '../errors.js';
 import { versionStatuses } from '../domain/version.js';
 import { dtypeNames } from '../contract/types.js';
+import { requiredScope } from '../auth/scopes.js';
 import { webhookEvents, webhookPaths, webhookSchemas } from '../webhooks/openapi.js';
 
 /**
@@ -152,6 +153,37 @@ const paths: Record<string, PathItem> = {
       },
     },
   },
+  '/api/v1/tokens': {
+    get: {
+      summary: 'List API tokens (never the tokens themselves)',
+      tags: ['tokens'],
+      responses: { 200: json({ type: 'object', properties: { items: { type: 'array', items: ref('Token') } } }), ...errors(401, 403, 503) },
+    },
+    post: {
+      summary: 'Create an API token; the answer is the only place the token ever appears',
+      tags: ['tokens'],
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object', required: ['name', 'scopes'], additionalProperties: false,
+              properties: { name: { type: 'string' }, scopes: { type: 'array', items: { enum: ['read', 'write', 'admin'] } }, expiresInDays: { type: 'integer', minimum: 1 } },
+            },
+          },
+        },
+      },
+      responses: { 201: json({ allOf: [ref('Token'), { type: 'object', properties: { token: { type: 'string' } } }] }), ...errors(400, 401, 403, 503) },
+    },
+  },
+  '/api/v1/tokens/{id}': {
+    delete: {
+      summary: 'Revoke an API token',
+      tags: ['tokens'],
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: { 200: json(ref('Token')), ...errors(401, 403, 404, 503) },
+    },
+  },
   '/api/v1/uploads': {
     post: {
       summary: 'Start a presigned upload for a large payload',
@@ -271,6 +303,13 @@ const schemas: Record<string, unknown> = {
       },
     },
   },
+  Token: {
+    type: 'object',
+    properties: {
+      id: { type: 'string' }, name: { type: 'string' }, scopes: { type: 'array', items: { enum: ['read', 'write', 'admin'] } },
+      createdAt: { type: 'string' }, expiresAt: { type: ['string', 'null'] }, revokedAt: { type: ['string', 'null'] },
+    },
+  },
   Batch: {
     type: 'object',
     properties: {
@@ -359,6 +398,14 @@ const statusText: Record<number, string> = {
   413: 'Too large', 415: 'Unsupported media type', 422: 'Invalid model or archive', 429: 'Rate limited', 503: 'A dependency is unavailable',
 };
 
+/** Every operation states the scope it needs, from the same rule the server enforces. */
+function withSecurity(all: Record<string, PathItem>): Record<string, PathItem> {
+  return Object.fromEntries(Object.entries(all).map(([p, item]) => [p, Object.fromEntries(Object.entries(item).map(([method, op]) => {
+    const scope = p.startsWith('/api/') || p === '/metrics' ? requiredScope(method, p.replace(/\{[^}]+\}/g, 'x')) : null;
+    return [method, { ...op, security: scope ? [{ bearer: [scope] }] : [] }];
+  }))]));
+}
+
 export function openApiDocument(serverUrl: string, extraPaths: Record<string, PathItem> = {}, extraSchemas: Record<string, unknown> = {}) {
   return {
     openapi: '3.1.0',
@@ -368,9 +415,13 @@ export function openApiDocument(serverUrl: string, extraPaths: Record<string, Pa
       description: 'Model registry and image factory. Every error has the shape {"error":{"code","message","details"}}.',
     },
     servers: [{ url: serverUrl }],
-    paths: { ...paths, ...webhookPaths, ...extraPaths },
+    paths: withSecurity({ ...paths, ...webhookPaths, ...extraPaths }),
     webhooks: webhookEvents,
+    security: [{ bearer: [] }],
     components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'An API token (mll_…) with the scope the operation lists: read, write or admin (admin includes write, write includes read).' },
+      },
       schemas: { ...schemas, ...webhookSchemas, ...extraSchemas },
       responses: Object.fromEntries(Object.entries(statusText).map(([code, text]) => [`Error${code}`, json(ref('Error'), text)])),
     },

@@ -1,5 +1,6 @@
 import { FlowProducer, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { Tokens } from '../auth/tokens.js';
 import { Batches } from '../batches/batches.js';
 import { Catalog } from '../catalog/catalog.js';
 import { EventHub, versionTopic } from '../catalog/event-hub.js';
@@ -32,6 +33,7 @@ export interface Services {
   /** Webhook endpoints and event fan-out; `webhooks.emit(type, data)` sends an event. */
   webhooks: Webhooks;
   batches: Batches;
+  tokens: Tokens;
   /** A producer handle on a queue (created once per name; for adding jobs and reading counts). */
   queue(name: string): Queue;
   close(): Promise<void>;
@@ -77,7 +79,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
   webhooks.attach(catalog);
   return {
     queue, webhooks,
-    config, logger, store, redis, queueRedis, catalog, flows, builder, target, storeUrlSecret, events, batches, metrics: createMetrics(),
+    config, logger, store, redis, queueRedis, catalog, flows, builder, target, storeUrlSecret, events, batches, tokens: new Tokens(store, redis, config.prefix), metrics: createMetrics(),
     async close() {
       await events.close();
       await flows.close().catch(() => undefined);

@@ -1,4 +1,5 @@
 import { startWorkers, type WorkerPool } from '../../workers/index.js';
+import { ensureAdminToken } from '../app/bootstrap-token.js';
 import { recoverIfRedisWasLost, watchForRedisLoss } from '../app/recovery.js';
 import { createServices, type Services } from '../app/services.js';
 import { loadConfig, type Config } from '../config.js';
@@ -23,6 +24,7 @@ export async function run(roles: { api: boolean; workers: boolean }, config: Con
   await recoverIfRedisWasLost(services);
   const stopWatching = watchForRedisLoss(services, config.recoveryCheckMs);
   const workers = roles.workers ? startWorkers(services) : undefined;
+  if (roles.api) await ensureAdminToken(services);
   const api = roles.api ? await startApi(services) : undefined;
   if (api) logger.info({ url: api.url, store: config.store, builder: config.builder, target: config.target }, 'ML Lambda API listening');
   if (workers) logger.info({ stages: ['extract', 'build', 'push'] }, 'ML Lambda workers started');

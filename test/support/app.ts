@@ -44,6 +44,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     REDIS_URL: svc.redisUrl(),
     MLL_STAGE_BACKOFF_MS: '200',
     MLL_SHUTDOWN_GRACE_MS: '5000',
+    // Most suites test other things; test/auth turns token auth on and checks every route.
+    MLL_AUTH: 'none',
   };
   if ((options.store ?? 'fs') === 'minio') {
     const s3 = svc.s3();

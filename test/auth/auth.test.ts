@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { openApiDocument } from '../../src/api/openapi.js';
+import { requiredScope } from '../../src/auth/scopes.js';
+import { getBuffer } from '../../src/storage/object-store.js';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { api, tarOf } from '../support/client.js';
+import { freePort } from '../support/registry.js';
+import { spawnService } from '../support/processes.js';
+import { repoRoot } from '../support/paths.js';
+import { uniqueName } from '../support/unique.js';
+import path from 'node:path';
+
+const bootstrap = `mll_${randomBytes(6).toString('hex')}_${randomBytes(32).toString('base64url')}`;
+const pythonModel = path.join(repoRoot, 'test', 'fixtures', 'models', 'python-tokenizer');
+
+describe('access control with API tokens', () => {
+  let app: TestApp;
+  const tokens: Record<'read' | 'write' | 'admin', string> = { read: '', write: '', admin: bootstrap };
+  const call = (method: string, url: string, token?: string, init: RequestInit = {}) =>
+    api<{ error?: { code: string; message: string } } & Record<string, unknown>>(url, {
+      ...init, method, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(init.headers as Record<string, string> ?? {}) },
+    });
+
+  before(async () => {
+    app = await startTestApp({ env: { MLL_AUTH: 'tokens', MLL_BOOTSTRAP_TOKEN: bootstrap, MLL_UPLOAD_RATE_PER_MINUTE: '3' } });
+    for (const scope of ['read', 'write'] as const) {
+      const res = await call('POST', `${app.url}/api/v1/tokens`, bootstrap, {
+        headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: `${scope}-token`, scopes: [scope] }),
+      });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      tokens[scope] = res.body.token as string;
+    }
+  });
+  after(() => app?.stop());
+
+  it('checks the scope of every documented operation: 401 without a token, 403 below its scope, allowed at or above it', async () => {
+    const doc = openApiDocument(app.url);
+    let checked = 0;
+    for (const [p, item] of Object.entries(doc.paths)) {
+      for (const method of Object.keys(item)) {
+        const needed = requiredScope(method, p.replace(/\{[^}]+\}/g, 'x'));
+        const url = app.url + p.replace('{name}', 'no-such-model').replace('{version}', '1').replace(/\{[^}]+\}/g, 'x');
+        const denied = await call(method.toUpperCase(), url);
+        if (needed === null || !(p.startsWith('/api/') || p === '/metrics')) {
+          assert.notEqual(denied.status, 401, `${method} ${p} is public`);
+          continue;
+        }
+        assert.equal(denied.status, 401, `${method} ${p} without a token`);
+        assert.equal(denied.body.error?.code, 'UNAUTHORIZED');
+        assert.equal(denied.headers.get('www-authenticate'), 'Bearer realm="ml-lambda"');
+        for (const held of ['read', 'write', 'admin'] as const) {
+          const res = await call(method.toUpperCase(), url, tokens[held]);
+          const allowed = ['read', 'write', 'admin'].indexOf(held) >= ['read', 'write', 'admin'].indexOf(needed);
+          if (allowed) assert.ok(res.status !== 401 && res.status !== 403, `${method} ${p} with ${held}: ${res.status} ${JSON.stringify(res.body)}`);
+          else {
+            assert.equal(res.status, 403, `${method} ${p} with ${held}`);
+            assert.match(res.body.error!.message, new RegExp(`needs the "${needed}" scope`));
+          }
+        }
+        checked += 1;
+      }
+    }
+    assert.ok(checked >= 20, `checked ${checked} operations`);
+  });
+
+  it('refuses unknown, malformed and revoked tokens', async () => {
+    const models = `${app.url}/api/v1/models`;
+    assert.equal((await call('GET', models, 'mll_AAAAAAAAAAAA_' + 'x'.repeat(40))).status, 401);
+    assert.equal((await call('GET', models, 'not-a-token')).status, 401);
+    assert.equal((await call('GET', models, tokens.read.slice(0, -1) + (tokens.read.endsWith('a') ? 'b' : 'a'))).status, 401);
+    const created = await call('POST', `${app.url}/api/v1/tokens`, tokens.admin, {
+      headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'short-lived', scopes: ['read'] }),
+    });
+    const token = created.body.token as string;
+    assert.equal((await call('GET', models, token)).status, 200);
+    assert.equal((await call('DELETE', `${app.url}/api/v1/tokens/${created.body.id}`, tokens.admin)).status, 200);
+    assert.equal((await call('GET', models, token)).status, 401);
+  });
+
+  it('never shows a token again after creating it, and stores only its hash', async () => {
+    const list = await call('GET', `${app.url}/api/v1/tokens`, tokens.admin);
+    const text = JSON.stringify(list.body);
+    for (const t of Object.values(tokens)) assert.ok(!text.includes(t), 'a token appears in the list');
+    assert.ok(!text.includes('"hash"'));
+    const items = list.body.items as { id: string; name: string }[];
+    const record = await getBuffer(app.running.services.store, `tokens/${items.find((i) => i.name === 'read-token')!.id}.json`);
+    assert.ok(!record.toString().includes(tokens.read));
+    assert.match(record.toString(), /"hash":"[0-9a-f]{64}"/);
+  });
+
+  it('limits uploads per token: 429 with Retry-After, other tokens unaffected', async () => {
+    const body = new Uint8Array(await tarOf(pythonModel));
+    const model = uniqueName('rate');
+    const upload = (token: string) => call('POST', `${app.url}/api/v1/models/${model}/versions`, token, { headers: { 'content-type': 'application/x-tar' }, body });
+    // Fresh tokens: the sweep above spent the budgets of the others.
+    const fresh = async (name: string) => (await call('POST', `${app.url}/api/v1/tokens`, tokens.admin, {
+      headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, scopes: ['write'] }),
+    })).body.token as string;
+    const [one, other] = [await fresh('uploader-1'), await fresh('uploader-2')];
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await upload(one)).status);
+    assert.deepEqual(statuses, [202, 202, 202, 429]);
+    const limited = await upload(one);
+    assert.equal(limited.body.error?.code, 'RATE_LIMITED');
+    assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+    assert.equal((await upload(other)).status, 202, 'another token has its own budget');
+  });
+});
+
+it('prints a first admin token on the first start instead of running open, and only once', async () => {
+  const app = await startTestApp({ api: false, workers: false });
+  const port = String(await freePort());
+  const env = { ...app.env, MLL_AUTH: 'tokens', MLL_PORT: port };
+  const first = spawnService('api', env);
+  try {
+    const token = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no token printed: ${first.output()}`)), 30_000);
+      first.child.stderr!.on('data', () => {
+        const m = /\n {4}(mll_[A-Za-z0-9]{12}_[A-Za-z0-9_-]+)\n/.exec(first.output());
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      });
+    });
+    const url = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 100 && !(await fetch(`${url}/healthz`).then((r) => r.ok, () => false)); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await fetch(`${url}/api/v1/models`)).status, 401, 'not open');
+    assert.equal((await fetch(`${url}/api/v1/tokens`, { headers: { authorization: `Bearer ${token}` } })).status, 200);
+    first.kill('SIGTERM');
+    await first.exited;
+    const second = spawnService('api', env);
+    await new Promise((r) => setTimeout(r, 4000));
+    second.kill('SIGTERM');
+    await second.exited;
+    assert.doesNotMatch(second.output(), /mll_[A-Za-z0-9]{12}_/, 'a second start prints no token');
+    assert.doesNotMatch(first.output().replace(`    ${token}\n`, ''), new RegExp(token), 'the token appears only in the one message, not in logs');
+  } finally {
+    first.kill('SIGKILL');
+    await app.stop();
+  }
+});
