@@ -82,6 +82,8 @@ const vars = {
 
   maxUploadBytes: v('MLL_MAX_UPLOAD_BYTES', int(1), String(10 * GiB), 'Largest accepted upload body (413 above).'),
   maxUnpackedBytes: v('MLL_MAX_UNPACKED_BYTES', int(1), String(20 * GiB), 'Largest total size of the files in one archive.'),
+  httpHeadersTimeoutMs: v('MLL_HTTP_HEADERS_TIMEOUT_MS', int(100), '30000', 'A client must send its request headers within this time.'),
+  httpIdleTimeoutMs: v('MLL_HTTP_IDLE_TIMEOUT_MS', int(100), '120000', 'A connection that sends nothing for this long is closed (a stalled upload is dropped and leaves nothing behind).'),
   maxFiles: v('MLL_MAX_FILES', int(1), '10000', 'Most entries in one archive.'),
   maxPathDepth: v('MLL_MAX_PATH_DEPTH', int(1), '64', 'Deepest directory nesting in one archive.'),
 

@@ -72,6 +72,7 @@ export async function receivePayload(
   });
   const validation = validateArchive(toArchive, limits.archive);
   validation.catch((err: unknown) => tap.destroy(err instanceof Error ? err : new Error(String(err))));
+  
   const source = new PassThrough({ highWaterMark: 1024 * 1024 });
   // The body is piped, not handed to pipeline(): on failure it must be drained, not destroyed, so
   // the client still gets its error response and a multipart request can go on to its next part.
@@ -80,12 +81,9 @@ export async function receivePayload(
   body.pipe(tap);
   const feeding = pipeline(tap, source, { signal: options.signal });
   feeding.catch(() => undefined);
+  const putting = store.put(key, source, { size: options.declaredSize, contentType: 'application/octet-stream' });
   try {
-    const [, summary] = await Promise.all([
-      store.put(key, source, { size: options.declaredSize, contentType: 'application/octet-stream' }),
-      validation,
-      feeding,
-    ]);
+    const [, summary] = await Promise.all([putting, validation, feeding]);
     body.off('error', onBodyError);
     if (size === 0) throw new MllError('EMPTY_PAYLOAD', 'The upload carried no bytes: send a tar or tar.gz of the model files');
     return {
@@ -93,26 +91,27 @@ export async function receivePayload(
       files: summary.files, unpackedSize: summary.unpackedBytes,
     };
   } catch (err) {
-    const reason = await firstMeaningful(err, validation, feeding);
+    // Stop every stream first (so nothing can still be waiting), then let the store's put settle
+    // before removing its object: a put that completes after the delete would leave it behind.
     body.unpipe(tap);
     body.off('error', onBodyError);
     body.resume();
+    tap.destroy();
     source.destroy();
     toArchive.destroy();
+    const settled = await Promise.allSettled([validation, putting, feeding]);
     await store.delete(key).catch(() => undefined);
-    throw reason;
+    throw meaningful(err, settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : [])));
   }
 }
 
-/** The archive's verdict beats the generic stream errors it caused downstream. */
-async function firstMeaningful(err: unknown, ...others: Promise<unknown>[]): Promise<unknown> {
-  if (isMllError(err) && err.code !== 'BAD_REQUEST') return err;
-  for (const p of others) {
-    const e = await p.then(() => undefined, (x: unknown) => x);
-    if (isMllError(e)) return e;
-  }
-  if (isClientAbort(err)) return new MllError('BAD_REQUEST', 'The upload was interrupted before it completed', { cause: err });
-  return err;
+/** The first error, if it says what went wrong; else the most telling of the ones it caused. */
+function meaningful(first: unknown, others: unknown[]): unknown {
+  if (isMllError(first) && first.code !== 'BAD_REQUEST') return first;
+  const explained = others.find((e) => isMllError(e) && e.code !== 'BAD_REQUEST');
+  if (explained) return explained;
+  if (isClientAbort(first)) return new MllError('BAD_REQUEST', 'The upload was interrupted before it completed', { cause: first });
+  return first;
 }
 
 function isClientAbort(err: unknown): boolean {

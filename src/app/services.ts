@@ -52,7 +52,9 @@ export async function createServices(config: Config, options: { logger?: Logger 
   const builder = createImageBuilder(config, { store, logger });
   const target = createImageTarget(config, { store, logger });
   const keys = catalog.redisKeys;
-  const events = new EventHub(new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null }), [keys.eventChannel()], (_channel, message) => {
+  const subscriber = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
+  subscriber.on('error', (err) => logger.warn({ err: err.message }, 'redis (events) connection error'));
+  const events = new EventHub(subscriber, [keys.eventChannel()], (_channel, message) => {
     try {
       const notice = JSON.parse(message) as { topic?: string; model: string; version: number; id: string };
       return { topic: notice.topic ?? versionTopic(notice.model, notice.version), id: notice.id };

@@ -59,7 +59,8 @@ function explain(err: unknown, format: ArchiveFormat): unknown {
       err,
     );
   }
-  if (/Unexpected end of data|premature close/i.test(message)) {
+  // The parser destroys the entry it was reading when the data stops: that is a truncation too.
+  if (/Unexpected end of data|premature close|Stream was destroyed/i.test(message) || code === 'STREAM_DESTROYED') {
     return invalid('The tar archive is truncated: it ends in the middle of an entry', err);
   }
   if (/Header exceeds max size|Invalid header/i.test(message)) return invalid(`The tar archive has a malformed header (${message})`, err);

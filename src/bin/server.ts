@@ -14,11 +14,13 @@ export interface RunningApi {
 export async function startApi(services: Services): Promise<RunningApi> {
   const draining = { value: false };
   const app = createApp({ ...services, draining });
-  const server = http.createServer(app);
-  server.headersTimeout = 30_000;
+  // Node checks header timeouts on this interval; keep it well below the timeout itself.
+  const connectionsCheckingInterval = Math.min(30_000, Math.max(100, Math.floor(services.config.httpHeadersTimeoutMs / 2)));
+  const server = http.createServer({ connectionsCheckingInterval }, app);
+  server.headersTimeout = services.config.httpHeadersTimeoutMs;
   // Uploads can take long; what must not happen is a client that stops sending.
   server.requestTimeout = 0;
-  server.timeout = 120_000;
+  server.timeout = services.config.httpIdleTimeoutMs;
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
