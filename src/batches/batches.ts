@@ -154,6 +154,12 @@ export class Batches {
     return rows.map(([id, fields]) => ({ id, ...(JSON.parse(fields[1] ?? '{}') as Omit<BatchEvent, 'id'>) }));
   }
 
+  /** Cheap: whether every item of a sealed batch is terminal (no batch view is built). */
+  async isDone(batchId: string): Promise<boolean> {
+    const [total, terminal] = await Promise.all([this.redis.get(this.totalKey(batchId)), this.redis.scard(this.terminalKey(batchId))]);
+    return total !== null && terminal >= Number(total);
+  }
+
   /** Fires onCompleted exactly once per batch, when it is sealed and every item is terminal. */
   private async checkCompleted(batchId: string): Promise<void> {
     const [total, terminal] = await Promise.all([this.redis.get(this.totalKey(batchId)), this.redis.scard(this.terminalKey(batchId))]);

@@ -110,7 +110,7 @@ export function batchesRouter(deps: ApiDeps, batches: Batches): Router {
     if (req.accepts(['application/json', 'text/event-stream']) === 'text/event-stream') {
       await serveSse(req, res, {
         read: async (after) => (await batches.readEvents(id, after)).map((e) => ({ id: e.id, event: 'item', data: e })),
-        finished: async () => (await batches.view(id)).done,
+        finished: () => batches.isDone(id),
         endData: async () => {
           const v = await batches.view(id);
           return { done: v.done, counts: v.counts, total: v.total };
