@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
@@ -57,6 +58,17 @@ function vmHwmKiB(pid: number | undefined): number {
   }
 }
 
+/** User + system CPU seconds a process has used so far (/proc/<pid>/stat, clock ticks of 1/100 s). */
+function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
@@ -87,6 +99,11 @@ async function deletePrefix(prefix: string): Promise<number> {
   return n;
 }
 
+// Token auth is on by default: the service creates this admin token at start, the CLI and the
+// sampler send it (so the figures include checking it on every request).
+const token = `mll_${randomBytes(9).toString('base64url').replace(/[-_]/g, 'x').slice(0, 12)}_${randomBytes(32).toString('base64url')}`;
+const auth = { authorization: `Bearer ${token}` };
+
 const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'mll-bench-batch-'));
 const prefix = `mllbench-${Date.now().toString(36)}`;
 let service: ChildProcess | undefined;
@@ -115,7 +132,7 @@ try {
   const server = `http://127.0.0.1:${port}`;
   const profDir = path.join(tmp, 'profiles');
   const log = createWriteStream(path.join(tmp, 'service.log'));
-  const env = { ...process.env, MLL_PORT: String(port), MLL_HOST: '127.0.0.1', MLL_DATA_DIR: path.join(tmp, 'data'), MLL_PREFIX: prefix, MLL_LOG_LEVEL: 'warn', REDIS_URL: redisUrl };
+  const env = { ...process.env, MLL_PORT: String(port), MLL_HOST: '127.0.0.1', MLL_DATA_DIR: path.join(tmp, 'data'), MLL_PREFIX: prefix, MLL_LOG_LEVEL: 'warn', REDIS_URL: redisUrl, MLL_BOOTSTRAP_TOKEN: token };
   const startProcess = (entry: string) => {
     const child = spawn(process.execPath, [...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), '--import', 'tsx', entry], { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.pipe(log, { end: false });
@@ -126,12 +143,14 @@ try {
   if (split) workers = startProcess('src/bin/workers.ts');
   for (let i = 0; ; i++) {
     if (service.exitCode !== null) throw new Error(`the service exited (${service.exitCode}); see ${path.join(tmp, 'service.log')}`);
-    const ok = await fetch(`${server}/readyz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${server}/readyz`, { headers: auth }).then((r) => r.ok, () => false);
     if (ok) break;
     if (i > 300) throw new Error('the service did not become ready in 60 s');
     await new Promise((r) => setTimeout(r, 200));
   }
   const serviceBaseline = vmHwmKiB(service.pid);
+  const cpuBefore = cpuSeconds(service.pid) + cpuSeconds(workers?.pid);
+  const loadBefore = os.loadavg()[0]!;
 
   // Sampler: one GET at a time of a version that exists. The batch creates the models in name
   // order, so the next name is probed (counted once it exists) and otherwise a random existing
@@ -143,7 +162,7 @@ try {
   let sampling = true;
   const get = async (name: string) => {
     const t = performance.now();
-    const res = await fetch(`${server}/api/v1/models/${name}/versions/1`).catch(() => null);
+    const res = await fetch(`${server}/api/v1/models/${name}/versions/1`, { headers: auth }).catch(() => null);
     if (!res) return false;
     await res.arrayBuffer();
     if (res.status !== 200) return false;
@@ -163,10 +182,12 @@ try {
   const start = Date.now();
   let cliPeak = 0;
   cli = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--json', '--server', server, 'batch', `${modelsDir}/*`, '--concurrency', String(concurrency)], {
-    cwd: repo, env: { ...process.env, MLL_SERVER: server }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: repo, env: { ...process.env, MLL_SERVER: server, MLL_TOKEN: token }, stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let cliCpu = 0;
   const peakTimer = setInterval(() => {
     cliPeak = Math.max(cliPeak, vmHwmKiB(cli?.pid));
+    cliCpu = Math.max(cliCpu, cpuSeconds(cli?.pid));
   }, 250);
   let out = '';
   let err = '';
@@ -178,6 +199,8 @@ try {
   sampling = false;
   await samplers;
   const servicePeak = vmHwmKiB(service.pid);
+  const serviceCpu = cpuSeconds(service.pid) + cpuSeconds(workers?.pid) - cpuBefore;
+  const loadAfter = os.loadavg()[0]!;
   const workersPeak = vmHwmKiB(workers?.pid);
 
   interface Outcome { batches: { id: string }[]; counts: Record<string, number>; items: { status: string }[] }
@@ -188,8 +211,8 @@ try {
     throw new Error(`mll batch printed no JSON (exit ${code}):\n${err}\n${out.slice(0, 2000)}`);
   }
   const batchId = outcome.batches[0]!.id;
-  const view = await fetch(`${server}/api/v1/batches/${batchId}`).then((r) => r.json() as Promise<{ items: { model: string; version: number | null }[] }>);
-  const records = await Promise.all(view.items.filter((i) => i.version !== null).map((i) => fetch(`${server}/api/v1/models/${i.model}/versions/${i.version}`).then((r) => r.json() as Promise<{ createdAt: string; updatedAt: string; status: string }>)));
+  const view = await fetch(`${server}/api/v1/batches/${batchId}`, { headers: auth }).then((r) => r.json() as Promise<{ items: { model: string; version: number | null }[] }>);
+  const records = await Promise.all(view.items.filter((i) => i.version !== null).map((i) => fetch(`${server}/api/v1/models/${i.model}/versions/${i.version}`, { headers: auth }).then((r) => r.json() as Promise<{ createdAt: string; updatedAt: string; status: string }>)));
   const lastCreated = Math.max(...records.map((r) => Date.parse(r.createdAt)));
   const lastReleased = Math.max(...records.filter((r) => r.status === 'released').map((r) => Date.parse(r.updatedAt)));
   const firstReleased = Math.min(...records.filter((r) => r.status === 'released').map((r) => Date.parse(r.updatedAt)));
@@ -211,6 +234,8 @@ try {
     ['version GET latency', `p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${sorted.at(-1)?.toFixed(1)} ms (${samples.length} samples while the batch ran)`],
     ['API peak RSS (VmHWM)', `${(servicePeak / 1024).toFixed(0)} MB (${(serviceBaseline / 1024).toFixed(0)} MB once ready; ${split ? `API alone; the workers' process: ${(workersPeak / 1024).toFixed(0)} MB` : 'API and workers in one process'})`],
     ['mll peak RSS (VmHWM)', `${(cliPeak / 1024).toFixed(0)} MB`],
+    ['service CPU', `${serviceCpu.toFixed(1)} s user+sys (${((1000 * serviceCpu) / N).toFixed(0)} ms per version); mll: ${cliCpu.toFixed(1)} s`],
+    ['machine load (1 min)', `${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after (${os.cpus().length} CPUs; other work on the machine slows every figure above)`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   console.log(`\nBatch benchmark, node ${process.version}, ${os.cpus().length} CPUs, ${new Date().toISOString().slice(0, 10)}`);

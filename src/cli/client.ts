@@ -156,7 +156,32 @@ export class ApiClient {
    * Sends a streamed body (chunked) and returns the parsed JSON answer. When the server answers
    * an error before the body is through, sending stops at once and that answer is what counts.
    */
-  send<T>(method: string, path: string, options: { query?: Query; headers?: Record<string, string>; body: Readable; signal?: AbortSignal }): Promise<ApiResponse<T>> {
+  async send<T>(method: string, path: string, options: { query?: Query; headers?: Record<string, string>; body: Readable; signal?: AbortSignal }): Promise<ApiResponse<T>> {
+    try {
+      return await this.sendOnce<T>(method, path, options);
+    } catch (err) {
+      const code = err instanceof CliError ? causeCode(err.cause) : undefined;
+      if (code !== 'EPIPE' && code !== 'ECONNRESET') throw err;
+      throw (await this.whyRefused(method, path, options.headers)) ?? err;
+    }
+  }
+
+  /**
+   * The server closed the connection while the body was going out: usually a refusal answered
+   * before the body was read (401, 403, 429, 413…) whose answer was lost with the connection.
+   * The same request with an empty JSON body, which creates nothing, gets that answer again.
+   */
+  private async whyRefused(method: string, path: string, headers: Record<string, string> = {}): Promise<CliError | null> {
+    const { 'content-type': _type, 'idempotency-key': _key, ...rest } = headers;
+    try {
+      await this.request(method, path, { json: {}, headers: rest });
+    } catch (err) {
+      if (err instanceof CliError && err.code !== 'BAD_REQUEST' && err.code !== 'UNREACHABLE') return err;
+    }
+    return null;
+  }
+
+  private sendOnce<T>(method: string, path: string, options: { query?: Query; headers?: Record<string, string>; body: Readable; signal?: AbortSignal }): Promise<ApiResponse<T>> {
     const url = this.url(path, options.query);
     const transport = url.protocol === 'https:' ? https : http;
     const { body } = options;
@@ -170,8 +195,10 @@ export class ApiClient {
         req.destroy();
         reject(err);
       };
+      let answered = false;
       const req = transport.request(url, { method, headers: this.headers(options.headers), signal: options.signal });
       req.on('response', (res) => {
+        answered = true;
         if ((res.statusCode ?? 0) >= 400) {
           body.unpipe(req);
           body.destroy();
@@ -195,7 +222,15 @@ export class ApiClient {
           }
         });
       });
-      req.on('error', (err) => fail(isAbort(err) ? err : this.networkError(err)));
+      req.on('error', (err) => {
+        if (isAbort(err)) return fail(err);
+        // A server that answers early (401, 413, …) and closes makes the write fail with EPIPE or
+        // ECONNRESET, sometimes just before its answer is read: give the answer a moment to win.
+        if (answered) return;
+        setTimeout(() => {
+          if (!answered) fail(this.networkError(err));
+        }, 300);
+      });
       body.on('error', (err) => fail(err));
       body.pipe(req);
     });

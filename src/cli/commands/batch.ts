@@ -2,7 +2,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { packDirectory } from '../../archive/pack-dir.js';
-import { terminal, type ApiErrorBody, type Batch } from '../api-types.js';
+import { terminal, type ApiErrorBody, type Batch, type BatchEvent } from '../api-types.js';
 import { isAbort, type ApiClient } from '../client.js';
 import { commandContext, type CommandContext } from '../context.js';
 import { CliError, ExitCode, usageError } from '../errors.js';
@@ -17,10 +17,9 @@ import type { CliIO, CommandRegistrar } from '../program.js';
 /**
  * `mll batch <dir>...`: many models in one streamed multipart POST /api/v1/batches (one batch,
  * one id to follow; each model becomes its own version or is refused alone), with folders packed
- * ahead in parallel so the connection never idles. Then it polls the batch (one request every
- * second or two, 304 when nothing changed, whatever the number of models) until every item is
- * terminal, and prints a table of model, version, status and error. Exit 1 if any model failed
- * or was refused.
+ * ahead in parallel so the connection never idles. Then it follows the batch's event stream
+ * (one connection, whatever the number of models) until every item is terminal, and prints a
+ * table of model, version, status and error. Exit 1 if any model failed or was refused.
  */
 
 export interface BatchOptions {
@@ -113,34 +112,72 @@ interface Tally {
 }
 
 /**
- * Follows a batch until every item is terminal by polling GET /batches/{id} with If-None-Match
- * (an unchanged batch costs a 304). Polling, not the batch's event stream: the server rebuilds
- * the whole batch view to answer either, and the stream does it on every item transition (see
- * bench/batch/README.md), so one poll every second or two is far cheaper for big batches.
- * Returns the final view.
+ * Follows a batch until every item is terminal: its event stream (one connection whatever the
+ * number of models; resumed with Last-Event-ID after a dropped connection), or, when the server
+ * does not stream, polling GET /batches/{id} with If-None-Match. Returns the final view.
  */
 export async function followBatch(client: ApiClient, id: string, onTally: (t: Tally) => void, signal?: AbortSignal): Promise<Batch> {
   const path = `/api/v1/batches/${encodeURIComponent(id)}`;
-  let etag: string | undefined;
-  let view: Batch | undefined;
+  try {
+    await streamBatch(client, path, onTally, signal);
+  } catch (err) {
+    if (!(err instanceof CliError) || err.code !== 'BAD_RESPONSE') throw err;
+    return pollBatch(client, path, onTally, signal);
+  }
+  const view = await client.get<Batch>(path, undefined, signal);
+  const c = view.counts;
+  onTally({ released: c.released ?? 0, failed: c.failed ?? 0, rejected: c.rejected ?? 0 });
+  return view;
+}
+
+async function streamBatch(client: ApiClient, path: string, onTally: (t: Tally) => void, signal?: AbortSignal): Promise<void> {
+  const states = new Map<string, string>();
+  let rejected = 0;
+  const tally = () => {
+    let released = 0;
+    let failed = 0;
+    for (const s of states.values()) {
+      if (s === 'released') released++;
+      else if (s === 'failed') failed++;
+    }
+    onTally({ released, failed, rejected });
+  };
+  let last: string | undefined;
   let failures = 0;
-  for (let round = 0; ; round++) {
+  for (;;) {
     try {
-      const res = await client.request<Batch>('GET', path, { headers: etag ? { 'if-none-match': etag } : {}, signal });
-      failures = 0;
-      if (res.status !== 304 || !view) {
-        view = res.body;
-        etag = res.headers.get('etag') ?? undefined;
-        const c = view.counts;
-        onTally({ released: c.released ?? 0, failed: c.failed ?? 0, rejected: c.rejected ?? 0 });
-        if (view.done) return view;
+      for await (const e of client.events(`${path}/events`, { lastEventId: last, signal })) {
+        failures = 0;
+        if (e.event === 'end') return;
+        if (e.id) last = e.id;
+        const event = JSON.parse(e.data) as BatchEvent;
+        if (event.version === null) rejected++;
+        // A terminal state never goes back (events may be replayed after a reconnection).
+        else if (!terminal(states.get(`${event.model}:${event.version}`) ?? '')) states.set(`${event.model}:${event.version}`, event.status);
+        tally();
       }
+      // Closed without an end event (the API restarted or a proxy cut it): resume.
     } catch (err) {
       // A restarting API is waited for a while (about half a minute); anything else ends it.
-      if (isAbort(err) || !(err instanceof CliError) || err.exitCode !== ExitCode.UNAVAILABLE || ++failures > 8) throw err;
+      if (isAbort(err) || !(err instanceof CliError) || err.exitCode !== ExitCode.UNAVAILABLE || failures >= 8) throw err;
     }
-    // Quick at first (small batches end fast), then every 2 s.
-    await sleep(failures > 0 ? Math.min(250 * 2 ** failures, 5000) : Math.min(250 * (round + 1), 2000), undefined, { signal });
+    await sleep(Math.min(250 * 2 ** failures++, 5000), undefined, { signal });
+  }
+}
+
+async function pollBatch(client: ApiClient, path: string, onTally: (t: Tally) => void, signal?: AbortSignal): Promise<Batch> {
+  let etag: string | undefined;
+  let view: Batch | undefined;
+  for (;;) {
+    const res = await client.request<Batch>('GET', path, { headers: etag ? { 'if-none-match': etag } : {}, signal });
+    if (res.status !== 304 || !view) {
+      view = res.body;
+      etag = res.headers.get('etag') ?? undefined;
+      const c = view.counts;
+      onTally({ released: c.released ?? 0, failed: c.failed ?? 0, rejected: c.rejected ?? 0 });
+      if (view.done) return view;
+    }
+    await sleep(2000, undefined, { signal });
   }
 }
 
