@@ -15,9 +15,10 @@ export interface MllResult {
 const main = path.join(repoRoot, 'src', 'cli', 'main.ts');
 
 export function mll(args: string[], options: { server?: string; env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {}): Promise<MllResult> {
-  const env: Record<string, string | undefined> = { ...process.env, ...options.env };
+  const env: Record<string, string | undefined> = { ...process.env };
   delete env.MLL_TOKEN;
   delete env.FORCE_COLOR;
+  Object.assign(env, options.env);
   if (options.server !== undefined) env.MLL_SERVER = options.server;
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], { cwd: options.cwd ?? repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
