@@ -73,7 +73,9 @@ function request(model: string, version: number, tree: TreeManifest): BuildReque
   };
 }
 
+/** Each measurement starts with the disk's write-back done, so one path's writes do not slow the next. */
 async function timed(fn: () => Promise<unknown>): Promise<number> {
+  execFileSync('sync');
   const t0 = performance.now();
   await fn();
   return (performance.now() - t0) / 1000;
@@ -144,6 +146,7 @@ for (const spec of args.sizes.split(',')) {
       samples.gzipCold.push(await timed(() => buildAndPush(gzipBuilder, name('gzip'), 1, gzTree)));
     }
   }
+  process.stderr.write(`${label}: ${JSON.stringify(Object.fromEntries(Object.entries(samples).filter(([, v]) => v.length).map(([k, v]) => [k, v.map((x) => Number(x.toFixed(3)))])))}\n`);
   rows.push({
     payload: label,
     dockerCold: samples.dockerCold.length ? median(samples.dockerCold) : undefined,

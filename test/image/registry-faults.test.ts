@@ -18,7 +18,11 @@ describe('registry faults and auth', () => {
   before(async () => { env = await tempStore('regfaults'); });
   after(() => env.cleanup());
 
-  for (const mode of [{ name: 'monolithic', chunkSize: 0 }, { name: 'chunked', chunkSize: 8 * MiB }]) {
+  for (const mode of [
+    { name: 'hashing (one PATCH)', chunkSize: 0, hashAtBuild: false },
+    { name: 'hashing, chunked', chunkSize: 8 * MiB, hashAtBuild: false },
+    { name: 'monolithic PUT of a layer hashed at build', chunkSize: 0, hashAtBuild: true },
+  ]) {
     it(`finishes a ${mode.name} upload interrupted by a registry crash mid-blob`, async () => {
       const reg: PrivateRegistry = await startPrivateRegistry();
       const proxy = await startCountingProxy(reg.host);
@@ -26,9 +30,10 @@ describe('registry faults and auth', () => {
         const model = uniqueName('crash');
         const tree = await putTree(env.store, [{ path: 'weights.bin', content: 48 * MiB }]);
         const registries = new Registries({ logger, retry: fastRetry });
-        const builder = new OciImageBuilder({ store: env.store, logger, registries, runtimes: {}, compression: 'none' });
+        const builder = new OciImageBuilder({ store: env.store, logger, registries, runtimes: {}, compression: 'none', hashAtBuild: mode.hashAtBuild });
         const target = new RegistryTarget({ store: env.store, logger, registries, registry: proxy.host, chunkSize: mode.chunkSize });
         const image = await builder.build(buildRequest(model, tree), testContext()) as OciBuiltImage;
+        assert.equal(image.manifestDigest === null, !mode.hashAtBuild);
 
         let crashed = false;
         let restarted: Promise<void> | undefined;
