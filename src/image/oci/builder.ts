@@ -64,7 +64,7 @@ export class OciImageBuilder implements ImageBuilder {
     const resolved = await resolveRuntime({ ...this.options, platform: this.platform }, req.framework, warnings, ctx);
 
     const plans = planModelLayers(req.tree, { digest: contractDigest, size: req.contract.protobin.length });
-    const prepared = await mapLimit(plans, this.options.concurrency ?? 2, async (plan) => {
+    const prepared = await mapLimit(plans, this.options.concurrency ?? 8, async (plan) => {
       const t0 = performance.now();
       const result = await prepareLayer(store, plan.entries, {
         compression: this.options.compression, eager: this.options.hashAtBuild, scratchDir: this.options.scratchDir, signal: ctx.signal,

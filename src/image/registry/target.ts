@@ -22,7 +22,7 @@ export interface RegistryTargetOptions {
   credentials?: Credentials;
   /** Blobs larger than this go up in PATCH chunks of this size (resumable); 0 = one monolithic PUT each. */
   chunkSize?: number;
-  /** Blobs uploaded at once. */
+  /** New layers uploaded at once (6 by default; blobs that are mostly present are checked 16 at a time). */
   concurrency?: number;
   /** The engine that pushes images built by the docker builder. */
   docker?: () => Docker;
@@ -108,7 +108,7 @@ export class RegistryTarget implements ImageTarget {
       ctx.log(`hashed and uploaded ${digest} (${formatBytes(source.size)}) in ${seconds(t0)} s`);
     };
     // Known blobs are mostly a HEAD each (present) or a mount: many at once; new layers stream: a few at once.
-    const concurrency = this.options.concurrency ?? 4;
+    const concurrency = this.options.concurrency ?? 6;
     await settleAll([
       mapLimit(image.layers.filter((l) => l.digest === null), concurrency, hashNew),
       mapLimit(blobs.knownBlobs(image), Math.max(concurrency, 16), (blob) => upload(blob, image)),
