@@ -37,7 +37,7 @@ export function createMetrics() {
     uploadBytes: new Counter({ name: 'mll_upload_bytes_total', help: 'Payload bytes accepted', registers: [registry] }),
     webhookDeliveries: new Counter({
       name: 'mll_webhook_deliveries_total',
-      help: 'Webhook delivery attempts by outcome (delivered, retrying, gave_up)',
+      help: 'Webhook delivery attempts by outcome (delivered, retrying, gave_up, failed, disabled)',
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),

@@ -20,7 +20,7 @@ describe('serving the web interface', () => {
   let server: Server;
   let base: string;
   before(async () => {
-    const config = loadConfig({ MLL_DATA_DIR: '/tmp/mll-web-serving-test' });
+    const config = loadConfig({ MLL_DATA_DIR: '/tmp/mll-web-serving-test', MLL_AUTH: 'none' });
     const app = createApp({ config, logger: createLogger('silent') } as unknown as ApiDeps);
     server = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
