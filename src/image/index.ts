@@ -1,3 +1,20 @@
+/**
+ * The image side of ML Lambda: two ports and their adapters.
+ *
+ *   ImageBuilder  oci     daemonless: runtime base (resolved by tag to a digest) + deterministic model
+ *                         layers (shared small-files layer, one layer per file of 4 MiB or more, up to
+ *                         64 model layers, the contract last) + config + OCI manifest
+ *                 docker  dockerode: FROM <runtime>@<digest>, COPY files and contract, the same labels
+ *   ImageTarget   registry    OCI distribution API (HEAD, cross-repo mount, monolithic/chunked upload,
+ *                             manifest PUT by tag last; anonymous, basic and bearer auth)
+ *                 oci-layout  an OCI image layout per repository under <dataDir>/images
+ *
+ * Object-store keys: `image-layers/<sha256>.json` layer records (entries → digest, size), keyed by
+ * everything that decides the layer's bytes; image configs, manifests, gzip layers, runtime configs
+ * and Dockerfiles are content-addressed blobs (`blobs/sha256/…`). Uncompressed layers are never
+ * stored: they are regenerated from the content blobs. A layer never seen before is hashed by its first
+ * publish while it uploads (one pass); its digest is recorded, so an unchanged payload is never read again.
+ */
 import path from 'node:path';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
