@@ -156,6 +156,7 @@ try {
   // order, so the next name is probed (counted once it exists) and otherwise a random existing
   // one is read; no list calls that would load the service beyond the GETs measured.
   const samples: number[] = [];
+  const sampledAt: number[] = [];
   const nameWidth = Math.max(4, String(N - 1).length);
   const nameOf = (i: number) => `bench-${String(i).padStart(nameWidth, '0')}`;
   let known = 0;
@@ -167,6 +168,7 @@ try {
     await res.arrayBuffer();
     if (res.status !== 200) return false;
     samples.push(performance.now() - t);
+    sampledAt.push(Date.now());
     return true;
   };
   const sample = async () => {
@@ -224,6 +226,10 @@ try {
   const sorted = [...samples].sort((a, b) => a - b);
   const p50 = percentile(sorted, 50);
   const p99 = percentile(sorted, 99);
+  const phase = (inUpload: boolean) => {
+    const xs = samples.filter((_, i) => (sampledAt[i]! <= lastCreated) === inUpload).sort((a, b) => a - b);
+    return `p50 ${percentile(xs, 50).toFixed(1)} ms, p99 ${percentile(xs, 99).toFixed(1)} ms (${xs.length})`;
+  };
 
   const rows: [string, string][] = [
     ['models', `${N} (~10 KiB each), mll batch --concurrency ${concurrency}, exit ${code}; ${split ? 'API and workers in two processes' : 'src/bin/all.ts (API and workers in one process)'}`],
@@ -232,6 +238,7 @@ try {
     ['released versions/s', `${(released / releaseSeconds).toFixed(1)} (last released after ${releaseSeconds.toFixed(1)} s; first after ${((firstReleased - start) / 1000).toFixed(1)} s)`],
     ['mll batch wall time', `${wallSeconds.toFixed(1)} s (start to table)`],
     ['version GET latency', `p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${sorted.at(-1)?.toFixed(1)} ms (${samples.length} samples while the batch ran)`],
+    ['  while uploading / after', `${phase(true)} / ${phase(false)}`],
     ['API peak RSS (VmHWM)', `${(servicePeak / 1024).toFixed(0)} MB (${(serviceBaseline / 1024).toFixed(0)} MB once ready; ${split ? `API alone; the workers' process: ${(workersPeak / 1024).toFixed(0)} MB` : 'API and workers in one process'})`],
     ['mll peak RSS (VmHWM)', `${(cliPeak / 1024).toFixed(0)} MB`],
     ['service CPU', `${serviceCpu.toFixed(1)} s user+sys (${((1000 * serviceCpu) / N).toFixed(0)} ms per version); mll: ${cliCpu.toFixed(1)} s`],
