@@ -13,6 +13,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as Minio from 'minio';
 import { Redis } from 'ioredis';
+import { ustarHeader } from '../../test/support/tar.js';
 import { median, peakRssMiB, startService } from '../lib/proc.js';
 
 const arg = (name: string, dflt: number) => {
@@ -31,20 +32,7 @@ const partSize = 8 * MiB;
 
 /** A tar holding one file of `size` random bytes, written without buffering it. */
 async function writeTar(file: string, size: number): Promise<number> {
-  const header = Buffer.alloc(512);
-  header.write('model/weights.bin', 0);
-  header.write('0000644\0', 100);
-  header.write('0000000\0', 108);
-  header.write('0000000\0', 116);
-  header.write(size.toString(8).padStart(11, '0') + '\0', 124);
-  header.write('00000000000\0', 136);
-  header.write('        ', 148);
-  header.write('0', 156);
-  header.write('ustar\0', 257);
-  header.write('00', 263);
-  let sum = 0;
-  for (const b of header) sum += b;
-  header.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+  const header = ustarHeader('model/weights.bin', size);
   const out = createWriteStream(file);
   const write = (b: Buffer) => new Promise<void>((resolve) => (out.write(b) ? resolve() : out.once('drain', resolve)));
   await write(header);

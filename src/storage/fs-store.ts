@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { addAbortSignal, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MllError } from '../errors.js';
 import { signStoreUrl } from './fs-presign.js';
@@ -145,15 +145,7 @@ export class FsObjectStore implements ObjectStore {
       throw wrapFsError(err, key);
     });
     const stream = handle.createReadStream({ start: options?.range?.start, end: options?.range?.end });
-    const signal = options?.signal;
-    if (signal) {
-      const abort = () => stream.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-      if (signal.aborted) abort();
-      else {
-        signal.addEventListener('abort', abort, { once: true });
-        stream.once('close', () => signal.removeEventListener('abort', abort));
-      }
-    }
+    if (options?.signal) addAbortSignal(options.signal, stream);
     return stream;
   }
 

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { addAbortSignal, type Readable } from 'node:stream';
 import * as Minio from 'minio';
 import { isTransient, MllError } from '../errors.js';
 import {
@@ -172,12 +172,7 @@ export class MinioObjectStore implements ObjectStore {
       const stream = range
         ? await this.client.getPartialObject(this.bucket, name, range.start, range.end - range.start + 1)
         : await this.client.getObject(this.bucket, name);
-      const signal = options?.signal;
-      if (signal) {
-        const abort = () => stream.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-        if (signal.aborted) abort();
-        else signal.addEventListener('abort', abort, { once: true });
-      }
+      if (options?.signal) addAbortSignal(options.signal, stream);
       return stream;
     } catch (err) {
       throw this.wrap(err, key);

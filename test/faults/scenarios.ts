@@ -138,6 +138,16 @@ export async function killWorkerMidStage(stage: Stage, versions = 1): Promise<Fa
   }
 }
 
+const redisAnswers = (url: string) => waitFor(`Redis at ${url}`, async () => {
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+  try {
+    await r.connect();
+    return (await r.ping()) === 'PONG' ? true : undefined;
+  } finally {
+    r.disconnect();
+  }
+});
+
 /** Redis is killed and restarted empty (as Redis here keeps nothing on disk), while a version builds. */
 export async function loseRedis(versions = 3): Promise<FaultReport> {
   const port = await freePort();
@@ -147,15 +157,7 @@ export async function loseRedis(versions = 3): Promise<FaultReport> {
   };
   let redisProcess = startRedis();
   const redisUrl = `redis://127.0.0.1:${port}`;
-  await waitFor('private redis', async () => {
-    const r = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0 });
-    try {
-      await r.connect();
-      return (await r.ping()) === 'PONG' ? true : undefined;
-    } finally {
-      r.disconnect();
-    }
-  });
+  await redisAnswers(redisUrl);
   const env = { REDIS_URL: redisUrl, MLL_RECOVERY_CHECK_MS: '500', MLL_FAILPOINTS: 'build-mid=sleep:1500', MLL_STAGE_LOCK_MS: '2000' };
   let app = await startTestApp({ env });
   const { dataDir } = { dataDir: app.config.dataDir };
@@ -182,15 +184,7 @@ export async function loseRedis(versions = 3): Promise<FaultReport> {
     redisProcess.kill('SIGKILL');
     await new Promise((r) => redisProcess.once('exit', r));
     redisProcess = startRedis();
-    await waitFor('private redis', async () => {
-      const r = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0 });
-      try {
-        await r.connect();
-        return (await r.ping()) === 'PONG' ? true : undefined;
-      } finally {
-        r.disconnect();
-      }
-    });
+    await redisAnswers(redisUrl);
     app = await startTestApp({ env: { ...env, MLL_DATA_DIR: dataDir, MLL_PREFIX: app.prefix } });
     const afterRestart = await upload(app, model, body);
     await waitForStatus(app, model, afterRestart, ['released']);

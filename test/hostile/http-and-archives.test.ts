@@ -6,27 +6,8 @@ import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { api } from '../support/client.js';
-import { makeTar } from '../support/tar.js';
+import { makeTar, ustarHeader } from '../support/tar.js';
 import { uniqueName } from '../support/unique.js';
-
-/** A ustar header with raw name bytes (so a test can send names that are not UTF-8). */
-function rawHeader(name: Buffer, size: number, type = '0'): Buffer {
-  const h = Buffer.alloc(512);
-  name.copy(h, 0, 0, Math.min(100, name.length));
-  h.write('0000644\0', 100);
-  h.write('0000000\0', 108);
-  h.write('0000000\0', 116);
-  h.write(size.toString(8).padStart(11, '0') + '\0', 124);
-  h.write('00000000000\0', 136);
-  h.write('        ', 148);
-  h.write(type, 156);
-  h.write('ustar\0', 257);
-  h.write('00', 263);
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
-  return h;
-}
 
 /** `count` one-byte files as a tar stream, generated lazily (100,000 files ≈ 100 MB). */
 function manyFiles(count: number): Readable {
@@ -34,7 +15,7 @@ function manyFiles(count: number): Readable {
   return new Readable({
     read() {
       for (let n = 0; n < 64 && i < count; n++, i++) {
-        this.push(rawHeader(Buffer.from(`f/${i}`), 1));
+        this.push(ustarHeader(Buffer.from(`f/${i}`), 1));
         this.push(Buffer.alloc(512, 0x61));
       }
       if (i >= count) {
@@ -99,7 +80,7 @@ describe('hostile and broken input over HTTP: a precise error, the right status,
     const deep = Array.from({ length: 70 }, (_, i) => `d${i}`).join('/') + '/f';
     await expectRefused(await post(new Uint8Array(await makeTar([{ name: deep, body: 'x' }]))), 422, 'UNSAFE_ARCHIVE', /nested 71 levels deep/);
     await expectRefused(await post(new Uint8Array(await makeTar([{ name: `${'n'.repeat(300)}.bin`, body: 'x' }]))), 422, 'UNSAFE_ARCHIVE', /longer than 255 bytes/);
-    const latin1 = Buffer.concat([rawHeader(Buffer.from([0x6d, 0x6f, 0x64, 0xe8, 0x6c, 0x65]), 1), Buffer.alloc(512, 0x61), Buffer.alloc(1024)]);
+    const latin1 = Buffer.concat([ustarHeader(Buffer.from([0x6d, 0x6f, 0x64, 0xe8, 0x6c, 0x65]), 1), Buffer.alloc(512, 0x61), Buffer.alloc(1024)]);
     await expectRefused(await post(new Uint8Array(latin1)), 422, 'UNSAFE_ARCHIVE', /not valid UTF-8/);
   });
 
@@ -131,7 +112,7 @@ describe('hostile and broken input over HTTP: a precise error, the right status,
     const small = await startTestApp({ env: { MLL_MAX_UPLOAD_BYTES: String(8 * 1024 * 1024) } });
     try {
       const tarOf40MiB = Readable.from((function* () {
-        yield rawHeader(Buffer.from('weights.bin'), 40 * 1024 * 1024);
+        yield ustarHeader(Buffer.from('weights.bin'), 40 * 1024 * 1024);
         for (let i = 0; i < 40; i++) yield Buffer.alloc(1024 * 1024, 1);
         yield Buffer.alloc(1024);
       })());

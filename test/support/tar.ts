@@ -33,3 +33,26 @@ export function bufferStream(buf: Buffer, chunkSize = 64 * 1024): Readable {
     for (let i = 0; i < buf.length; i += chunkSize) yield buf.subarray(i, i + chunkSize);
   })());
 }
+
+/**
+ * One ustar header written by hand: for names no tar library will write (raw bytes that are not
+ * UTF-8) and for streaming huge entries without building them.
+ */
+export function ustarHeader(name: Buffer | string, size: number, type = '0'): Buffer {
+  const h = Buffer.alloc(512);
+  const raw = typeof name === 'string' ? Buffer.from(name) : name;
+  raw.copy(h, 0, 0, Math.min(100, raw.length));
+  h.write('0000644\0', 100);
+  h.write('0000000\0', 108);
+  h.write('0000000\0', 116);
+  h.write(size.toString(8).padStart(11, '0') + '\0', 124);
+  h.write('00000000000\0', 136);
+  h.write('        ', 148);
+  h.write(type, 156);
+  h.write('ustar\0', 257);
+  h.write('00', 263);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+  return h;
+}
