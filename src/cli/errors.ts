@@ -58,6 +58,7 @@ export function toCliError(err: unknown): CliError | null {
   if (err instanceof CliError) return err;
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || (err.code === 'commander.help' && err.exitCode === 0)) return null;
+    if (err.code === 'commander.help') return new CliError('USAGE', 'a command is needed (mll --help lists them)', { exitCode: ExitCode.USAGE });
     if (usageCodes.has(err.code)) return new CliError('USAGE', err.message.replace(/^error: /, ''), { exitCode: ExitCode.USAGE });
     // Commands report their own failures with cmd.error(…, { code: 'mll.<CODE>' }).
     const code = err.code.startsWith('mll.') ? err.code.slice(4) : 'FAILED';

@@ -31,14 +31,15 @@ export function buildProgram(io: CliIO, registrars: CommandRegistrar[], options:
     .option('--json', 'print machine-readable JSON on stdout and nothing else (errors as JSON on stderr)', false)
     .option('--no-color', 'no colours (also NO_COLOR=1; colours are only used on a terminal)')
     .version(options.version ?? '0.0.0', '-V, --version', 'print the version of mll')
-    .showHelpAfterError(!options.json)
+    .showHelpAfterError(options.json ? false : '(add --help for usage and examples)')
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
-      writeErr: (s) => io.stderr.write(s),
-      outputError: (s, write) => {
-        if (!options.json) write(s);
+      // With --json, stderr carries only the JSON error main.ts prints.
+      writeErr: (s) => {
+        if (!options.json) io.stderr.write(s);
       },
+      outputError: (s, write) => write(s),
     })
     .addHelpText('after', [
       '',

@@ -36,7 +36,7 @@ const retryable = (err: unknown) =>
   err instanceof CliError && (err.exitCode === ExitCode.UNAVAILABLE || (err.code === 'CONFLICT' && err.status === 409));
 
 /** Sends one model folder; returns the new version (status queued). */
-export async function sendModel(
+async function sendModel(
   ctx: CommandContext,
   source: ModelSource,
   metadata: UploadMetadata,
