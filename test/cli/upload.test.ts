@@ -195,6 +195,10 @@ describe('mll upload, status, list, versions, logs (child process, no TTY)', () 
     const badVersion = await mll(['--json', 'status', 'x', 'latest'], { server: app.url });
     assert.equal(badVersion.code, 2, show(badVersion));
     assert.equal((JSON.parse(badVersion.stderr) as { error: { code: string } }).error.code, 'USAGE');
+    const noCommand = await mll(['--json', 'upload'], { server: app.url });
+    assert.equal(noCommand.code, 2, show(noCommand));
+    assert.equal(noCommand.stdout, '');
+    assert.deepEqual(JSON.parse(noCommand.stderr), { error: { code: 'USAGE', message: "missing required argument 'dir'" } }, 'only the JSON error, no help text');
 
     const port = await closedPort();
     const down = await mll(['upload', released.dir], { server: `http://127.0.0.1:${port}` });
