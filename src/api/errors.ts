@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { isMllError, MllError, toErrorBody } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -21,13 +21,35 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.destroy();
       return;
     }
-    // Refused before the body was read whole: answer, then close rather than drain gigabytes.
-    if (!req.complete) res.setHeader('Connection', 'close');
+    if (!req.complete) drainBriefly(req, res);
     if (isMllError(error) && error.code === 'RATE_LIMITED' && typeof (error.details as { retryAfter?: number })?.retryAfter === 'number') {
       res.setHeader('Retry-After', String((error.details as { retryAfter: number }).retryAfter));
     }
     res.status(httpStatus).json({ error: body });
   };
+}
+
+/**
+ * Refused before the body was read whole: go on reading (and discarding) what the client still
+ * sends for a little while, so it can finish writing and read the answer — a client whose upload
+ * is cut off mid-write often never sees the 4xx — but never more than a few seconds or MiB.
+ */
+function drainBriefly(req: Request, res: Response): void {
+  const maxBytes = 16 * 1024 * 1024;
+  const socket = req.socket;
+  let seen = 0;
+  const cut = () => socket.destroy();
+  req.on('data', (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > maxBytes) cut();
+  });
+  req.resume();
+  res.once('finish', () => {
+    if (req.complete) return;
+    const timer = setTimeout(cut, 2000);
+    timer.unref();
+    req.once('end', () => clearTimeout(timer));
+  });
 }
 
 export const notFound: RequestHandler = (req, _res, next) => {

@@ -45,10 +45,12 @@ export async function serveSse(req: Request, res: Response, source: SseSource, o
       lastId = e.id;
     }
     if (await source.finished()) {
-      const more = await source.read(lastId);
-      for (const e of more) {
-        write(e);
-        lastId = e.id;
+      // Everything up to the end, however many pages, before `end`.
+      for (let more = await source.read(lastId); more.length > 0; more = await source.read(lastId)) {
+        for (const e of more) {
+          write(e);
+          lastId = e.id;
+        }
       }
       res.write(`event: end\ndata: ${JSON.stringify(await source.endData())}\n\n`);
       close();

@@ -139,6 +139,30 @@ function receiveBatchParts(req: IncomingMessage, onPart: PartHandler): Promise<v
       reject(new MllError('BAD_REQUEST', `Malformed multipart request: ${(err as Error).message}`));
       return;
     }
+    const maxInFlight = 4;
+    let inFlight = 0;
+    let paused = false;
+    const waiting: (() => void)[] = [];
+    const acquire = (): Promise<void> => {
+      if (inFlight < maxInFlight) {
+        inFlight += 1;
+        return Promise.resolve();
+      }
+      if (!paused) {
+        paused = true;
+        req.unpipe(parser);
+      }
+      return new Promise<void>((resolve) => waiting.push(resolve));
+    };
+    const release = () => {
+      const next = waiting.shift();
+      if (next) return next();
+      inFlight -= 1;
+      if (paused) {
+        paused = false;
+        req.pipe(parser);
+      }
+    };
     // A metadata part applies to the file part that follows it; its mistakes fail that item alone.
     let pending: { model?: string; metadata: UploadMetadata | MllError } | undefined;
     let index = 0;
@@ -162,8 +186,13 @@ function receiveBatchParts(req: IncomingMessage, onPart: PartHandler): Promise<v
       const model = name === 'payload' ? pending?.model ?? '' : name;
       const metadata = pending?.metadata ?? {};
       pending = undefined;
-      // Parts are consumed as they arrive (busboy waits for each one); releasing versions may overlap.
-      const work = onPart(i, model || '(unnamed part)', stream, metadata).catch((err: unknown) => void (failure ??= err));
+      // Parts are received as they arrive; at most `maxInFlight` are being stored and released at
+      // once. Beyond that the request stops being read, so TCP slows the client down instead of
+      // hundreds of parts competing with every other request.
+      const work = acquire()
+        .then(() => onPart(i, model || '(unnamed part)', stream, metadata))
+        .catch((err: unknown) => void (failure ??= err))
+        .finally(release);
       chain = chain.then(() => work);
     });
     parser.on('error', (err: Error) => {
