@@ -3,6 +3,7 @@ import { CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { registerAdminCommands } from './commands/admin.js';
 import { registerBatchCommand } from './commands/batch.js';
 import { registerContractCommand } from './commands/contract.js';
 import { registerLogsCommand } from './commands/logs.js';
@@ -14,7 +15,7 @@ import { buildProgram, type CliIO, type CommandRegistrar } from './program.js';
 
 /**
  * Entry of the `mll` command. A new command is one module under ./commands exporting a
- * CommandRegistrar, added to this list (`mll reindex` and `mll tokens` will be two more).
+ * CommandRegistrar, added to this list.
  */
 const registrars: CommandRegistrar[] = [
   registerUploadCommand,
@@ -23,6 +24,7 @@ const registrars: CommandRegistrar[] = [
   registerLogsCommand,
   registerWebhooksCommand,
   registerContractCommand,
+  registerAdminCommands,
 ];
 
 /** The package version, from the package.json above this file (src/ under tsx, dist/src/ when built). */
