@@ -70,10 +70,13 @@ export class FsObjectStore implements ObjectStore {
   private async commit(tempFile: string, key: string, options: PutOptions | undefined): Promise<ObjectInfo> {
     const target = this.file(key);
     if (options?.contentType || options?.metadata) {
+      // Temp file + rename, like the object itself: a concurrent stat never reads half a sidecar.
       const side = this.sidecar(key);
       await fs.mkdir(path.dirname(side), { recursive: true });
       const sidecar: Sidecar = { contentType: options.contentType, metadata: options.metadata };
-      await fs.writeFile(side, JSON.stringify(sidecar));
+      const temp = path.join(this.tmp, `${randomUUID()}.meta`);
+      await fs.writeFile(temp, JSON.stringify(sidecar));
+      await fs.rename(temp, side);
     } else {
       await fs.rm(this.sidecar(key), { force: true });
     }
@@ -154,7 +157,7 @@ export class FsObjectStore implements ObjectStore {
     try {
       const st = await fs.stat(file);
       if (!st.isFile()) throw new NotFoundError(key);
-      const side = await fs.readFile(this.sidecar(key), 'utf8').then((t) => JSON.parse(t) as Sidecar, () => ({}) as Sidecar);
+      const side = await fs.readFile(this.sidecar(key), 'utf8').then((t) => JSON.parse(t) as Sidecar).catch(() => ({}) as Sidecar);
       return {
         key,
         size: st.size,
