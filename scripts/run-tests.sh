@@ -8,5 +8,6 @@ else
   files=("$@")
 fi
 mkdir -p test-output
-# Default reporter (TAP when not on a terminal): CI reads its summary lines.
-exec node --import tsx --test --test-concurrency="${MLL_TEST_CONCURRENCY:-4}" "${files[@]}"
+# Default reporter (TAP when not on a terminal): CI reads its summary lines. --test-force-exit:
+# a test file whose tests have all finished must not keep the run waiting on a stray handle.
+exec node --import tsx --test --test-force-exit --test-concurrency="${MLL_TEST_CONCURRENCY:-4}" "${files[@]}"

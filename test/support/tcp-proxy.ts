@@ -17,6 +17,7 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
   let server: net.Server | undefined;
   let port = 0;
   const listen = () => new Promise<void>((resolve, reject) => {
+    if (server) return resolve();
     server = net.createServer((client) => {
       const upstream = net.connect(targetPort, targetHost);
       sockets.add(client);

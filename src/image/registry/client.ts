@@ -523,7 +523,18 @@ async function counted(stream: Promise<Readable> | Readable, onBytes?: (n: numbe
       yield chunk;
     }
   }
-  return Readable.from(gen(), { objectMode: false });
+  return tiedTo(Readable.from(gen(), { objectMode: false }), s);
+}
+
+/**
+ * A wrapper destroyed before it was read never runs its generator, so the source it wraps (an
+ * HTTP response from another registry, say) would stay open and hold its connection forever.
+ */
+function tiedTo(wrapper: Readable, source: Readable): Readable {
+  wrapper.once('close', () => {
+    if (!source.destroyed) source.destroy();
+  });
+  return wrapper;
 }
 
 function skipBytes(body: Readable, skip: number, length: number): Readable {
@@ -542,5 +553,5 @@ function skipBytes(body: Readable, skip: number, length: number): Readable {
       yield chunk;
     }
   }
-  return Readable.from(gen(), { objectMode: false });
+  return tiedTo(Readable.from(gen(), { objectMode: false }), body);
 }
