@@ -1,8 +1,14 @@
-import Docker from 'dockerode';
+import { createRequire } from 'node:module';
+import type Docker from 'dockerode';
 import { MllError, isMllError, type ErrorCode } from '../../errors.js';
+
+// dockerode (and its dependency tree) is loaded only by processes that talk to an engine: the
+// default daemonless deployment never pays for it in start-up time or memory.
+const requireDockerode = () => createRequire(import.meta.url)('dockerode') as typeof Docker;
 
 /** A Dockerode client for DOCKER_HOST (`unix:///path/docker.sock` or `tcp://host:port`); the default socket otherwise. */
 export function createDocker(dockerHost?: string): Docker {
+  const Docker = requireDockerode();
   if (!dockerHost) return new Docker();
   if (dockerHost.startsWith('unix://')) return new Docker({ socketPath: dockerHost.slice('unix://'.length) });
   const url = new URL(dockerHost.replace(/^tcp:/, 'http:'));
