@@ -48,7 +48,7 @@ async function writeTar(file: string, size: number): Promise<number> {
 
 function postFile(url: string, file: string, size: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', headers: { 'content-type': 'application/x-tar', 'content-length': size } }, (res) => {
+    const req = http.request(url, { method: 'POST', headers: { 'content-type': 'application/x-tar', 'content-length': size, authorization: `Bearer ${token}` } }, (res) => {
       res.resume();
       res.on('end', () => resolve(res.statusCode ?? 0));
     });
@@ -64,7 +64,10 @@ const url = new URL(endpoint);
 const client = new Minio.Client({ endPoint: url.hostname, port: Number(url.port), useSSL: false, ...s3, partSize });
 if (!(await client.bucketExists(bucket))) await client.makeBucket(bucket);
 
+// The service runs with token auth on, as deployed; the bench brings its own admin token.
+const token = `mll_${randomBytes(6).toString('hex')}_${randomBytes(32).toString('base64url')}`;
 const service = await startService('api', {
+  MLL_BOOTSTRAP_TOKEN: token,
   MLL_STORE: 'minio', MLL_S3_ENDPOINT: endpoint, MLL_S3_ACCESS_KEY: s3.accessKey, MLL_S3_SECRET_KEY: s3.secretKey,
   MLL_S3_BUCKET: bucket, MLL_STORE_PREFIX: `${prefix}/api/`, MLL_S3_PART_SIZE: String(partSize),
   MLL_PREFIX: prefix, MLL_DATA_DIR: path.join(dir, 'data'), MLL_MAX_UPLOAD_BYTES: String(4 * 1024 * MiB),
