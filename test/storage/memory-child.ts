@@ -11,7 +11,7 @@ const store = new MinioObjectStore({
   region: process.env.S3_REGION ?? 'us-east-1',
   bucket: process.env.MEM_BUCKET!,
   prefix: process.env.MEM_PREFIX!,
-  partSize: 16 * 1024 * 1024,
+  partSize: 8 * 1024 * 1024,
 });
 await store.check();
 const baselineMiB = vmHwmMiB();

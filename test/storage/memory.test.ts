@@ -9,21 +9,27 @@ import { uniqueName } from '../support/unique.js';
 
 const run = promisify(execFile);
 
-/**
- * The MinIO client buffers one part per upload in memory. With the adapter's fixed part size a
- * 256 MiB stream of unknown length must not need more than a few parts of RAM: measured as the
- * peak RSS (VmHWM) of a child process that does nothing else.
- */
-it('uploads a 256 MiB stream of unknown length to S3 with flat memory', async () => {
+/** Streams `mib` MiB of unknown length to S3 in a child process that does nothing else; returns its RSS growth. */
+async function growthMiB(mib: number): Promise<number> {
   const s3 = services.s3();
   const script = path.join(repoRoot, 'test', 'storage', 'memory-child.ts');
   const { stdout } = await run(process.execPath, ['--import', 'tsx', script], {
     cwd: repoRoot,
-    env: { ...process.env, MEM_BUCKET: testBucket, MEM_PREFIX: `${uniqueName('mem')}/`, MEM_MIB: '256', S3_ENDPOINT: s3.endpoint },
+    env: { ...process.env, MEM_BUCKET: testBucket, MEM_PREFIX: `${uniqueName('mem')}/`, MEM_MIB: String(mib), S3_ENDPOINT: s3.endpoint },
     maxBuffer: 1 << 20,
   });
   const result = JSON.parse(stdout.trim().split('\n').pop()!) as { peakRssMiB: number; baselineMiB: number; size: number };
-  assert.equal(result.size, 256 * 1024 * 1024);
-  const growth = result.peakRssMiB - result.baselineMiB;
-  assert.ok(growth < 100, `peak RSS grew by ${growth.toFixed(0)} MiB while streaming 256 MiB (expected < 100)`);
+  assert.equal(result.size, mib * 1024 * 1024);
+  return result.peakRssMiB - result.baselineMiB;
+}
+
+/**
+ * The MinIO client would buffer whole parts of up to 528 MiB for a stream of unknown length; the
+ * adapter holds at most three 8 MiB parts. Peak RSS (VmHWM) must not grow with the object's size.
+ */
+it('uploads streams of unknown length to S3 with flat memory (128 MiB and 512 MiB)', async () => {
+  const small = await growthMiB(128);
+  const large = await growthMiB(512);
+  assert.ok(small < 100 && large < 100, `RSS grew by ${small.toFixed(0)} MiB (128 MiB) and ${large.toFixed(0)} MiB (512 MiB); expected < 100`);
+  assert.ok(large - small < 40, `4x the bytes cost ${(large - small).toFixed(0)} MiB more memory; it should cost about nothing`);
 });
