@@ -1,4 +1,5 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { sha256Digest } from '../shared/digest.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { extractToDir } from '../archive/extract-to-dir.js';
@@ -11,7 +12,6 @@ import { exists } from '../storage/object-store.js';
 import { failpoint } from '../failpoints.js';
 import type { StageContext, StageDeps, StageInput } from './context.js';
 
-export const sha256 = (bytes: Buffer | Uint8Array | string) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
 /**
  * Extract: unpack the payload safely into a scratch directory, take or infer the contract, and
@@ -40,7 +40,7 @@ export async function runExtract(input: StageInput, deps: StageDeps, ctx: StageC
 
     await failpoint(deps.failpoints, 'extract-mid', ctx.signal);
     const protobin = Buffer.from(encodeContract(input.model, inspection.contract));
-    const contractDigest = sha256(protobin);
+    const contractDigest = sha256Digest(protobin);
     await putBlobIfAbsent(deps, contractDigest, protobin);
     for (const entry of selected) {
       if (entry.type !== 'file') continue;
@@ -51,7 +51,7 @@ export async function runExtract(input: StageInput, deps: StageDeps, ctx: StageC
     }
     const manifest: TreeManifest = { entries: selected };
     const manifestBytes = Buffer.from(JSON.stringify(manifest));
-    const treeDigest = sha256(manifestBytes);
+    const treeDigest = sha256Digest(manifestBytes);
     await putBlobIfAbsent(deps, treeDigest, manifestBytes);
     const diff = await diffAgainstPrevious(deps, record, inspection.contract);
     const files = selected.filter((e) => e.type === 'file');

@@ -10,8 +10,8 @@ import { receivePayload, validateStoredPayload, type IntakeLimits, type Received
 import { metadataFromQuery, parseUploadMetadata, type UploadMetadata } from '../metadata.js';
 import { receiveMultipart } from '../multipart.js';
 import { presentVersion } from '../present.js';
-import { claimUpload, releaseUploadClaim } from './uploads.js';
 import { isNotFound } from '../../storage/object-store.js';
+import { claimUpload, releaseUploadClaim } from './uploads.js';
 
 const tarTypes = new Set(['application/x-tar', 'application/tar', 'application/gzip', 'application/x-gzip', 'application/tar+gzip', 'application/octet-stream']);
 

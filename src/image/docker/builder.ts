@@ -7,7 +7,7 @@ import { putIfAbsent, resolveRuntime } from '../runtime.js';
 import { imageLabels } from '../oci/image-config.js';
 import { segmentStream } from '../oci/layer-stream.js';
 import { segmentsSize, tarSegments, withParents, type TarEntry } from '../oci/tar.js';
-import { sha256 } from '../registry/client.js';
+import { sha256Digest } from '../../shared/digest.js';
 import type { Credentials } from '../registry/client.js';
 import type { Registries } from '../registry/registries.js';
 import type { BuildRequest, DockerBuiltImage, ImageBuilder, ImageWarning, StageContext } from '../types.js';
@@ -46,7 +46,7 @@ export class DockerImageBuilder implements ImageBuilder {
 
   async build(req: BuildRequest, ctx: StageContext): Promise<DockerBuiltImage> {
     const { store } = this.options;
-    const contractDigest = sha256(req.contract.protobin);
+    const contractDigest = sha256Digest(req.contract.protobin);
     if (contractDigest !== req.contract.digest) {
       throw new MllError('INTERNAL', `The contract of ${req.model} v${req.version} does not match its digest ${req.contract.digest}`);
     }
@@ -63,7 +63,7 @@ export class DockerImageBuilder implements ImageBuilder {
     const dockerfile = Buffer.from(
       `FROM ${from}\nCOPY files/ /model/files/\nCOPY contract.protobin /model/contract.protobin\n`,
     );
-    const dockerfileDigest = sha256(dockerfile);
+    const dockerfileDigest = sha256Digest(dockerfile);
     await putIfAbsent(store, keys.blob(dockerfileDigest), dockerfile);
 
     const entries: TarEntry[] = [

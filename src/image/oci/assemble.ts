@@ -1,7 +1,7 @@
 import { keys } from '../../domain/keys.js';
 import { MllError } from '../../errors.js';
 import { getBuffer, getJson, isNotFound, type ObjectStore } from '../../storage/object-store.js';
-import { sha256 } from '../registry/client.js';
+import { sha256Digest } from '../../shared/digest.js';
 import { putIfAbsent } from '../runtime.js';
 import type { OciBuiltImage } from '../types.js';
 import type { ImageConfigJson } from './base.js';
@@ -58,14 +58,14 @@ export async function completeImage(store: ObjectStore, image: OciBuiltImage, ha
   if (modelLayers.length !== image.assembly.history.length) throw new MllError('INTERNAL', 'The image assembly does not match its layers');
   const config = imageConfigBytes(baseConfig, image.platform, image.labels,
     modelLayers.map((l, i) => ({ diffId: l.diffId!, createdBy: image.assembly.history[i]! })));
-  const configDigest = sha256(config);
+  const configDigest = sha256Digest(config);
   await putIfAbsent(store, keys.blob(configDigest), config);
   const manifest = manifestBytes(
     { mediaType: mediaTypes.ociConfig, digest: configDigest, size: config.length },
     layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest!, size: l.size })),
     image.assembly.annotations,
   );
-  const manifestDigest = sha256(manifest);
+  const manifestDigest = sha256Digest(manifest);
   await putIfAbsent(store, keys.blob(manifestDigest), manifest);
   return { ...image, layers, configDigest, configSize: config.length, manifestDigest, manifestSize: manifest.length };
 }

@@ -1,7 +1,7 @@
 import { keys } from '../../domain/keys.js';
 import { MllError, isMllError } from '../../errors.js';
 import { getBuffer, isNotFound, type ObjectStore } from '../../storage/object-store.js';
-import { sha256 } from '../registry/client.js';
+import { sha256Digest } from '../../shared/digest.js';
 import { parseReference } from '../registry/reference.js';
 import type { Registries } from '../registry/registries.js';
 import type { BaseImage, Descriptor } from '../types.js';
@@ -123,7 +123,7 @@ async function readConfig(
     chunks.push(chunk);
   }
   const bytes = Buffer.concat(chunks);
-  if (sha256(bytes) !== desc.digest) {
+  if (sha256Digest(bytes) !== desc.digest) {
     throw new MllError('REGISTRY_UNAVAILABLE', `The registry ${client.registry} returned a config for ${repository} that does not match its digest`);
   }
   await store.put(key, bytes, { size: bytes.length });

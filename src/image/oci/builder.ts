@@ -2,7 +2,7 @@ import { keys } from '../../domain/keys.js';
 import { MllError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ObjectStore } from '../../storage/object-store.js';
-import { sha256 } from '../registry/client.js';
+import { sha256Digest } from '../../shared/digest.js';
 import type { Registries } from '../registry/registries.js';
 import type { BuildRequest, ImageBuilder, ImageWarning, OciBuiltImage, OciLayer, StageContext } from '../types.js';
 import { formatBytes, hostPlatform, mapLimit } from '../util.js';
@@ -54,7 +54,7 @@ export class OciImageBuilder implements ImageBuilder {
   async build(req: BuildRequest, ctx: StageContext): Promise<OciBuiltImage> {
     const { store } = this.options;
     const started = performance.now();
-    const contractDigest = sha256(req.contract.protobin);
+    const contractDigest = sha256Digest(req.contract.protobin);
     if (contractDigest !== req.contract.digest) {
       throw new MllError('INTERNAL', `The contract of ${req.model} v${req.version} does not match its digest ${req.contract.digest}`);
     }

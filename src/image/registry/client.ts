@@ -1,3 +1,4 @@
+import { sha256Digest } from '../../shared/digest.js';
 import { createHash, type Hash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { MllError, isMllError } from '../../errors.js';
@@ -63,9 +64,6 @@ type Scheme = { kind: 'none' } | { kind: 'basic'; realm?: string } | { kind: 'be
 const USER_AGENT = 'ml-lambda/0.1 (+oci-distribution)';
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
-export function sha256(data: Buffer | string): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
-}
 
 interface RequestOptions {
   method: string;
@@ -284,7 +282,7 @@ export class RegistryClient {
       if (res.status !== 200) throw await this.failure(res, `Reading manifest ${repository}:${reference}`);
       const bytes = await res.buffer(MAX_MANIFEST_BYTES + 1);
       if (bytes.length > MAX_MANIFEST_BYTES) throw new MllError('REGISTRY_REJECTED', `The manifest ${repository}:${reference} is larger than 4 MiB`);
-      const digest = sha256(bytes);
+      const digest = sha256Digest(bytes);
       if (reference.startsWith('sha256:') && reference !== digest) {
         throw new MllError('REGISTRY_REJECTED', `The registry ${this.registry} returned a manifest for ${repository}@${reference} whose digest is ${digest}`);
       }
@@ -483,7 +481,7 @@ export class RegistryClient {
 
   /** PUTs a manifest by tag (or digest) and returns its digest. */
   async putManifest(repository: string, reference: string, bytes: Buffer, mediaType: string, signal?: AbortSignal): Promise<string> {
-    const digest = sha256(bytes);
+    const digest = sha256Digest(bytes);
     return withRetry(async () => {
       const res = await this.request({
         method: 'PUT', path: `/v2/${repository}/manifests/${reference}`, scopes: [repositoryScope(repository, 'pull,push')],
