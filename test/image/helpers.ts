@@ -13,9 +13,8 @@ import type { ObjectStore } from '../../src/storage/object-store.js';
 
 export const logger = createLogger(process.env.MLL_TEST_LOG_LEVEL ?? 'silent');
 
-export function sha256(data: Buffer | string): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
-}
+export { sha256Digest as sha256 } from '../../src/shared/digest.js';
+import { sha256Digest as sha256 } from '../../src/shared/digest.js';
 
 /** An fs object store in a fresh temp dir; `cleanup` removes it. */
 export async function tempStore(label = 'img'): Promise<{ store: FsObjectStore; dir: string; cleanup: () => Promise<void> }> {
