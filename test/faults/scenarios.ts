@@ -160,7 +160,7 @@ export async function loseRedis(versions = 3): Promise<FaultReport> {
   await redisAnswers(redisUrl);
   const env = { REDIS_URL: redisUrl, MLL_RECOVERY_CHECK_MS: '500', MLL_FAILPOINTS: 'build-mid=sleep:1500', MLL_STAGE_LOCK_MS: '2000' };
   let app = await startTestApp({ env });
-  const { dataDir } = { dataDir: app.config.dataDir };
+  const dataDir = app.config.dataDir;
   try {
     const model = uniqueName('redis-loss');
     const body = await modelTar();

@@ -76,6 +76,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       if (config.store === 'minio') {
         for await (const info of running.services.store.list('')) await running.services.store.delete(info.key).catch(() => undefined);
       }
+      // The data dir may have been given in options.env (to join another app's deployment).
+      await fs.rm(config.dataDirAbs, { recursive: true, force: true });
       await fs.rm(dataDir, { recursive: true, force: true });
     },
   };
