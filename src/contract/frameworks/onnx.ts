@@ -2,7 +2,7 @@ import { MllError } from '../../errors.js';
 import { dtypeFromOnnx } from '../dtypes.js';
 import { has, onnxType, toNumber } from '../proto/schemas.js';
 import type { ContractField } from '../types.js';
-import { FileSource } from '../wire/file-source.js';
+import { measuredRead } from '../wire/file-source.js';
 import type { ByteSource, PrunePlan } from '../wire/prune.js';
 import { decodePruned } from '../wire/read-proto.js';
 import { UNKNOWN_VERSION, type Inferred } from './common.js';
@@ -108,11 +108,6 @@ function fieldOf(v: ValueInfo): ContractField {
 }
 
 export async function inferOnnx(file: string, label: string): Promise<Inferred> {
-  const src = await FileSource.open(file);
-  try {
-    const inferred = await inferOnnxFrom(src, label);
-    return { ...inferred, stats: { file: label, bytesRead: src.bytesRead, size: src.size } };
-  } finally {
-    await src.close();
-  }
+  const { value, bytesRead, size } = await measuredRead(file, (src) => inferOnnxFrom(src, label));
+  return { ...value, stats: { file: label, bytesRead, size } };
 }

@@ -2,7 +2,7 @@ import { MllError } from '../../errors.js';
 import { dtypeFromTf } from '../dtypes.js';
 import { has, tensorflowType, toNumber } from '../proto/schemas.js';
 import type { ContractField, ContractSignature } from '../types.js';
-import { FileSource } from '../wire/file-source.js';
+import { measuredRead } from '../wire/file-source.js';
 import type { ByteSource, PrunePlan } from '../wire/prune.js';
 import { decodePruned } from '../wire/read-proto.js';
 import { NeedsContract, sortSignatures, UNKNOWN_VERSION, type Inferred } from './common.js';
@@ -93,11 +93,6 @@ function shapeOf(info: TensorInfo | null | undefined): number[] | null {
 }
 
 export async function inferTensorflow(file: string, label: string): Promise<Inferred> {
-  const src = await FileSource.open(file);
-  try {
-    const inferred = await inferTensorflowFrom(src, label);
-    return { ...inferred, stats: { file: label, bytesRead: src.bytesRead, size: src.size } };
-  } finally {
-    await src.close();
-  }
+  const { value, bytesRead, size } = await measuredRead(file, (src) => inferTensorflowFrom(src, label));
+  return { ...value, stats: { file: label, bytesRead, size } };
 }

@@ -95,3 +95,14 @@ export class FileSource implements ByteSource {
     return got;
   }
 }
+
+/** Opens `file`, lets `read` inspect it, and reports how many of its bytes that took; always closes it. */
+export async function measuredRead<T>(file: string, read: (src: FileSource) => Promise<T>): Promise<{ value: T; bytesRead: number; size: number }> {
+  const src = await FileSource.open(file);
+  try {
+    const value = await read(src);
+    return { value, bytesRead: src.bytesRead, size: src.size };
+  } finally {
+    await src.close();
+  }
+}

@@ -1,6 +1,5 @@
 import type protobuf from 'protobufjs';
 import { MllError } from '../../errors.js';
-import { FileSource } from './file-source.js';
 import { MalformedProtobuf, MetadataTooLarge, pruneMessage, type ByteSource, type PrunePlan } from './prune.js';
 
 /**
@@ -8,12 +7,6 @@ import { MalformedProtobuf, MetadataTooLarge, pruneMessage, type ByteSource, typ
  * are skipped, never kept. It also bounds the memory of the decoded messages.
  */
 export const METADATA_BUDGET = 16 * 1024 * 1024;
-
-export interface ProtoRead<T> {
-  message: T;
-  bytesRead: number;
-  size: number;
-}
 
 /**
  * Filters `src` by `plan` and decodes the kept fields as `type`. Any fault of the bytes becomes
@@ -42,15 +35,5 @@ export async function decodePruned<T>(src: ByteSource, plan: PrunePlan, type: pr
     throw new MllError('INVALID_MODEL', `${label} is not ${what}: its fields have the wrong types (${(err as Error).message})`, {
       details: { file: label },
     });
-  }
-}
-
-export async function readProtoFile<T>(file: string, plan: PrunePlan, type: protobuf.Type, label: string, what: string): Promise<ProtoRead<T>> {
-  const src = await FileSource.open(file);
-  try {
-    const message = await decodePruned<T>(src, plan, type, label, what);
-    return { message, bytesRead: src.bytesRead, size: src.size };
-  } finally {
-    await src.close();
   }
 }
