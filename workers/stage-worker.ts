@@ -57,16 +57,17 @@ export function startStageWorker(stage: Stage, run: StageFunction, deps: StageDe
     // Everything, the first read of the record included, runs inside this try: a store or Redis
     // fault at any point is retried, logged on the version, and explained once attempts run out.
     try {
-      const record = await catalog.getDurable(data.model, data.version);
-      if (terminalStatuses.has(record.status)) {
-        logger.info({ status: record.status }, 'version is already terminal; nothing to do');
-        return { skipped: true };
-      }
-      await catalog.update(data.model, data.version, (r) => {
+      // One read of the durable record: a version already terminal (a duplicate job) is left as it is.
+      const started = await catalog.update(data.model, data.version, (r) => {
+        if (terminalStatuses.has(r.status)) return null;
         r.status = stageStatus[stage];
         const previous = r.stages[stage];
         r.stages[stage] = { startedAt: previous?.startedAt ?? new Date().toISOString(), attempts: attempt };
       }, { type: 'status', status: stageStatus[stage], stage, message: attempt > 1 ? `${stage}: attempt ${attempt}` : undefined });
+      if (terminalStatuses.has(started.status)) {
+        logger.info({ status: started.status }, 'version is already terminal; nothing to do');
+        return { skipped: true };
+      }
       await run(data, deps, ctx);
       if (stage !== 'push') {
         await catalog.update(data.model, data.version, (r) => {
