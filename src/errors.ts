@@ -87,10 +87,6 @@ export function isMllError(err: unknown): err is MllError {
   return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[MLL_ERROR] === true;
 }
 
-export function isErrorCode(code: unknown): code is ErrorCode {
-  return typeof code === 'string' && Object.hasOwn(errorCatalogue, code);
-}
-
 const transientNodeCodes = new Set([
   'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
   'EAI_AGAIN', 'ENOTFOUND', 'EADDRNOTAVAIL', 'ESOCKETTIMEDOUT',

@@ -72,7 +72,6 @@ export async function receivePayload(
   });
   const validation = validateArchive(toArchive, limits.archive);
   validation.catch((err: unknown) => tap.destroy(err instanceof Error ? err : new Error(String(err))));
-  
   const source = new PassThrough({ highWaterMark: 1024 * 1024 });
   // The body is piped, not handed to pipeline(): on failure it must be drained, not destroyed, so
   // the client still gets its error response and a multipart request can go on to its next part.
