@@ -41,8 +41,7 @@ export function metadataFromQuery(query: Record<string, unknown>): UploadMetadat
       } catch {
         throw new MllError('INVALID_METADATA', 'The labels query parameter must be a JSON object, e.g. labels={"team":"search"}');
       }
-    } else if (k === 'upload' || k === 'batch') continue;
-    else value[k] = v;
+    } else value[k] = v;
   }
   return parseUploadMetadata(value, 'query parameters');
 }
