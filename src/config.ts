@@ -64,6 +64,7 @@ const vars = {
   store: v('MLL_STORE', z.enum(['fs', 'minio']), 'fs', 'Object store adapter: fs (under MLL_DATA_DIR/store) or minio (any S3 API).'),
   storePrefix: v('MLL_STORE_PREFIX', z.string().regex(/^([A-Za-z0-9._-]+\/)*$/), '', 'Key prefix inside the bucket (ends with /), to share a bucket.'),
   s3Endpoint: v('MLL_S3_ENDPOINT', z.string().url().optional(), undefined, 'S3 endpoint URL, e.g. http://127.0.0.1:9000 (minio store).'),
+  s3PublicEndpoint: v('MLL_S3_PUBLIC_ENDPOINT', z.string().url().optional(), undefined, 'S3 endpoint URL clients outside the service reach, when it differs from MLL_S3_ENDPOINT (e.g. http://minio:9000 inside a compose stack, http://localhost:9000 outside): presigned upload URLs are signed for it.'),
   s3AccessKey: v('MLL_S3_ACCESS_KEY', z.string().optional(), undefined, 'S3 access key (minio store).'),
   s3SecretKey: v('MLL_S3_SECRET_KEY', z.string().optional(), undefined, 'S3 secret key (minio store).'),
   s3Region: v('MLL_S3_REGION', z.string().min(1), 'us-east-1', 'S3 region.'),
@@ -73,6 +74,7 @@ const vars = {
   builder: v('MLL_BUILDER', z.enum(['oci', 'docker']), 'oci', 'Image builder: oci (daemonless) or docker (dockerode).'),
   target: v('MLL_TARGET', z.enum(['oci-layout', 'registry']), 'oci-layout', 'Where images go: an OCI layout under MLL_DATA_DIR/images, or a registry.'),
   registry: v('MLL_REGISTRY', z.string().optional(), undefined, 'Registry host[:port][/namespace] images are pushed to (target registry).'),
+  registryPublic: v('MLL_REGISTRY_PUBLIC', z.string().regex(/^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:]+\](:[0-9]{1,5})?$/, 'must be host[:port], without a path').optional(), undefined, 'Registry host[:port] clients pull from, when it differs from the host in MLL_REGISTRY (e.g. registry:5000 inside a compose stack, localhost:5000 outside): image references on versions use it, pushes still go to MLL_REGISTRY.'),
   registryInsecure: v('MLL_REGISTRY_INSECURE', bool, 'false', 'Talk plain HTTP to the registry (loopback registries).'),
   registryUsername: v('MLL_REGISTRY_USERNAME', z.string().optional(), undefined, 'Registry user (basic auth or token exchange).'),
   registryPassword: v('MLL_REGISTRY_PASSWORD', z.string().optional(), undefined, 'Registry password.'),
@@ -95,6 +97,7 @@ const vars = {
   stageLockMs: v('MLL_STAGE_LOCK_MS', int(1000), '30000', 'How long a stage job stays locked to its worker without a heartbeat; a killed worker\'s job is taken over after about this long.'),
   recoveryCheckMs: v('MLL_RECOVERY_CHECK_MS', int(0), '10000', 'How often a running process checks that Redis still holds its index (and rebuilds it from the object store if Redis lost it); 0 disables.'),
   failpoints: v('MLL_FAILPOINTS', z.string().regex(/^([a-z-]+=sleep:[0-9]+)?(,[a-z-]+=sleep:[0-9]+)*$/), '', 'Testing only: pause at named points inside stages (e.g. extract-mid=sleep:5000) so fault tests can kill a worker there.'),
+  workersPort: v('MLL_WORKERS_PORT', int(0).max(65535).optional(), undefined, 'Port of the health and metrics listener (/healthz, /readyz, /metrics) of a process that runs the workers, on MLL_HOST; unset: none (the API serves its own). For probes and queue-depth scraping when workers run apart.'),
   shutdownGraceMs: v('MLL_SHUTDOWN_GRACE_MS', int(0), '30000', 'How long SIGTERM waits for running stages before leaving them to another worker.'),
 
   auth: v('MLL_AUTH', z.enum(['tokens', 'none']), 'tokens', 'tokens: every API route needs a bearer token with the right scope (read, write, admin); the first start prints an admin token. none: open, for local experiments only.'),

@@ -5,11 +5,14 @@ import { createServices, type Services } from '../app/services.js';
 import { loadConfig, type Config } from '../config.js';
 import { errorMessage } from '../errors.js';
 import { startApi, type RunningApi } from './server.js';
+import { startWorkersProbes, type RunningProbes } from './workers-probes.js';
 
 export interface Running {
   services: Services;
   api?: RunningApi;
   workers?: WorkerPool;
+  /** The workers' health and metrics listener (MLL_WORKERS_PORT). */
+  probes?: RunningProbes;
   stop(): Promise<void>;
 }
 
@@ -24,18 +27,21 @@ export async function run(roles: { api: boolean; workers: boolean }, config: Con
   await recoverIfRedisWasLost(services);
   const stopWatching = watchForRedisLoss(services, config.recoveryCheckMs);
   const workers = roles.workers ? startWorkers(services) : undefined;
+  const probes = workers && config.workersPort !== undefined ? await startWorkersProbes(services, workers, config.workersPort) : undefined;
   if (roles.api) await ensureAdminToken(services);
   const api = roles.api ? await startApi(services) : undefined;
   if (api) logger.info({ url: api.url, store: config.store, builder: config.builder, target: config.target }, 'ML Lambda API listening');
-  if (workers) logger.info({ stages: ['extract', 'build', 'push'] }, 'ML Lambda workers started');
+  if (workers) logger.info({ stages: ['extract', 'build', 'push'], probes: probes?.url }, 'ML Lambda workers started');
   let stopping: Promise<void> | undefined;
   return {
-    services, api, workers,
+    services, api, workers, probes,
     stop() {
       stopping ??= (async () => {
         stopWatching();
+        if (probes) probes.draining.value = true;
         await api?.close();
         await workers?.close(config.shutdownGraceMs);
+        await probes?.close();
         await services.close();
       })();
       return stopping;

@@ -82,7 +82,7 @@ export function createImageTarget(config: Config, deps: ImageDeps, registries = 
   const logger = deps.logger.child({ component: `target-${config.target}` });
   if (config.target === 'registry') {
     return new RegistryTarget({
-      store: deps.store, logger, registries, registry: config.registry!, credentials: credentials(config),
+      store: deps.store, logger, registries, registry: config.registry!, publicRegistry: config.registryPublic, credentials: credentials(config),
       docker: config.builder === 'docker' || config.dockerHost ? lazy(() => createDocker(config.dockerHost)) : undefined,
     });
   }

@@ -11,6 +11,7 @@ export function createObjectStore(config: Config, presignSecret: string): Object
   if (config.store === 'minio') {
     return new MinioObjectStore({
       endpoint: config.s3Endpoint!,
+      publicEndpoint: config.s3PublicEndpoint,
       accessKey: config.s3AccessKey!,
       secretKey: config.s3SecretKey!,
       region: config.s3Region,

@@ -9,6 +9,11 @@ import fs from 'node:fs/promises';
 
 export interface MinioStoreOptions {
   endpoint: string;
+  /**
+   * The endpoint clients outside the service reach, when it differs from `endpoint` (a compose
+   * stack, a cluster). S3 signatures cover the host, so presigned URLs are signed for this one.
+   */
+  publicEndpoint?: string;
   accessKey: string;
   secretKey: string;
   region: string;
@@ -28,22 +33,16 @@ const notFoundCodes = new Set(['NoSuchKey', 'NotFound', 'NoSuchObject']);
 export class MinioObjectStore implements ObjectStore {
   readonly kind = 'minio' as const;
   readonly client: Minio.Client;
+  /** Signs presigned URLs (no request is made: the region is configured). */
+  private readonly presigner: Minio.Client;
   private readonly bucket: string;
   private readonly prefix: string;
   private readonly partSize: number;
   private bucketReady: Promise<void> | undefined;
 
   constructor(options: MinioStoreOptions) {
-    const url = new URL(options.endpoint);
-    this.client = new Minio.Client({
-      endPoint: url.hostname,
-      port: url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80,
-      useSSL: url.protocol === 'https:',
-      accessKey: options.accessKey,
-      secretKey: options.secretKey,
-      region: options.region,
-      partSize: options.partSize,
-    });
+    this.client = s3Client(options.endpoint, options);
+    this.presigner = options.publicEndpoint ? s3Client(options.publicEndpoint, options) : this.client;
     this.bucket = options.bucket;
     this.prefix = options.prefix ?? '';
     this.partSize = options.partSize;
@@ -240,12 +239,12 @@ export class MinioObjectStore implements ObjectStore {
 
   async presignPut(key: string, expirySeconds: number): Promise<string> {
     await this.ensureBucket();
-    return this.client.presignedPutObject(this.bucket, this.name(key), expirySeconds);
+    return this.presigner.presignedPutObject(this.bucket, this.name(key), expirySeconds);
   }
 
   async presignGet(key: string, expirySeconds: number): Promise<string> {
     await this.ensureBucket();
-    return this.client.presignedGetObject(this.bucket, this.name(key), expirySeconds);
+    return this.presigner.presignedGetObject(this.bucket, this.name(key), expirySeconds);
   }
 
   async check(): Promise<void> {
@@ -258,6 +257,19 @@ export class MinioObjectStore implements ObjectStore {
       throw new MllError('STORE_UNAVAILABLE', `The S3 store does not answer: ${(err as Error).message}`, { cause: err });
     }
   }
+}
+
+function s3Client(endpoint: string, options: MinioStoreOptions): Minio.Client {
+  const url = new URL(endpoint);
+  return new Minio.Client({
+    endPoint: url.hostname,
+    port: url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80,
+    useSSL: url.protocol === 'https:',
+    accessKey: options.accessKey,
+    secretKey: options.secretKey,
+    region: options.region,
+    partSize: options.partSize,
+  });
 }
 
 /**

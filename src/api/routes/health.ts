@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { errorMessage } from '../../errors.js';
 import type { ApiDeps } from '../deps.js';
 
@@ -18,12 +18,9 @@ async function probe(name: string, check: () => Promise<unknown>, timeoutMs: num
   }
 }
 
-export function healthRouter(deps: ApiDeps): Router {
-  const router = Router();
-  router.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  router.get('/readyz', async (_req, res) => {
+/** Ready when Redis, the store, the builder and the target answer, and the process is not draining. */
+export function readinessHandler(deps: Pick<ApiDeps, 'redis' | 'store' | 'builder' | 'target' | 'draining'>): RequestHandler {
+  return async (_req, res) => {
     const checks = Object.fromEntries(await Promise.all([
       probe('redis', () => deps.redis.ping(), 3000),
       probe('store', () => deps.store.check(), 3000),
@@ -32,6 +29,14 @@ export function healthRouter(deps: ApiDeps): Router {
     ]));
     const ready = Object.values(checks).every((c) => c.ok) && !deps.draining?.value;
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : deps.draining?.value ? 'draining' : 'unready', checks });
+  };
+}
+
+export function healthRouter(deps: ApiDeps): Router {
+  const router = Router();
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
   });
+  router.get('/readyz', readinessHandler(deps));
   return router;
 }

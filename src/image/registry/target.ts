@@ -19,6 +19,8 @@ export interface RegistryTargetOptions {
   registries: Registries;
   /** host[:port][/namespace], as MLL_REGISTRY. */
   registry: string;
+  /** host[:port] clients pull from, when it differs from the registry's (MLL_REGISTRY_PUBLIC): used in references only. */
+  publicRegistry?: string;
   credentials?: Credentials;
   /** Blobs larger than this go up in PATCH chunks of this size (resumable); 0 = one monolithic PUT each. */
   chunkSize?: number;
@@ -37,11 +39,14 @@ export class RegistryTarget implements ImageTarget {
   readonly name = 'registry' as const;
   readonly host: string;
   readonly namespace: string;
+  /** The host in the image references clients get. */
+  readonly publicHost: string;
 
   constructor(private readonly options: RegistryTargetOptions) {
     const { registry, namespace } = parseRegistryTarget(options.registry);
     this.host = registry;
     this.namespace = namespace;
+    this.publicHost = options.publicRegistry ?? registry;
   }
 
   repositoryOf(model: string): string {
@@ -54,7 +59,7 @@ export class RegistryTarget implements ImageTarget {
 
   async publish(image: BuiltImage, ref: PublishRef, ctx: StageContext): Promise<PublishedImage> {
     const repository = this.repositoryOf(ref.repository);
-    const reference = `${this.host}/${repository}:${ref.tag}`;
+    const reference = `${this.publicHost}/${repository}:${ref.tag}`;
     if (image.kind === 'docker') {
       if (!this.options.docker) throw new MllError('BUILDER_UNAVAILABLE', 'This image was built by a Docker engine, and no engine is configured (DOCKER_HOST) to push it');
       const digest = await pushWithDocker(this.options.docker(), image, { registry: this.host, repository, tag: ref.tag, credentials: this.options.credentials }, ctx);
