@@ -19,6 +19,7 @@ export const errorCatalogue = {
   WEBHOOK_NOT_FOUND: { status: 404, transient: false, description: 'No webhook endpoint (or delivery of it) with that id.' },
   CONTRACT_NOT_READY: { status: 409, transient: false, description: 'The version has no contract yet (or it failed before one was made).' },
   CONFLICT: { status: 409, transient: false, description: 'The request conflicts with the current state.' },
+  PRECONDITION_FAILED: { status: 412, transient: false, description: 'The object changed since it was read, or exists already; read it again and retry the change.' },
   IDEMPOTENCY_KEY_REUSED: { status: 409, transient: false, description: 'The Idempotency-Key was used with a different request.' },
   PAYLOAD_TOO_LARGE: { status: 413, transient: false, description: 'The upload is larger than the configured limit.' },
   ARCHIVE_TOO_LARGE: { status: 413, transient: false, description: 'The archive unpacks to more bytes or files than the configured limits.' },

@@ -11,6 +11,7 @@ import { createLogger, type Logger } from '../log.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import { createObjectStore } from '../storage/index.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { RedisWriteLock } from '../storage/write-lock.js';
 import { createWebhooks, type Webhooks } from '../webhooks/index.js';
 import { dataDirSecret } from './secrets.js';
 
@@ -42,8 +43,8 @@ export interface Services {
 export async function createServices(config: Config, options: { logger?: Logger } = {}): Promise<Services> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const storeUrlSecret = await dataDirSecret(config.dataDirAbs, 'store-url.key');
-  const store = createObjectStore(config, storeUrlSecret);
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, connectTimeout: 5000, lazyConnect: false });
+  const store = createObjectStore(config, storeUrlSecret, { writeLock: new RedisWriteLock(redis, { prefix: config.prefix }) });
   const queueRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   queueRedis.on('error', (err) => logger.warn({ err: err.message }, 'redis (queues) connection error'));

@@ -7,7 +7,8 @@ import { pipeline } from 'node:stream/promises';
 import { MllError } from '../errors.js';
 import { signStoreUrl } from './fs-presign.js';
 import {
-  assertValidKey, NotFoundError, type GetOptions, type ListOptions, type ObjectInfo, type ObjectStore, type PutOptions,
+  assertValidKey, NotFoundError, PreconditionFailedError, type GetOptions, type ListOptions, type ObjectInfo, type ObjectStore,
+  type PutOptions, type VersionedObject, type WriteCondition,
 } from './object-store.js';
 
 export interface FsStoreOptions {
@@ -15,7 +16,14 @@ export interface FsStoreOptions {
   root: string;
   /** Needed for presigned URLs: they point at the API's store route, signed with this secret. */
   presign?: { baseUrl: string; secret: string };
+  /**
+   * A replace claim (see `putIf`) older than this is taken to be left by a writer that died between
+   * claiming and renaming (two system calls apart), and the next writer claims past it.
+   */
+  claimStaleMs?: number;
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Sidecar {
   contentType?: string;
@@ -32,18 +40,23 @@ export class FsObjectStore implements ObjectStore {
   private readonly objects: string;
   private readonly tmp: string;
   private readonly meta: string;
+  private readonly claims: string;
+  private readonly claimStaleMs: number;
   private ready: Promise<void> | undefined;
 
   constructor(private readonly options: FsStoreOptions) {
     this.objects = path.join(options.root, 'objects');
     this.tmp = path.join(options.root, 'tmp');
     this.meta = path.join(options.root, 'meta');
+    this.claims = path.join(options.root, 'claims');
+    this.claimStaleMs = options.claimStaleMs ?? 30_000;
   }
 
   private init(): Promise<void> {
     this.ready ??= (async () => {
-      await Promise.all([this.objects, this.tmp, this.meta].map((d) => fs.mkdir(d, { recursive: true })));
+      await Promise.all([this.objects, this.tmp, this.meta, this.claims].map((d) => fs.mkdir(d, { recursive: true })));
       await this.sweepTemp(60 * 60 * 1000);
+      await this.sweepClaims(60 * 60 * 1000);
     })();
     return this.ready;
   }
@@ -58,6 +71,18 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
+  /** Removes replace claims a writer that died mid-claim left behind (they hold old versions' bytes). */
+  private async sweepClaims(olderThanMs: number): Promise<void> {
+    const found: string[] = [];
+    await walk(this.claims, '', found);
+    const now = Date.now();
+    for (const key of found) {
+      const file = path.join(this.claims, ...key.split('/'));
+      const st = await fs.stat(file).catch(() => undefined);
+      if (st && now - st.ctimeMs > olderThanMs) await fs.rm(file, { force: true });
+    }
+  }
+
   private file(key: string): string {
     assertValidKey(key);
     return path.join(this.objects, ...key.split('/'));
@@ -69,17 +94,7 @@ export class FsObjectStore implements ObjectStore {
 
   private async commit(tempFile: string, key: string, options: PutOptions | undefined): Promise<ObjectInfo> {
     const target = this.file(key);
-    if (options?.contentType || options?.metadata) {
-      // Temp file + rename, like the object itself: a concurrent stat never reads half a sidecar.
-      const side = this.sidecar(key);
-      await fs.mkdir(path.dirname(side), { recursive: true });
-      const sidecar: Sidecar = { contentType: options.contentType, metadata: options.metadata };
-      const temp = path.join(this.tmp, `${randomUUID()}.meta`);
-      await fs.writeFile(temp, JSON.stringify(sidecar));
-      await fs.rename(temp, side);
-    } else {
-      await fs.rm(this.sidecar(key), { force: true });
-    }
+    await this.writeSidecar(key, options);
     // A concurrent delete may prune the (then empty) parent directory between mkdir and rename.
     for (let attempt = 0; ; attempt++) {
       await fs.mkdir(path.dirname(target), { recursive: true });
@@ -142,6 +157,124 @@ export class FsObjectStore implements ObjectStore {
     return this.put(key, createReadStream(filePath), options);
   }
 
+  /**
+   * Compare-and-swap on a file system, atomic across processes that share the directory.
+   * Create-only is `link(temp, target)`, which fails with EEXIST when the target exists.
+   * Replace-if-match hard-links the current file to a claim named after the expected etag
+   * (`claims/<key>.<etag>.<n>`): `link` succeeds for exactly one writer, so only one writer ever
+   * replaces a given version; the winner checks the file is still that version and renames its
+   * temp file over it. A claim whose writer died in between (two system calls apart) is passed
+   * after `claimStaleMs` by claiming the next `<n>`. Every writer that lost sees a new etag.
+   */
+  async putIf(key: string, body: Buffer | string, condition: WriteCondition, options?: Pick<PutOptions, 'contentType' | 'metadata'>): Promise<ObjectInfo & { etag: string }> {
+    const target = this.file(key);
+    await this.init();
+    const temp = path.join(this.tmp, randomUUID());
+    try {
+      await fs.writeFile(temp, body, { flag: 'wx' });
+      const written = await fs.stat(temp);
+      if ('ifNoneMatch' in condition) {
+        await this.linkNew(temp, target, key, condition);
+      } else {
+        await this.replaceClaimed(temp, target, key, condition.ifMatch);
+      }
+      await this.writeSidecar(key, options);
+      return { key, size: written.size, lastModified: written.mtime, etag: etagOf(written), contentType: options?.contentType, metadata: options?.metadata };
+    } catch (err) {
+      throw wrapFsError(err, key);
+    } finally {
+      await fs.rm(temp, { force: true });
+    }
+  }
+
+  private async linkNew(temp: string, target: string, key: string, condition: WriteCondition): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      await fs.mkdir(path.dirname(target), { recursive: true });
+      try {
+        await fs.link(temp, target);
+        return;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') throw new PreconditionFailedError(key, condition);
+        // A concurrent delete may prune the (then empty) parent directory between mkdir and link.
+        if (code !== 'ENOENT' || attempt >= 5) throw err;
+      }
+    }
+  }
+
+  private async replaceClaimed(temp: string, target: string, key: string, expected: string): Promise<void> {
+    const condition = { ifMatch: expected };
+    if (!/^[0-9a-f]+-[0-9a-f]+-[0-9a-f]+$/.test(expected)) throw new PreconditionFailedError(key, condition);
+    const claimBase = path.join(this.claims, ...key.split('/')) + `.${expected}`;
+    await fs.mkdir(path.dirname(claimBase), { recursive: true });
+    const waitUntil = Date.now() + this.claimStaleMs * 2 + 5_000;
+    let n = 0;
+    for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
+      const claim = `${claimBase}.${n}`;
+      try {
+        await fs.link(target, claim);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') throw new PreconditionFailedError(key, condition, { cause: err });
+        if (code !== 'EEXIST') throw err;
+        // Another writer is replacing this version (or died doing it).
+        const current = await fs.stat(target).catch(() => undefined);
+        if (!current || etagOf(current) !== expected) throw new PreconditionFailedError(key, condition);
+        const held = await fs.stat(claim).catch(() => undefined);
+        // link() updates the inode's ctime, so it dates the newest claim on this version.
+        if (held && Date.now() - held.ctimeMs > this.claimStaleMs) n += 1;
+        else if (Date.now() > waitUntil) throw new MllError('TIMEOUT', `Gave up waiting to write "${key}": another writer holds it`);
+        else await sleep(pause + Math.random() * pause);
+        continue;
+      }
+      try {
+        const current = await fs.stat(target);
+        if (etagOf(current) !== expected) throw new PreconditionFailedError(key, condition);
+        await fs.rename(temp, target);
+      } finally {
+        for (let i = n; i >= 0; i--) await fs.rm(`${claimBase}.${i}`, { force: true });
+      }
+      return;
+    }
+  }
+
+  private async writeSidecar(key: string, options: Pick<PutOptions, 'contentType' | 'metadata'> | undefined): Promise<void> {
+    if (options?.contentType || options?.metadata) {
+      // Temp file + rename, like the object itself: a concurrent stat never reads half a sidecar.
+      const side = this.sidecar(key);
+      await fs.mkdir(path.dirname(side), { recursive: true });
+      const sidecar: Sidecar = { contentType: options.contentType, metadata: options.metadata };
+      const temp = path.join(this.tmp, `${randomUUID()}.meta`);
+      await fs.writeFile(temp, JSON.stringify(sidecar));
+      await fs.rename(temp, side);
+    } else {
+      await fs.rm(this.sidecar(key), { force: true });
+    }
+  }
+
+  async getWithInfo(key: string): Promise<VersionedObject> {
+    const file = this.file(key);
+    const handle = await fs.open(file, 'r').catch((err: unknown) => {
+      throw wrapFsError(err, key);
+    });
+    try {
+      // fstat: the info of exactly the file this handle reads, even if it is replaced meanwhile.
+      const st = await handle.stat();
+      const side = await this.readSidecar(key);
+      return {
+        stream: handle.createReadStream(),
+        info: { key, size: st.size, lastModified: st.mtime, etag: etagOf(st), contentType: side.contentType, metadata: side.metadata },
+      };
+    } catch (err) {
+      await handle.close();
+      throw wrapFsError(err, key);
+    }
+  }
+
+  private readSidecar(key: string): Promise<Sidecar> {
+    return fs.readFile(this.sidecar(key), 'utf8').then((t) => JSON.parse(t) as Sidecar).catch(() => ({}) as Sidecar);
+  }
+
   async get(key: string, options?: GetOptions): Promise<Readable> {
     const file = this.file(key);
     const handle = await fs.open(file, 'r').catch((err: unknown) => {
@@ -157,12 +290,12 @@ export class FsObjectStore implements ObjectStore {
     try {
       const st = await fs.stat(file);
       if (!st.isFile()) throw new NotFoundError(key);
-      const side = await fs.readFile(this.sidecar(key), 'utf8').then((t) => JSON.parse(t) as Sidecar).catch(() => ({}) as Sidecar);
+      const side = await this.readSidecar(key);
       return {
         key,
         size: st.size,
         lastModified: st.mtime,
-        etag: `${st.size.toString(16)}-${Math.trunc(st.mtimeMs * 1000).toString(16)}-${st.ino.toString(16)}`,
+        etag: etagOf(st),
         contentType: side.contentType,
         metadata: side.metadata,
       };
@@ -231,6 +364,11 @@ export class FsObjectStore implements ObjectStore {
       throw new MllError('STORE_UNAVAILABLE', `The fs store at ${this.options.root} is not writable`, { cause: err });
     }
   }
+}
+
+/** Size, mtime (µs) and inode: every put renames a new file into place, so a new write is a new etag. */
+function etagOf(st: { size: number; mtimeMs: number; ino: number }): string {
+  return `${st.size.toString(16)}-${Math.trunc(st.mtimeMs * 1000).toString(16)}-${st.ino.toString(16)}`;
 }
 
 async function walk(dir: string, dirKey: string, out: string[]): Promise<void> {

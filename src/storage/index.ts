@@ -3,11 +3,15 @@ import type { Config } from '../config.js';
 import { FsObjectStore } from './fs-store.js';
 import { MinioObjectStore } from './minio-store.js';
 import type { ObjectStore } from './object-store.js';
+import type { WriteLock } from './write-lock.js';
 
 export * from './object-store.js';
 
-/** Picks the object store adapter named by the configuration. */
-export function createObjectStore(config: Config, presignSecret: string): ObjectStore {
+/**
+ * Picks the object store adapter named by the configuration. `writeLock` serialises conditional
+ * writes on an S3 server that cannot do them itself.
+ */
+export function createObjectStore(config: Config, presignSecret: string, options: { writeLock?: WriteLock } = {}): ObjectStore {
   if (config.store === 'minio') {
     return new MinioObjectStore({
       endpoint: config.s3Endpoint!,
@@ -18,6 +22,7 @@ export function createObjectStore(config: Config, presignSecret: string): Object
       bucket: config.s3Bucket,
       prefix: config.storePrefix,
       partSize: config.s3PartSize,
+      writeLock: options.writeLock,
     });
   }
   return new FsObjectStore({

@@ -1,9 +1,13 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { addAbortSignal, type Readable } from 'node:stream';
 import * as Minio from 'minio';
 import { isTransient, MllError } from '../errors.js';
 import {
-  assertValidKey, NotFoundError, type GetOptions, type ListOptions, type ObjectInfo, type ObjectStore, type PutOptions,
+  assertValidKey, NotFoundError, PreconditionFailedError, type GetOptions, type ListOptions, type ObjectInfo, type ObjectStore,
+  type PutOptions, type VersionedObject, type WriteCondition,
 } from './object-store.js';
+import type { WriteLock } from './write-lock.js';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 
@@ -25,7 +29,18 @@ export interface MinioStoreOptions {
    * unknown length it would otherwise pick parts of 528 MiB; a fixed size keeps memory flat.
    */
   partSize: number;
+  /**
+   * Serialises conditional writes when the server lacks them (S3 `If-None-Match`/`If-Match` on
+   * PUT; OpenStack Swift's s3api answers 501). Unused when the server has them.
+   */
+  writeLock?: WriteLock;
 }
+
+/** How a server does compare-and-swap: itself, or under the write lock. */
+type ConditionalMode = 'native' | 'locked';
+
+/** A locked write starts only with this much of its lease left. */
+const minLeaseForWriteMs = 3_000;
 
 const notFoundCodes = new Set(['NoSuchKey', 'NotFound', 'NoSuchObject']);
 
@@ -39,6 +54,8 @@ export class MinioObjectStore implements ObjectStore {
   private readonly prefix: string;
   private readonly partSize: number;
   private bucketReady: Promise<void> | undefined;
+  private conditionalMode: Promise<ConditionalMode> | undefined;
+  private readonly writeLock: WriteLock | undefined;
 
   constructor(options: MinioStoreOptions) {
     this.client = s3Client(options.endpoint, options);
@@ -46,6 +63,7 @@ export class MinioObjectStore implements ObjectStore {
     this.bucket = options.bucket;
     this.prefix = options.prefix ?? '';
     this.partSize = options.partSize;
+    this.writeLock = options.writeLock;
   }
 
   private name(key: string): string {
@@ -81,9 +99,7 @@ export class MinioObjectStore implements ObjectStore {
   async put(key: string, body: Readable | Buffer | string, options?: PutOptions): Promise<ObjectInfo> {
     const name = this.name(key);
     await this.ensureBucket();
-    const headers: Record<string, string> = {};
-    for (const [k, val] of Object.entries(options?.metadata ?? {})) headers[`x-amz-meta-${k.toLowerCase()}`] = val;
-    if (options?.contentType) headers['Content-Type'] = options.contentType;
+    const headers = this.headers(options);
     const signal = options?.signal;
     try {
       signal?.throwIfAborted();
@@ -153,6 +169,134 @@ export class MinioObjectStore implements ObjectStore {
       await Promise.allSettled(pending);
       await this.client.abortMultipartUpload(this.bucket, name, uploadId).catch(() => undefined);
       throw err;
+    }
+  }
+
+  async putIf(key: string, body: Buffer | string, condition: WriteCondition, options?: Pick<PutOptions, 'contentType' | 'metadata'>): Promise<ObjectInfo & { etag: string }> {
+    const name = this.name(key);
+    await this.ensureBucket();
+    const payload = Buffer.from(body);
+    const headers = this.headers(options);
+    const mode = await this.detectConditionalMode();
+    try {
+      if (mode === 'native') {
+        const conditional = 'ifNoneMatch' in condition ? { 'If-None-Match': '*' } : { 'If-Match': `"${condition.ifMatch}"` };
+        const { etag } = await this.client.putObject(this.bucket, name, payload, payload.length, { ...headers, ...conditional });
+        return { key, size: payload.length, lastModified: new Date(), etag, contentType: options?.contentType, metadata: options?.metadata };
+      }
+      return await this.putLocked(key, name, payload, headers, condition, options);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      // AWS answers 409 ConditionalRequestConflict to the loser of two racing conditional writes,
+      // and 404 to an If-Match on a missing key: either way the caller must read again.
+      if (code === 'PreconditionFailed' || code === 'ConditionalRequestConflict' || (code && notFoundCodes.has(code) && 'ifMatch' in condition)) {
+        throw new PreconditionFailedError(key, condition, { cause: err });
+      }
+      throw this.wrap(err, key);
+    }
+  }
+
+  /** Compare-and-swap under the write lock: no other conditional write of the key runs meanwhile. */
+  private async putLocked(
+    key: string, name: string, payload: Buffer, headers: Record<string, string>, condition: WriteCondition,
+    options: Pick<PutOptions, 'contentType' | 'metadata'> | undefined,
+  ): Promise<ObjectInfo & { etag: string }> {
+    if (!this.writeLock) {
+      throw new MllError('INTERNAL', 'The S3 server does not support conditional writes (If-None-Match / If-Match on PUT) and no write lock was configured');
+    }
+    return this.writeLock.withLock(`${this.bucket}/${name}`, async (lease) => {
+      const current = await this.client.statObject(this.bucket, name).then((st) => st.etag, (err: unknown) => {
+        const wrapped = this.wrap(err, key);
+        if (wrapped instanceof NotFoundError) return null;
+        throw wrapped;
+      });
+      const holds = 'ifNoneMatch' in condition ? current === null : current === condition.ifMatch;
+      if (!holds) throw new PreconditionFailedError(key, condition);
+      if (lease.remainingMs() < minLeaseForWriteMs) {
+        throw new MllError('TIMEOUT', `The write lease on "${key}" ran short before the write; retry`);
+      }
+      try {
+        const { etag } = await this.client.putObject(this.bucket, name, payload, payload.length, headers);
+        return { key, size: payload.length, lastModified: new Date(), etag, contentType: options?.contentType, metadata: options?.metadata };
+      } catch (err) {
+        // Without an answer from the server the write may still land: nobody else writes until the lease ends.
+        if (!(err as { code?: string }).code || isTransient(err)) lease.holdUntilExpiry();
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * Finds out once whether the server does conditional PUTs itself, by trying them on a probe
+   * object: some answer 501, and some would ignore the headers and overwrite, which only a
+   * second create-only write of the same key shows.
+   */
+  private detectConditionalMode(): Promise<ConditionalMode> {
+    this.conditionalMode ??= (async (): Promise<ConditionalMode> => {
+      const probe = `${this.prefix}.mll-probe/conditional-${randomUUID()}`;
+      const put = (headers: Record<string, string>) => this.client.putObject(this.bucket, probe, Buffer.from('probe'), 5, headers).then(
+        (r) => ({ ok: true as const, etag: r.etag }),
+        (err: unknown) => {
+          const code = (err as { code?: string }).code;
+          if (code === 'PreconditionFailed') return { ok: false as const, code };
+          if (code === 'NotImplemented') return { ok: false as const, code };
+          throw err;
+        },
+      );
+      try {
+        const created = await put({ 'If-None-Match': '*' });
+        if (!created.ok) return 'locked';
+        const again = await put({ 'If-None-Match': '*' });
+        const stale = await put({ 'If-Match': '"0123456789abcdef0123456789abcdef"' });
+        const current = await put({ 'If-Match': `"${created.etag}"` });
+        return !again.ok && again.code === 'PreconditionFailed' && !stale.ok && stale.code === 'PreconditionFailed' && current.ok ? 'native' : 'locked';
+      } finally {
+        await this.client.removeObject(this.bucket, probe).catch(() => undefined);
+      }
+    })().catch((err: unknown) => {
+      this.conditionalMode = undefined;
+      throw this.wrap(err, '(conditional write probe)');
+    });
+    return this.conditionalMode;
+  }
+
+  /** Which way conditional writes go on this server (after probing it once). */
+  async conditionalWrites(): Promise<ConditionalMode> {
+    await this.ensureBucket();
+    return this.detectConditionalMode();
+  }
+
+  private headers(options: Pick<PutOptions, 'contentType' | 'metadata'> | undefined): Record<string, string> {
+    const headers: Record<string, string> = {};
+    for (const [k, val] of Object.entries(options?.metadata ?? {})) headers[`x-amz-meta-${k.toLowerCase()}`] = val;
+    if (options?.contentType) headers['Content-Type'] = options.contentType;
+    return headers;
+  }
+
+  async getWithInfo(key: string): Promise<VersionedObject> {
+    const name = this.name(key);
+    await this.ensureBucket();
+    try {
+      // The client hands back the HTTP response itself: its headers describe exactly these bytes.
+      const res = (await this.client.getObject(this.bucket, name)) as IncomingMessage;
+      const h = res.headers;
+      const metadata: Record<string, string> = {};
+      for (const [k, val] of Object.entries(h)) {
+        if (k.startsWith('x-amz-meta-') && typeof val === 'string') metadata[k.slice('x-amz-meta-'.length)] = val;
+      }
+      return {
+        stream: res,
+        info: {
+          key,
+          size: Number(h['content-length'] ?? 0),
+          lastModified: new Date(h['last-modified'] ?? 0),
+          etag: String(h.etag ?? '').replace(/^"|"$/g, ''),
+          contentType: h['content-type'],
+          metadata,
+        },
+      };
+    } catch (err) {
+      throw this.wrap(err, key);
     }
   }
 

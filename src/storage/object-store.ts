@@ -26,6 +26,19 @@ export interface GetOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * The condition of a conditional put: create the object only if no object has the key
+ * (`ifNoneMatch: '*'`), or replace it only if it is still the version whose etag was read
+ * (`ifMatch`). A put whose condition does not hold raises `PreconditionFailedError` and changes nothing.
+ */
+export type WriteCondition = { ifNoneMatch: '*' } | { ifMatch: string };
+
+/** An object's bytes together with the info of exactly that version of it (its etag included). */
+export interface VersionedObject {
+  stream: Readable;
+  info: ObjectInfo & { etag: string };
+}
+
 export interface ListOptions {
   /** Only keys after this one (exclusive), in lexical order. */
   startAfter?: string;
@@ -42,6 +55,14 @@ export interface ObjectStore {
   /** Stores a local file; `move: true` lets the adapter take the file over (fs renames it). */
   putFile(key: string, filePath: string, options?: PutOptions & { move?: boolean }): Promise<ObjectInfo>;
   get(key: string, options?: GetOptions): Promise<Readable>;
+  /** Like `get`, with the etag of the version being read (for a later `putIf` with `ifMatch`). */
+  getWithInfo(key: string): Promise<VersionedObject>;
+  /**
+   * Compare-and-swap: writes a small object only if `condition` holds at the moment of the write,
+   * atomically with respect to every other `putIf` on the key (in any process). The returned etag
+   * is the one of the object just written (never of a later write).
+   */
+  putIf(key: string, body: Buffer | string, condition: WriteCondition, options?: Pick<PutOptions, 'contentType' | 'metadata'>): Promise<ObjectInfo & { etag: string }>;
   stat(key: string): Promise<ObjectInfo>;
   /** Every object under a prefix, recursively, in lexical key order. */
   list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo>;
@@ -69,6 +90,23 @@ export class NotFoundError extends MllError {
 
 export function isNotFound(err: unknown): err is NotFoundError {
   return err instanceof Error && err.name === 'NotFoundError';
+}
+
+/** A conditional put whose condition did not hold: the object exists already, or changed since it was read. */
+export class PreconditionFailedError extends MllError {
+  readonly key: string;
+  constructor(key: string, condition: WriteCondition, options: { cause?: unknown } = {}) {
+    const what = 'ifNoneMatch' in condition
+      ? `"${key}" exists already`
+      : `"${key}" changed since it was read (or was deleted)`;
+    super('PRECONDITION_FAILED', `Conditional write refused: ${what}`, { details: { key }, cause: options.cause });
+    this.name = 'PreconditionFailedError';
+    this.key = key;
+  }
+}
+
+export function isPreconditionFailed(err: unknown): err is PreconditionFailedError {
+  return err instanceof Error && err.name === 'PreconditionFailedError';
 }
 
 // eslint-disable-next-line no-control-regex
@@ -110,6 +148,24 @@ export async function getBuffer(store: ObjectStore, key: string, limit = 16 * 10
 
 export async function getJson<T>(store: ObjectStore, key: string): Promise<T> {
   return JSON.parse((await getBuffer(store, key)).toString('utf8')) as T;
+}
+
+/** Reads a small object whole with the etag of the version read (refuses objects over `limit` bytes). */
+export async function getBufferWithEtag(store: ObjectStore, key: string, limit = 16 * 1024 * 1024): Promise<{ body: Buffer; etag: string }> {
+  const { stream, info } = await store.getWithInfo(key);
+  if (info.size > limit) {
+    stream.destroy();
+    throw new MllError('INTERNAL', `Object "${key}" is larger than ${limit} bytes and was not read whole`);
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
+  return { body: Buffer.concat(chunks), etag: info.etag };
+}
+
+/** Writes JSON only if `condition` holds (see `ObjectStore.putIf`); returns the etag written. */
+export async function putJsonIf(store: ObjectStore, key: string, value: unknown, condition: WriteCondition): Promise<string> {
+  const info = await store.putIf(key, JSON.stringify(value), condition, { contentType: 'application/json' });
+  return info.etag;
 }
 
 export async function putJson(store: ObjectStore, key: string, value: unknown): Promise<ObjectInfo> {

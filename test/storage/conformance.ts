@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { exists, getBuffer, isNotFound, type ObjectStore } from '../../src/storage/object-store.js';
+import {
+  exists, getBuffer, getBufferWithEtag, isNotFound, isPreconditionFailed, type ObjectStore,
+} from '../../src/storage/object-store.js';
 
 export interface StoreHarness {
   store: ObjectStore;
@@ -198,6 +200,67 @@ export function objectStoreConformance(name: string, makeHarness: () => Promise<
       assert.equal(info.size, 70 * MiB);
       assert.equal(await sha256Of(await h.store.get(`${area}big.bin`)), await sha256);
       await h.store.delete(`${area}big.bin`);
+    });
+
+    it('creates only when absent with ifNoneMatch', async () => {
+      area = fresh();
+      const key = `${area}once.json`;
+      const first = await h.store.putIf(key, '{"n":1}', { ifNoneMatch: '*' }, { contentType: 'application/json' });
+      assert.ok(first.etag);
+      await assert.rejects(h.store.putIf(key, '{"n":2}', { ifNoneMatch: '*' }), (e) => isPreconditionFailed(e) && (e as { code?: string }).code === 'PRECONDITION_FAILED');
+      assert.equal((await getBuffer(h.store, key)).toString(), '{"n":1}');
+      assert.equal((await h.store.stat(key)).contentType, 'application/json');
+      await h.store.delete(key);
+    });
+
+    it('replaces only the version read with ifMatch; the etag returned is the one written', async () => {
+      area = fresh();
+      const key = `${area}cas.json`;
+      await h.store.put(key, 'v1');
+      const read = await getBufferWithEtag(h.store, key);
+      assert.equal(read.body.toString(), 'v1');
+      assert.equal(read.etag, (await h.store.stat(key)).etag, 'getWithInfo and stat agree on the etag');
+      const written = await h.store.putIf(key, 'v2', { ifMatch: read.etag });
+      assert.notEqual(written.etag, read.etag);
+      assert.equal(written.etag, (await h.store.stat(key)).etag);
+      await assert.rejects(h.store.putIf(key, 'v2-from-a-stale-read', { ifMatch: read.etag }), (e) => isPreconditionFailed(e));
+      assert.equal((await getBuffer(h.store, key)).toString(), 'v2');
+      // An unconditional put is a new version too: a condition on the version before it fails.
+      await h.store.put(key, 'v3');
+      await assert.rejects(h.store.putIf(key, 'v4', { ifMatch: written.etag }), (e) => isPreconditionFailed(e));
+      assert.equal((await getBuffer(h.store, key)).toString(), 'v3');
+      await h.store.delete(key);
+      await assert.rejects(h.store.putIf(key, 'v5', { ifMatch: written.etag }), (e) => isPreconditionFailed(e), 'ifMatch on a deleted key');
+      assert.equal(await exists(h.store, key), false);
+    });
+
+    it('loses no update when many writers compare-and-swap one object at once', async () => {
+      area = fresh();
+      const key = `${area}counter.json`;
+      await h.store.putIf(key, JSON.stringify({ n: 0, by: [] }), { ifNoneMatch: '*' });
+      const writers = 6;
+      const each = 4;
+      let conflicts = 0;
+      const increment = async (writer: number) => {
+        for (;;) {
+          const { body, etag } = await getBufferWithEtag(h.store, key);
+          const value = JSON.parse(body.toString()) as { n: number; by: number[] };
+          try {
+            await h.store.putIf(key, JSON.stringify({ n: value.n + 1, by: [...value.by, writer] }), { ifMatch: etag });
+            return;
+          } catch (err) {
+            if (!isPreconditionFailed(err)) throw err;
+            conflicts += 1;
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: writers }, async (_, w) => {
+        for (let i = 0; i < each; i++) await increment(w);
+      }));
+      const final = JSON.parse((await getBuffer(h.store, key)).toString()) as { n: number; by: number[] };
+      assert.equal(final.n, writers * each, `every increment is there (${conflicts} conflicts were retried)`);
+      assert.equal(final.by.length, writers * each);
+      await h.store.delete(key);
     });
 
     it('accepts a PUT on a presigned URL and serves a presigned GET', async () => {
