@@ -50,7 +50,7 @@ export interface ListOptions {
  * nothing behind. Missing objects raise `NotFoundError` from every adapter.
  */
 export interface ObjectStore {
-  readonly kind: 'fs' | 'minio';
+  readonly kind: 'fs' | 'minio' | 'memory';
   put(key: string, body: Readable | Buffer | string, options?: PutOptions): Promise<ObjectInfo>;
   /** Stores a local file; `move: true` lets the adapter take the file over (fs renames it). */
   putFile(key: string, filePath: string, options?: PutOptions & { move?: boolean }): Promise<ObjectInfo>;
