@@ -1,5 +1,6 @@
-import { runBuild } from '../src/pipeline/build.js';
+import type { Catalog } from '../src/catalog/catalog.js';
+import type { StagePorts } from '../src/pipeline/ports.js';
+import { buildStage } from '../src/pipeline/stages.js';
 import { startStageWorker, type StageWorkerOptions } from './stage-worker.js';
-import type { StageDeps } from '../src/pipeline/context.js';
 
-export const startBuildWorker = (deps: StageDeps, options: StageWorkerOptions) => startStageWorker('build', runBuild, deps, options);
+export const startBuildWorker = (ports: StagePorts, catalog: Catalog, options: StageWorkerOptions) => startStageWorker(buildStage, ports, catalog, options);

@@ -1,5 +1,6 @@
-import { runExtract } from '../src/pipeline/extract.js';
+import type { Catalog } from '../src/catalog/catalog.js';
+import type { StagePorts } from '../src/pipeline/ports.js';
+import { extractStage } from '../src/pipeline/stages.js';
 import { startStageWorker, type StageWorkerOptions } from './stage-worker.js';
-import type { StageDeps } from '../src/pipeline/context.js';
 
-export const startExtractWorker = (deps: StageDeps, options: StageWorkerOptions) => startStageWorker('extract', runExtract, deps, options);
+export const startExtractWorker = (ports: StagePorts, catalog: Catalog, options: StageWorkerOptions) => startStageWorker(extractStage, ports, catalog, options);

@@ -1,6 +1,7 @@
 import type { Worker } from 'bullmq';
 import type { Services } from '../src/app/services.js';
-import type { StageDeps } from '../src/pipeline/context.js';
+import path from 'node:path';
+import type { StagePorts } from '../src/pipeline/ports.js';
 import { parseFailpoints } from '../src/failpoints.js';
 import { sweepScratch } from '../src/pipeline/extract.js';
 import { startBuildWorker } from './build.js';
@@ -19,18 +20,20 @@ export interface WorkerPool {
 
 export function startWorkers(services: Services): WorkerPool {
   const { config } = services;
-  const deps: StageDeps = {
+  const scratchDir = path.join(config.dataDirAbs, 'work');
+  const ports: StagePorts = {
     failpoints: config.failpoints ? parseFailpoints(config.failpoints) : undefined,
-    config, store: services.store, catalog: services.catalog, builder: services.builder, target: services.target, logger: services.logger,
+    settings: { scratchDir, maxUnpackedBytes: config.maxUnpackedBytes, maxFiles: config.maxFiles, maxPathDepth: config.maxPathDepth },
+    store: services.store, builder: services.builder, target: services.target, logger: services.logger,
   };
-  sweepScratch(config.dataDirAbs).then((n) => {
+  sweepScratch(scratchDir).then((n) => {
     if (n > 0) services.logger.info({ removed: n }, 'removed scratch directories left by workers that died mid-extract');
   }, (err: unknown) => services.logger.warn({ err }, 'could not sweep scratch directories'));
   const common = { connection: services.queueRedis, prefix: config.prefix, metrics: services.metrics, lockMs: config.stageLockMs };
   const workers = [
-    startExtractWorker(deps, { ...common, concurrency: config.extractConcurrency }),
-    startBuildWorker(deps, { ...common, concurrency: config.buildConcurrency }),
-    startPushWorker(deps, { ...common, concurrency: config.pushConcurrency }),
+    startExtractWorker(ports, services.catalog, { ...common, concurrency: config.extractConcurrency }),
+    startBuildWorker(ports, services.catalog, { ...common, concurrency: config.buildConcurrency }),
+    startPushWorker(ports, services.catalog, { ...common, concurrency: config.pushConcurrency }),
     startWebhookWorker(services),
   ];
   return {

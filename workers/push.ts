@@ -1,5 +1,6 @@
-import { runPush } from '../src/pipeline/push.js';
+import type { Catalog } from '../src/catalog/catalog.js';
+import type { StagePorts } from '../src/pipeline/ports.js';
+import { pushStage } from '../src/pipeline/stages.js';
 import { startStageWorker, type StageWorkerOptions } from './stage-worker.js';
-import type { StageDeps } from '../src/pipeline/context.js';
 
-export const startPushWorker = (deps: StageDeps, options: StageWorkerOptions) => startStageWorker('push', runPush, deps, options);
+export const startPushWorker = (ports: StagePorts, catalog: Catalog, options: StageWorkerOptions) => startStageWorker(pushStage, ports, catalog, options);

@@ -1,12 +1,12 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { parseStageJobData, type StageJobData } from '../queues/jobs.js';
 import { stageQueueNames } from '../queues/names.js';
-import { stageStatus, terminalStatuses, type Stage } from '../src/domain/version.js';
+import type { Catalog } from '../src/catalog/catalog.js';
+import { stageStatus, terminalStatuses, type VersionRecord } from '../src/domain/version.js';
 import { errorMessage, isTransient, toErrorBody } from '../src/errors.js';
 import type { Metrics } from '../src/metrics.js';
-import type { StageContext, StageDeps } from '../src/pipeline/context.js';
-
-export type StageFunction = (input: StageJobData, deps: StageDeps, ctx: StageContext) => Promise<unknown>;
+import type { StageContext, StagePorts } from '../src/pipeline/ports.js';
+import type { StageDefinition } from '../src/pipeline/stages.js';
 
 export interface StageWorkerOptions {
   connection: ConnectionOptions;
@@ -18,12 +18,13 @@ export interface StageWorkerOptions {
 }
 
 /**
- * Binds one stage function to its BullMQ queue. The worker is thin: it validates the job data,
- * records the stage's start, forwards the abort signal and log lines, and turns errors into a
- * retry (transient) or an immediate, explained failure (everything else, via UnrecoverableError).
+ * Binds one stage to its BullMQ queue. The worker does the bookkeeping the stage does not: it
+ * validates the job data, records the stage's start on the version, builds the stage's input
+ * from the record, forwards the abort signal and log lines, records what the stage returned, and
+ * turns errors into a retry (transient) or an immediate, explained failure (UnrecoverableError).
  */
-export function startStageWorker(stage: Stage, run: StageFunction, deps: StageDeps, options: StageWorkerOptions): Worker {
-  const { catalog } = deps;
+export function startStageWorker<I, O>(definition: StageDefinition<I, O>, ports: StagePorts, catalog: Catalog, options: StageWorkerOptions): Worker {
+  const stage = definition.name;
 
   const markFailed = async (data: StageJobData, err: unknown) => {
     const body = /stalled/i.test(errorMessage(err))
@@ -38,12 +39,9 @@ export function startStageWorker(stage: Stage, run: StageFunction, deps: StageDe
     }, { type: 'status', status: 'failed', stage, message: body.message, error: body }, { cacheWhenStoreIsDown: true });
   };
 
-  const processor = async (job: Job, _token?: string, signal?: AbortSignal) => {
-    const data = parseStageJobData(job.data);
-    const attempt = job.attemptsMade + 1;
-    const attempts = job.opts.attempts ?? 1;
-    const logger = deps.logger.child({ stage, model: data.model, version: data.version, job: job.id, attempt });
-    const ctx: StageContext = {
+  const contextFor = (job: Job, data: StageJobData, attempt: number, signal?: AbortSignal): StageContext => {
+    const logger = ports.logger.child({ stage, model: data.model, version: data.version, job: job.id, attempt });
+    return {
       signal: signal ?? new AbortController().signal,
       logger,
       log: (line) => {
@@ -53,11 +51,24 @@ export function startStageWorker(stage: Stage, run: StageFunction, deps: StageDe
         });
       },
     };
+  };
+
+  const processor = async (job: Job, _token?: string, signal?: AbortSignal) => {
+    let data: StageJobData;
+    try {
+      data = parseStageJobData(job.data);
+    } catch (err) {
+      // Nothing to retry and no version to fail: the job itself is wrong.
+      ports.logger.error({ err: errorMessage(err), job: job.id, stage }, 'malformed stage job');
+      throw new UnrecoverableError(errorMessage(err));
+    }
+    const attempt = job.attemptsMade + 1;
+    const attempts = job.opts.attempts ?? 1;
+    const ctx = contextFor(job, data, attempt, signal);
     const timer = options.metrics?.stageDuration.startTimer({ stage });
     // Everything, the first read of the record included, runs inside this try: a store or Redis
     // fault at any point is retried, logged on the version, and explained once attempts run out.
     try {
-      // One read of the durable record: a version already terminal (a duplicate job) is left as it is.
       const started = await catalog.update(data.model, data.version, (r) => {
         if (terminalStatuses.has(r.status)) return null;
         r.status = stageStatus[stage];
@@ -65,23 +76,18 @@ export function startStageWorker(stage: Stage, run: StageFunction, deps: StageDe
         r.stages[stage] = { startedAt: previous?.startedAt ?? new Date().toISOString(), attempts: attempt };
       }, { type: 'status', status: stageStatus[stage], stage, message: attempt > 1 ? `${stage}: attempt ${attempt}` : undefined });
       if (terminalStatuses.has(started.status)) {
-        logger.info({ status: started.status }, 'version is already terminal; nothing to do');
+        ctx.logger.info({ status: started.status }, 'version is already terminal; nothing to do');
         return { skipped: true };
       }
-      await run(data, deps, ctx);
-      if (stage !== 'push') {
-        await catalog.update(data.model, data.version, (r) => {
-          const timing = r.stages[stage] ?? { attempts: attempt };
-          r.stages[stage] = { ...timing, finishedAt: new Date().toISOString() };
-        });
-      }
+      const output = await definition.run(definition.input(started), ports, ctx);
+      await record(started, output);
       timer?.({ outcome: 'succeeded' });
       return { done: true };
     } catch (err) {
       const transient = isTransient(err);
       timer?.({ outcome: transient && attempt < attempts ? 'retried' : 'failed' });
       // Bad input is the user's to fix, not an operational problem: info, not warn.
-      logger[transient ? 'warn' : 'info']({ err: transient ? err : errorMessage(err), transient, attempt, attempts }, `${stage} failed`);
+      ctx.logger[transient ? 'warn' : 'info']({ err: transient ? err : errorMessage(err), transient, attempt, attempts }, `${stage} failed`);
       if (!transient || attempt >= attempts) {
         await markFailed(data, err);
         throw new UnrecoverableError(errorMessage(err));
@@ -89,6 +95,17 @@ export function startStageWorker(stage: Stage, run: StageFunction, deps: StageDe
       ctx.log(`${stage}: attempt ${attempt} of ${attempts} failed (${errorMessage(err)}); retrying with backoff`);
       throw err;
     }
+  };
+
+  /** Records the stage's output and its finish on the version, unless the version became terminal meanwhile. */
+  const record = async (started: VersionRecord, output: O) => {
+    const change = await definition.change(started, output, { versions: catalog, target: ports.target.name });
+    await catalog.update(started.model, started.version, (r) => {
+      if (terminalStatuses.has(r.status)) return null;
+      change.apply(r);
+      const timing = r.stages[stage] ?? { attempts: 1 };
+      r.stages[stage] = { ...timing, finishedAt: new Date().toISOString() };
+    }, change.event);
   };
 
   const worker = new Worker(stageQueueNames[stage], processor, {
@@ -110,8 +127,8 @@ export function startStageWorker(stage: Stage, run: StageFunction, deps: StageDe
     } catch {
       return;
     }
-    markFailed(data, err).catch((e: unknown) => deps.logger.error({ err: e }, 'could not mark a version failed'));
+    markFailed(data, err).catch((e: unknown) => ports.logger.error({ err: e }, 'could not mark a version failed'));
   });
-  worker.on('error', (err) => deps.logger.error({ err, stage }, 'stage worker error'));
+  worker.on('error', (err) => ports.logger.error({ err, stage }, 'stage worker error'));
   return worker;
 }

@@ -9,6 +9,8 @@ export const keys = {
   modelsPrefix: () => 'models/',
   /** digest = sha256:<hex> */
   blob: (digest: string) => `blobs/sha256/${digest.replace(/^sha256:/, '')}`,
+  /** A stage's output, keyed by the digest of its inputs (sha256:<hex>). */
+  stageOutput: (stage: string, inputsDigest: string) => `stage-outputs/${stage}/${inputsDigest.replace(/^sha256:/, '')}.json`,
 } as const;
 
 /** Parses `models/<name>/versions/<n>/version.json`. */

@@ -56,6 +56,28 @@ export interface ImageInfo {
   target: string;
 }
 
+/** Where a model's Python dependencies come from: a blob of requirements.txt syntax, installed under /model/lib. */
+export interface DependencySource {
+  source: 'requirements.txt' | 'install-command';
+  /** sha256:<hex> of the requirements text (a blob in the store). */
+  digest: string;
+}
+
+/**
+ * What a client sent besides the payload and its metadata. Foreign protocols (Hydrosphere's
+ * upload APIs) send a contract and more; ML Lambda's own API sends none of it.
+ */
+export interface ClientInputs {
+  /** A contract sent with the upload: it wins over serving.yaml and inference (the version warns when they differ). */
+  contract?: Contract;
+  /** A runtime image the client asked for (used only when the operator allows it). */
+  runtime?: string;
+  /** A Hydrosphere install-command. */
+  installCommand?: string;
+  /** The protocol the upload came through, with its own id and name for the version. */
+  origin?: { protocol: string; id?: string; name?: string };
+}
+
 export interface FieldChange {
   signature: string;
   field?: string;
@@ -95,6 +117,10 @@ export interface VersionRecord {
   error: ErrorBody | null;
   diff: ContractDiff | null;
   batchId: string | null;
+  /** Set by extract: the requirements installed under /model/lib at build time. */
+  dependencies?: DependencySource | null;
+  /** What a foreign client sent with the upload (absent for uploads through ML Lambda's own API). */
+  client?: ClientInputs;
 }
 
 export type VersionEventType = 'created' | 'status' | 'log' | 'warning';

@@ -1,35 +1,31 @@
 import { builtImageKey } from '../domain/keys.js';
-import type { VersionRecord } from '../domain/version.js';
-import type { BuiltImage } from '../image/types.js';
-import { getJson } from '../storage/object-store.js';
-import type { StageContext, StageDeps, StageInput } from './context.js';
+import { MllError } from '../errors.js';
 import { failpoint } from '../failpoints.js';
+import type { BuiltImage, PublishedImage } from '../image/types.js';
+import type { BuildOutput } from './build.js';
+import { readOutput } from './outputs.js';
+import type { StageContext, StagePorts } from './ports.js';
+
+export interface PushInput {
+  model: string;
+  version: number;
+}
 
 /**
- * Push: publish the built image to the configured target by tag `{name}:{version}` and release
- * the version, bound to the manifest digest. The version is released only after the push succeeded.
+ * Push: publish the version's built image to the configured target by tag `{name}:{version}`.
+ * Targets skip what is already there, so a retried or duplicated push is cheap; the worker
+ * releases the version, bound to the manifest digest, only once this returned.
  */
-export async function runPush(input: StageInput, deps: StageDeps, ctx: StageContext): Promise<VersionRecord> {
-  const record = await deps.catalog.getDurable(input.model, input.version);
-  if (record.status === 'released' && record.image?.digest) {
-    ctx.log('push: already released; skipping');
-    return record;
+export async function runPush(input: PushInput, ports: StagePorts, ctx: StageContext): Promise<PublishedImage> {
+  const built = await readOutput<Partial<BuildOutput> | BuiltImage>(ports.store, builtImageKey(input.model, input.version));
+  // Versions built before outputs carried their inputs' digest stored the image itself.
+  const image = built && 'kind' in built ? built : built?.image;
+  if (!image) {
+    throw new MllError('INTERNAL', `Version ${input.model}:${input.version} reached the push stage without a built image`);
   }
-  const image = await getJson<BuiltImage>(deps.store, builtImageKey(input.model, input.version));
-  ctx.log(`push: publishing to ${deps.target.name}`);
-  const published = await deps.target.publish(image, { repository: input.model, tag: String(input.version) }, ctx);
+  ctx.log(`push: publishing to ${ports.target.name}`);
+  const published = await ports.target.publish(image, { repository: input.model, tag: String(input.version) }, ctx);
   ctx.log(`push: ${published.reference}@${published.digest}`);
-  await failpoint(deps.failpoints, 'push-mid', ctx.signal);
-  return deps.catalog.update(input.model, input.version, (r) => {
-    r.status = 'released';
-    r.stages.push = { ...(r.stages.push ?? { attempts: 1 }), finishedAt: new Date().toISOString() };
-    r.image = {
-      ...(r.image ?? {
-        repository: input.model, tag: String(input.version), base: null, modelOnly: image.modelOnly, builder: image.builder, target: deps.target.name,
-      }),
-      reference: published.reference,
-      digest: published.digest,
-    };
-    r.error = null;
-  }, { type: 'status', status: 'released', stage: 'push', message: `Released ${published.reference}@${published.digest}` });
+  await failpoint(ports.failpoints, 'push-mid', ctx.signal);
+  return published;
 }
