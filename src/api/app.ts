@@ -1,4 +1,5 @@
 import express, { type Express } from 'express';
+import { Intake } from '../intake/intake.js';
 import { authenticate, limitUploads, principalOf } from './auth.js';
 import type { ApiDeps } from './deps.js';
 import { errorHandler, notFound } from './errors.js';
@@ -20,6 +21,7 @@ import { webInterface } from './web.js';
 /** Builds the HTTP API without listening (tests and the servers both call it). */
 export function createApp(deps: ApiDeps): Express {
   const app = express();
+  const intake = new Intake(deps);
   app.disable('x-powered-by');
   app.set('etag', 'strong');
   app.set('query parser', 'simple');
@@ -39,11 +41,11 @@ export function createApp(deps: ApiDeps): Express {
   // Idempotency keys are per token: two clients cannot collide on (or replay) each other's keys.
   api.use(idempotency(deps.redis, deps.config.prefix, (_req, res) => principalOf(res)?.id ?? ''));
   api.use(modelsRouter(deps));
-  api.use(versionsRouter(deps));
+  api.use(versionsRouter(deps, intake));
   api.use(eventsRouter(deps));
   api.use(webhooksRouter(deps));
-  api.use(uploadsRouter(deps));
-  api.use(batchesRouter(deps, deps.batches));
+  api.use(uploadsRouter(deps, intake));
+  api.use(batchesRouter(deps, deps.batches, intake));
   api.use(adminRouter(deps));
   api.use(tokensRouter(deps, deps.tokens));
   app.use('/api/v1', api);

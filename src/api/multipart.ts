@@ -1,19 +1,16 @@
 import type { IncomingMessage } from 'node:http';
 import busboy from 'busboy';
 import { MllError } from '../errors.js';
-import type { ObjectStore } from '../storage/object-store.js';
-import { receivePayload, type IntakeLimits, type ReceivedPayload } from './intake.js';
-import { parseMetadataJson, type UploadMetadata } from './metadata.js';
+import type { Intake } from '../intake/intake.js';
+import { parseMetadataJson, type UploadMetadata } from '../intake/metadata.js';
+import type { ReceivedPayload } from '../intake/payload.js';
 
 /**
  * multipart/form-data with a `payload` file part and an optional `metadata` JSON part, in either
  * order. The payload streams straight into the store; a bad metadata part removes it again.
  */
-export async function receiveMultipart(
-  req: IncomingMessage,
-  store: ObjectStore,
-  limits: IntakeLimits,
-): Promise<{ payload: ReceivedPayload; metadata: UploadMetadata }> {
+export async function receiveMultipart(req: IncomingMessage, intake: Intake): Promise<{ payload: ReceivedPayload; metadata: UploadMetadata }> {
+  const { limits } = intake;
   let parser: busboy.Busboy;
   try {
     parser = busboy({ headers: req.headers, limits: { files: 1, fields: 1, fieldSize: 64 * 1024, fileSize: limits.maxUploadBytes + 1 } });
@@ -33,7 +30,7 @@ export async function receiveMultipart(
         stream.resume();
         return fail(new MllError('BAD_REQUEST', `Unexpected file part "${name}": send the model as a part named "payload"`));
       }
-      payload = receivePayload(stream, store, limits);
+      payload = intake.receive(stream);
       payload.catch(() => undefined);
     });
     parser.on('field', (name, value, info) => {
@@ -63,7 +60,7 @@ export async function receiveMultipart(
         const metadata = metadataText === undefined ? {} : parseMetadataJson(metadataText, 'metadata part');
         resolve({ payload: ok, metadata });
       } catch (err) {
-        if (ok) await store.delete(ok.key).catch(() => undefined);
+        if (ok) await intake.discard(ok);
         reject(err);
       }
     };

@@ -5,7 +5,7 @@ import { requiredScope } from '../auth/scopes.js';
 import { webhookEvents, webhookPaths, webhookSchemas } from '../webhooks/openapi.js';
 
 /**
- * The OpenAPI 3.1 description of the HTTP API. test/api/openapi.test.ts checks that every route
+ * The OpenAPI 3.1 description of the HTTP API. test/api/openapi.unit.test.ts checks that every route
  * the app serves is described here and that nothing described is missing from the app.
  */
 type Operation = Record<string, unknown>;

@@ -15,6 +15,8 @@ export function redisKeys(prefix: string) {
     events: (model: string, version: number) => `${prefix}:events:${model}:${version}`,
     /** HASH status → number of versions in it. */
     statusCounts: () => `${prefix}:status-counts`,
+    /** STRING set once a presigned upload made a version (an upload id makes at most one). */
+    uploadClaim: (uploadId: string) => `${prefix}:upload-claimed:${uploadId}`,
     /** Pub/sub channel announcing new events: payload `{model, version, id}`. */
     eventChannel: () => `${prefix}:events`,
   };

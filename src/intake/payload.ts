@@ -8,6 +8,7 @@ import type { PayloadInfo } from '../domain/version.js';
 import { isMllError, MllError } from '../errors.js';
 import type { ObjectStore } from '../storage/object-store.js';
 
+/** What intake refuses before a version number is spent. */
 export interface IntakeLimits {
   maxUploadBytes: number;
   archive: ArchiveLimits;

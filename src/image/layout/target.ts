@@ -14,7 +14,8 @@ import { mediaTypes } from '../oci/media-types.js';
 import type { BlobSource } from '../registry/client.js';
 import type { Registries } from '../registry/registries.js';
 import type { BuiltImage, ImageTarget, OciBuiltImage, OciLayer, PublishedImage, PublishRef, StageContext } from '../types.js';
-import { formatBytes, mapLimit } from '../util.js';
+import { mapLimit } from '../../shared/map-limit.js';
+import { formatBytes } from '../util.js';
 
 export interface OciLayoutTargetOptions {
   store: ObjectStore;

@@ -1,0 +1,69 @@
+import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import busboy from 'busboy';
+import { isMllError, MllError } from '../errors.js';
+import { parseMetadataJson, type UploadMetadata } from '../intake/metadata.js';
+import { Semaphore } from '../shared/semaphore.js';
+
+export type BatchPartHandler = (index: number, model: string, stream: Readable, metadata: UploadMetadata | MllError) => Promise<void>;
+
+/** Parts being stored and released at once; beyond that the request stops being read. */
+const partsInFlight = 4;
+
+/**
+ * Streams the parts of a multipart batch to `onPart` as they arrive. One file part per model: its
+ * field name is the model name, or it is named `payload` and the `metadata` JSON part just before
+ * it names the model (`{"model": "...", "model-type": ..., "labels": ..., "description": ...}`).
+ * With `partsInFlight` parts in progress the request is no longer read, so TCP slows the client
+ * down instead of hundreds of parts competing with every other request.
+ */
+export function receiveBatchParts(req: IncomingMessage, onPart: BatchPartHandler): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({ headers: req.headers, limits: { fieldSize: 64 * 1024, files: 10_000, parts: 20_000 } });
+    } catch (err) {
+      reject(new MllError('BAD_REQUEST', `Malformed multipart request: ${(err as Error).message}`, { cause: err }));
+      return;
+    }
+    const slots = new Semaphore(partsInFlight, { onFull: () => req.unpipe(parser), onFree: () => req.pipe(parser) });
+    // A metadata part applies to the file part that follows it; its mistakes fail that item alone.
+    let pending: { model?: string; metadata: UploadMetadata | MllError } | undefined;
+    let index = 0;
+    let chain = Promise.resolve();
+    let failure: unknown;
+    parser.on('field', (name, value) => {
+      if (name !== 'metadata') {
+        pending = { model: name, metadata: new MllError('BAD_REQUEST', `Unexpected field "${name}": a batch has file parts and "metadata" parts`) };
+        return;
+      }
+      try {
+        const raw = JSON.parse(value) as Record<string, unknown>;
+        const { model, ...rest } = raw ?? {};
+        pending = { model: typeof model === 'string' ? model : undefined, metadata: parseMetadataJson(JSON.stringify(rest), 'metadata part') };
+      } catch (err) {
+        pending = { metadata: isMllError(err) ? err : new MllError('INVALID_METADATA', `A metadata part is not valid JSON: ${(err as Error).message}`) };
+      }
+    });
+    parser.on('file', (name, stream) => {
+      const i = index++;
+      const model = name === 'payload' ? pending?.model ?? '' : name;
+      const metadata = pending?.metadata ?? {};
+      pending = undefined;
+      const work = slots.acquire()
+        .then(() => onPart(i, model || '(unnamed part)', stream, metadata))
+        .catch((err: unknown) => void (failure ??= err))
+        .finally(() => slots.release());
+      chain = chain.then(() => work);
+    });
+    parser.on('error', (err: Error) => {
+      req.unpipe(parser);
+      req.resume();
+      chain.then(() => reject(new MllError('BAD_REQUEST', `Malformed multipart request: ${err.message}`)), reject);
+    });
+    parser.on('close', () => {
+      chain.then(() => (failure ? reject(failure) : resolve()), reject);
+    });
+    req.pipe(parser);
+  });
+}

@@ -1,0 +1,134 @@
+import type { Readable } from 'node:stream';
+import type { FlowProducer } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { enqueueVersion } from '../../queues/flow.js';
+import type { Batches } from '../batches/batches.js';
+import type { Catalog } from '../catalog/catalog.js';
+import { redisKeys } from '../catalog/redis-keys.js';
+import type { Config } from '../config.js';
+import { keys } from '../domain/keys.js';
+import { assertModelName } from '../domain/model-name.js';
+import type { ClientInputs, VersionRecord } from '../domain/version.js';
+import { MllError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { isNotFound, type ObjectStore } from '../storage/object-store.js';
+import { BatchIntake } from './batch.js';
+import type { UploadMetadata } from './metadata.js';
+import { receivePayload, validateStoredPayload, type IntakeLimits, type ReceivedPayload } from './payload.js';
+import { PresignedUploads } from './uploads.js';
+
+export interface IntakeDeps {
+  config: Pick<Config, 'maxUploadBytes' | 'maxUnpackedBytes' | 'maxFiles' | 'maxPathDepth' | 'stageAttempts' | 'stageBackoffMs' | 'prefix'>;
+  store: ObjectStore;
+  redis: Redis;
+  catalog: Catalog;
+  flows: FlowProducer;
+  batches: Batches;
+  logger: Logger;
+  /** Set while the process shuts down: no new version is accepted. */
+  draining?: { value: boolean };
+}
+
+/** Everything about a new version besides its payload. */
+export interface VersionRequest {
+  metadata: UploadMetadata;
+  /** What a foreign client sent besides the payload (Hydrosphere's contract, runtime, …). */
+  client?: ClientInputs;
+  batchId?: string | null;
+}
+
+/**
+ * The intake: turns an upload into a queued version. Every way in — ML Lambda's routes, batches,
+ * presigned uploads and the Hydrosphere protocols — calls this service; routes only translate HTTP.
+ * A payload is streamed to the store and checked before a version number is spent, and a failure
+ * after that removes what was written, so the client can simply retry.
+ */
+export class Intake {
+  readonly limits: IntakeLimits;
+  readonly uploads: PresignedUploads;
+
+  constructor(private readonly deps: IntakeDeps) {
+    const c = deps.config;
+    this.limits = { maxUploadBytes: c.maxUploadBytes, archive: { maxUnpackedBytes: c.maxUnpackedBytes, maxEntries: c.maxFiles, maxDepth: c.maxPathDepth } };
+    this.uploads = new PresignedUploads(deps.store, deps.redis, redisKeys(c.prefix));
+  }
+
+  /** Throws SHUTTING_DOWN while the process drains; `what` names the refused request. */
+  assertAccepting(what: string): void {
+    if (this.deps.draining?.value) throw new MllError('SHUTTING_DOWN', `The service is shutting down; retry the ${what}`);
+  }
+
+  /** Streams a payload into the store, checking and hashing it in the same pass. */
+  receive(body: Readable, options: { declaredSize?: number } = {}): Promise<ReceivedPayload> {
+    return receivePayload(body, this.deps.store, this.limits, options);
+  }
+
+  /** Removes a received payload that will not become a version (e.g. its request turned out malformed). */
+  async discard(payload: ReceivedPayload): Promise<void> {
+    await this.deps.store.delete(payload.key).catch(() => undefined);
+  }
+
+  /** A payload that reached the store through a presigned upload: claimed once, then checked like a streamed one. */
+  async fromUpload(uploadId: string): Promise<ReceivedPayload> {
+    await this.uploads.claim(uploadId);
+    try {
+      return await validateStoredPayload(this.deps.store, uploadId, this.limits);
+    } catch (err) {
+      await this.uploads.release(uploadId).catch(() => undefined);
+      if (isNotFound(err)) {
+        throw new MllError('NOT_FOUND', `Upload ${uploadId} has no bytes yet (PUT them to its URL first) or has expired`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Allocates the next version number, writes the record and enqueues its stages. If any of it
+   * fails, the record and the payload are removed.
+   */
+  async createVersion(model: string, payload: ReceivedPayload, request: VersionRequest): Promise<VersionRecord> {
+    const { catalog, store, flows, config } = this.deps;
+    let record: VersionRecord | undefined;
+    try {
+      assertModelName(model);
+      const version = await catalog.allocateVersion(model);
+      record = newVersionRecord(model, version, payload, request);
+      await catalog.create(record);
+      await enqueueVersion(flows, config, { model, version });
+      return record;
+    } catch (err) {
+      if (record) await store.delete(keys.versionRecord(model, record.version)).catch(() => undefined);
+      await store.delete(payload.key).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Streams a payload and makes it a version: the common case of one upload request. */
+  async streamVersion(model: string, body: Readable, request: VersionRequest, options: { declaredSize?: number } = {}): Promise<VersionRecord> {
+    assertModelName(model);
+    return this.createVersion(model, await this.receive(body, options), request);
+  }
+
+  /** A batch being received: each item becomes its own version or is refused alone. */
+  async startBatch(): Promise<BatchIntake> {
+    const batch = new BatchIntake(this, this.deps.batches, this.deps.logger);
+    await batch.open();
+    return batch;
+  }
+}
+
+function newVersionRecord(model: string, version: number, payload: ReceivedPayload, request: VersionRequest): VersionRecord {
+  const now = new Date().toISOString();
+  const { uploadId: _uploadId, ...payloadInfo } = payload;
+  const { metadata } = request;
+  return {
+    model, version, status: 'queued', createdAt: now, updatedAt: now,
+    description: metadata.description ?? null,
+    labels: metadata.labels ?? {},
+    modelType: metadata['model-type'] ?? null,
+    payload: payloadInfo,
+    stages: {}, contract: null, contractDigest: null, tree: null, image: null, warnings: [], error: null, diff: null,
+    batchId: request.batchId ?? null,
+    ...(request.client ? { client: request.client } : {}),
+  };
+}
