@@ -1,6 +1,6 @@
 // Prints the README's configuration table from the schema (src/config.ts):
 //   node --import tsx scripts/config-table.ts
-// test/docs/readme.test.ts fails when README.md and the schema disagree.
+// test/docs/readme.unit.test.ts fails when README.md and the schema disagree.
 import { configDocs } from '../src/config.js';
 
 export function configTable(): string {

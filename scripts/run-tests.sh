@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# Runs node:test suites (all of test/ by default) with the services already started.
+# Runs node:test suites with the services already started: all of test/ by default, the given
+# files, or with --unit only the unit tier (*.unit.test.ts: pure code and stages on in-memory
+# ports). The unit tier runs with every service address pointed nowhere, so a test that needs a
+# service cannot pass unnoticed in it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if (($# == 0)); then
+if [[ ${1:-} == --unit ]]; then
+  shift
+  mapfile -t files < <(find test -name '*.unit.test.ts' | sort)
+  unset S3_ENDPOINT S3_ACCESS_KEY S3_SECRET_KEY DOCKER_HOST MLL_TEST_REGISTRY MLL_TEST_REGISTRY_AUTH MLL_TEST_BASE_PYTHON MLL_TEST_BASE_TENSORFLOW
+  export REDIS_URL=redis://127.0.0.1:1
+elif (($# == 0)); then
   mapfile -t files < <(find test -name '*.test.ts' | sort)
 else
   files=("$@")
@@ -10,4 +18,6 @@ fi
 mkdir -p test-output
 # Default reporter (TAP when not on a terminal): CI reads its summary lines. --test-force-exit:
 # a test file whose tests have all finished must not keep the run waiting on a stray handle.
-exec node --import tsx --test --test-force-exit --test-concurrency="${MLL_TEST_CONCURRENCY:-4}" "${files[@]}"
+# --test-timeout: a test waiting on a hung service fails the run instead of stalling it.
+exec node --import tsx --test --test-force-exit --test-timeout="${MLL_TEST_TIMEOUT_MS:-240000}" \
+  --test-concurrency="${MLL_TEST_CONCURRENCY:-4}" "${files[@]}"
