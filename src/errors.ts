@@ -41,6 +41,7 @@ export const errorCatalogue = {
   REGISTRY_UNAVAILABLE: { status: 503, transient: true, description: 'The image registry cannot be reached or answered 5xx.' },
   BUILDER_UNAVAILABLE: { status: 503, transient: true, description: 'The image builder (Docker engine) cannot be reached.' },
   SHUTTING_DOWN: { status: 503, transient: true, description: 'The service is shutting down; retry against another instance.' },
+  UNREADABLE_RECORD: { status: 500, transient: false, description: 'A stored record is damaged or was written by a newer ML Lambda; the message says which and what to do.' },
   TIMEOUT: { status: 504, transient: true, description: 'An operation took longer than its deadline.' },
   INTERNAL: { status: 500, transient: true, description: 'An unexpected error; the log has the details.' },
 } as const satisfies Record<string, { status: number; transient: boolean; description: string }>;

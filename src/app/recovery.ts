@@ -5,6 +5,8 @@ export interface RecoveryResult {
   models: number;
   versions: number;
   requeued: number;
+  /** Records that could not be read (damaged, or from a newer release): left as they are, listed in the log. */
+  unreadable: { key: string; message: string }[];
   ms: number;
 }
 
@@ -23,7 +25,7 @@ export async function rebuildFromStore(services: Pick<Services, 'catalog' | 'con
     await enqueueVersion(flows, config, { model: record.model, version: record.version });
   }
   await redis.set(markerKey(config.prefix), new Date().toISOString());
-  return { models: result.models, versions: result.versions, requeued: result.unfinished.length, ms: Date.now() - started };
+  return { models: result.models, versions: result.versions, requeued: result.unfinished.length, unreadable: result.unreadable, ms: Date.now() - started };
 }
 
 /** Rebuilds only when Redis has lost its state (the marker is gone): at start-up and periodically. */

@@ -3,8 +3,11 @@ import { keys, parseVersionRecordKey } from '../domain/keys.js';
 import {
   terminalStatuses, type VersionEvent, type VersionEventType, type VersionRecord, type VersionStatus,
 } from '../domain/version.js';
+import { parseVersionRecord, versionRecordSchemaVersion } from '../domain/version-record.js';
 import { isMllError, isTransient, MllError } from '../errors.js';
-import { getJson, isNotFound, putJson, type ObjectStore } from '../storage/object-store.js';
+import {
+  getBuffer, getBufferWithEtag, isNotFound, isPreconditionFailed, putJsonIf, type ObjectStore,
+} from '../storage/object-store.js';
 import { redisKeys, type RedisKeys } from './redis-keys.js';
 
 export interface ModelSummary {
@@ -26,6 +29,9 @@ export interface EventInput {
 }
 
 const eventStreamLength = 5000;
+/** Compare-and-swap attempts of one update before it gives up (TIMEOUT, transient: the job retries). */
+const updateAttempts = 12;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * KEYS: record, models, versions, model summary, status counts.
@@ -116,8 +122,13 @@ export class Catalog {
     );
   }
 
+  /** Writes a new version's record; never over an existing one (a number is never given twice). */
   async create(record: VersionRecord): Promise<VersionRecord> {
-    await putJson(this.store, keys.versionRecord(record.model, record.version), record);
+    record.schemaVersion = versionRecordSchemaVersion;
+    await putJsonIf(this.store, keys.versionRecord(record.model, record.version), record, { ifNoneMatch: '*' }).catch((err: unknown) => {
+      if (!isPreconditionFailed(err)) throw err;
+      throw new MllError('CONFLICT', `Version ${record.version} of "${record.model}" exists already`, { details: { model: record.model, version: record.version }, cause: err });
+    });
     await this.cache(record);
     await this.appendEvent(record.model, record.version, { type: 'created', status: record.status });
     await this.notify(record, null);
@@ -128,7 +139,8 @@ export class Catalog {
     const cached = await this.redis.get(this.k.version(model, version)).catch((e: unknown) => Promise.reject(redisDown(e)));
     if (cached) return JSON.parse(cached) as VersionRecord;
     try {
-      const record = await getJson<VersionRecord>(this.store, keys.versionRecord(model, version));
+      const key = keys.versionRecord(model, version);
+      const record = parseVersionRecord(await getBuffer(this.store, key), key);
       await this.cache(record);
       return record;
     } catch (err) {
@@ -143,13 +155,23 @@ export class Catalog {
 
   /** Reads the record from the store itself, bypassing the cache (stages use it before deciding to skip work). */
   async getDurable(model: string, version: number): Promise<VersionRecord> {
-    return getJson<VersionRecord>(this.store, keys.versionRecord(model, version));
+    return (await this.readDurable(model, version)).record;
+  }
+
+  /** The durable record with the etag of the version read, for a compare-and-swap. */
+  private async readDurable(model: string, version: number): Promise<{ record: VersionRecord; etag: string }> {
+    const key = keys.versionRecord(model, version);
+    const { body, etag } = await getBufferWithEtag(this.store, key);
+    return { record: parseVersionRecord(body, key), etag };
   }
 
   /**
-   * Applies `change` to the durable record and publishes it. The store is written first; Redis and
-   * listeners follow, so a crash in between is repaired by `reindex`. `change` returns null to
-   * leave the record as it is.
+   * Applies `change` to the durable record and publishes it. The write is a compare-and-swap: if
+   * another writer (a second worker, the failure handler, a duplicated job) changed the record
+   * since it was read, the record is read again and `change` applied again, so `change` must
+   * decide from the record it is given, not from what it saw before. The store is written first;
+   * Redis and listeners follow, so a crash in between is repaired by `reindex`. `change` returns
+   * null to leave the record as it is.
    */
   async update(
     model: string,
@@ -159,21 +181,35 @@ export class Catalog {
     options: { cacheWhenStoreIsDown?: boolean } = {},
   ): Promise<VersionRecord> {
     const storeDown = (err: unknown) => options.cacheWhenStoreIsDown === true && isMllError(err) && err.code === 'STORE_UNAVAILABLE';
-    const current = await this.getDurable(model, version).catch((err: unknown) => {
-      if (storeDown(err)) return this.get(model, version);
-      throw err;
-    });
-    const draft = structuredClone(current);
-    const changed = change(draft);
-    if (changed === null) return current;
-    const next = changed ?? draft;
-    next.updatedAt = new Date().toISOString();
-    try {
-      await putJson(this.store, keys.versionRecord(model, version), next);
-    } catch (err) {
-      // A failure that cannot be written to a store that is down is still shown (from Redis);
-      // the durable record keeps the last state, so a later reindex re-runs the version.
-      if (!storeDown(err)) throw err;
+    const key = keys.versionRecord(model, version);
+    let current: VersionRecord;
+    let next: VersionRecord;
+    for (let attempt = 1; ; attempt++) {
+      const read = await this.readDurable(model, version).catch(async (err: unknown) => {
+        if (storeDown(err)) return { record: await this.get(model, version), etag: null };
+        throw err;
+      });
+      current = read.record;
+      const draft = structuredClone(current);
+      const changed = change(draft);
+      if (changed === null) return current;
+      next = changed ?? draft;
+      next.updatedAt = new Date().toISOString();
+      next.schemaVersion = versionRecordSchemaVersion;
+      if (read.etag === null) break;
+      try {
+        await putJsonIf(this.store, key, next, { ifMatch: read.etag });
+        break;
+      } catch (err) {
+        // A failure that cannot be written to a store that is down is still shown (from Redis);
+        // the durable record keeps the last state, so a later reindex re-runs the version.
+        if (storeDown(err)) break;
+        if (!isPreconditionFailed(err)) throw err;
+        if (attempt >= updateAttempts) {
+          throw new MllError('TIMEOUT', `The record of ${model} version ${version} kept changing during ${attempt} attempts to update it; retry`, { cause: err });
+        }
+        await sleep(Math.random() * Math.min(250, 5 * 2 ** attempt));
+      }
     }
     await this.cache(next);
     if (event) await this.appendEvent(model, version, event);
@@ -288,18 +324,25 @@ export class Catalog {
    * Rebuilds Redis from the object store: counters (never lowered), record caches, indexes.
    * Returns the versions that are not terminal, for the caller to re-enqueue.
    */
-  async reindex(): Promise<{ models: number; versions: number; unfinished: VersionRecord[] }> {
+  async reindex(): Promise<{ models: number; versions: number; unfinished: VersionRecord[]; unreadable: { key: string; message: string }[] }> {
     const maxByModel = new Map<string, number>();
     const unfinished: VersionRecord[] = [];
+    const unreadable: { key: string; message: string }[] = [];
     let versions = 0;
     for await (const info of this.store.list(keys.modelsPrefix())) {
       const parsed = parseVersionRecordKey(info.key);
       if (!parsed) continue;
       let record: VersionRecord;
       try {
-        record = await getJson<VersionRecord>(this.store, info.key);
+        record = parseVersionRecord(await getBuffer(this.store, info.key), info.key);
       } catch (err) {
         if (isNotFound(err)) continue;
+        // One damaged record must not stop the rest of the index from being rebuilt.
+        if (isMllError(err) && err.code === 'UNREADABLE_RECORD') {
+          unreadable.push({ key: info.key, message: err.message });
+          maxByModel.set(parsed.model, Math.max(maxByModel.get(parsed.model) ?? 0, parsed.version));
+          continue;
+        }
         throw err;
       }
       versions += 1;
@@ -308,7 +351,7 @@ export class Catalog {
       if (!terminalStatuses.has(record.status)) unfinished.push(record);
     }
     for (const model of maxByModel.keys()) await this.rebuildSequence(model);
-    return { models: maxByModel.size, versions, unfinished };
+    return { models: maxByModel.size, versions, unfinished, unreadable };
   }
 }
 

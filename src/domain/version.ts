@@ -97,6 +97,8 @@ export interface ContractDiff {
 
 /** The durable record of one version: `version.json` in the object store is the source of truth. */
 export interface VersionRecord {
+  /** The layout of this record (src/domain/version-record.ts); records from before it existed are 1. */
+  schemaVersion?: number;
   model: string;
   version: number;
   status: VersionStatus;
