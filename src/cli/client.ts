@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { CliError, ExitCode, usageError } from './errors.js';
-import { parseSse, type ServerEvent } from './sse.js';
+import { readSse, type SseMessage } from '../shared/sse-reader.js';
 
 /**
  * The ML Lambda HTTP API as the CLI uses it: JSON requests (fetch), streamed uploads (node:http,
@@ -240,7 +240,7 @@ export class ApiClient {
    * A server-sent event stream. Ends when the server closes it; network failures raise
    * UNREACHABLE (the caller decides whether to reconnect with the last event id).
    */
-  async *events(path: string, options: { lastEventId?: string; signal?: AbortSignal } = {}): AsyncGenerator<ServerEvent> {
+  async *events(path: string, options: { lastEventId?: string; signal?: AbortSignal } = {}): AsyncGenerator<SseMessage> {
     const headers = this.headers({ accept: 'text/event-stream' });
     if (options.lastEventId) headers['last-event-id'] = options.lastEventId;
     let res: Response;
@@ -256,7 +256,7 @@ export class ApiClient {
       throw new CliError('BAD_RESPONSE', `the server at ${this.server} did not answer ${path} with an event stream`, { exitCode: ExitCode.UNAVAILABLE });
     }
     try {
-      yield* parseSse(res.body as unknown as AsyncIterable<Uint8Array>);
+      yield* readSse(res.body as unknown as AsyncIterable<Uint8Array>);
     } catch (err) {
       if (isAbort(err)) throw err;
       throw this.networkError(err);

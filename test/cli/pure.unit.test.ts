@@ -11,7 +11,7 @@ import { expandArguments } from '../../src/cli/glob.js';
 import { parseLabels, suggestName } from '../../src/cli/model-dir.js';
 import { batchBody, newBoundary, type BatchPart } from '../../src/cli/multipart.js';
 import { colorEnabled, colors, table } from '../../src/cli/output.js';
-import { parseSse } from '../../src/cli/sse.js';
+import { readSse } from '../../src/shared/sse-reader.js';
 import { tempDir } from './support.js';
 
 async function* chunks(...parts: string[]): AsyncGenerator<Uint8Array> {
@@ -24,7 +24,7 @@ describe('cli units', () => {
     // Every split point, so a chunk boundary inside a line or a CRLF changes nothing.
     for (let cut = 0; cut <= text.length; cut++) {
       const events = [];
-      for await (const e of parseSse(chunks(text.slice(0, cut), text.slice(cut)))) events.push(e);
+      for await (const e of readSse(chunks(text.slice(0, cut), text.slice(cut)))) events.push(e);
       assert.deepEqual(events, [
         { event: 'status', data: '{"a":\n1}', id: '1-0' },
         { event: 'end', data: '{}', id: '1-0' },
