@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { keys } from '../domain/keys.js';
 import { MllError } from '../errors.js';
 import { getJson, isNotFound, putJson, type ObjectStore } from '../storage/object-store.js';
 import { scopes as allScopes, type Scope } from './scopes.js';
@@ -19,7 +20,6 @@ export type TokenInfo = Omit<TokenRecord, 'hash'>;
 
 const tokenPattern = /^mll_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{32,})$/;
 const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
-const key = (id: string) => `tokens/${id}.json`;
 
 function newId(): string {
   const bytes = randomBytes(12);
@@ -57,7 +57,7 @@ export class Tokens {
     const record: TokenRecord = {
       id, name: input.name, scopes, createdAt: new Date().toISOString(), expiresAt: input.expiresAt ?? null, revokedAt: null, hash: sha256(token),
     };
-    await putJson(this.store, key(id), record);
+    await putJson(this.store, keys.token(id), record);
     await this.redis.del(this.cacheKey(id));
     return { token, info: publicInfo(record) };
   }
@@ -66,7 +66,7 @@ export class Tokens {
     const cached = await this.redis.get(this.cacheKey(id));
     if (cached) return JSON.parse(cached) as TokenRecord;
     try {
-      const record = await getJson<TokenRecord>(this.store, key(id));
+      const record = await getJson<TokenRecord>(this.store, keys.token(id));
       await this.redis.set(this.cacheKey(id), JSON.stringify(record), 'EX', 60);
       return record;
     } catch (err) {
@@ -89,7 +89,7 @@ export class Tokens {
 
   async list(): Promise<TokenInfo[]> {
     const out: TokenInfo[] = [];
-    for await (const info of this.store.list('tokens/')) {
+    for await (const info of this.store.list(keys.tokensPrefix())) {
       const record = await getJson<TokenRecord>(this.store, info.key).catch(() => null);
       if (record) out.push(publicInfo(record));
     }
@@ -101,14 +101,14 @@ export class Tokens {
     if (!record) throw new MllError('NOT_FOUND', `No token with id ${id}`);
     if (!record.revokedAt) {
       record.revokedAt = new Date().toISOString();
-      await putJson(this.store, key(id), record);
+      await putJson(this.store, keys.token(id), record);
       await this.redis.del(this.cacheKey(id));
     }
     return publicInfo(record);
   }
 
   async hasAny(): Promise<boolean> {
-    for await (const _ of this.store.list('tokens/')) return true;
+    for await (const _ of this.store.list(keys.tokensPrefix())) return true;
     return false;
   }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Catalog } from '../catalog/catalog.js';
+import { keys } from '../domain/keys.js';
 import { terminalStatuses, type VersionRecord, type VersionStatus } from '../domain/version.js';
 import { MllError, type ErrorBody } from '../errors.js';
 import { getJson, isNotFound, putJson, type ObjectStore } from '../storage/object-store.js';
@@ -43,7 +44,6 @@ export interface BatchEvent {
 }
 
 export const batchTopic = (id: string) => `batch:${id}`;
-const batchKey = (id: string) => `batches/${id}.json`;
 const idPattern = /^[0-9a-f-]{36}$/;
 const weekSeconds = 7 * 24 * 3600;
 
@@ -71,7 +71,7 @@ export class Batches {
   }
 
   async save(record: BatchRecord): Promise<void> {
-    await putJson(this.store, batchKey(record.id), record);
+    await putJson(this.store, keys.batch(record.id), record);
     await this.redis.set(`${this.prefix}:batch:${record.id}`, JSON.stringify(record), 'EX', weekSeconds);
     if (record.sealed) {
       const rejected = record.items.filter((i) => i.version === null).map((i) => `rejected:${i.index}`);
@@ -96,7 +96,7 @@ export class Batches {
     const cached = await this.redis.get(`${this.prefix}:batch:${id}`);
     if (cached) return JSON.parse(cached) as BatchRecord;
     try {
-      return await getJson<BatchRecord>(this.store, batchKey(id));
+      return await getJson<BatchRecord>(this.store, keys.batch(id));
     } catch (err) {
       if (isNotFound(err)) throw new MllError('NOT_FOUND', `No batch "${id}"`, { details: { id } });
       throw err;

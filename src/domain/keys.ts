@@ -1,16 +1,29 @@
 /**
- * The object-store key layout. Content-addressed data lives under blobs/, so a retried or
- * repeated stage finds its output already there and skips the work.
+ * Every object-store key ML Lambda writes or reads, in one place (test/domain/keys.unit.test.ts
+ * fails when code under src/ builds one by hand). Content-addressed data lives under blobs/, so a
+ * retried or repeated stage finds its output already there and skips the work.
  */
+const hex = (digest: string) => digest.replace(/^sha256:/, '');
+
 export const keys = {
+  /** An upload's payload (intake writes it, extract reads it). */
   upload: (uploadId: string) => `uploads/${uploadId}`,
   versionRecord: (model: string, version: number) => `models/${model}/versions/${version}/version.json`,
+  /** The built image description (BuiltImage) of a version, handed from the build stage to the push stage. */
+  builtImage: (model: string, version: number) => `models/${model}/versions/${version}/image.json`,
   versionsPrefix: (model: string) => `models/${model}/versions/`,
   modelsPrefix: () => 'models/',
   /** digest = sha256:<hex> */
-  blob: (digest: string) => `blobs/sha256/${digest.replace(/^sha256:/, '')}`,
+  blob: (digest: string) => `blobs/sha256/${hex(digest)}`,
   /** A stage's output, keyed by the digest of its inputs (sha256:<hex>). */
-  stageOutput: (stage: string, inputsDigest: string) => `stage-outputs/${stage}/${inputsDigest.replace(/^sha256:/, '')}.json`,
+  stageOutput: (stage: string, inputsDigest: string) => `stage-outputs/${stage}/${hex(inputsDigest)}.json`,
+  /** An image layer's record, keyed by the hash of everything that decides its bytes (hex). */
+  layerRecord: (id: string) => `image-layers/${id}.json`,
+  batch: (id: string) => `batches/${id}.json`,
+  token: (id: string) => `tokens/${id}.json`,
+  tokensPrefix: () => 'tokens/',
+  webhookEndpoint: (id: string) => `webhooks/endpoints/${id}.json`,
+  webhookEndpointsPrefix: () => 'webhooks/endpoints/',
 } as const;
 
 /** Parses `models/<name>/versions/<n>/version.json`. */
@@ -18,6 +31,3 @@ export function parseVersionRecordKey(key: string): { model: string; version: nu
   const m = /^models\/([^/]+)\/versions\/([1-9][0-9]*)\/version\.json$/.exec(key);
   return m ? { model: m[1]!, version: Number(m[2]) } : undefined;
 }
-
-/** The built image description (BuiltImage) of a version, handed from the build stage to the push stage. */
-export const builtImageKey = (model: string, version: number) => `models/${model}/versions/${version}/image.json`;

@@ -1,4 +1,4 @@
-import { builtImageKey, keys } from '../domain/keys.js';
+import { keys } from '../domain/keys.js';
 import type { TreeManifest } from '../domain/tree.js';
 import { failpoint } from '../failpoints.js';
 import type { BuiltImage } from '../image/types.js';
@@ -34,7 +34,7 @@ export interface BuildOutput {
  */
 export async function runBuild(input: BuildInput, ports: StagePorts, ctx: StageContext): Promise<BuildOutput> {
   const digest = inputsDigest({ ...input, builder: ports.builder.name });
-  const key = builtImageKey(input.model, input.version);
+  const key = keys.builtImage(input.model, input.version);
   const existing = await readOutput<Partial<BuildOutput>>(ports.store, key);
   if (existing?.inputs === digest && existing.image) {
     ctx.log('build: image already built for this version; skipping');

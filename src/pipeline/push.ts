@@ -1,4 +1,4 @@
-import { builtImageKey } from '../domain/keys.js';
+import { keys } from '../domain/keys.js';
 import { MllError } from '../errors.js';
 import { failpoint } from '../failpoints.js';
 import type { BuiltImage, PublishedImage } from '../image/types.js';
@@ -17,7 +17,7 @@ export interface PushInput {
  * releases the version, bound to the manifest digest, only once this returned.
  */
 export async function runPush(input: PushInput, ports: StagePorts, ctx: StageContext): Promise<PublishedImage> {
-  const built = await readOutput<Partial<BuildOutput> | BuiltImage>(ports.store, builtImageKey(input.model, input.version));
+  const built = await readOutput<Partial<BuildOutput> | BuiltImage>(ports.store, keys.builtImage(input.model, input.version));
   // Versions built before outputs carried their inputs' digest stored the image itself.
   const image = built && 'kind' in built ? built : built?.image;
   if (!image) {

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { keys } from '../domain/keys.js';
 import { MllError } from '../errors.js';
 import { getJson, isNotFound, putJson, type ObjectStore } from '../storage/object-store.js';
 import type { Delivery, DeliveryAttempt, StoredEvent, WebhookEndpoint } from './types.js';
@@ -8,8 +9,6 @@ export const deliveryRetentionSeconds = 30 * 24 * 3600;
 /** Most deliveries listed per endpoint; older ones drop off the index. */
 const deliveriesPerEndpoint = 1000;
 
-export const endpointKey = (id: string) => `webhooks/endpoints/${id}.json`;
-const endpointsPrefix = 'webhooks/endpoints/';
 
 function webhookRedisKeys(prefix: string) {
   return {
@@ -49,7 +48,7 @@ export class WebhookRepository {
   // Endpoints
 
   async saveEndpoint(endpoint: WebhookEndpoint): Promise<void> {
-    await putJson(this.store, endpointKey(endpoint.id), endpoint);
+    await putJson(this.store, keys.webhookEndpoint(endpoint.id), endpoint);
     await this.redis.hset(this.k.endpoints(), endpoint.id, JSON.stringify(endpoint)).catch((e: unknown) => Promise.reject(redisDown(e)));
   }
 
@@ -68,7 +67,7 @@ export class WebhookRepository {
   /** The endpoint as the store has it (deliveries read the truth, not the index). */
   async getEndpointDurable(id: string): Promise<WebhookEndpoint | null> {
     try {
-      return await getJson<WebhookEndpoint>(this.store, endpointKey(id));
+      return await getJson<WebhookEndpoint>(this.store, keys.webhookEndpoint(id));
     } catch (err) {
       if (isNotFound(err)) return null;
       throw err;
@@ -76,7 +75,7 @@ export class WebhookRepository {
   }
 
   async deleteEndpoint(id: string): Promise<void> {
-    await this.store.delete(endpointKey(id));
+    await this.store.delete(keys.webhookEndpoint(id));
     await this.redis.hdel(this.k.endpoints(), id).catch((e: unknown) => Promise.reject(redisDown(e)));
   }
 
@@ -89,7 +88,7 @@ export class WebhookRepository {
 
   async reindex(): Promise<number> {
     const entries: string[] = [];
-    for await (const info of this.store.list(endpointsPrefix)) {
+    for await (const info of this.store.list(keys.webhookEndpointsPrefix())) {
       try {
         const endpoint = await getJson<WebhookEndpoint>(this.store, info.key);
         entries.push(endpoint.id, JSON.stringify(endpoint));

@@ -106,7 +106,7 @@ export function planModelLayers(tree: TreeManifest, contract: { digest: string; 
 /** The store key of a layer's record: a hash of everything that decides the layer's bytes. */
 export function layerRecordKey(entries: TarEntry[], compression: Compression): string {
   const id = createHash('sha256').update(JSON.stringify({ format: LAYER_FORMAT, compression, entries })).digest('hex');
-  return `image-layers/${id}.json`;
+  return keys.layerRecord(id);
 }
 
 function hashing(hash: ReturnType<typeof createHash>, counter: { bytes: number }): Transform {
