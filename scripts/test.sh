@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs and starts the real services the tests need
-# (S3 store, Docker engine, registries; Redis runs already on this kind of machine), then lint,
-# typecheck and every node:test suite. Usage: npm test  [-- test files...]
+# (S3 store, Docker engine, registries, a Redis Cluster; the single Redis runs already on this kind
+# of machine), then lint, typecheck and every node:test suite (the end-to-end suite and the fault
+# battery twice: on the single Redis and on the Cluster). Usage: npm test  [-- test files...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,7 @@ cd "$(dirname "$0")/.."
 
 eval "$(bash scripts/services/s3.sh start)"
 eval "$(bash scripts/services/docker.sh start)"
+eval "$(bash scripts/services/redis-cluster.sh start cluster)"
 bash scripts/services/test-deps.sh
 
 echo "== lint" >&2

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { MllError } from './errors.js';
+import { parseRedisUrl, RedisUrlError, resolveRedisTarget, type RedisTarget } from './redis/target.js';
 
 /**
  * Configuration is read once, from environment variables, checked with this schema and passed
@@ -41,6 +42,15 @@ const runtimeMap = z.string().transform((raw, ctx) => {
   return out;
 });
 
+const redisUrl = z.string().min(1).superRefine((raw, ctx) => {
+  try {
+    parseRedisUrl(raw);
+  } catch (err) {
+    if (!(err instanceof RedisUrlError)) throw err;
+    ctx.addIssue({ code: 'custom', message: err.message });
+  }
+});
+
 interface Doc {
   env: string;
   default: string;
@@ -58,8 +68,12 @@ const vars = {
   publicUrl: v('MLL_PUBLIC_URL', z.string().url().optional(), undefined, 'Base URL clients use to reach the API (default http://MLL_HOST:MLL_PORT); used in version URLs and fs upload URLs.'),
   dataDir: v('MLL_DATA_DIR', z.string().min(1), './data', 'Where the fs object store, OCI layouts and scratch space live.'),
   logLevel: v('MLL_LOG_LEVEL', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info', 'pino log level.'),
-  redisUrl: v('REDIS_URL', z.string().min(1), 'redis://127.0.0.1:6379', 'Redis for queues, version counters, indexes and events.'),
-  prefix: v('MLL_PREFIX', z.string().regex(/^[A-Za-z0-9_-]+$/), 'mll', 'Prefix of every Redis key and BullMQ queue, so several deployments can share one Redis.'),
+  redisUrl: v('REDIS_URL', redisUrl, 'redis://127.0.0.1:6379', 'Redis for queues, version counters, indexes and events: redis://[user:pass@]host:port[/db] (one server; rediss:// for TLS), redis+cluster://host:port,host:port (a Redis Cluster: seed nodes), or redis+sentinel://host:port,host:port[/db]?name=mymaster (the master Sentinel names; &sentinelPassword=… if the sentinels need one).'),
+  redisClusterNodes: v('MLL_REDIS_CLUSTER_NODES', z.string().optional(), undefined, 'Seed nodes of a Redis Cluster, host:port,host:port (instead of a redis+cluster:// REDIS_URL, whose user and TLS still apply).'),
+  redisPassword: v('MLL_REDIS_PASSWORD', z.string().optional(), undefined, 'Password of the Redis servers (instead of one in REDIS_URL), e.g. from a Secret.'),
+  redisSentinelPassword: v('MLL_REDIS_SENTINEL_PASSWORD', z.string().optional(), undefined, 'Password of the Sentinel processes (redis+sentinel:// only), when they have one.'),
+  redisWaitMs: v('MLL_REDIS_WAIT_MS', int(0), '15000', 'How long start-up waits for Redis to answer (a Cluster: every slot served) before it stops with an error that says what is missing.'),
+  prefix: v('MLL_PREFIX', z.string().regex(/^[A-Za-z0-9_-]+$/), 'mll', 'Prefix of every Redis key and BullMQ queue (inside {hash tags} where keys must share a Redis Cluster slot), so several deployments can share one Redis.'),
 
   store: v('MLL_STORE', z.enum(['fs', 'minio']), 'fs', 'Object store adapter: fs (under MLL_DATA_DIR/store) or minio (any S3 API).'),
   storePrefix: v('MLL_STORE_PREFIX', z.string().regex(/^([A-Za-z0-9._-]+\/)*$/), '', 'Key prefix inside the bucket (ends with /), to share a bucket.'),
@@ -119,6 +133,8 @@ export interface Config extends Parsed {
   dataDirAbs: string;
   /** publicUrl, or derived from host and port. */
   baseUrl: string;
+  /** Where Redis is (one server, Cluster or Sentinel), from REDIS_URL and the MLL_REDIS_* variables. */
+  redis: RedisTarget;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -134,11 +150,20 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     else problems.push(`${spec.env}=${JSON.stringify(raw ?? null)}: ${result.error.issues.map((i) => i.message).join('; ')}`);
   }
   const parsed = out as Parsed;
+  let redis: RedisTarget | undefined;
   if (problems.length === 0) {
     if (parsed.store === 'minio') {
       for (const [k, name] of [['s3Endpoint', 'MLL_S3_ENDPOINT'], ['s3AccessKey', 'MLL_S3_ACCESS_KEY'], ['s3SecretKey', 'MLL_S3_SECRET_KEY']] as const) {
         if (!parsed[k]) problems.push(`${name} is required when MLL_STORE=minio`);
       }
+    }
+    try {
+      redis = resolveRedisTarget(parseRedisUrl(parsed.redisUrl), {
+        clusterNodes: parsed.redisClusterNodes, password: parsed.redisPassword, sentinelPassword: parsed.redisSentinelPassword,
+      });
+    } catch (err) {
+      if (!(err instanceof RedisUrlError)) throw err;
+      problems.push(err.message);
     }
     if (parsed.target === 'registry' && !parsed.registry) problems.push('MLL_REGISTRY is required when MLL_TARGET=registry');
     if (parsed.builder === 'docker' && parsed.target !== 'registry') {
@@ -151,5 +176,5 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const dataDirAbs = path.resolve(cwd, parsed.dataDir);
   const shownHost = parsed.host === '0.0.0.0' || parsed.host === '::' ? '127.0.0.1' : parsed.host;
   const baseUrl = (parsed.publicUrl ?? `http://${shownHost}:${parsed.port}`).replace(/\/+$/, '');
-  return { ...parsed, dataDirAbs, baseUrl };
+  return { ...parsed, dataDirAbs, baseUrl, redis: redis! };
 }

@@ -29,7 +29,7 @@ export function startWorkers(services: Services): WorkerPool {
   sweepScratch(scratchDir).then((n) => {
     if (n > 0) services.logger.info({ removed: n }, 'removed scratch directories left by workers that died mid-extract');
   }, (err: unknown) => services.logger.warn({ err }, 'could not sweep scratch directories'));
-  const common = { connection: services.queueRedis, prefix: config.prefix, metrics: services.metrics, lockMs: config.stageLockMs };
+  const common = { connection: services.queueRedis, prefix: services.queuePrefix, metrics: services.metrics, lockMs: config.stageLockMs };
   const workers = [
     startExtractWorker(ports, services.catalog, { ...common, concurrency: config.extractConcurrency }),
     startBuildWorker(ports, services.catalog, { ...common, concurrency: config.buildConcurrency }),

@@ -42,7 +42,7 @@ export function startWebhookWorker(services: Services): Worker {
     throw new UnrecoverableError(result.reason ?? result.outcome);
   }, {
     connection: services.queueRedis,
-    prefix: config.prefix,
+    prefix: services.queuePrefix,
     concurrency: config.webhookConcurrency,
     lockDuration: Math.max(30_000, config.webhookTimeoutMs * 2),
     settings: {

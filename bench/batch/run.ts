@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { deploymentKeyPatterns } from '../../src/catalog/redis-keys.js';
 import { writePythonModels } from './models.js';
 import { summarizeProfiles } from './profile.js';
 
@@ -87,12 +88,14 @@ async function deletePrefix(prefix: string): Promise<number> {
   const redis = new Redis(redisUrl);
   let n = 0;
   try {
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (found.length > 0) n += await redis.unlink(...found);
-    } while (cursor !== '0');
+    for (const pattern of deploymentKeyPatterns(prefix)) {
+      let cursor = '0';
+      do {
+        const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        if (found.length > 0) n += await redis.unlink(...found);
+      } while (cursor !== '0');
+    }
   } finally {
     redis.disconnect();
   }

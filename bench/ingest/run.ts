@@ -13,6 +13,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as Minio from 'minio';
 import { Redis } from 'ioredis';
+import { deploymentKeyPatterns } from '../../src/catalog/redis-keys.js';
 import { ustarHeader } from '../../test/support/tar.js';
 import { median, peakRssMiB, startService } from '../lib/proc.js';
 
@@ -99,8 +100,10 @@ try {
     await client.removeObject(bucket, obj.name);
   }
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  const found = await redis.keys(`${prefix}:*`);
-  if (found.length) await redis.del(...found);
+  for (const pattern of deploymentKeyPatterns(prefix)) {
+    const found = await redis.keys(pattern);
+    if (found.length) await redis.del(...found);
+  }
   redis.disconnect();
   await fs.rm(dir, { recursive: true, force: true });
 }

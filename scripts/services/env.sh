@@ -3,3 +3,4 @@
 set -euo pipefail
 bash "$(dirname "$0")/s3.sh" env
 bash "$(dirname "$0")/docker.sh" env
+bash "$(dirname "$0")/redis-cluster.sh" env cluster

@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { isMllError, MllError, toErrorBody } from '../errors.js';
 import type { Logger } from '../log.js';
+import { isRedisUnavailable, redisUnavailable } from '../redis/errors.js';
 
 /** One error shape everywhere: {"error":{"code","message","details"}} with the catalogue's status. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
@@ -11,6 +12,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       error = new MllError('BAD_REQUEST', `The JSON body is not valid: ${(err as Error).message}`);
     } else if (!isMllError(err) && (err as { type?: string }).type === 'entity.too.large') {
       error = new MllError('PAYLOAD_TOO_LARGE', 'The JSON body is too large');
+    } else if (!isMllError(err) && isRedisUnavailable(err)) {
+      error = redisUnavailable(err);
     } else if (!isMllError(err) && status === 400) {
       error = new MllError('BAD_REQUEST', (err as Error).message);
     }

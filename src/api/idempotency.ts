@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { Redis } from 'ioredis';
+import { redisKeys } from '../catalog/redis-keys.js';
 import { MllError } from '../errors.js';
+import type { RedisClient } from '../redis/connect.js';
 
 interface Stored {
   state: 'pending' | 'done';
@@ -33,7 +34,8 @@ function fingerprint(req: Request, scope: string): string {
  * the same key with a different request, or while the first is still running, is a 409.
  * A request that fails releases its key, so the client may retry with it.
  */
-export function idempotency(redis: Redis, prefix: string, scopeOf: (req: Request, res: Response) => string = () => ''): RequestHandler {
+export function idempotency(redis: RedisClient, prefix: string, scopeOf: (req: Request, res: Response) => string = () => ''): RequestHandler {
+  const keys = redisKeys(prefix);
   return async (req: Request, res: Response, next: NextFunction) => {
     const key = req.header('idempotency-key');
     if (key === undefined || req.method !== 'POST') return next();
@@ -41,7 +43,7 @@ export function idempotency(redis: Redis, prefix: string, scopeOf: (req: Request
       return next(new MllError('BAD_REQUEST', 'Idempotency-Key must be 1-255 characters of A-Z, a-z, 0-9, _ . : -'));
     }
     const scope = scopeOf(req, res);
-    const redisKey = `${prefix}:idem:${createHash('sha256').update(`${scope}\n${key}`).digest('hex')}`;
+    const redisKey = keys.idempotency(createHash('sha256').update(`${scope}\n${key}`).digest('hex'));
     const print = fingerprint(req, scope);
     try {
       const claimed = await redis.set(redisKey, JSON.stringify({ state: 'pending', fingerprint: print } satisfies Stored), 'EX', ttlSeconds, 'NX');

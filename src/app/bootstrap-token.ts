@@ -1,3 +1,4 @@
+import { redisKeys } from '../catalog/redis-keys.js';
 import type { Services } from './services.js';
 
 /**
@@ -17,7 +18,7 @@ export async function ensureAdminToken(services: Services, print: (text: string)
   }
   if (await tokens.hasAny()) return;
   // Several API processes may start at once: only one creates (and prints) the first token.
-  if ((await redis.set(`${config.prefix}:bootstrap-token`, String(process.pid), 'EX', 3600, 'NX')) !== 'OK') return;
+  if ((await redis.set(redisKeys(config.prefix).bootstrapToken(), String(process.pid), 'EX', 3600, 'NX')) !== 'OK') return;
   const { token, info } = await tokens.create({ name: 'first admin', scopes: ['admin'] });
   services.logger.info({ token: info.id }, 'no API token existed: created the first admin token (printed once on stderr)');
   print([

@@ -1,4 +1,5 @@
 import { enqueueVersion } from '../../queues/flow.js';
+import { redisKeys } from '../catalog/redis-keys.js';
 import type { Services } from './services.js';
 
 export interface RecoveryResult {
@@ -9,8 +10,6 @@ export interface RecoveryResult {
   unreadable: { key: string; message: string }[];
   ms: number;
 }
-
-const markerKey = (prefix: string) => `${prefix}:indexed`;
 
 /**
  * Rebuilds Redis from the object store (counters, caches, indexes) and re-enqueues every version
@@ -24,23 +23,24 @@ export async function rebuildFromStore(services: Pick<Services, 'catalog' | 'con
   for (const record of result.unfinished) {
     await enqueueVersion(flows, config, { model: record.model, version: record.version });
   }
-  await redis.set(markerKey(config.prefix), new Date().toISOString());
+  await redis.set(redisKeys(config.prefix).indexBuilt(), new Date().toISOString());
   return { models: result.models, versions: result.versions, requeued: result.unfinished.length, unreadable: result.unreadable, ms: Date.now() - started };
 }
 
 /** Rebuilds only when Redis has lost its state (the marker is gone): at start-up and periodically. */
 export async function recoverIfRedisWasLost(services: Services): Promise<RecoveryResult | null> {
   const { redis, config, logger } = services;
-  if ((await redis.exists(markerKey(config.prefix))) === 1) return null;
+  const k = redisKeys(config.prefix);
+  if ((await redis.exists(k.indexBuilt())) === 1) return null;
   // One process rebuilds at a time; the others find the marker when it is done.
-  const claimed = await redis.set(`${config.prefix}:reindexing`, String(process.pid), 'EX', 300, 'NX');
+  const claimed = await redis.set(k.reindexing(), String(process.pid), 'EX', 300, 'NX');
   if (claimed !== 'OK') return null;
   try {
     const result = await rebuildFromStore(services);
     logger.info(result, 'Redis had no index: rebuilt it from the object store and re-enqueued unfinished versions');
     return result;
   } finally {
-    await redis.del(`${config.prefix}:reindexing`).catch(() => undefined);
+    await redis.del(k.reindexing()).catch(() => undefined);
   }
 }
 

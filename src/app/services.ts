@@ -1,14 +1,17 @@
 import { FlowProducer, Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { Tokens } from '../auth/tokens.js';
 import { Batches } from '../batches/batches.js';
 import { Catalog } from '../catalog/catalog.js';
 import { EventHub, versionTopic } from '../catalog/event-hub.js';
+import { redisKeys, slotGroups } from '../catalog/redis-keys.js';
 import type { Config } from '../config.js';
 import { createImageBuilder, createImageTarget } from '../image/index.js';
 import type { ImageBuilder, ImageTarget } from '../image/types.js';
 import { createLogger, type Logger } from '../log.js';
 import { createMetrics, type Metrics } from '../metrics.js';
+import { connectRedis, type RedisClient } from '../redis/connect.js';
+import { waitForRedis } from '../redis/ready.js';
+import { assertSlotSafe } from '../redis/slots.js';
 import { createObjectStore } from '../storage/index.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { RedisWriteLock } from '../storage/write-lock.js';
@@ -21,9 +24,11 @@ export interface Services {
   logger: Logger;
   store: ObjectStore;
   /** Commands (catalog, counters, events). Fails fast when Redis is down so requests get a 503. */
-  redis: Redis;
+  redis: RedisClient;
   /** BullMQ's connection (no per-request retry limit, as BullMQ requires). */
-  queueRedis: Redis;
+  queueRedis: RedisClient;
+  /** BullMQ's key prefix (a hash tag of MLL_PREFIX). */
+  queuePrefix: string;
   catalog: Catalog;
   flows: FlowProducer;
   builder: ImageBuilder;
@@ -43,18 +48,22 @@ export interface Services {
 export async function createServices(config: Config, options: { logger?: Logger } = {}): Promise<Services> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const storeUrlSecret = await dataDirSecret(config.dataDirAbs, 'store-url.key');
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2, connectTimeout: 5000, lazyConnect: false });
+  const keys = redisKeys(config.prefix);
+  assertSlotSafe(slotGroups(keys));
+  const redis = connectRedis(config.redis, 'commands', { logger });
+  try {
+    await waitForRedis(redis, config.redis, config.redisWaitMs);
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
   const store = createObjectStore(config, storeUrlSecret, { writeLock: new RedisWriteLock(redis, { prefix: config.prefix }) });
-  const queueRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
-  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
-  queueRedis.on('error', (err) => logger.warn({ err: err.message }, 'redis (queues) connection error'));
+  const queueRedis = connectRedis(config.redis, 'queues', { logger });
   const catalog = new Catalog(store, redis, config.prefix);
-  const flows = new FlowProducer({ connection: queueRedis, prefix: config.prefix });
+  const flows = new FlowProducer({ connection: queueRedis, prefix: keys.queuePrefix });
   const builder = createImageBuilder(config, { store, logger });
   const target = createImageTarget(config, { store, logger });
-  const keys = catalog.redisKeys;
-  const subscriber = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
-  subscriber.on('error', (err) => logger.warn({ err: err.message }, 'redis (events) connection error'));
+  const subscriber = connectRedis(config.redis, 'subscriber', { logger });
   const events = new EventHub(subscriber, [keys.eventChannel()], (_channel, message) => {
     try {
       const notice = JSON.parse(message) as { topic?: string; model: string; version: number; id: string };
@@ -73,7 +82,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
   const queue = (name: string) => {
     let q = queues.get(name);
     if (!q) {
-      q = new Queue(name, { connection: queueRedis, prefix: config.prefix });
+      q = new Queue(name, { connection: queueRedis, prefix: keys.queuePrefix });
       queues.set(name, q);
     }
     return q;
@@ -82,7 +91,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
   webhooks.attach(catalog);
   return {
     queue, webhooks,
-    config, logger, store, redis, queueRedis, catalog, flows, builder, target, storeUrlSecret, events, batches, tokens: new Tokens(store, redis, config.prefix), metrics: createMetrics(),
+    config, logger, store, redis, queueRedis, queuePrefix: keys.queuePrefix, catalog, flows, builder, target, storeUrlSecret, events, batches, tokens: new Tokens(store, redis, config.prefix), metrics: createMetrics(),
     async close() {
       await events.close();
       await flows.close().catch(() => undefined);

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import { redisKeys, type RedisKeys } from '../catalog/redis-keys.js';
+import type { RedisClient } from '../redis/connect.js';
 
 /**
  * A token bucket per key in Redis, refilled continuously: `capacity` requests at once, then
@@ -20,16 +21,20 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate) + 1000)
 return 0`;
 
 export class RateLimiter {
+  private readonly k: RedisKeys;
+
   constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
+    private readonly redis: RedisClient,
+    prefix: string,
     private readonly capacity: number,
     private readonly windowMs: number,
-  ) {}
+  ) {
+    this.k = redisKeys(prefix);
+  }
 
   /** 0 when the request may go ahead, else the milliseconds until it may. */
   async take(key: string): Promise<number> {
     const rate = this.capacity / this.windowMs;
-    return Number(await this.redis.eval(script, 1, `${this.prefix}:rate:${key}`, String(this.capacity), String(rate), String(Date.now())));
+    return Number(await this.redis.eval(script, 1, this.k.rate(key), String(this.capacity), String(rate), String(Date.now())));
   }
 }

@@ -1,7 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { redisKeys, type RedisKeys } from '../catalog/redis-keys.js';
 import { keys } from '../domain/keys.js';
 import { MllError } from '../errors.js';
+import type { RedisClient } from '../redis/connect.js';
 import { getJson, isNotFound, putJson, type ObjectStore } from '../storage/object-store.js';
 import { scopes as allScopes, type Scope } from './scopes.js';
 
@@ -38,14 +39,18 @@ export function publicInfo(record: TokenRecord): TokenInfo {
  * in constant time. Records live in the object store (durable), cached briefly in Redis.
  */
 export class Tokens {
+  private readonly k: RedisKeys;
+
   constructor(
     private readonly store: ObjectStore,
-    private readonly redis: Redis,
-    private readonly prefix: string,
-  ) {}
+    private readonly redis: RedisClient,
+    prefix: string,
+  ) {
+    this.k = redisKeys(prefix);
+  }
 
   private cacheKey(id: string): string {
-    return `${this.prefix}:token:${id}`;
+    return this.k.token(id);
   }
 
   async create(input: { name: string; scopes: Scope[]; expiresAt?: string | null; token?: string }): Promise<{ token: string; info: TokenInfo }> {

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Catalog } from '../catalog/catalog.js';
+import { redisKeys, type RedisKeys } from '../catalog/redis-keys.js';
 import { keys } from '../domain/keys.js';
 import { terminalStatuses, type VersionRecord, type VersionStatus } from '../domain/version.js';
 import { MllError, type ErrorBody } from '../errors.js';
+import type { RedisClient } from '../redis/connect.js';
 import { getJson, isNotFound, putJson, type ObjectStore } from '../storage/object-store.js';
 
 /** One model of a batch: a version, or the reason it was refused before it became one. */
@@ -53,17 +54,21 @@ const weekSeconds = 7 * 24 * 3600;
  * so a batch view is never stale. Item transitions are appended to a per-batch event stream.
  */
 export class Batches {
+  private readonly k: RedisKeys;
+
   constructor(
     private readonly store: ObjectStore,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly catalog: Catalog,
-    private readonly prefix: string,
+    prefix: string,
     private readonly baseUrl: () => string,
     private readonly onCompleted: (view: BatchView) => Promise<void> | void = () => {},
-  ) {}
+  ) {
+    this.k = redisKeys(prefix);
+  }
 
   private streamKey(id: string): string {
-    return `${this.prefix}:batch-events:${id}`;
+    return this.k.batchEvents(id);
   }
 
   newId(): string {
@@ -72,7 +77,7 @@ export class Batches {
 
   async save(record: BatchRecord): Promise<void> {
     await putJson(this.store, keys.batch(record.id), record);
-    await this.redis.set(`${this.prefix}:batch:${record.id}`, JSON.stringify(record), 'EX', weekSeconds);
+    await this.redis.set(this.k.batch(record.id), JSON.stringify(record), 'EX', weekSeconds);
     if (record.sealed) {
       const rejected = record.items.filter((i) => i.version === null).map((i) => `rejected:${i.index}`);
       const tx = this.redis.multi().set(this.totalKey(record.id), String(record.items.length), 'EX', weekSeconds);
@@ -83,17 +88,17 @@ export class Batches {
   }
 
   private totalKey(id: string): string {
-    return `${this.prefix}:batch-total:${id}`;
+    return this.k.batchTotal(id);
   }
 
   /** SET of the batch's items that are terminal: cheap completion checks, idempotent under repeats. */
   private terminalKey(id: string): string {
-    return `${this.prefix}:batch-terminal:${id}`;
+    return this.k.batchTerminal(id);
   }
 
   async record(id: string): Promise<BatchRecord> {
     if (!idPattern.test(id)) throw new MllError('NOT_FOUND', `No batch "${id}"`);
-    const cached = await this.redis.get(`${this.prefix}:batch:${id}`);
+    const cached = await this.redis.get(this.k.batch(id));
     if (cached) return JSON.parse(cached) as BatchRecord;
     try {
       return await getJson<BatchRecord>(this.store, keys.batch(id));
@@ -145,7 +150,7 @@ export class Batches {
     const body = { ...event, at: new Date().toISOString() };
     const id = await this.redis.xadd(this.streamKey(batchId), 'MAXLEN', '~', '100000', '*', 'e', JSON.stringify(body));
     await this.redis.expire(this.streamKey(batchId), weekSeconds);
-    await this.redis.publish(`${this.prefix}:events`, JSON.stringify({ topic: batchTopic(batchId), id }));
+    await this.redis.publish(this.k.eventChannel(), JSON.stringify({ topic: batchTopic(batchId), id }));
   }
 
   async readEvents(batchId: string, afterId?: string, count = 1000): Promise<BatchEvent[]> {
@@ -172,7 +177,7 @@ export class Batches {
       throw err;
     }
     if (!view.done) return;
-    const first = await this.redis.set(`${this.prefix}:batch-completed:${batchId}`, '1', 'EX', weekSeconds, 'NX');
+    const first = await this.redis.set(this.k.batchCompleted(batchId), '1', 'EX', weekSeconds, 'NX');
     if (first === 'OK') await this.onCompleted(view);
   }
 }

@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.js';
+import { isRedisUnavailable, redisUnavailable } from '../redis/errors.js';
 import { keys, parseVersionRecordKey } from '../domain/keys.js';
 import {
   terminalStatuses, type VersionEvent, type VersionEventType, type VersionRecord, type VersionStatus,
@@ -34,36 +35,50 @@ const updateAttempts = 12;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * KEYS: record, models, versions, model summary, status counts.
- * ARGV: json, model, version, createdAt, status, updatedAt.
+ * The version's own keys, in its model's slot. An older record (by updatedAt) never overwrites a
+ * newer one, so a reindex racing a stage is safe.
+ * KEYS: record, versions, model summary. ARGV: json, version, createdAt, status, updatedAt.
  */
 const cacheScript = `
 local existing = redis.call('GET', KEYS[1])
-local oldStatus = nil
 if existing then
   local ok, old = pcall(cjson.decode, existing)
-  if ok and old.updatedAt and old.updatedAt > ARGV[6] then return 0 end
-  if ok then oldStatus = old.status end
-end
-if oldStatus ~= ARGV[5] then
-  if oldStatus then redis.call('HINCRBY', KEYS[5], oldStatus, -1) end
-  redis.call('HINCRBY', KEYS[5], ARGV[5], 1)
+  if ok and old.updatedAt and old.updatedAt > ARGV[5] then return 0 end
 end
 redis.call('SET', KEYS[1], ARGV[1])
-redis.call('ZADD', KEYS[2], 0, ARGV[2])
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[3])
-redis.call('HSETNX', KEYS[4], 'createdAt', ARGV[4])
-local latest = tonumber(redis.call('HGET', KEYS[4], 'latestVersion') or '0')
-if tonumber(ARGV[3]) >= latest then
-  redis.call('HSET', KEYS[4], 'latestVersion', ARGV[3], 'latestStatus', ARGV[5], 'updatedAt', ARGV[6])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[2])
+redis.call('HSETNX', KEYS[3], 'createdAt', ARGV[3])
+local latest = tonumber(redis.call('HGET', KEYS[3], 'latestVersion') or '0')
+if tonumber(ARGV[2]) >= latest then
+  redis.call('HSET', KEYS[3], 'latestVersion', ARGV[2], 'latestStatus', ARGV[4], 'updatedAt', ARGV[5])
 end
+return 1`;
+
+/**
+ * The deployment-wide indexes, in their own slot: the model list and the count of versions per
+ * status. `status-of` remembers what was counted for each version, so a repeated or late
+ * (older updatedAt) call changes nothing and a reindex repairs whatever a crash left undone.
+ * KEYS: models, status-of, status counts. ARGV: model, model/version, status, updatedAt.
+ */
+const indexScript = `
+redis.call('ZADD', KEYS[1], 0, ARGV[1])
+local counted = redis.call('HGET', KEYS[2], ARGV[2])
+if counted then
+  local at, status = string.match(counted, '^(%S+) (%S+)$')
+  if at and at > ARGV[4] then return 0 end
+  if status == ARGV[3] then
+    redis.call('HSET', KEYS[2], ARGV[2], ARGV[4] .. ' ' .. ARGV[3])
+    return 1
+  end
+  if status then redis.call('HINCRBY', KEYS[3], status, -1) end
+end
+redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[4] .. ' ' .. ARGV[3])
 return 1`;
 
 function redisDown(err: unknown): unknown {
   if (err instanceof MllError) return err;
-  if (isTransient(err) || /Connection is closed|connect E|Stream isn't writeable/i.test((err as Error)?.message ?? '')) {
-    return new MllError('QUEUE_UNAVAILABLE', 'Redis cannot be reached; retry shortly', { cause: err });
-  }
+  if (isTransient(err) || isRedisUnavailable(err)) return redisUnavailable(err);
   return err;
 }
 
@@ -78,7 +93,7 @@ export class Catalog {
 
   constructor(
     private readonly store: ObjectStore,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     prefix: string,
   ) {
     this.k = redisKeys(prefix);
@@ -222,17 +237,25 @@ export class Catalog {
   }
 
   /**
-   * Writes the record to the Redis cache and keeps the listing indexes in step, atomically.
-   * An older record (by updatedAt) never overwrites a newer one, so a reindex racing a stage is safe.
+   * Writes the record to the Redis cache and keeps the listing indexes in step. Two scripts, as
+   * the model's keys and the deployment-wide indexes live in different Cluster slots; each is
+   * atomic and ignores a record older than what it holds, so they may run in either order.
    */
   async cache(record: VersionRecord): Promise<void> {
     const { model, version } = record;
     try {
-      await this.redis.eval(
-        cacheScript, 5,
-        this.k.version(model, version), this.k.models(), this.k.versions(model), this.k.model(model), this.k.statusCounts(),
-        JSON.stringify(record), model, String(version), record.createdAt, record.status, record.updatedAt,
-      );
+      await Promise.all([
+        this.redis.eval(
+          cacheScript, 3,
+          this.k.version(model, version), this.k.versions(model), this.k.model(model),
+          JSON.stringify(record), String(version), record.createdAt, record.status, record.updatedAt,
+        ),
+        this.redis.eval(
+          indexScript, 3,
+          this.k.models(), this.k.statusOf(), this.k.statusCounts(),
+          model, `${model}/${version}`, record.status, record.updatedAt,
+        ),
+      ]);
     } catch (err) {
       throw redisDown(err);
     }
@@ -253,10 +276,16 @@ export class Catalog {
     return { items, total, nextBefore: numbers.length > options.limit ? page[page.length - 1]! : null };
   }
 
-  /** Many records in one round trip (cache misses fall back to the store one by one). */
+  /** Many records: one MGET per model, as each model has its own slot (cache misses fall back to the store one by one). */
   async getMany(refs: { model: string; version: number }[]): Promise<VersionRecord[]> {
     if (refs.length === 0) return [];
-    const cached = await this.redis.mget(refs.map((r) => this.k.version(r.model, r.version))).catch((e: unknown) => Promise.reject(redisDown(e)));
+    const byModel = new Map<string, number[]>();
+    refs.forEach((r, i) => byModel.set(r.model, [...(byModel.get(r.model) ?? []), i]));
+    const cached: (string | null)[] = new Array(refs.length).fill(null);
+    await Promise.all([...byModel.values()].map(async (indexes) => {
+      const values = await this.redis.mget(indexes.map((i) => this.k.version(refs[i]!.model, refs[i]!.version)));
+      indexes.forEach((at, j) => (cached[at] = values[j] ?? null));
+    })).catch((e: unknown) => Promise.reject(redisDown(e)));
     return Promise.all(refs.map((r, i) => (cached[i] ? (JSON.parse(cached[i]!) as VersionRecord) : this.get(r.model, r.version))));
   }
 

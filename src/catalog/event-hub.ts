@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
-import type { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
+import type { RedisClient } from '../redis/connect.js';
 
 export interface EventNotice {
   /** What the notice is about, e.g. `version:<model>:<n>` or `batch:<id>`. */
@@ -18,7 +18,7 @@ export class EventHub {
   private started: Promise<void> | undefined;
 
   constructor(
-    private readonly subscriber: Redis,
+    private readonly subscriber: RedisClient,
     private readonly channels: string[],
     private readonly toTopic: (channel: string, message: string) => EventNotice | undefined,
     private readonly logger: Logger,

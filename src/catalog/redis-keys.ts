@@ -1,25 +1,126 @@
-/** Every Redis key ML Lambda uses, under one deployment prefix. All of it can be rebuilt from the store. */
+import { queuePrefix, stageQueueNames } from '../../queues/names.js';
+import { webhookQueueName } from '../webhooks/queue.js';
+
+/**
+ * Every Redis key of one deployment, in one place; all of it can be rebuilt from the object store.
+ * Keys that one script or transaction touches together carry the same {hash tag}, so they share a
+ * Redis Cluster slot; everything else is untagged and spreads over the shards. See README.md here
+ * for the layout and its trade-offs; `slotGroups` lists the keys used together, and start-up
+ * refuses a layout in which any group would span slots (src/redis/slots.ts).
+ */
 export function redisKeys(prefix: string) {
+  const model = (name: string) => `{${prefix}:m:${name}}`;
+  const index = `{${prefix}:idx}`;
+  const batch = (id: string) => `{${prefix}:b:${id}}`;
+  const webhooks = `{${prefix}:wh}`;
+  const delivery = (id: string) => `{${prefix}:wh:d:${id}}`;
   return {
+    /** BullMQ's key prefix: one tag for every queue, as a version's flow spans the stage queues. */
+    queuePrefix: queuePrefix(prefix),
+
+    // A model (one slot per model: the cache script touches all of these at once).
     /** Last allocated version number of a model (INCR). */
-    sequence: (model: string) => `${prefix}:seq:${model}`,
-    /** ZSET of model names (score 0: lexical order). */
-    models: () => `${prefix}:models`,
-    /** HASH summary of a model: createdAt, updatedAt, latestVersion, latestStatus, versions. */
-    model: (model: string) => `${prefix}:model:${model}`,
+    sequence: (name: string) => `${model(name)}:seq`,
+    /** HASH summary of a model: createdAt, updatedAt, latestVersion, latestStatus. */
+    model: (name: string) => `${model(name)}:summary`,
     /** ZSET of a model's version numbers (score = number). */
-    versions: (model: string) => `${prefix}:versions:${model}`,
+    versions: (name: string) => `${model(name)}:versions`,
     /** STRING: the version record as JSON (a cache of version.json). */
-    version: (model: string, version: number) => `${prefix}:v:${model}:${version}`,
-    /** STREAM of a version's events (transitions, log lines). */
-    events: (model: string, version: number) => `${prefix}:events:${model}:${version}`,
+    version: (name: string, version: number) => `${model(name)}:v:${version}`,
+    /** STREAM of a version's events (transitions, log lines). Untagged: streams spread over shards. */
+    events: (name: string, version: number) => `${prefix}:events:${name}:${version}`,
+
+    // Deployment-wide indexes (one slot: the index script keeps them in step).
+    /** ZSET of model names (score 0: lexical order). */
+    models: () => `${index}:models`,
+    /** HASH `<model>/<version>` → `<updatedAt> <status>`: what the counts below last counted. */
+    statusOf: () => `${index}:status-of`,
     /** HASH status → number of versions in it. */
-    statusCounts: () => `${prefix}:status-counts`,
+    statusCounts: () => `${index}:status-counts`,
+    /** Set once the index has been built from the store; in the index's slot, so it goes when the index goes. */
+    indexBuilt: () => `${index}:built`,
+    /** Lock: one process rebuilds the index at a time. */
+    reindexing: () => `${prefix}:reindexing`,
+    /** Pub/sub channel announcing new events: payload `{topic?, model, version, id}`. */
+    eventChannel: () => `${prefix}:events`,
+
+    // Batches (one slot per batch).
+    batch: (id: string) => `${batch(id)}:record`,
+    batchTotal: (id: string) => `${batch(id)}:total`,
+    /** SET of a batch's terminal items. */
+    batchTerminal: (id: string) => `${batch(id)}:terminal`,
+    batchEvents: (id: string) => `${batch(id)}:events`,
+    batchCompleted: (id: string) => `${batch(id)}:completed`,
+
+    // Webhooks.
+    /** HASH endpoint id → endpoint JSON (an index of the store's webhooks/endpoints/). */
+    webhookEndpoints: () => `${webhooks}:endpoints`,
+    /** Set once the endpoint index has been built from the store. */
+    webhookEndpointsIndexed: () => `${webhooks}:indexed`,
+    /** STRING: the event as sent (its body is signed and sent unchanged on every attempt). */
+    webhookEvent: (eventId: string) => `${prefix}:wh:event:${eventId}`,
+    /** STRING: a delivery's state. */
+    webhookDelivery: (deliveryId: string) => `${delivery(deliveryId)}:state`,
+    /** LIST: a delivery's attempts, oldest first. */
+    webhookAttempts: (deliveryId: string) => `${delivery(deliveryId)}:attempts`,
+    /** ZSET: an endpoint's delivery ids by creation time. */
+    webhookDeliveries: (endpointId: string) => `${prefix}:wh:deliveries:${endpointId}`,
+
+    // Access and requests (single keys).
+    /** A token record, cached briefly. */
+    token: (id: string) => `${prefix}:token:${id}`,
+    /** The first admin token is created by one process only. */
+    bootstrapToken: () => `${prefix}:bootstrap-token`,
+    /** HASH: a token bucket of the upload rate limit. */
+    rate: (key: string) => `${prefix}:rate:${key}`,
     /** STRING set once a presigned upload made a version (an upload id makes at most one). */
     uploadClaim: (uploadId: string) => `${prefix}:upload-claimed:${uploadId}`,
-    /** Pub/sub channel announcing new events: payload `{model, version, id}`. */
-    eventChannel: () => `${prefix}:events`,
+    /** An Idempotency-Key's claim and, once answered, the answer. */
+    idempotency: (hash: string) => `${prefix}:idem:${hash}`,
   };
 }
 
 export type RedisKeys = ReturnType<typeof redisKeys>;
+
+/** SCAN patterns that match every key of a deployment (tagged and untagged). */
+export function deploymentKeyPatterns(prefix: string): string[] {
+  return [`${prefix}:*`, `{${prefix}}:*`, `{${prefix}:*`];
+}
+
+/** Sample identifiers for checking the layout; `placeholder` ones render a key as a pattern. */
+export interface KeySample {
+  model: string;
+  version: number;
+  batch: string;
+  delivery: string;
+  job: string;
+}
+
+export const placeholderSample = {
+  model: '<model>', version: '<version>' as unknown as number, batch: '<batch>', delivery: '<delivery>', job: '<job>',
+} satisfies KeySample;
+
+export interface SlotGroup {
+  /** What uses these keys together (a Lua script or a MULTI). */
+  name: string;
+  keys: (sample: KeySample) => string[];
+}
+
+const bullKeys = (qp: string, queue: string, job: string) =>
+  [`${qp}:${queue}:wait`, `${qp}:${queue}:active`, `${qp}:${queue}:meta`, `${qp}:${queue}:events`, `${qp}:${queue}:${job}`, `${qp}:${queue}:${job}:dependencies`];
+
+/** The keys each script or transaction uses together: each group must hash to a single slot. */
+export function slotGroups(k: RedisKeys): SlotGroup[] {
+  return [
+    { name: 'version cache (catalog cache script)', keys: (s) => [k.version(s.model, s.version), k.versions(s.model), k.model(s.model)] },
+    { name: 'catalogue indexes (catalog index script)', keys: () => [k.models(), k.statusOf(), k.statusCounts()] },
+    { name: 'batch completion (MULTI on total and terminal set)', keys: (s) => [k.batchTotal(s.batch), k.batchTerminal(s.batch)] },
+    { name: 'webhook endpoint index (MULTI)', keys: () => [k.webhookEndpoints(), k.webhookEndpointsIndexed()] },
+    { name: 'webhook delivery attempt (MULTI)', keys: (s) => [k.webhookDelivery(s.delivery), k.webhookAttempts(s.delivery)] },
+    {
+      name: "a version's flow (BullMQ scripts across the stage queues)",
+      keys: (s) => Object.values(stageQueueNames).flatMap((q) => bullKeys(k.queuePrefix, q, s.job)),
+    },
+    { name: 'webhook delivery queue (BullMQ scripts)', keys: (s) => bullKeys(k.queuePrefix, webhookQueueName, s.job) },
+  ];
+}

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { FlowProducer } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.js';
 import { enqueueVersion } from '../../queues/flow.js';
 import type { Batches } from '../batches/batches.js';
 import type { Catalog } from '../catalog/catalog.js';
@@ -20,7 +20,7 @@ import { PresignedUploads } from './uploads.js';
 export interface IntakeDeps {
   config: Pick<Config, 'maxUploadBytes' | 'maxUnpackedBytes' | 'maxFiles' | 'maxPathDepth' | 'stageAttempts' | 'stageBackoffMs' | 'prefix'>;
   store: ObjectStore;
-  redis: Redis;
+  redis: RedisClient;
   catalog: Catalog;
   flows: FlowProducer;
   batches: Batches;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.js';
 import type { RedisKeys } from '../catalog/redis-keys.js';
 import { keys } from '../domain/keys.js';
 import { MllError } from '../errors.js';
@@ -23,7 +23,7 @@ export interface PresignedUpload {
 export class PresignedUploads {
   constructor(
     private readonly store: ObjectStore,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly redisKeys: RedisKeys,
   ) {}
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connect.js';
 import { MllError } from '../errors.js';
 
 /** What a writer holding a lease may ask of it. */
@@ -46,7 +46,7 @@ export class RedisWriteLock implements WriteLock {
   private readonly leaseMs: number;
   private readonly waitMs: number;
 
-  constructor(private readonly redis: Redis, private readonly options: RedisWriteLockOptions) {
+  constructor(private readonly redis: RedisClient, private readonly options: RedisWriteLockOptions) {
     this.leaseMs = options.leaseMs ?? 10_000;
     this.waitMs = options.waitMs ?? 30_000;
   }

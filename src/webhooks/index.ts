@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
+import type { RedisClient } from '../redis/connect.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { webhookQueueName } from './queue.js';
 import { WebhookRepository } from './repository.js';
@@ -13,7 +13,7 @@ export type { WebhookEventType } from './types.js';
 export { webhookQueueName } from './queue.js';
 
 /** Builds the webhooks facade of one process (endpoints, emit, deliveries). */
-export function createWebhooks(deps: { config: Config; store: ObjectStore; redis: Redis; logger: Logger; queue(name: string): Queue }): Webhooks {
+export function createWebhooks(deps: { config: Config; store: ObjectStore; redis: RedisClient; logger: Logger; queue(name: string): Queue }): Webhooks {
   const { config } = deps;
   return new Webhooks(
     new WebhookRepository(deps.store, deps.redis, config.prefix),

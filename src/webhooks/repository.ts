@@ -1,6 +1,7 @@
-import type { Redis } from 'ioredis';
+import { redisKeys } from '../catalog/redis-keys.js';
 import { keys } from '../domain/keys.js';
 import { MllError } from '../errors.js';
+import type { RedisClient } from '../redis/connect.js';
 import { getJson, isNotFound, putJson, type ObjectStore } from '../storage/object-store.js';
 import type { Delivery, DeliveryAttempt, StoredEvent, WebhookEndpoint } from './types.js';
 
@@ -10,20 +11,16 @@ export const deliveryRetentionSeconds = 30 * 24 * 3600;
 const deliveriesPerEndpoint = 1000;
 
 
+/** The webhook keys of the deployment's key catalogue (src/catalog/redis-keys.ts). */
 function webhookRedisKeys(prefix: string) {
+  const k = redisKeys(prefix);
   return {
-    /** HASH endpoint id → endpoint JSON (an index of the store's webhooks/endpoints/). */
-    endpoints: () => `${prefix}:wh:endpoints`,
-    /** Set once the endpoint index has been built from the store. */
-    indexed: () => `${prefix}:wh:indexed`,
-    /** STRING: the event as sent (its body is signed and sent unchanged on every attempt). */
-    event: (eventId: string) => `${prefix}:wh:event:${eventId}`,
-    /** STRING: a delivery's state. */
-    delivery: (deliveryId: string) => `${prefix}:wh:delivery:${deliveryId}`,
-    /** LIST: a delivery's attempts, oldest first. */
-    attempts: (deliveryId: string) => `${prefix}:wh:attempts:${deliveryId}`,
-    /** ZSET: an endpoint's delivery ids by creation time. */
-    deliveries: (endpointId: string) => `${prefix}:wh:deliveries:${endpointId}`,
+    endpoints: k.webhookEndpoints,
+    indexed: k.webhookEndpointsIndexed,
+    event: k.webhookEvent,
+    delivery: k.webhookDelivery,
+    attempts: k.webhookAttempts,
+    deliveries: k.webhookDeliveries,
   };
 }
 
@@ -41,7 +38,7 @@ function redisDown(err: unknown): unknown {
 export class WebhookRepository {
   private readonly k: ReturnType<typeof webhookRedisKeys>;
 
-  constructor(private readonly store: ObjectStore, private readonly redis: Redis, prefix: string) {
+  constructor(private readonly store: ObjectStore, private readonly redis: RedisClient, prefix: string) {
     this.k = webhookRedisKeys(prefix);
   }
 
@@ -110,18 +107,16 @@ export class WebhookRepository {
    */
   async createDeliveries(event: StoredEvent, deliveries: Delivery[]): Promise<Delivery[]> {
     const ttl = deliveryRetentionSeconds;
-    const multi = this.redis.multi().set(this.k.event(event.id), JSON.stringify(event), 'EX', ttl, 'NX');
-    for (const d of deliveries) multi.set(this.k.delivery(d.id), JSON.stringify(d), 'EX', ttl, 'NX');
-    const results = await multi.exec().catch((e: unknown) => Promise.reject(redisDown(e)));
-    const created = deliveries.filter((_, i) => results?.[i + 1]?.[1] === 'OK');
-    if (created.length > 0) {
-      const index = this.redis.multi();
-      for (const d of created) {
-        index.zadd(this.k.deliveries(d.endpointId), String(Date.parse(d.createdAt)), d.id);
-        index.zremrangebyrank(this.k.deliveries(d.endpointId), 0, -deliveriesPerEndpoint - 1);
-      }
-      await index.exec().catch((e: unknown) => Promise.reject(redisDown(e)));
-    }
+    // Each key has a slot of its own, so these are separate commands, not one transaction: each
+    // is created only if new, and the event is written before any delivery that refers to it.
+    await this.redis.set(this.k.event(event.id), JSON.stringify(event), 'EX', ttl, 'NX').catch((e: unknown) => Promise.reject(redisDown(e)));
+    const results = await Promise.all(deliveries.map((d) => this.redis.set(this.k.delivery(d.id), JSON.stringify(d), 'EX', ttl, 'NX')))
+      .catch((e: unknown) => Promise.reject(redisDown(e)));
+    const created = deliveries.filter((_, i) => results[i] === 'OK');
+    await Promise.all(created.map((d) => this.redis.multi()
+      .zadd(this.k.deliveries(d.endpointId), String(Date.parse(d.createdAt)), d.id)
+      .zremrangebyrank(this.k.deliveries(d.endpointId), 0, -deliveriesPerEndpoint - 1)
+      .exec())).catch((e: unknown) => Promise.reject(redisDown(e)));
     return created;
   }
 
@@ -175,13 +170,13 @@ export class WebhookRepository {
     }
     const page = ids.slice(0, options.limit);
     if (page.length === 0) return { items: [], nextBefore: null };
-    const multi = this.redis.multi();
-    for (const id of page) multi.get(this.k.delivery(id)).lrange(this.k.attempts(id), 0, -1);
-    const results = await multi.exec().catch((e: unknown) => Promise.reject(redisDown(e)));
+    // One transaction per delivery: a delivery's state and attempts share its slot, deliveries do not.
+    const results = await Promise.all(page.map((id) => this.redis.multi().get(this.k.delivery(id)).lrange(this.k.attempts(id), 0, -1).exec()))
+      .catch((e: unknown) => Promise.reject(redisDown(e)));
     const items: Array<Delivery & { attempts: DeliveryAttempt[] }> = [];
-    page.forEach((_, i) => {
-      const record = results?.[i * 2]?.[1] as string | null;
-      const attempts = (results?.[i * 2 + 1]?.[1] as string[] | undefined) ?? [];
+    results.forEach((result) => {
+      const record = result?.[0]?.[1] as string | null;
+      const attempts = (result?.[1]?.[1] as string[] | undefined) ?? [];
       if (record) items.push({ ...(JSON.parse(record) as Delivery), attempts: attempts.map((a) => JSON.parse(a) as DeliveryAttempt) });
     });
     return { items, nextBefore: ids.length > options.limit ? scores[options.limit - 1]! : null };
@@ -189,8 +184,8 @@ export class WebhookRepository {
 
   async deleteDeliveries(endpointId: string): Promise<void> {
     const ids = await this.redis.zrange(this.k.deliveries(endpointId), '0', '-1').catch((e: unknown) => Promise.reject(redisDown(e)));
-    const multi = this.redis.multi().del(this.k.deliveries(endpointId));
-    for (const id of ids) multi.del(this.k.delivery(id), this.k.attempts(id));
-    await multi.exec().catch((e: unknown) => Promise.reject(redisDown(e)));
+    await Promise.all(ids.map((id) => this.redis.del(this.k.delivery(id), this.k.attempts(id))))
+      .catch((e: unknown) => Promise.reject(redisDown(e)));
+    await this.redis.del(this.k.deliveries(endpointId)).catch((e: unknown) => Promise.reject(redisDown(e)));
   }
 }

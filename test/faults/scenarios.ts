@@ -348,7 +348,7 @@ export async function twoWorkers(versions = 8): Promise<FaultReport> {
     }
     report.notes.builds = builds;
     // A duplicate of a finished version's build job: picked up, and skipped.
-    const queue = new Queue(stageQueueNames.build, { connection: app.running.services.queueRedis, prefix: app.prefix });
+    const queue = new Queue(stageQueueNames.build, { connection: app.running.services.queueRedis, prefix: app.running.services.queuePrefix });
     const job = await queue.add('build', { model, version: created[0]!.version }, { jobId: `${model}.v${created[0]!.version}.build-duplicate` });
     const result = await waitFor('the duplicate job to finish', async () => {
       const j = await queue.getJob(job.id!);

@@ -36,3 +36,9 @@ export const services = {
 
 /** The bucket every S3 test shares; each test works under its own unique prefix. */
 export const testBucket = 'mll-test';
+
+/** Which kind of Redis the tests run on (REDIS_URL): the cluster variant of a suite skips what needs one server. */
+export function redisMode(): 'single' | 'cluster' | 'sentinel' {
+  const url = services.redisUrl();
+  return url.includes('+cluster://') ? 'cluster' : url.includes('+sentinel://') ? 'sentinel' : 'single';
+}

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { redisKeys } from '../../src/catalog/redis-keys.js';
 import type { VersionRecord } from '../../src/domain/version.js';
 import type { Delivery, DeliveryAttempt } from '../../src/webhooks/types.js';
 import { verify } from '../../src/webhooks/signature.js';
@@ -395,7 +396,8 @@ describe('webhooks (real Redis, real receivers on loopback)', () => {
     const rx = await receiver();
     const created = await register(app, { url: rx.url, models: [uniqueName('whdurable')], description: 'survives Redis' });
     const { redis, config } = app.running.services;
-    await redis.del(`${config.prefix}:wh:endpoints`, `${config.prefix}:wh:indexed`);
+    const k = redisKeys(config.prefix);
+    await redis.del(k.webhookEndpoints(), k.webhookEndpointsIndexed());
     const list = await api<{ items: EndpointView[] }>(`${app.url}/api/v1/webhooks`);
     assert.ok(list.body.items.some((e) => e.id === created.body.id), 'the endpoint is listed again after Redis lost its index');
     const one = await api<EndpointView & { description: string }>(`${app.url}/api/v1/webhooks/${created.body.id}`);
