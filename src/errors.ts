@@ -1,3 +1,5 @@
+import { statusMatches, transientErrorCodes, transientStatuses } from './shared/transient.js';
+
 /**
  * The one error catalogue of ML Lambda. Every error a user can see (HTTP responses, CLI messages,
  * a failed version's reason, webhook payloads) carries one of these codes. Each code is declared
@@ -89,12 +91,7 @@ export function isMllError(err: unknown): err is MllError {
   return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[MLL_ERROR] === true;
 }
 
-const transientNodeCodes = new Set([
-  'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
-  'EAI_AGAIN', 'ENOTFOUND', 'EADDRNOTAVAIL', 'ESOCKETTIMEDOUT',
-  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED',
-]);
-const transientStatuses = new Set([408, 425, 429, 500, 502, 503, 504]);
+const transientNodeCodes = new Set(transientErrorCodes);
 
 /**
  * The one rule that decides whether work that failed with `err` may succeed if retried:
@@ -107,7 +104,7 @@ export function isTransient(err: unknown): boolean {
   const e = err as { code?: unknown; status?: unknown; statusCode?: unknown; name?: unknown; cause?: unknown };
   if (typeof e.code === 'string' && transientNodeCodes.has(e.code)) return true;
   const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : undefined;
-  if (status !== undefined) return transientStatuses.has(status);
+  if (status !== undefined) return statusMatches(transientStatuses, status);
   if (e.name === 'AbortError' || e.name === 'TimeoutError') return true;
   if (e.cause !== undefined && e.cause !== err) return isTransient(e.cause);
   return false;

@@ -4,7 +4,7 @@ import { errorMessage } from '../src/errors.js';
 import { attemptDelivery, markAbandoned } from '../src/webhooks/deliver.js';
 import { createHttpSink } from '../src/webhooks/http-sink.js';
 import { parseDeliveryJobData, webhookQueueName } from '../src/webhooks/queue.js';
-import { retryDelay } from '../src/webhooks/retry.js';
+import { deliveryRetryPolicy } from '../src/webhooks/retry.js';
 
 /** Carries the delay chosen by the attempt (backoff or Retry-After) to BullMQ's backoffStrategy. */
 class RetryDelivery extends Error {
@@ -21,12 +21,12 @@ class RetryDelivery extends Error {
 export function startWebhookWorker(services: Services): Worker {
   const { config, logger, webhooks } = services;
   const sink = createHttpSink({ policy: { allowPrivate: config.webhookAllowPrivate } });
-  const backoff = { baseMs: config.webhookBackoffMs, maxMs: config.webhookBackoffMaxMs };
+  const retry = deliveryRetryPolicy({ baseMs: config.webhookBackoffMs, maxMs: config.webhookBackoffMaxMs, attempts: config.webhookAttempts });
   const ctx = {
     repo: webhooks.repository,
     sink,
     timeoutMs: config.webhookTimeoutMs,
-    backoff,
+    retry,
     disableEndpoint: (id: string, reason: string) => webhooks.disable(id, reason),
     logger: logger.child({ component: 'webhooks' }),
     metrics: services.metrics,
@@ -37,7 +37,7 @@ export function startWebhookWorker(services: Services): Worker {
     const result = await attemptDelivery(ctx, {
       deliveryId: data.deliveryId, trigger: data.trigger, attemptInJob, lastAttempt: attemptInJob >= (job.opts.attempts ?? 1), signal,
     });
-    if (result.outcome === 'retrying') throw new RetryDelivery(result.reason ?? 'retrying', result.retryDelayMs ?? retryDelay(attemptInJob, backoff));
+    if (result.outcome === 'retrying') throw new RetryDelivery(result.reason ?? 'retrying', result.retryDelayMs ?? retry.delay(attemptInJob));
     if (result.outcome === 'delivered' || result.outcome === 'skipped') return result;
     throw new UnrecoverableError(result.reason ?? result.outcome);
   }, {
@@ -47,7 +47,7 @@ export function startWebhookWorker(services: Services): Worker {
     lockDuration: Math.max(30_000, config.webhookTimeoutMs * 2),
     settings: {
       backoffStrategy: (attemptsMade, _type, err) =>
-        err instanceof RetryDelivery ? err.retryDelayMs : retryDelay(attemptsMade, backoff),
+        err instanceof RetryDelivery ? err.retryDelayMs : retry.delay(attemptsMade),
     },
   });
   worker.on('failed', (job, err) => {

@@ -1,7 +1,8 @@
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { WebhookRepository } from './repository.js';
-import { decideError, decideResponse, retryDelay, type BackoffSettings, type Decision } from './retry.js';
+import type { RetryPolicy } from '../shared/retry.js';
+import { decideError, decideResponse, type Decision } from './retry.js';
 import { signedHeaders } from './signature.js';
 import type { WebhookSink } from './sink.js';
 import type { AttemptOutcome, Delivery, DeliveryAttempt } from './types.js';
@@ -10,7 +11,8 @@ export interface DeliveryContext {
   repo: WebhookRepository;
   sink: WebhookSink;
   timeoutMs: number;
-  backoff: BackoffSettings;
+  /** Delays between attempts (deliveryRetryPolicy). */
+  retry: RetryPolicy;
   /** Called when a receiver answers 410 Gone. */
   disableEndpoint(id: string, reason: string): Promise<void>;
   logger: Logger;
@@ -78,7 +80,7 @@ export async function attemptDelivery(ctx: DeliveryContext, input: AttemptInput)
   if (decision.kind === 'delivered') outcome = 'delivered';
   else if (decision.kind === 'retry') {
     outcome = input.lastAttempt ? 'gave_up' : 'retrying';
-    if (!input.lastAttempt) retryDelayMs = retryDelay(input.attemptInJob, ctx.backoff, decision.retryAfterMs);
+    if (!input.lastAttempt) retryDelayMs = ctx.retry.delay(input.attemptInJob, decision.retryAfterMs);
   } else outcome = decision.disable ? 'disabled' : 'failed';
   const reason = decision.kind === 'delivered' ? null : decision.reason;
 

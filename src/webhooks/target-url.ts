@@ -1,7 +1,7 @@
 import dns from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { MllError } from '../errors.js';
-import { blockedReason, type AddressPolicy } from './address-policy.js';
+import { blockedReason, type AddressPolicy } from '../shared/http/address-policy.js';
 
 const maxUrlLength = 2048;
 const registrationLookupMs = 3000;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { blockedReason, parseV6 } from '../../src/webhooks/address-policy.js';
+import { blockedReason, parseV6 } from '../../src/shared/http/address-policy.js';
 import { checkTargetUrl } from '../../src/webhooks/target-url.js';
 
 describe('webhook address policy', () => {

@@ -13,6 +13,7 @@ import { FsObjectStore } from '../../src/storage/fs-store.js';
 import { attemptDelivery } from '../../src/webhooks/deliver.js';
 import { createHttpSink } from '../../src/webhooks/http-sink.js';
 import { webhookQueueName } from '../../src/webhooks/queue.js';
+import { deliveryRetryPolicy } from '../../src/webhooks/retry.js';
 import { WebhookRepository } from '../../src/webhooks/repository.js';
 import { Webhooks } from '../../src/webhooks/service.js';
 import { cleanRedis } from '../support/redis.js';
@@ -109,7 +110,7 @@ describe('webhooks never hold up the pipeline, and never log secrets', () => {
     assert.equal(created.secret, secret);
     const { deliveries: [deliveryId] } = await webhooks.emit('version.released', { model }, { models: [model] });
     const ctx = {
-      repo, sink, timeoutMs: 2000, backoff: { baseMs: 10, maxMs: 100 }, logger,
+      repo, sink, timeoutMs: 2000, retry: deliveryRetryPolicy({ baseMs: 10, maxMs: 100 }), logger,
       disableEndpoint: (id: string, reason: string) => webhooks.disable(id, reason),
     };
     const first = await attemptDelivery(ctx, { deliveryId: deliveryId!, trigger: 'event', attemptInJob: 1, lastAttempt: false });

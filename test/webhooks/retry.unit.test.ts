@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decideError, decideResponse, parseRetryAfter, retryDelay } from '../../src/webhooks/retry.js';
-import { TargetBlockedError } from '../../src/webhooks/address-policy.js';
+import { decideError, decideResponse, deliveryRetryPolicy, parseRetryAfter } from '../../src/webhooks/retry.js';
+import { TargetBlockedError } from '../../src/shared/http/address-policy.js';
 
 describe('webhook retry policy', () => {
   it('succeeds on 2xx only', () => {
@@ -28,14 +28,15 @@ describe('webhook retry policy', () => {
 
   it('backs off exponentially with jitter, capped; Retry-After replaces it within [base, cap]', () => {
     const s = { baseMs: 1000, maxMs: 60_000 };
-    assert.equal(retryDelay(1, s, undefined, () => 0.5), 1000);
-    assert.equal(retryDelay(3, s, undefined, () => 0.5), 4000);
-    assert.equal(retryDelay(3, s, undefined, () => 0), 3000);
-    assert.equal(retryDelay(3, s, undefined, () => 0.999), 4998);
-    assert.equal(retryDelay(30, s, undefined, () => 0.999), 60_000);
-    assert.equal(retryDelay(1, s, 5000), 5000);
-    assert.equal(retryDelay(1, s, 10), 1000);
-    assert.equal(retryDelay(1, s, 3_600_000), 60_000);
+    const retryDelay = (retry: number, retryAfterMs?: number, random?: () => number) => deliveryRetryPolicy(s, random).delay(retry, retryAfterMs);
+    assert.equal(retryDelay(1, undefined, () => 0.5), 1000);
+    assert.equal(retryDelay(3, undefined, () => 0.5), 4000);
+    assert.equal(retryDelay(3, undefined, () => 0), 3000);
+    assert.equal(retryDelay(3, undefined, () => 0.999), 4998);
+    assert.equal(retryDelay(30, undefined, () => 0.999), 60_000);
+    assert.equal(retryDelay(1, 5000), 5000);
+    assert.equal(retryDelay(1, 10), 1000);
+    assert.equal(retryDelay(1, 3_600_000), 60_000);
   });
 
   it('retries network faults and timeouts, not refused targets', () => {
