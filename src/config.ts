@@ -102,6 +102,7 @@ const vars = {
   httpIdleTimeoutMs: v('MLL_HTTP_IDLE_TIMEOUT_MS', int(100), '120000', 'A connection that sends nothing for this long is closed (a stalled upload is dropped and leaves nothing behind).'),
   maxFiles: v('MLL_MAX_FILES', int(1), '10000', 'Most entries in one archive.'),
   maxPathDepth: v('MLL_MAX_PATH_DEPTH', int(1), '64', 'Deepest directory nesting in one archive.'),
+  servingYaml: v('MLL_SERVING_YAML', z.enum(['lenient', 'strict']), 'lenient', 'lenient: unknown serving.yaml keys become warnings on the version. strict: they fail the version.'),
 
   extractConcurrency: v('MLL_EXTRACT_CONCURRENCY', int(1), '2', 'Extract jobs run at once per worker process.'),
   buildConcurrency: v('MLL_BUILD_CONCURRENCY', int(1), '2', 'Build jobs run at once per worker process.'),

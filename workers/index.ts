@@ -23,7 +23,7 @@ export function startWorkers(services: Services): WorkerPool {
   const scratchDir = path.join(config.dataDirAbs, 'work');
   const ports: StagePorts = {
     failpoints: config.failpoints ? parseFailpoints(config.failpoints) : undefined,
-    settings: { scratchDir, maxUnpackedBytes: config.maxUnpackedBytes, maxFiles: config.maxFiles, maxPathDepth: config.maxPathDepth },
+    settings: { scratchDir, maxUnpackedBytes: config.maxUnpackedBytes, maxFiles: config.maxFiles, maxPathDepth: config.maxPathDepth, servingYaml: config.servingYaml },
     store: services.store, builder: services.builder, target: services.target, logger: services.logger,
   };
   sweepScratch(scratchDir).then((n) => {

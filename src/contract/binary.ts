@@ -2,7 +2,8 @@ import { MllError } from '../errors.js';
 import { binaryDtypeNumber, dtypeFromBinary, isNamedDtype, profileFromNumber, profileNumber } from './dtypes.js';
 import { sortSignatures } from './frameworks/common.js';
 import { contractType, has, toNumber } from './proto/schemas.js';
-import type { Contract, ContractField, ContractSignature, DType } from './types.js';
+import { MAX_CONTRACT_FIELDS, MAX_SUBFIELD_DEPTH } from './limits.js';
+import { SUBFIELDS, type Contract, type NamedDType, type ContractField, type ContractSignature, type DType } from './types.js';
 
 /**
  * The binary contract (contract.protobin): hydro-serving-protos' ModelContract. Canonical proto3
@@ -18,7 +19,8 @@ interface PbSignature { signature_name?: string; inputs: PbField[]; outputs: PbF
 interface PbContract { model_name?: string; signatures: PbSignature[] }
 
 function encodeField(f: ContractField, where: string): PbField {
-  if (!isNamedDtype(f.dtype)) {
+  const isRecord = f.dtype === SUBFIELDS;
+  if (!isRecord && !isNamedDtype(f.dtype)) {
     throw new MllError(
       'UNSUPPORTED_DTYPE',
       `${where} has type ${f.dtype}, which the binary contract cannot hold; declare the field with a supported type in serving.yaml's contract`,
@@ -39,7 +41,8 @@ function encodeField(f: ContractField, where: string): PbField {
       }),
     };
   }
-  out.dtype = binaryDtypeNumber[f.dtype];
+  if (isRecord) out.subfields = { data: (f.subfields ?? []).map((sub) => encodeField(sub, `${where}.${sub.name}`)) };
+  else out.dtype = binaryDtypeNumber[f.dtype as NamedDType];
   if (f.profile !== undefined && f.profile !== 'none') out.profile = profileNumber[f.profile];
   return out;
 }
@@ -60,10 +63,15 @@ export function encodeContract(modelName: string, contract: Contract): Uint8Arra
   return contractType('ModelContract').encode(msg).finish();
 }
 
-function decodeField(f: PbField): ContractField {
-  let dtype: DType;
-  if (has(f, 'subfields')) dtype = 'unsupported:SUBFIELDS';
-  else dtype = dtypeFromBinary(f.dtype ?? 0);
+class Budget {
+  fields = 0;
+}
+
+function decodeField(f: PbField, depth: number, budget: Budget): ContractField {
+  if (++budget.fields > MAX_CONTRACT_FIELDS) throw new Error(`more than ${MAX_CONTRACT_FIELDS} fields`);
+  const isRecord = has(f, 'subfields');
+  if (isRecord && depth >= MAX_SUBFIELD_DEPTH) throw new Error(`subfields nested more than ${MAX_SUBFIELD_DEPTH} levels deep`);
+  const dtype: DType = isRecord ? SUBFIELDS : dtypeFromBinary(f.dtype ?? 0);
   let shape: number[] | null = null;
   let dimNames: (string | null)[] | undefined;
   if (has(f, 'shape') && !f.shape!.unknown_rank) {
@@ -75,25 +83,29 @@ function decodeField(f: PbField): ContractField {
   if (dimNames) out.dimNames = dimNames;
   const profile = profileFromNumber(f.profile ?? 0);
   if (profile !== undefined && profile !== 'none') out.profile = profile;
+  if (isRecord) out.subfields = f.subfields!.data.map((sub) => decodeField(sub, depth + 1, budget));
   return out;
 }
 
 /**
  * The inverse of encodeContract. The binary form has no framework: the result's `framework` is
- * the one passed in ('' by default). Fields with subfields (not expressible in the JSON form)
- * get dtype `unsupported:SUBFIELDS`; a field without a shape gets shape null.
+ * the one passed in ('' by default). A field with subfields gets dtype `subfields` and its
+ * fields in `subfields`; a field without a shape gets shape null. Bounded: at most
+ * MAX_CONTRACT_FIELDS fields and MAX_SUBFIELD_DEPTH levels of subfields.
  */
 export function decodeContract(bytes: Uint8Array, framework = ''): { modelName: string; contract: Contract } {
   let msg: PbContract;
+  let signatures: ContractSignature[];
   try {
     msg = contractType('ModelContract').decode(bytes) as unknown as PbContract;
+    const budget = new Budget();
+    signatures = msg.signatures.map((s) => ({
+      name: s.signature_name ?? '',
+      inputs: s.inputs.map((f) => decodeField(f, 0, budget)),
+      outputs: s.outputs.map((f) => decodeField(f, 0, budget)),
+    }));
   } catch (err) {
-    throw new MllError('INVALID_MODEL', `the binary contract cannot be decoded: ${(err as Error).message}`);
+    throw new MllError('INVALID_MODEL', `the binary contract cannot be decoded: ${(err as Error).message}`, { cause: err });
   }
-  const signatures = msg.signatures.map((s) => ({
-    name: s.signature_name ?? '',
-    inputs: s.inputs.map(decodeField),
-    outputs: s.outputs.map(decodeField),
-  }));
   return { modelName: msg.model_name ?? '', contract: { framework, signatures: sortSignatures(signatures) } };
 }

@@ -41,9 +41,10 @@ function sameNames(a: ContractField['dimNames'], b: ContractField['dimNames']): 
   return x.length === y.length && x.every((n, i) => n === y[i]);
 }
 
-function compareFields(sig: string, direction: Direction, before: ContractField[], after: ContractField[], out: FieldChange[]): void {
-  const old = new Map(before.map((f) => [f.name, f]));
-  const now = new Map(after.map((f) => [f.name, f]));
+/** Fields of records compare by their path (`person.age`), as if they were fields of the signature. */
+function compareFields(sig: string, direction: Direction, before: ContractField[], after: ContractField[], out: FieldChange[], prefix = ''): void {
+  const old = new Map(before.map((f) => [prefix + f.name, f]));
+  const now = new Map(after.map((f) => [prefix + f.name, f]));
   for (const [name, f] of old) {
     if (!now.has(name)) {
       out.push({ signature: sig, field: name, direction, change: 'field-removed', before: f, breaking: direction === 'output' });
@@ -57,6 +58,8 @@ function compareFields(sig: string, direction: Direction, before: ContractField[
     }
     if (a.dtype !== b.dtype) {
       out.push({ signature: sig, field: name, direction, change: 'dtype-changed', before: b.dtype, after: a.dtype, breaking: true });
+    } else if (a.subfields || b.subfields) {
+      compareFields(sig, direction, b.subfields ?? [], a.subfields ?? [], out, `${name}.`);
     }
     if (!sameShape(a.shape, b.shape)) {
       const compatible = direction === 'input' ? shapeAccepts(a.shape, b.shape) : shapeAccepts(b.shape, a.shape);

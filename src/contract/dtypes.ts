@@ -96,3 +96,52 @@ const profileSet: ReadonlySet<string> = new Set(profileNames);
 export function isProfile(s: string): s is Profile {
   return profileSet.has(s);
 }
+
+/**
+ * Type names a serving.yaml may use besides ours: NumPy's and Hydrosphere's (hydro-serving-cli,
+ * hydrosdk) and TensorFlow's enum names (`DT_FLOAT`). Case does not matter.
+ */
+const servingYamlAliases: Readonly<Record<string, NamedDType>> = {
+  float16: 'half', float32: 'float', float64: 'double', single: 'float',
+  byte: 'int8', short: 'int16', int: 'int64', ubyte: 'uint8', ushort: 'uint16',
+  str: 'string', bytes: 'string', complex: 'complex128',
+};
+
+export interface DtypeNameOptions {
+  /**
+   * What a bare `float` means. ML Lambda (and TensorFlow) read it as 32-bit; hydrosdk 3 and the
+   * hs 3.x CLI, which wrote the one-signature serving.yaml, read it as NumPy's float: 64-bit.
+   */
+  float: 'float' | 'double';
+}
+
+/** The dtype a serving.yaml `type` names, or null when the name is none we know. */
+export function dtypeFromServingYaml(raw: string, options: DtypeNameOptions = { float: 'float' }): NamedDType | null {
+  let name = raw.trim().toLowerCase();
+  if (name.startsWith('dt_')) name = name.slice(3);
+  if (name === 'float') return options.float;
+  if (Object.hasOwn(servingYamlAliases, name)) return servingYamlAliases[name]!;
+  return isNamedDtype(name) ? name : null;
+}
+
+/** Every type name dtypeFromServingYaml accepts (for messages). */
+export const servingYamlTypeNames: readonly string[] = [...dtypeNames, ...Object.keys(servingYamlAliases)];
+
+/** A profile written in any case (`NUMERICAL`, `Text`); null for names that are not profiles. */
+export function profileFromName(raw: string): Profile | null {
+  const name = raw.trim().toLowerCase();
+  return isProfile(name) ? name : null;
+}
+
+/** The TensorFlow enum name of a named dtype (`DT_DOUBLE`), as Hydrosphere's JSON writes it. */
+export function tfEnumNameOf(dtype: NamedDType): string {
+  return tfEnumName(binaryDtypeNumber[dtype]);
+}
+
+/** A TensorFlow enum name (`DT_DOUBLE`, any case) or number as our dtype; null for DT_INVALID and unknown names. */
+export function dtypeFromTfName(raw: string | number): DType | null {
+  if (typeof raw === 'number') return Number.isInteger(raw) && raw > 0 ? dtypeFromTf(raw) : null;
+  const index = tfDataTypeNames.indexOf(raw.trim().toUpperCase());
+  if (index > 0) return dtypeFromTf(index);
+  return null;
+}

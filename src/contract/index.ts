@@ -10,8 +10,9 @@ import { inferOnnx } from './frameworks/onnx.js';
 import { inferSpark } from './frameworks/spark.js';
 import { inferTensorflow } from './frameworks/tensorflow.js';
 import { contractRequired, DEFAULT_MODEL_TYPE, nameFromPath } from './minimal-yaml.js';
-import { loadServingYaml, modelTypePattern, SERVING_YAML_NAMES, type ServingYaml } from './serving-yaml.js';
-import type { Contract } from './types.js';
+import { sourceOfTarget } from './payload.js';
+import { checkPythonFunctions, loadServingYaml, modelTypePattern, PYTHON_ENTRY, SERVING_YAML_NAMES, type ServingYaml } from './serving-yaml.js';
+import type { Contract, ContractSignature } from './types.js';
 
 /**
  * The contract module's public API: what a model consumes and produces, read statically from
@@ -38,6 +39,8 @@ export interface InspectOptions {
   modelName?: string;
   /** model-type from the upload metadata; serving.yaml wins, a disagreement is a warning. */
   modelType?: string;
+  /** `strict`: unknown serving.yaml keys fail instead of warning (MLL_SERVING_YAML). */
+  servingYaml?: 'lenient' | 'strict';
 }
 
 function frameworkOf(modelType: string): string {
@@ -122,7 +125,7 @@ function declaredFromOptions(options: InspectOptions, warnings: Warning[]): stri
 
 async function inspectDirectory(dir: string, options: InspectOptions): Promise<Inspection> {
   const warnings: Warning[] = [];
-  const loaded = await loadServingYaml(dir);
+  const loaded = await loadServingYaml(dir, { strict: options.servingYaml === 'strict' });
   const yaml = loaded?.yaml ?? null;
   if (loaded) warnings.push(...loaded.warnings);
   const detection = await detect(dir);
@@ -139,7 +142,7 @@ async function inspectDirectory(dir: string, options: InspectOptions): Promise<I
     });
   }
   const fromOptions = declaredFromOptions(options, warnings);
-  if (yaml && fromOptions !== undefined && fromOptions !== yaml.modelType) {
+  if (yaml?.modelType && fromOptions !== undefined && fromOptions !== yaml.modelType) {
     warnings.push({
       code: 'MODEL_TYPE_MISMATCH',
       message: `the upload says model-type ${fromOptions}, ${yaml.file} says ${yaml.modelType}; ${yaml.modelType} is used`,
@@ -147,7 +150,7 @@ async function inspectDirectory(dir: string, options: InspectOptions): Promise<I
     });
   }
   const declared = yaml?.modelType ?? fromOptions;
-  const declaredBy = yaml ? yaml.file : 'the upload';
+  const declaredBy = yaml?.modelType ? yaml.file : 'the upload';
   const declaredFramework = declared === undefined ? undefined : frameworkOf(declared);
 
   let candidates = detection.candidates;
@@ -156,35 +159,7 @@ async function inspectDirectory(dir: string, options: InspectOptions): Promise<I
   }
   const payloadForExample = detection.topLevel.filter((e) => !(SERVING_YAML_NAMES as readonly string[]).includes(e));
 
-  if (yaml?.contract) {
-    const contract: Contract = { framework: frameworkOf(yaml.modelType), signatures: yaml.contract };
-    if (declaredFramework !== 'python') {
-      const picked = choose(candidates, declaredFramework);
-      if (typeof picked !== 'string') {
-        try {
-          const inferred = await inferCandidate(picked);
-          const w = mismatchWarning(yaml.modelType, yaml.file, inferred.modelType);
-          if (w) warnings.push(w);
-          const diff = diffContracts({ ...inferred.contract, framework: contract.framework }, contract);
-          if (diff.changes.length > 0) {
-            warnings.push({
-              code: 'CONTRACT_MISMATCH',
-              message: `${yaml.file}'s contract differs from the one ${picked.marker} declares (${diff.changes.length} difference${diff.changes.length === 1 ? '' : 's'}); ${yaml.file} is used`,
-              details: { file: picked.marker, changes: diff.changes },
-            });
-          }
-        } catch (err) {
-          if (!(isMllError(err) || err instanceof NeedsContract)) throw err;
-          warnings.push({
-            code: 'INFERENCE_FAILED',
-            message: `the contract could not be read from ${picked.marker} (${err.message.split('\n')[0]}); ${yaml.file}'s contract is used`,
-            details: { file: picked.marker },
-          });
-        }
-      }
-    }
-    return { contract, modelType: yaml.modelType, servingYaml: yaml, warnings };
-  }
+  if (yaml?.contract) return contractFromServingYaml(dir, yaml, yaml.contract, declared, candidates, warnings);
 
   if (declaredFramework === 'python') {
     throw contractRequired(`${yaml ? yaml.file : 'the upload'} declares a python model without a contract`, modelName, declared!, yaml?.payload.length ? yaml.payload : payloadForExample);
@@ -220,6 +195,68 @@ async function inspectDirectory(dir: string, options: InspectOptions): Promise<I
     modelType = declared;
   }
   return { contract: inferred.contract, modelType, servingYaml: yaml, warnings };
+}
+
+/**
+ * serving.yaml has a contract: it is used. The model files are still read (except for python
+ * models) to tell the model-type when serving.yaml does not, and to warn when they disagree.
+ * Without either, a payload with src/func_main.py is a python model; anything else gets
+ * `unknown:unknown` and a warning.
+ */
+async function contractFromServingYaml(
+  dir: string,
+  yaml: ServingYaml,
+  signatures: ContractSignature[],
+  declared: string | undefined,
+  candidates: Candidate[],
+  warnings: Warning[],
+): Promise<Inspection> {
+  let modelType = declared;
+  const declaredBy = yaml.modelType ? yaml.file : 'the upload';
+  const framework = (): string => frameworkOf(modelType ?? 'unknown:unknown');
+  if (modelType === undefined || frameworkOf(modelType) !== 'python') {
+    const picked = choose(candidates, modelType === undefined ? undefined : frameworkOf(modelType));
+    if (typeof picked !== 'string') {
+      try {
+        const inferred = await inferCandidate(picked);
+        if (modelType === undefined) modelType = inferred.modelType;
+        const w = mismatchWarning(modelType, declaredBy, inferred.modelType);
+        if (w) warnings.push(w);
+        const diff = diffContracts({ ...inferred.contract, framework: framework() }, { framework: framework(), signatures });
+        if (diff.changes.length > 0) {
+          warnings.push({
+            code: 'CONTRACT_MISMATCH',
+            message: `${yaml.file}'s contract differs from the one ${picked.marker} declares (${diff.changes.length} difference${diff.changes.length === 1 ? '' : 's'}); ${yaml.file} is used`,
+            details: { file: picked.marker, changes: diff.changes },
+          });
+        }
+      } catch (err) {
+        if (!(isMllError(err) || err instanceof NeedsContract)) throw err;
+        warnings.push({
+          code: 'INFERENCE_FAILED',
+          message: `the contract could not be read from ${picked.marker} (${err.message.split('\n')[0]}); ${yaml.file}'s contract is used`,
+          details: { file: picked.marker },
+        });
+      }
+    }
+  }
+  if (modelType === undefined) {
+    const main = sourceOfTarget(yaml.placements, PYTHON_ENTRY);
+    const isFile = main !== null && (await stat(path.join(dir, main)).catch(() => null))?.isFile() === true;
+    if (isFile) {
+      modelType = `python:${UNKNOWN_VERSION}`;
+      const issues = await checkPythonFunctions(dir, yaml.file, signatures, yaml.placements);
+      if (issues.length > 0) throw new MllError('INVALID_SERVING_YAML', `${yaml.file}: ${issues.map((i) => `${i.path}: expected ${i.expected}, found ${i.found}`).join('; ')}`, { details: issues });
+    } else {
+      modelType = 'unknown:unknown';
+      warnings.push({
+        code: 'MODEL_TYPE_UNKNOWN',
+        message: `${yaml.file} does not say the model-type (no model-type, and the runtime image's name does not tell it), and the files do not either; add model-type: <framework>:<version>`,
+        details: { file: yaml.file },
+      });
+    }
+  }
+  return { contract: { framework: framework(), signatures }, modelType, servingYaml: yaml, warnings };
 }
 
 /** A single model file (the CLI accepts one): no serving.yaml, no payload. */

@@ -1,126 +1,122 @@
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { CORE_SCHEMA, load, realMapTag } from 'js-yaml';
-import { modelNamePattern } from '../domain/model-name.js';
+import { hydrosphereNamePattern, modelNameFromHydrosphere, modelNamePattern } from '../domain/model-name.js';
 import type { Warning } from '../domain/version.js';
 import { MllError } from '../errors.js';
-import { dtypeFromKeras, isNamedDtype, isProfile } from './dtypes.js';
-import { sortSignatures } from './frameworks/common.js';
+import { decodeContract } from './binary.js';
+import { installCommandToRequirements } from './hydrosphere/install-command.js';
+import { labelsFromMetadata } from './hydrosphere/labels.js';
+import { contractFromPrototxt } from './hydrosphere/prototxt-contract.js';
+import { isImageReference, modelTypeFromRuntime } from './hydrosphere/runtime-image.js';
+import { parsePayloadEntry, resolvePayload, sourceOfTarget, type PayloadEntrySpec, type PayloadPlacement } from './payload.js';
 import { topLevelFunctions } from './python-source.js';
-import { dtypeNames, profileNames, type ContractField, type ContractSignature } from './types.js';
+import { Report, childPath, describe, type DocumentIssue } from './report.js';
+import { Checker, contractFromYaml, isMap, isOneSignature } from './serving-yaml-contract.js';
+import type { ContractSignature } from './types.js';
 
 /**
- * serving.yaml: parsing (js-yaml, core schema only: no custom types, a size cap, an alias cap)
- * and validation against ../shared/CONTRACT.md. Every broken rule becomes one issue naming the
- * file, the path in the document, what was expected and what was found; all issues of a file
- * are reported together. Unknown keys are warnings.
+ * serving.yaml: parsing (js-yaml, core schema only: no custom types, a size cap, an alias cap),
+ * recognising which of Hydrosphere's dialects it is written in, and validation against
+ * ../shared/CONTRACT.md and ../shared/HYDROSPHERE.md. Every broken rule becomes one issue naming
+ * the file, the path in the document, what was expected and what was found; all issues of a file
+ * are reported together. Unknown keys are warnings (issues with MLL_SERVING_YAML=strict).
+ *
+ * Dialects (README "Coming from Hydrosphere"):
+ * - 2018a: `model: {name, type, contract: contract.prototxt, payload}`, contract in a protobuf text file;
+ * - 2018b: `kind: Model`, `name`, `model-type`, `payload`, `contract: {<signature>: {inputs, outputs}}` —
+ *   also ML Lambda's own format;
+ * - 2019: `kind: Model`, `name`, `runtime`, `install-command`, `payload`, a contract by signature;
+ * - 2019+: as 2019 with `metadata`, `monitoring`, and ONE signature `contract: {name?, inputs, outputs}`.
  */
+
+export type ServingYamlDialect = '2018a' | '2018b' | '2019' | '2019+';
+
+export const dialectDescriptions: Readonly<Record<ServingYamlDialect, string>> = {
+  '2018a': 'Hydrosphere 2018a (a model: map; the contract in a protobuf text file)',
+  '2018b': 'Hydrosphere 2018b, ML Lambda\'s own (kind: Model, model-type, a contract by signature)',
+  '2019': 'Hydrosphere 2019 (runtime, install-command, a contract by signature)',
+  '2019+': 'Hydrosphere 2019+ (one-signature contract)',
+};
+
+export interface ServingYamlDependencies {
+  source: 'install-command';
+  /** requirements.txt syntax, for the dependency layer. */
+  text: string;
+  /** The command as written. */
+  command: string;
+}
 
 export interface ServingYaml {
   /** The file name as found at the upload root (serving.yaml or serving.yml). */
   file: string;
+  dialect: ServingYamlDialect;
+  /** The ML Lambda model name (a Hydrosphere name with upper case or dots is mapped, see modelNameFromHydrosphere). */
   name: string;
-  modelType: string;
+  /** The name as written in the file. */
+  displayName: string;
+  /** framework:version as the file declares it (model-type, 2018a's type, or the runtime image's name); null when it says nothing. */
+  modelType: string | null;
   /**
-   * Normalised relative paths of the upload; directories end with '/'. Without a `payload` key,
-   * every top-level entry of the upload (the whole upload goes into the image).
+   * The upload's files and folders that go into the image (folders end with '/'), globs expanded.
+   * Without a `payload` key, every top-level entry of the upload.
    */
   payload: string[];
+  /** Where each payload entry lands in the image (by its base name); null without a `payload` key (everything stays where it is). */
+  placements: PayloadPlacement[] | null;
   /** Whether the document had a `payload` key at all. */
   payloadDeclared: boolean;
-  /** The contract section (signatures sorted by name), or null without one. */
+  /** The contract (signatures sorted by name), or null without one. */
   contract: ContractSignature[] | null;
+  /** The separate contract file it was read from (2018a), relative to the upload root. */
+  contractFile: string | null;
+  /** Python requirements from `install-command`. */
+  dependencies: ServingYamlDependencies | null;
+  /** `runtime: image:tag`: the base image asked for (used only when the operator allows it). */
+  requestedRuntime: string | null;
+  /** `metadata: {…}` as labels. */
+  labels: Record<string, string>;
+  description: string | null;
   /** The text of the file. */
   raw: string;
 }
 
-export interface YamlIssue {
-  file: string;
-  path: string;
-  expected: string;
-  found: string;
-}
+export type YamlIssue = DocumentIssue;
+export { describe };
 
 export const SERVING_YAML_NAMES = ['serving.yaml', 'serving.yml'] as const;
 export const MAX_SERVING_YAML_BYTES = 1024 * 1024;
+const MAX_CONTRACT_FILE_BYTES = 1024 * 1024;
 const MAX_ALIASES = 100;
-const MAX_FIELDS = 10_000;
-const MAX_RANK = 64;
 export const modelTypePattern = /^[a-z][a-z0-9_.-]*:[A-Za-z0-9][A-Za-z0-9._+-]*$/;
 
-const topKeys = new Set(['kind', 'name', 'model-type', 'payload', 'contract']);
-const signatureKeys = new Set(['inputs', 'outputs']);
-const fieldKeys = new Set(['shape', 'type', 'profile']);
+const keys2018a = new Set(['model']);
+const keys2018aModel = new Set(['name', 'type', 'contract', 'payload', 'description']);
+const keys2018b = new Set(['kind', 'name', 'model-type', 'payload', 'contract', 'description', 'training-data']);
+const keys2019 = new Set(['kind', 'name', 'model-type', 'runtime', 'install-command', 'payload', 'contract', 'description', 'training-data', 'metadata', 'monitoring', 'host-selector']);
+/** Keys of the 2019 dialects that tell it from 2018b. */
+const markers2019 = ['runtime', 'install-command', 'metadata', 'monitoring', 'host-selector'];
+const notUsed: Readonly<Record<string, string>> = {
+  'training-data': 'training data is not uploaded or profiled',
+  monitoring: 'monitoring is not part of ML Lambda',
+  'host-selector': 'deployment placement is not part of ML Lambda',
+};
 
-type Yaml = unknown;
-
-function isMap(v: Yaml): v is Map<unknown, unknown> {
-  return v instanceof Map;
+/** Which dialect a document is written in (see the module comment). */
+export function detectDialect(doc: Map<unknown, unknown>): ServingYamlDialect {
+  if (isMap(doc.get('model')) && !doc.has('kind')) return '2018a';
+  const contract = doc.get('contract');
+  if (isMap(contract) && isOneSignature(contract)) return '2019+';
+  return markers2019.some((k) => doc.has(k)) ? '2019' : '2018b';
 }
 
-/** A short, printable rendering of what the document holds at a path. */
-export function describe(v: Yaml): string {
-  if (v === undefined) return 'nothing';
-  if (v === null) return 'null';
-  if (isMap(v)) return 'a mapping';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
-  return String(v);
-}
-
-function child(base: string, key: string): string {
-  const seg = /^[A-Za-z_][A-Za-z0-9_-]*$/.test(key) ? key : JSON.stringify(key);
-  if (base === '') return seg;
-  return seg.startsWith('"') ? `${base}[${seg}]` : `${base}.${seg}`;
-}
-
-class Checker {
-  issues: YamlIssue[] = [];
-  warnings: Warning[] = [];
-  fields = 0;
-  constructor(readonly file: string) {}
-
-  issue(p: string, expected: string, found: string): void {
-    this.issues.push({ file: this.file, path: p, expected, found });
-  }
-
-  unknownKeys(m: Map<unknown, unknown>, known: ReadonlySet<string>, at: string): void {
-    for (const k of m.keys()) {
-      const key = String(k);
-      if (!known.has(key)) {
-        const where = child(at, key);
-        this.warnings.push({
-          code: 'SERVING_YAML_UNKNOWN_KEY',
-          message: `${this.file}: unknown key ${where} is ignored (known here: ${[...known].join(', ')})`,
-          details: { file: this.file, path: where },
-        });
-      }
-    }
-  }
-
-  /** Map entries with printable names; non-name keys are issues. */
-  named(m: Map<unknown, unknown>, at: string, what: string): [string, unknown][] {
-    const out: [string, unknown][] = [];
-    for (const [k, v] of m) {
-      const name = typeof k === 'string' ? k : typeof k === 'number' && Number.isFinite(k) ? String(k) : null;
-      if (name === null || name === '' || /[\s\p{Cc}]/u.test(name)) {
-        this.issue(child(at, String(k)), `a ${what} name (no spaces or control characters)`, describe(k));
-        continue;
-      }
-      out.push([name, v]);
-    }
-    return out;
-  }
-
-  requiredString(doc: Map<unknown, unknown>, key: string): string | undefined {
-    const v = doc.get(key);
-    if (typeof v === 'string' && v !== '') return v;
-    return undefined;
-  }
+export interface ServingYamlOptions {
+  /** Unknown keys fail instead of warning (MLL_SERVING_YAML=strict). */
+  strict?: boolean;
 }
 
 export interface ParsedServingYaml {
-  doc: Omit<ServingYaml, 'payload'> & { payloadEntries: { path: string; entry: string; dir: boolean }[] };
+  doc: Omit<ServingYaml, 'payload' | 'placements'> & { payloadEntries: PayloadEntrySpec[] };
   warnings: Warning[];
 }
 
@@ -131,166 +127,185 @@ function yamlError(file: string, err: unknown): MllError {
   });
 }
 
+function nameOf(c: Checker, body: Map<unknown, unknown>, at: string): { name: string; displayName: string } | null {
+  const raw = body.get('name');
+  if (typeof raw === 'string' && (modelNamePattern.test(raw) || hydrosphereNamePattern.test(raw))) {
+    return { name: modelNameFromHydrosphere(raw), displayName: raw };
+  }
+  c.issue(at, `a model name matching ${modelNamePattern.source}, or a Hydrosphere name (1-255 characters without spaces or "/") that is mapped to one`, describe(raw));
+  return null;
+}
+
+function payloadOf(c: Checker, payload: unknown, at: string): PayloadEntrySpec[] {
+  const entries: PayloadEntrySpec[] = [];
+  if (!Array.isArray(payload) || payload.length === 0) {
+    c.issue(at, 'a non-empty list of files and folders of the upload', describe(payload));
+    return entries;
+  }
+  const seen = new Set<string>();
+  payload.forEach((e: unknown, i) => {
+    const where = `${at}[${i}]`;
+    const parsed = typeof e === 'string' ? parsePayloadEntry(e) : 'a relative path inside the upload (no "..", not absolute)';
+    if (typeof parsed === 'string') {
+      c.issue(where, parsed, describe(e));
+      return;
+    }
+    if (seen.has(parsed.entry)) return;
+    seen.add(parsed.entry);
+    entries.push({ path: where, raw: e as string, ...parsed });
+  });
+  return entries;
+}
+
 /** Parses and checks the document (everything that needs no file system). */
-export function parseServingYaml(text: string, file = 'serving.yaml'): ParsedServingYaml {
+export function parseServingYaml(text: string, file = 'serving.yaml', options: ServingYamlOptions = {}): ParsedServingYaml {
   if (Buffer.byteLength(text) > MAX_SERVING_YAML_BYTES) {
     throw new MllError('INVALID_SERVING_YAML', `${file} is larger than ${MAX_SERVING_YAML_BYTES / 1024} KiB; a serving.yaml is a short description`, {
       details: [{ file, path: '', expected: `at most ${MAX_SERVING_YAML_BYTES} bytes`, found: `${Buffer.byteLength(text)} bytes` }],
     });
   }
-  let doc: Yaml;
+  let doc: unknown;
   try {
     doc = load(text, { filename: file, schema: CORE_SCHEMA.withTags(realMapTag), maxAliases: MAX_ALIASES, maxDepth: 32 });
   } catch (err) {
     throw yamlError(file, err);
   }
-  const c = new Checker(file);
   if (!isMap(doc)) {
     throw new MllError('INVALID_SERVING_YAML', `${file} must be a mapping with kind, name, model-type, payload and contract`, {
       details: [{ file, path: '', expected: 'a mapping', found: describe(doc) }],
     });
   }
-  c.unknownKeys(doc, topKeys, '');
-
-  const kind = doc.get('kind');
-  if (kind !== 'Model') c.issue('kind', '"Model"', describe(kind));
-  const name = c.requiredString(doc, 'name');
-  if (name === undefined || !modelNamePattern.test(name)) {
-    c.issue('name', `a model name matching ${modelNamePattern.source}`, describe(doc.get('name')));
+  const c = new Checker(file, options.strict === true);
+  const dialect = detectDialect(doc);
+  const is2018a = dialect === '2018a';
+  let body: Map<unknown, unknown> = doc;
+  let at = '';
+  if (is2018a) {
+    c.unknownKeys(doc, keys2018a, '');
+    body = doc.get('model') as Map<unknown, unknown>;
+    at = 'model';
+    c.unknownKeys(body, keys2018aModel, at);
+  } else {
+    c.unknownKeys(doc, dialect === '2018b' ? keys2018b : keys2019, '');
+    const kind = doc.get('kind');
+    if (kind !== 'Model') c.issue('kind', '"Model"', describe(kind));
   }
-  const modelType = c.requiredString(doc, 'model-type');
-  if (modelType === undefined || !modelTypePattern.test(modelType)) {
-    c.issue('model-type', '<framework>:<version>, e.g. "python:3.6" or "tensorflow:1.14.0"', describe(doc.get('model-type')));
-  }
 
-  const payloadEntries: { path: string; entry: string; dir: boolean }[] = [];
-  const payload = doc.get('payload');
-  if (payload !== undefined && payload !== null) {
-    if (!Array.isArray(payload) || payload.length === 0) {
-      c.issue('payload', 'a non-empty list of files and folders of the upload', describe(payload));
+  const names = nameOf(c, body, childPath(at, 'name'));
+  const modelType = modelTypeOf(c, body, dialect, at);
+
+  let payloadEntries: PayloadEntrySpec[] = [];
+  const payload = body.get('payload');
+  const payloadDeclared = payload !== undefined && payload !== null;
+  if (payloadDeclared) payloadEntries = payloadOf(c, payload, childPath(at, 'payload'));
+
+  let contract: ContractSignature[] | null = null;
+  let contractFile: string | null = null;
+  const cat = childPath(at, 'contract');
+  const contractDoc = body.get('contract');
+  if (typeof contractDoc === 'string') {
+    const parsed = parsePayloadEntry(contractDoc);
+    if (typeof parsed === 'string' || parsed.glob) c.issue(cat, 'the path of a contract file inside the upload (e.g. contract.prototxt)', describe(contractDoc));
+    else contractFile = parsed.entry;
+  } else if (contractDoc !== undefined && contractDoc !== null) {
+    if (!isMap(contractDoc)) {
+      c.issue(cat, 'a mapping of signature names to {inputs, outputs}, one signature {name, inputs, outputs}, or a contract file name', describe(contractDoc));
     } else {
-      const seen = new Set<string>();
-      payload.forEach((e: unknown, i) => {
-        const at = `payload[${i}]`;
-        const norm = typeof e === 'string' ? normalisePayloadEntry(e) : null;
-        if (norm === null) {
-          c.issue(at, 'a relative path inside the upload (no "..", not absolute)', describe(e));
-          return;
-        }
-        if (seen.has(norm.entry)) return;
-        seen.add(norm.entry);
-        payloadEntries.push({ path: at, ...norm });
+      contract = contractFromYaml(c, contractDoc, cat, {
+        float: dialect === '2019+' ? 'double' : 'float',
+        shapeOptional: dialect !== '2018b',
+        strict: options.strict === true,
       });
     }
   }
 
-  let contract: ContractSignature[] | null = null;
-  const contractDoc = doc.get('contract');
-  if (contractDoc !== undefined && contractDoc !== null) {
-    if (!isMap(contractDoc) || contractDoc.size === 0) {
-      c.issue('contract', 'a mapping of signature names to {inputs, outputs}', describe(contractDoc));
-    } else {
-      contract = sortSignatures(c.named(contractDoc, 'contract', 'signature').map(([sig, body]) => signatureOf(c, sig, body)));
-    }
-  }
+  const extras = is2018a ? { dependencies: null, requestedRuntime: null, labels: {} } : hydrosphereExtras(c, doc);
+  const description = body.get('description');
+  if (description !== undefined && description !== null && typeof description !== 'string') c.issue(childPath(at, 'description'), 'a text', describe(description));
 
   if (c.issues.length > 0) throw invalid(file, c.issues);
   return {
-    doc: { file, name: name!, modelType: modelType!, payloadEntries, payloadDeclared: payload !== undefined && payload !== null, contract, raw: text },
+    doc: {
+      file,
+      dialect,
+      name: names!.name,
+      displayName: names!.displayName,
+      modelType: modelType ?? (extras.requestedRuntime ? modelTypeFromRuntime(extras.requestedRuntime) : null),
+      payloadEntries,
+      payloadDeclared,
+      contract,
+      contractFile,
+      ...extras,
+      description: typeof description === 'string' ? description : null,
+      raw: text,
+    },
     warnings: c.warnings,
   };
 }
 
-function signatureOf(c: Checker, sig: string, body: Yaml): ContractSignature {
-  const at = child('contract', sig);
-  const signature: ContractSignature = { name: sig, inputs: [], outputs: [] };
-  if (!isMap(body)) {
-    c.issue(at, 'a mapping with inputs and outputs', describe(body));
-    return signature;
-  }
-  c.unknownKeys(body, signatureKeys, at);
-  for (const dir of ['inputs', 'outputs'] as const) {
-    const list = body.get(dir);
-    const lat = child(at, dir);
-    if (!isMap(list) || list.size === 0) {
-      c.issue(lat, `a mapping with at least one ${dir === 'inputs' ? 'input' : 'output'} field`, describe(list));
-      continue;
-    }
-    for (const [fname, fbody] of c.named(list, lat, 'field')) {
-      if (++c.fields > MAX_FIELDS) {
-        c.issue(lat, `at most ${MAX_FIELDS} fields in the whole contract`, 'more');
-        return signature;
-      }
-      const f = fieldOf(c, child(lat, fname), fname, fbody);
-      if (f) signature[dir].push(f);
-    }
-  }
-  return signature;
-}
-
-function fieldOf(c: Checker, at: string, name: string, body: Yaml): ContractField | null {
-  if (!isMap(body)) {
-    c.issue(at, 'a mapping with shape, type and optionally profile', describe(body));
+function modelTypeOf(c: Checker, body: Map<unknown, unknown>, dialect: ServingYamlDialect, at: string): string | null {
+  const key = dialect === '2018a' ? 'type' : 'model-type';
+  const raw = body.get(key);
+  const where = childPath(at, key);
+  const expected = '<framework>:<version>, e.g. "python:3.6" or "tensorflow:1.14.0"';
+  if (raw === undefined || raw === null) {
+    if (dialect === '2018b') c.issue(where, expected, describe(raw));
     return null;
   }
-  c.unknownKeys(body, fieldKeys, at);
-  const type = body.get('type');
-  let dtype: ContractField['dtype'] | null = null;
-  if (typeof type === 'string' && isNamedDtype(type)) {
-    dtype = type;
-  } else {
-    const hint = typeof type === 'string' && isNamedDtype(dtypeFromKeras(type)) ? ` (for ${type} write ${dtypeFromKeras(type)})` : '';
-    c.issue(child(at, 'type'), `one of ${dtypeNames.join(', ')}${hint}`, describe(type));
-  }
-
-  const shapeDoc = body.get('shape');
-  let shape: number[] | null = null;
-  if (shapeDoc === 'scalar') {
-    shape = [];
-  } else if (Array.isArray(shapeDoc)) {
-    if (shapeDoc.length > MAX_RANK) {
-      c.issue(child(at, 'shape'), `at most ${MAX_RANK} dimensions`, `${shapeDoc.length}`);
-    } else {
-      shape = [];
-      shapeDoc.forEach((d: unknown, i) => {
-        if (typeof d === 'number' && Number.isSafeInteger(d) && (d === -1 || d > 0)) shape!.push(d);
-        else c.issue(`${child(at, 'shape')}[${i}]`, '-1 (any size) or a positive integer', describe(d));
-      });
-    }
-  } else {
-    c.issue(child(at, 'shape'), 'a list of -1 or positive integers, [] or "scalar"', describe(shapeDoc));
-  }
-
-  const profile = body.get('profile');
-  if (profile !== undefined && profile !== null && !(typeof profile === 'string' && isProfile(profile))) {
-    c.issue(child(at, 'profile'), `one of ${profileNames.join(', ')}`, describe(profile));
-  }
-  if (dtype === null || shape === null) return null;
-  const field: ContractField = { name, dtype, shape };
-  if (typeof profile === 'string' && isProfile(profile)) field.profile = profile;
-  return field;
+  if (typeof raw === 'string' && modelTypePattern.test(raw)) return raw;
+  // 2018a wrote the framework alone ("tensorflow"); the files tell the version.
+  if (dialect === '2018a' && typeof raw === 'string' && /^[a-z][a-z0-9_.-]*$/.test(raw)) return `${raw}:unknown`;
+  c.issue(where, expected, describe(raw));
+  return null;
 }
 
-/** "src/", "./src", "src" all name the same entry; null for paths that leave the upload. */
-export function normalisePayloadEntry(raw: string): { entry: string; dir: boolean } | null {
-  if (raw.trim() === '' || raw.includes('\0') || raw.includes('\\')) return null;
-  if (raw.startsWith('/') || /^[A-Za-z]:/.test(raw)) return null;
-  const dir = raw.endsWith('/');
-  const norm = path.posix.normalize(raw);
-  const entry = norm.replace(/\/+$/, '');
-  if (entry === '' || entry === '.' || entry === '..' || entry.startsWith('../')) return null;
-  return { entry, dir };
+/** runtime, install-command, metadata, and the keys that are accepted but not used. */
+function hydrosphereExtras(c: Checker, doc: Map<unknown, unknown>): Pick<ServingYaml, 'dependencies' | 'requestedRuntime' | 'labels'> {
+  let requestedRuntime: string | null = null;
+  const runtime = doc.get('runtime');
+  if (runtime !== undefined && runtime !== null) {
+    if (typeof runtime === 'string' && isImageReference(runtime.trim())) requestedRuntime = runtime.trim();
+    else c.issue('runtime', 'an image reference, e.g. "hydrosphere/serving-runtime-python-3.6:2.1.0"', describe(runtime));
+  }
+
+  let dependencies: ServingYamlDependencies | null = null;
+  const command = doc.get('install-command');
+  if (command !== undefined && command !== null) {
+    if (typeof command !== 'string') {
+      c.issue('install-command', 'a pip install command, e.g. "pip install -r requirements.txt"', describe(command));
+    } else if (command.trim() !== '') {
+      const result = installCommandToRequirements(command);
+      if (!result.ok) {
+        c.issue('install-command', `pip install steps only (${result.reason})`, `${describe(command)}, which runs ${JSON.stringify(result.part)}`);
+      } else {
+        for (const note of result.notes) c.warn('INSTALL_COMMAND_TRANSLATED', `${c.file}: install-command: ${note}`, { file: c.file, path: 'install-command' });
+        if (result.requirements !== '') dependencies = { source: 'install-command', text: result.requirements, command };
+      }
+    }
+  }
+
+  let labels: Record<string, string> = {};
+  const metadata = doc.get('metadata');
+  if (metadata !== undefined && metadata !== null) {
+    if (isMap(metadata)) labels = labelsFromMetadata(metadata, c);
+    else c.issue('metadata', 'a mapping of names to values (they become the version\'s labels)', describe(metadata));
+  }
+
+  for (const [key, why] of Object.entries(notUsed)) {
+    if (doc.has(key)) c.warn('SERVING_YAML_NOT_USED', `${c.file}: ${key} is not used: ${why}`, { file: c.file, path: key });
+  }
+  return { dependencies, requestedRuntime, labels };
 }
 
 function invalid(file: string, issues: YamlIssue[]): MllError {
-  const lines = issues.slice(0, 10).map((i) => `  ${i.path || '(document)'}: expected ${i.expected}, found ${i.found}`);
+  const lines = issues.slice(0, 10).map((i) => `  ${i.file === file ? '' : `${i.file}: `}${i.path || '(document)'}: expected ${i.expected}, found ${i.found}`);
   const more = issues.length > 10 ? `\n  ... and ${issues.length - 10} more` : '';
   return new MllError('INVALID_SERVING_YAML', `${file} has ${issues.length} error${issues.length === 1 ? '' : 's'}:\n${lines.join('\n')}${more}`, {
     details: issues,
   });
 }
 
-async function readCapped(file: string, cap: number): Promise<string | null> {
+async function readCapped(file: string, cap: number): Promise<Buffer | null> {
   let fh;
   try {
     fh = await open(file, 'r');
@@ -298,13 +313,19 @@ async function readCapped(file: string, cap: number): Promise<string | null> {
     return null;
   }
   try {
-    const { size } = await fh.stat();
-    const buf = new Uint8Array(Math.min(size, cap + 1));
+    const st = await fh.stat();
+    if (!st.isFile()) return null;
+    const buf = Buffer.alloc(Math.min(st.size, cap + 1));
     const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-    return new TextDecoder('utf-8').decode(buf.subarray(0, bytesRead));
+    return buf.subarray(0, bytesRead);
   } finally {
     await fh.close();
   }
+}
+
+async function readCappedText(file: string, cap: number): Promise<string | null> {
+  const bytes = await readCapped(file, cap);
+  return bytes === null ? null : new TextDecoder('utf-8').decode(bytes);
 }
 
 export interface LoadedServingYaml {
@@ -312,11 +333,36 @@ export interface LoadedServingYaml {
   warnings: Warning[];
 }
 
+/** 2018a's separate contract: protobuf text format, or binary for .protobin/.pb (as the hs CLI read them). */
+async function readContractFile(dir: string, doc: ParsedServingYaml['doc'], contractFile: string, strict: boolean, warnings: Warning[]): Promise<{ contract: ContractSignature[] | null; issues: YamlIssue[] }> {
+  const yamlFile = doc.file;
+  const where = doc.dialect === '2018a' ? 'model.contract' : 'contract';
+  const bytes = await readCapped(path.join(dir, contractFile), MAX_CONTRACT_FILE_BYTES);
+  if (bytes === null) {
+    return { contract: null, issues: [{ file: yamlFile, path: where, expected: `the contract file ${contractFile} in the upload`, found: 'no such file' }] };
+  }
+  if (bytes.length > MAX_CONTRACT_FILE_BYTES) {
+    return { contract: null, issues: [{ file: contractFile, path: '', expected: `at most ${MAX_CONTRACT_FILE_BYTES} bytes`, found: 'a larger file' }] };
+  }
+  if (/\.(protobin|pb)$/.test(contractFile)) {
+    try {
+      return { contract: decodeContract(bytes).contract.signatures, issues: [] };
+    } catch (err) {
+      return { contract: null, issues: [{ file: contractFile, path: '', expected: 'a binary ModelContract', found: (err as Error).message }] };
+    }
+  }
+  const report = new Report(contractFile);
+  const read = contractFromPrototxt(new TextDecoder('utf-8').decode(bytes), report, { strict });
+  warnings.push(...report.warnings);
+  return { contract: report.issues.length === 0 && read ? read.signatures : null, issues: report.issues };
+}
+
 /**
- * Reads serving.yaml (or serving.yml) at the upload root, validates it and checks the payload
- * entries and, for python models, src/func_main.py. Null when the upload has none.
+ * Reads serving.yaml (or serving.yml) at the upload root, validates it, reads a separate contract
+ * file, expands and places the payload, and checks, for python models, src/func_main.py. Null
+ * when the upload has none.
  */
-export async function loadServingYaml(dir: string): Promise<LoadedServingYaml | null> {
+export async function loadServingYaml(dir: string, options: ServingYamlOptions = {}): Promise<LoadedServingYaml | null> {
   const found: string[] = [];
   for (const n of SERVING_YAML_NAMES) {
     const st = await stat(path.join(dir, n)).catch(() => null);
@@ -329,27 +375,31 @@ export async function loadServingYaml(dir: string): Promise<LoadedServingYaml | 
     });
   }
   const file = found[0]!;
-  const text = await readCapped(path.join(dir, file), MAX_SERVING_YAML_BYTES);
-  const { doc, warnings } = parseServingYaml(text ?? '', file);
-
-  const missing: { file: string; path: string; entry: string }[] = [];
+  const text = await readCappedText(path.join(dir, file), MAX_SERVING_YAML_BYTES);
+  const { doc, warnings } = parseServingYaml(text ?? '', file, options);
   const issues: YamlIssue[] = [];
-  const payload: string[] = [];
-  for (const p of doc.payloadEntries) {
-    const st = await stat(path.join(dir, p.entry)).catch(() => null);
-    if (!st) {
-      missing.push({ file, path: p.path, entry: p.entry + (p.dir ? '/' : '') });
-    } else if (st.isDirectory()) {
-      payload.push(`${p.entry}/`);
-    } else if (p.dir) {
-      issues.push({ file, path: p.path, expected: 'a folder (the entry ends with "/")', found: `the file ${p.entry}` });
-    } else {
-      payload.push(p.entry);
-    }
+
+  let contract = doc.contract;
+  if (doc.contractFile !== null) {
+    const read = await readContractFile(dir, doc, doc.contractFile, options.strict === true, warnings);
+    contract = read.contract;
+    issues.push(...read.issues);
   }
-  if (!doc.payloadDeclared) payload.push(...(await topLevelEntries(dir)));
-  if (doc.contract !== null && doc.modelType.split(':')[0] === 'python') {
-    issues.push(...(await checkPythonFunctions(dir, file, doc.contract)));
+
+  let placements: PayloadPlacement[] | null = null;
+  let payload: string[];
+  const missing: { file: string; path: string; entry: string }[] = [];
+  if (doc.payloadDeclared) {
+    const resolved = await resolvePayload(dir, doc.payloadEntries);
+    placements = resolved.placements;
+    payload = resolved.placements.map((p) => p.source);
+    for (const m of resolved.missing) missing.push({ file, path: m.path, entry: m.entry + (m.dir ? '/' : '') });
+    for (const p of resolved.problems) issues.push({ file, ...p });
+  } else {
+    payload = await topLevelEntries(dir);
+  }
+  if (contract !== null && doc.modelType?.split(':')[0] === 'python' && missing.length === 0) {
+    issues.push(...(await checkPythonFunctions(dir, file, contract, placements)));
   }
   if (issues.length > 0) throw invalid(file, issues);
   if (missing.length > 0) {
@@ -361,7 +411,7 @@ export async function loadServingYaml(dir: string): Promise<LoadedServingYaml | 
     );
   }
   const { payloadEntries: _entries, ...rest } = doc;
-  return { yaml: { ...rest, payload }, warnings };
+  return { yaml: { ...rest, contract, payload, placements }, warnings };
 }
 
 async function topLevelEntries(dir: string): Promise<string[]> {
@@ -377,18 +427,21 @@ async function topLevelEntries(dir: string): Promise<string[]> {
 export const PYTHON_ENTRY = 'src/func_main.py';
 const MAX_PYTHON_BYTES = 4 * 1024 * 1024;
 
-async function checkPythonFunctions(dir: string, file: string, contract: ContractSignature[]): Promise<YamlIssue[]> {
-  const source = await readCapped(path.join(dir, PYTHON_ENTRY), MAX_PYTHON_BYTES);
-  if (source === null) {
-    return [{ file, path: 'model-type', expected: `a python model to have ${PYTHON_ENTRY} with a top-level function per signature`, found: `no ${PYTHON_ENTRY}` }];
+/** Every signature of a python model must be a top-level function of src/func_main.py, where the payload puts it. */
+export async function checkPythonFunctions(dir: string, file: string, contract: ContractSignature[], placements: PayloadPlacement[] | null): Promise<YamlIssue[]> {
+  const source = sourceOfTarget(placements, PYTHON_ENTRY);
+  const text = source === null ? null : await readCappedText(path.join(dir, source), MAX_PYTHON_BYTES);
+  const from = source !== null && source !== PYTHON_ENTRY ? ` (from ${source})` : '';
+  if (text === null) {
+    return [{ file, path: 'model-type', expected: `a python model to have ${PYTHON_ENTRY} with a top-level function per signature`, found: `no ${PYTHON_ENTRY}${placements ? ' in the payload' : ''}` }];
   }
-  const defined = topLevelFunctions(source);
+  const defined = topLevelFunctions(text);
   return contract
     .filter((s) => !defined.has(s.name))
     .map((s) => ({
       file,
-      path: child('contract', s.name),
-      expected: `a top-level function "def ${s.name}(...)" in ${PYTHON_ENTRY}`,
+      path: childPath('contract', s.name),
+      expected: `a top-level function "def ${s.name}(...)" in ${PYTHON_ENTRY}${from}`,
       found: defined.size === 0 ? `no top-level functions in ${PYTHON_ENTRY}` : `only ${[...defined].slice(0, 10).join(', ')}`,
     }));
 }

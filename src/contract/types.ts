@@ -9,8 +9,10 @@ export const dtypeNames = [
 ] as const;
 
 export type NamedDType = (typeof dtypeNames)[number];
+/** The dtype of a field that is a record of named fields (the binary form's `ModelField.subfields`). */
+export const SUBFIELDS = 'subfields';
 /** A type with no name in the list keeps its original enum name: `unsupported:FLOAT8E4M3FN`. */
-export type DType = NamedDType | `unsupported:${string}`;
+export type DType = NamedDType | typeof SUBFIELDS | `unsupported:${string}`;
 
 export const profileNames = [
   'none', 'categorical', 'nominal', 'ordinal', 'numerical', 'continuous', 'interval', 'ratio', 'image', 'video', 'audio', 'text',
@@ -25,6 +27,8 @@ export interface ContractField {
   /** Present only when some dim is symbolic; same length as `shape`. */
   dimNames?: (string | null)[];
   profile?: Profile;
+  /** Present exactly when `dtype` is `subfields`: the record's fields, in document order. */
+  subfields?: ContractField[];
 }
 
 export interface ContractSignature {

@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { extractToDir } from '../archive/extract-to-dir.js';
-import { diffContracts, encodeContract, inspectModel, type Contract, type Inspection } from '../contract/index.js';
+import { installCommandToRequirements, mergeSentContract, uploadContractOf } from '../contract/hydrosphere/index.js';
+import { encodeContract, inspectModel, type Contract, type Inspection } from '../contract/index.js';
+import { placePayload } from '../contract/payload.js';
+import { dialectDescriptions, type ServingYaml, type ServingYamlDialect } from '../contract/serving-yaml.js';
 import { keys } from '../domain/keys.js';
 import type { TreeEntry, TreeManifest } from '../domain/tree.js';
 import type { DependencySource, PayloadInfo, TreeInfo, Warning } from '../domain/version.js';
@@ -14,7 +17,7 @@ import { inputsDigest, outputKey, readOutput, writeOutput } from './outputs.js';
 import type { StageContext, StagePorts } from './ports.js';
 
 /** Bumped whenever extraction would give another output for the same inputs. */
-export const EXTRACT_FORMAT = 'mll-extract/1';
+export const EXTRACT_FORMAT = 'mll-extract/2';
 
 export interface ExtractInput {
   model: string;
@@ -23,6 +26,19 @@ export interface ExtractInput {
   payload: Pick<PayloadInfo, 'key' | 'digest' | 'size' | 'format'>;
   /** A contract the client sent with the upload (Hydrosphere clients): it wins over serving.yaml and inference. */
   sentContract: Contract | null;
+  /** A Hydrosphere client's install command: its pip install steps become the dependencies (it wins over serving.yaml's). */
+  installCommand?: string | null;
+}
+
+/** What serving.yaml says beyond the contract and the files, for the version record. */
+export interface ServingYamlSummary {
+  file: string;
+  dialect: ServingYamlDialect;
+  /** The model's name as written, when it is not the model name (a Hydrosphere name). */
+  displayName: string | null;
+  labels: Record<string, string>;
+  /** `runtime: image:tag`, used as the base when the operator allows it. */
+  requestedRuntime: string | null;
 }
 
 export interface ExtractOutput {
@@ -36,6 +52,7 @@ export interface ExtractOutput {
   tree: TreeInfo;
   dependencies: DependencySource | null;
   warnings: Warning[];
+  servingYaml?: ServingYamlSummary | null;
 }
 
 /**
@@ -47,6 +64,7 @@ export interface ExtractOutput {
 export async function runExtract(input: ExtractInput, ports: StagePorts, ctx: StageContext): Promise<ExtractOutput> {
   const digest = inputsDigest({
     format: EXTRACT_FORMAT, model: input.model, modelType: input.modelType, payload: input.payload.digest, sentContract: input.sentContract,
+    installCommand: input.installCommand ?? null, servingYaml: ports.settings.servingYaml ?? 'lenient',
   });
   const key = outputKey('extract', digest);
   const done = await readOutput<ExtractOutput>(ports.store, key);
@@ -64,20 +82,24 @@ export async function runExtract(input: ExtractInput, ports: StagePorts, ctx: St
     }, ctx.signal);
     if (extracted.strippedPrefix) ctx.log(`extract: the archive wraps everything in "${extracted.strippedPrefix}"; using it as the model root`);
 
-    const inspection = await inspectWithSentContract(extracted.root, input);
-    const selected = selectPayload(extracted.entries, inspection.servingYaml?.payload ?? null);
+    const inspection = await inspectWithSentContract(extracted.root, input, ports.settings.servingYaml ?? 'lenient');
+    const yaml = inspection.servingYaml;
+    if (yaml) ctx.log(`extract: ${yaml.file} is written in ${dialectDescriptions[yaml.dialect]}`);
+    // serving.yaml's payload chooses the files and where they land in the image (src/contract/payload.ts).
+    const placed = placePayload(extracted.entries, yaml?.placements ?? null);
+    const selected = placed.map((p) => p.entry);
     ctx.log(`extract: contract with ${inspection.contract.signatures.length} signature(s), model-type ${inspection.modelType}, ${selected.length} file(s) in the image`);
 
     await failpoint(ports.failpoints, 'extract-mid', ctx.signal);
     const protobin = Buffer.from(encodeContract(input.model, inspection.contract));
     const contractDigest = sha256Digest(protobin);
     await putBlobIfAbsent(ports, contractDigest, protobin);
-    for (const entry of selected) {
+    for (const { entry, source } of placed) {
       if (entry.type !== 'file') continue;
       const blobKey = keys.blob(entry.digest);
       if (await exists(ports.store, blobKey)) continue;
       ctx.signal.throwIfAborted();
-      await ports.store.putFile(blobKey, path.join(extracted.root, ...entry.path.split('/')), { size: entry.size, move: true });
+      await ports.store.putFile(blobKey, path.join(extracted.root, ...source.split('/')), { size: entry.size, move: true });
     }
     const manifest: TreeManifest = { entries: selected };
     const manifestBytes = Buffer.from(JSON.stringify(manifest));
@@ -90,8 +112,15 @@ export async function runExtract(input: ExtractInput, ports: StagePorts, ctx: St
       contract: inspection.contract,
       contractDigest,
       tree: { digest: treeDigest, files: files.length, size: files.reduce((n, f) => n + f.size, 0) },
-      dependencies: dependencySource(selected),
+      dependencies: await dependencySource(ports, selected, yaml, input.installCommand ?? null),
       warnings: inspection.warnings,
+      servingYaml: yaml && {
+        file: yaml.file,
+        dialect: yaml.dialect,
+        displayName: yaml.displayName === yaml.name ? null : yaml.displayName,
+        labels: yaml.labels,
+        requestedRuntime: yaml.requestedRuntime,
+      },
     };
     await writeOutput(ports.store, key, output);
     return output;
@@ -101,11 +130,12 @@ export async function runExtract(input: ExtractInput, ports: StagePorts, ctx: St
 }
 
 /**
- * A contract the client sent wins. The upload's own serving.yaml or model files are still read,
- * for the model-type and to warn when they disagree; a model they cannot describe is fine then.
+ * A contract the client sent wins (mergeSentContract). The upload's own serving.yaml or model
+ * files are still read, for the model-type and to warn when they disagree; a model they cannot
+ * describe is fine then.
  */
-async function inspectWithSentContract(root: string, input: ExtractInput): Promise<Inspection> {
-  const options = { modelName: input.model, modelType: input.modelType ?? undefined };
+async function inspectWithSentContract(root: string, input: ExtractInput, servingYaml: 'lenient' | 'strict'): Promise<Inspection> {
+  const options = { modelName: input.model, modelType: input.modelType ?? undefined, servingYaml };
   if (!input.sentContract) return inspectModel(root, options);
   const sent = input.sentContract;
   let inspected: Inspection | null = null;
@@ -114,23 +144,36 @@ async function inspectWithSentContract(root: string, input: ExtractInput): Promi
   } catch (err) {
     if (!isMllError(err) || err.code !== 'CONTRACT_REQUIRED') throw err;
   }
-  const modelType = inspected?.modelType ?? input.modelType ?? `${sent.framework}:unknown`;
-  const warnings = [...(inspected?.warnings ?? [])];
-  if (inspected) {
-    const diff = diffContracts(inspected.contract, sent);
-    if (diff.changes.length > 0) {
-      warnings.push({
-        code: 'CONTRACT_MISMATCH',
-        message: `the contract sent with the upload differs from the one its files declare (${diff.changes.length} difference${diff.changes.length === 1 ? '' : 's'}); the sent contract is used`,
-        details: { changes: diff.changes },
-      });
-    }
-  }
-  return { contract: { ...sent, framework: modelType.split(':')[0] ?? sent.framework }, modelType, servingYaml: inspected?.servingYaml ?? null, warnings };
+  const modelType = inspected?.modelType ?? input.modelType ?? `${sent.framework || 'unknown'}:unknown`;
+  const merged = mergeSentContract(sent, inspected && uploadContractOf(inspected));
+  return {
+    contract: { ...merged.contract, framework: modelType.split(':')[0] ?? merged.contract.framework },
+    modelType,
+    servingYaml: inspected?.servingYaml ?? null,
+    warnings: [...(inspected?.warnings ?? []), ...merged.warnings],
+  };
 }
 
-/** A requirements.txt at the root of the image's files is installed under /model/lib at build time. */
-function dependencySource(selected: TreeEntry[]): DependencySource | null {
+/**
+ * What is installed under /model/lib at build time: a client's install command, else
+ * serving.yaml's install-command (their pip install steps as requirements text, stored as a
+ * blob), else a requirements.txt at the root of the image's files.
+ */
+async function dependencySource(ports: StagePorts, selected: TreeEntry[], yaml: ServingYaml | null, clientCommand: string | null): Promise<DependencySource | null> {
+  let text = yaml?.dependencies?.text ?? null;
+  if (clientCommand !== null && clientCommand.trim() !== '') {
+    const result = installCommandToRequirements(clientCommand);
+    if (!result.ok) {
+      throw new MllError('INVALID_METADATA', `The install command cannot be run: ${JSON.stringify(result.part)}: ${result.reason}`, { details: { installCommand: clientCommand, part: result.part } });
+    }
+    text = result.requirements === '' ? null : result.requirements;
+  }
+  if (text !== null) {
+    const bytes = Buffer.from(text);
+    const digest = sha256Digest(bytes);
+    await putBlobIfAbsent(ports, digest, bytes);
+    return { source: 'install-command', digest };
+  }
   const file = selected.find((e) => e.type === 'file' && e.path === 'requirements.txt');
   return file && file.type === 'file' ? { source: 'requirements.txt', digest: file.digest } : null;
 }
@@ -162,24 +205,4 @@ function isAlive(pid: number): boolean {
 async function putBlobIfAbsent(ports: StagePorts, digest: string, bytes: Buffer): Promise<void> {
   const key = keys.blob(digest);
   if (!(await exists(ports.store, key))) await ports.store.put(key, bytes, { size: bytes.length });
-}
-
-/**
- * serving.yaml's `payload` names the files and folders that go into the image; without it, every
- * file does. A listed entry that matches nothing is an error, not a silent skip.
- */
-export function selectPayload(entries: TreeEntry[], payload: string[] | null): TreeEntry[] {
-  if (payload === null) return entries;
-  const chosen = new Set<TreeEntry>();
-  for (const raw of payload) {
-    const item = raw.replace(/^\.\/+/, '').replace(/\/+$/, '');
-    const matches = entries.filter((e) => item === '' || e.path === item || e.path.startsWith(`${item}/`));
-    if (matches.length === 0) {
-      throw new MllError('PAYLOAD_ENTRY_MISSING', `serving.yaml lists payload entry "${raw}", but the upload has no such file or folder`, {
-        details: { file: 'serving.yaml', path: 'payload', entry: raw },
-      });
-    }
-    for (const m of matches) chosen.add(m);
-  }
-  return entries.filter((e) => chosen.has(e));
 }

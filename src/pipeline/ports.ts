@@ -25,6 +25,8 @@ export interface StageSettings {
   maxUnpackedBytes: number;
   maxFiles: number;
   maxPathDepth: number;
+  /** MLL_SERVING_YAML: `strict` fails a version on unknown serving.yaml keys (default lenient). */
+  servingYaml?: 'lenient' | 'strict';
 }
 
 /** A stage: a plain async function of its input, the ports and the context (signal, user log). */

@@ -107,11 +107,25 @@ describe('binary contract: errors', () => {
     await rejectsWith(() => decodeContract(Uint8Array.from([0x12, 0x02, 0x0f, 0xff])), 'INVALID_MODEL');
   });
 
-  test('fields with subfields (not in the JSON form) decode as unsupported:SUBFIELDS', () => {
+  test('fields with subfields decode as records (dtype subfields) and encode back to the same bytes', () => {
     const bytes = contractType('ModelContract')
       .encode({ signatures: [{ signature_name: 's', inputs: [{ name: 'rec', subfields: { data: [{ name: 'a', dtype: 1 }] } }] }] })
       .finish();
-    assert.deepEqual(decodeContract(bytes).contract.signatures[0]?.inputs[0], { name: 'rec', dtype: 'unsupported:SUBFIELDS', shape: null });
+    const decoded = decodeContract(bytes);
+    assert.deepEqual(decoded.contract.signatures[0]?.inputs[0], { name: 'rec', dtype: 'subfields', shape: null, subfields: [{ name: 'a', dtype: 'float', shape: null }] });
+    const again = decodeContract(encodeContract('', decoded.contract));
+    assert.deepEqual(again.contract, decoded.contract);
+  });
+
+  test('subfields nested deeper than the limit, and too many fields, fail clearly', async () => {
+    let field: Record<string, unknown> = { name: 'leaf', dtype: 1 };
+    for (let i = 0; i < 12; i++) field = { name: `r${i}`, subfields: { data: [field] } };
+    const deep = contractType('ModelContract').encode({ signatures: [{ signature_name: 's', inputs: [field] }] }).finish();
+    await rejectsWith(() => decodeContract(deep), 'INVALID_MODEL', /nested more than 10 levels/);
+    const many = contractType('ModelContract')
+      .encode({ signatures: [{ signature_name: 's', inputs: Array.from({ length: 10_001 }, (_, i) => ({ name: `f${i}`, dtype: 1 })) }] })
+      .finish();
+    await rejectsWith(() => decodeContract(many), 'INVALID_MODEL', /more than 10000 fields/);
   });
 });
 

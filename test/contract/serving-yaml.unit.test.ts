@@ -107,15 +107,15 @@ contract:
 
   test('unknown keys are warnings with their paths, not errors', async () => {
     const text = valid
-      .replace('kind: Model', 'kind: Model\nruntime: "hydrosphere/serving-runtime-python:3.6"\nmetadata: {team: nlp}')
+      .replace('kind: Model', 'kind: Model\nowner: "search-team"\ntags: {team: nlp}')
       .replace('  tokenize:\n    inputs:', '  tokenize:\n    description: splits text\n    inputs:')
       .replace('        profile: text\n    outputs:', '        profile: text\n        default: "hello"\n    outputs:');
     await withTemp(async (dir) => {
       await writeTree(dir, { 'serving.yaml': text, ...validFiles });
       const got = await inspectModel(dir);
       const paths = got.warnings.filter((w) => w.code === 'SERVING_YAML_UNKNOWN_KEY').map((w) => (w.details as { path: string }).path);
-      assert.deepEqual(paths, ['runtime', 'metadata', 'contract.tokenize.description', 'contract.tokenize.inputs.x.default']);
-      assert.match(got.warnings[0]!.message, /serving\.yaml: unknown key runtime is ignored/);
+      assert.deepEqual(paths, ['owner', 'tags', 'contract.tokenize.description', 'contract.tokenize.inputs.x.default']);
+      assert.match(got.warnings[0]!.message, /serving\.yaml: unknown key owner is ignored/);
     });
   });
 });
@@ -158,13 +158,15 @@ describe('serving.yaml: each kind of mistake', () => {
     assert.match(issueAt(emptyInputs, 'contract.predict.inputs').expected, /at least one input/);
   });
 
-  test('field type: unknown names, with a hint for NumPy names', () => {
-    const i = issueAt(sig('        shape: [-1]\n        type: float32'), 'contract.predict.inputs.x.type');
-    assert.equal(i.found, '"float32"');
+  test('field type: unknown names, with the list of known ones (NumPy and TensorFlow names are known)', () => {
+    const i = issueAt(sig('        shape: [-1]\n        type: float33'), 'contract.predict.inputs.x.type');
+    assert.equal(i.found, '"float33"');
     assert.match(i.expected, /one of half, float, double/);
-    assert.match(i.expected, /for float32 write float/);
+    assert.match(i.expected, /float32/);
     assert.equal(issueAt(sig('        shape: [-1]'), 'contract.predict.inputs.x.type').found, 'nothing');
     assert.equal(issueAt(sig('        shape: [-1]\n        type: unsupported:INT4'), 'contract.predict.inputs.x.type').found, '"unsupported:INT4"');
+    const { doc } = parseServingYaml(sig('        shape: [-1]\n        type: float32'));
+    assert.equal(doc.contract?.[0]?.inputs[0]?.dtype, 'float');
   });
 
   test('field shape: each bad dim at its index, and bad shapes as a whole', () => {
@@ -182,9 +184,11 @@ describe('serving.yaml: each kind of mistake', () => {
     assert.equal(issueAt(sig('        type: float'), 'contract.predict.inputs.x.shape').found, 'nothing');
   });
 
-  test('field profile', () => {
-    const i = issueAt(sig('        shape: [-1]\n        type: float\n        profile: TEXTUAL'), 'contract.predict.inputs.x.profile');
-    assert.match(i.expected, /numerical/);
+  test('field profile: an unknown one is a warning and the field gets none', () => {
+    const { doc, warnings } = parseServingYaml(sig('        shape: [-1]\n        type: float\n        profile: TEXTUAL'));
+    assert.equal(doc.contract?.[0]?.inputs[0]?.profile, undefined);
+    assert.equal(warnings[0]?.code, 'UNKNOWN_PROFILE');
+    assert.match(warnings[0]!.message, /contract\.predict\.inputs\.x\.profile "TEXTUAL" is not a data profile; field x gets none/);
   });
 
   test('a field that is not a mapping, and odd names', () => {
@@ -266,10 +270,11 @@ describe('serving.yaml in an upload', () => {
     });
   });
 
-  test('an entry written as a folder that is a file', async () => {
+  test('an entry written as a folder that is a file is the file (as Hydrosphere\'s clients read it)', async () => {
     await withTemp(async (dir) => {
       await writeTree(dir, { 'serving.yaml': valid.replace('"./requirements.txt"', '"requirements.txt/"'), ...validFiles });
-      await rejectsWith(inspectModel(dir), 'INVALID_SERVING_YAML', /payload\[1\]: expected a folder/);
+      const got = await inspectModel(dir);
+      assert.deepEqual(got.servingYaml?.payload, ['src/', 'requirements.txt', 'nltk_data/']);
     });
   });
 
