@@ -70,7 +70,7 @@ export interface DependencySource {
 export interface ClientInputs {
   /** A contract sent with the upload: it wins over serving.yaml and inference (the version warns when they differ). */
   contract?: Contract;
-  /** A runtime image the client asked for (used only when the operator allows it). */
+  /** A runtime image the upload asked for (client metadata, or serving.yaml's `runtime:`); used only when the operator allows it. */
   runtime?: string;
   /** A Hydrosphere install-command. */
   installCommand?: string;
@@ -123,6 +123,8 @@ export interface VersionRecord {
   dependencies?: DependencySource | null;
   /** What a foreign client sent with the upload (absent for uploads through ML Lambda's own API). */
   client?: ClientInputs;
+  /** The model's name as the user wrote it (a Hydrosphere name with upper case or dots, see modelNameFromHydrosphere), when it is not `model`. */
+  displayName?: string;
 }
 
 export type VersionEventType = 'created' | 'status' | 'log' | 'warning';

@@ -50,6 +50,7 @@ export const extractStage: StageDefinition<ExtractInput, ExtractOutput> = {
     modelType: r.modelType,
     payload: { key: r.payload.key, digest: r.payload.digest, size: r.payload.size, format: r.payload.format },
     sentContract: r.client?.contract ?? null,
+    installCommand: r.client?.installCommand ?? null,
   }),
   run: runExtract,
   async change(record, output, { versions }) {
@@ -63,6 +64,13 @@ export const extractStage: StageDefinition<ExtractInput, ExtractOutput> = {
         r.dependencies = output.dependencies;
         r.warnings = mergeWarnings(r.warnings, output.warnings);
         r.diff = diff;
+        const yaml = output.servingYaml;
+        if (yaml) {
+          // serving.yaml's metadata are labels; the upload's own labels win.
+          r.labels = { ...yaml.labels, ...r.labels };
+          if (yaml.displayName !== null && r.displayName === undefined) r.displayName = yaml.displayName;
+          if (yaml.requestedRuntime !== null && !r.client?.runtime) r.client = { ...r.client, runtime: yaml.requestedRuntime };
+        }
       },
       event: diff?.breaking ? { type: 'warning', stage: 'extract', message: `The contract has breaking changes against version ${diff.against}` } : undefined,
     };
