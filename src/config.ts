@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { MllError } from './errors.js';
 import { parseRedisUrl, RedisUrlError, resolveRedisTarget, type RedisTarget } from './redis/target.js';
+import { redactUrlCredentials } from './shared/redact.js';
 
 /**
  * Configuration is read once, from environment variables, checked with this schema and passed
@@ -50,6 +51,10 @@ const redisUrl = z.string().min(1).superRefine((raw, ctx) => {
     ctx.addIssue({ code: 'custom', message: err.message });
   }
 });
+/** Space- or comma-separated values; empty items dropped. */
+const splitList = (raw: string) => raw.split(/[\s,]+/).filter((s) => s !== '');
+const list = z.string().transform(splitList);
+const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http(s) URL');
 
 interface Doc {
   env: string;
@@ -92,8 +97,18 @@ const vars = {
   registryInsecure: v('MLL_REGISTRY_INSECURE', bool, 'false', 'Talk plain HTTP to the registry (loopback registries).'),
   registryUsername: v('MLL_REGISTRY_USERNAME', z.string().optional(), undefined, 'Registry user (basic auth or token exchange).'),
   registryPassword: v('MLL_REGISTRY_PASSWORD', z.string().optional(), undefined, 'Registry password.'),
-  runtimes: v('MLL_RUNTIMES', runtimeMap, '', 'Runtime base image per framework: python=host/img:tag,tensorflow=... or JSON. Frameworks without one get a model-only image.'),
+  runtimes: v('MLL_RUNTIMES', runtimeMap, '', 'Runtime base image per framework, or per framework and version prefix: python=host/img:tag,python:3.6=host/img:py36,tensorflow=... or JSON. The most specific match of the model-type wins; frameworks without one get a model-only image.'),
+  runtimeAllow: v('MLL_RUNTIME_ALLOW', list, '', 'Image reference patterns (comma-separated, * within a path segment, ** across) a serving.yaml `runtime:` may name as its base; anything else is ignored with a warning and MLL_RUNTIMES decides.'),
   layerCompression: v('MLL_LAYER_COMPRESSION', z.enum(['none', 'gzip']), 'none', 'Compression of model layers (model weights barely compress).'),
+  installDependencies: v('MLL_INSTALL_DEPENDENCIES', bool, 'true', 'Install a model\'s requirements.txt (or pip install-command) into a /model/lib layer at build time; false builds without them and the version warns.'),
+  pipIndexUrl: v('MLL_PIP_INDEX_URL', httpUrl.optional(), undefined, 'Package index (PEP 503) pip installs from; pip\'s default (PyPI) when unset. Credentials in the URL never reach logs, records or images.'),
+  pipExtraIndexUrl: v('MLL_PIP_EXTRA_INDEX_URL', z.string().transform(splitList).pipe(z.array(httpUrl)), '', 'More package indexes, space- or comma-separated.'),
+  pipTrustedHost: v('MLL_PIP_TRUSTED_HOST', z.string().transform(splitList), '', 'Index hosts pip may reach over plain HTTP or unverified TLS, space- or comma-separated.'),
+  pipAllowSdist: v('MLL_PIP_ALLOW_SDIST', bool, 'false', 'Let pip build source distributions. This runs the packages\' build code on the worker (with an empty environment, a scratch HOME and the time limit); refused by default.'),
+  pipTimeoutMs: v('MLL_PIP_TIMEOUT_MS', int(1000), '900000', 'Longest a dependency install may take (pip is killed after it, DEPENDENCY_TIMEOUT).'),
+  dependencyMaxBytes: v('MLL_DEPENDENCY_MAX_BYTES', int(1), String(2 * GiB), 'Largest total size of a model\'s installed dependencies (DEPENDENCY_TOO_LARGE above).'),
+  pipPython: v('MLL_PIP_PYTHON', z.string().min(1), 'python3', 'The Python interpreter (with pip) the workers run pip with.'),
+  pipPythonVersion: v('MLL_PIP_PYTHON_VERSION', z.string().regex(/^3\.[0-9]{1,2}$/), '3.11', 'Python version dependencies are installed for when neither the runtime image (label ai.mll.runtime.python) nor the model-type (python:3.x) says.'),
   dockerHost: v('DOCKER_HOST', z.string().optional(), undefined, 'Docker engine for the docker builder (unix:///path or tcp://host:port).'),
 
   maxUploadBytes: v('MLL_MAX_UPLOAD_BYTES', int(1), String(10 * GiB), 'Largest accepted upload body (413 above).'),
@@ -136,6 +151,8 @@ export interface Config extends Parsed {
   baseUrl: string;
   /** Where Redis is (one server, Cluster or Sentinel), from REDIS_URL and the MLL_REDIS_* variables. */
   redis: RedisTarget;
+  /** The PATH the process was started with: where pip (MLL_PIP_PYTHON) and build tools are looked up. */
+  searchPath: string;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -148,7 +165,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     const raw = env[spec.env] === '' && spec.dflt === undefined ? undefined : env[spec.env] ?? spec.dflt;
     const result = spec.schema.safeParse(raw);
     if (result.success) out[key] = result.data;
-    else problems.push(`${spec.env}=${JSON.stringify(raw ?? null)}: ${result.error.issues.map((i) => i.message).join('; ')}`);
+    else problems.push(`${spec.env}=${redactUrlCredentials(JSON.stringify(raw ?? null))}: ${result.error.issues.map((i) => i.message).join('; ')}`);
   }
   const parsed = out as Parsed;
   let redis: RedisTarget | undefined;
@@ -177,5 +194,5 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   const dataDirAbs = path.resolve(cwd, parsed.dataDir);
   const shownHost = parsed.host === '0.0.0.0' || parsed.host === '::' ? '127.0.0.1' : parsed.host;
   const baseUrl = (parsed.publicUrl ?? `http://${shownHost}:${parsed.port}`).replace(/\/+$/, '');
-  return { ...parsed, dataDirAbs, baseUrl, redis: redis! };
+  return { ...parsed, dataDirAbs, baseUrl, redis: redis!, searchPath: env.PATH ?? '/usr/local/bin:/usr/bin:/bin' };
 }

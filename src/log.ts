@@ -6,7 +6,7 @@ export type { Logger };
 const redact = [
   'secret', '*.secret', 'token', '*.token', 'password', '*.password', 'authorization', '*.authorization',
   'headers.authorization', 'req.headers.authorization', 'req.headers.cookie', 'config.s3SecretKey',
-  'config.registryPassword',
+  'config.registryPassword', 'config.pipIndexUrl', 'config.pipExtraIndexUrl',
 ];
 
 export function createLogger(level: string, base: Record<string, unknown> = {}): Logger {

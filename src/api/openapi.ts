@@ -381,6 +381,10 @@ const schemas: Record<string, unknown> = {
         properties: {
           reference: { type: 'string' }, repository: { type: 'string' }, tag: { type: 'string' }, digest: { type: ['string', 'null'] },
           base: { type: ['object', 'null'] }, modelOnly: { type: 'boolean' }, builder: { type: 'string' }, target: { type: 'string' },
+          dependencies: {
+            type: ['object', 'null'],
+            description: 'What was installed under /model/lib: source, target Python and platform, packages with their wheel digests, and (oci builder) the layer and whether it was reused',
+          },
         },
       },
       warnings: { type: 'array', items: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } },

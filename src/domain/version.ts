@@ -49,11 +49,21 @@ export interface ImageInfo {
   tag: string;
   /** Manifest digest; set once the image is pushed. */
   digest: string | null;
-  /** The runtime base image, resolved to a digest, or null for a model-only image. */
-  base: { reference: string; digest: string } | null;
+  /** The runtime base image, resolved to a digest, or null for a model-only image; `matched` is the MLL_RUNTIMES key (or `serving.yaml`) that chose it. */
+  base: { reference: string; digest: string; matched?: string } | null;
   modelOnly: boolean;
   builder: string;
   target: string;
+  /** What was installed under /model/lib (requirements.txt or a pip install-command), when anything was. */
+  dependencies?: ImageDependencies | null;
+}
+
+export interface ImageDependencies {
+  source: string;
+  python: { version: string; platform: string; from: string };
+  packages: { name: string; version: string; file: string; wheelDigest: string | null }[];
+  /** The oci builder's layer: its digest and size, and whether it was reused (pip did not run). */
+  layer?: { digest: string; size: number; installedBytes: number; files: number; reused: boolean; key: string };
 }
 
 /** Where a model's Python dependencies come from: a blob of requirements.txt syntax, installed under /model/lib. */

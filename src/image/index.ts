@@ -1,16 +1,20 @@
 /**
  * The image side of ML Lambda: two ports and their adapters.
  *
- *   ImageBuilder  oci     daemonless: runtime base (resolved by tag to a digest) + deterministic model
+ *   ImageBuilder  oci     daemonless: runtime base (resolved by tag to a digest) + the installed
+ *                         requirements (/model/lib, one layer, see deps/) + deterministic model
  *                         layers (shared small-files layer, one layer per file of 4 MiB or more, up to
  *                         64 model layers, the contract last) + config + OCI manifest
- *                 docker  dockerode: FROM <runtime>@<digest>, COPY files and contract, the same labels
+ *                 docker  dockerode: FROM <runtime>@<digest>, a pip install stage whose /model/lib is
+ *                         copied in, COPY files and contract, the same labels
  *   ImageTarget   registry    OCI distribution API (HEAD, cross-repo mount, monolithic/chunked upload,
  *                             manifest PUT by tag last; anonymous, basic and bearer auth)
  *                 oci-layout  an OCI image layout per repository under <dataDir>/images
  *
  * Object-store keys: `image-layers/<sha256>.json` layer records (entries → digest, size), keyed by
- * everything that decides the layer's bytes; image configs, manifests, gzip layers, runtime configs
+ * everything that decides the layer's bytes; `dependency-layers/<sha256>.json` dependency layer
+ * records (keyed by the requirements, target Python/platform, index without secrets, base digest),
+ * whose tar is a content-addressed blob; image configs, manifests, gzip layers, runtime configs
  * and Dockerfiles are content-addressed blobs (`blobs/sha256/…`). Uncompressed layers are never
  * stored: they are regenerated from the content blobs. A layer never seen before is hashed by its first
  * publish while it uploads (one pass); its digest is recorded, so an unchanged payload is never read again.
@@ -23,6 +27,7 @@ import { DockerImageBuilder } from './docker/builder.js';
 import { createDocker } from './docker/engine.js';
 import { OciLayoutTarget } from './layout/target.js';
 import { OciImageBuilder } from './oci/builder.js';
+import { dependencySettings } from './deps/index.js';
 import type { Credentials } from './registry/client.js';
 import { parseRegistryTarget } from './registry/reference.js';
 import { Registries } from './registry/registries.js';
@@ -67,13 +72,14 @@ export function createImageBuilder(config: Config, deps: ImageDeps, registries =
     const docker = lazy(() => createDocker(config.dockerHost));
     const primary = config.registry ? parseRegistryTarget(config.registry).registry : undefined;
     return new DockerImageBuilder({
-      store: deps.store, logger, registries, runtimes: config.runtimes, docker,
+      store: deps.store, logger, registries, runtimes: config.runtimes, runtimeAllow: config.runtimeAllow,
+      dependencies: dependencySettings(config), docker,
       registry: primary ? { host: primary, credentials: credentials(config) } : undefined,
     });
   }
   return new OciImageBuilder({
-    store: deps.store, logger, registries, runtimes: config.runtimes, compression: config.layerCompression,
-    scratchDir: path.join(config.dataDirAbs, 'tmp'),
+    store: deps.store, logger, registries, runtimes: config.runtimes, runtimeAllow: config.runtimeAllow, compression: config.layerCompression,
+    scratchDir: path.join(config.dataDirAbs, 'tmp'), dependencies: dependencySettings(config),
   });
 }
 

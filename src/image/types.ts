@@ -15,6 +15,59 @@ export interface BuildRequest {
   contract: { protobin: Buffer; digest: string };
   labels?: Record<string, string>;
   description?: string | null;
+  /**
+   * Requirement lines to install under /model/lib (one layer): the payload's root requirements.txt, or
+   * serving.yaml's `pip install …` install-command turned into requirement lines. `-r`/`-c` and local
+   * paths in them are resolved against `tree`.
+   */
+  dependencies?: DependencySpec;
+  /** serving.yaml's `runtime: image:tag`: the base when MLL_RUNTIME_ALLOW admits it, otherwise a warning. */
+  requestedRuntime?: string;
+}
+
+export interface DependencySpec {
+  source: 'requirements.txt' | 'install-command';
+  text: string;
+}
+
+/** One package installed into /model/lib, as pip resolved it. */
+export interface InstalledPackage {
+  name: string;
+  version: string;
+  /** The wheel's file name on the index ('' when unknown). */
+  file: string;
+  /** sha256:<hex> of the wheel pip installed (from its installation report), when pip reported it. */
+  wheelDigest: string | null;
+}
+
+/** What a build installed under /model/lib, and for which Python. */
+export interface DependencySummary {
+  source: DependencySpec['source'];
+  packages: InstalledPackage[];
+  python: PythonTargetInfo;
+}
+
+/** The /model/lib layer of an oci build: what was installed, for which Python, and whether it was reused. */
+export interface DependencyLayerInfo extends DependencySummary {
+  /** The layer's digest (compressed bytes when gzip) and size. */
+  digest: string;
+  size: number;
+  /** Total bytes of the installed files. */
+  installedBytes: number;
+  files: number;
+  /** True when the layer was found by its inputs and pip did not run. */
+  reused: boolean;
+  /** The cache key (hash of the inputs, secrets excluded). */
+  key: string;
+}
+
+export interface PythonTargetInfo {
+  /** major.minor, e.g. 3.11 */
+  version: string;
+  /** os/arch, e.g. linux/amd64 */
+  platform: string;
+  /** Where the version came from. */
+  from: 'runtime-label' | 'model-type' | 'default';
 }
 
 export interface StageContext {
@@ -26,7 +79,7 @@ export interface StageContext {
 
 /** A warning the pipeline should put on the version (e.g. a runtime that could not be reached). */
 export interface ImageWarning {
-  code: 'RUNTIME_NOT_CONFIGURED' | 'RUNTIME_UNREACHABLE';
+  code: 'RUNTIME_NOT_CONFIGURED' | 'RUNTIME_UNREACHABLE' | 'RUNTIME_NOT_ALLOWED' | 'DEPENDENCIES_NOT_INSTALLED';
   message: string;
 }
 
@@ -41,6 +94,8 @@ export interface BaseImage {
   /** Registry host[:port] and repository of the base, for cross-repository mounts and blob copies. */
   registry: string;
   repository: string;
+  /** The MLL_RUNTIMES key that chose it (`python:3.6`, `python`), or `serving.yaml`. */
+  matched?: string;
 }
 
 /** Where the bytes of a layer come from when a target needs them. */
@@ -87,11 +142,13 @@ export interface OciBuiltImage {
   manifestSize: number | null;
   configDigest: string | null;
   configSize: number | null;
-  /** Base layers first, then the model's layers (files, one per large file, contract last). */
+  /** Base layers first, then the model's layers (dependencies, files, one per large file, contract last). */
   layers: OciLayer[];
   base: BaseImage | null;
   /** True when the image is the model's layers on an empty base (no runtime configured or reachable). */
   modelOnly: boolean;
+  /** The /model/lib layer, when the model has dependencies and they were installed. */
+  dependencies?: DependencyLayerInfo | null;
   /** `os/arch[/variant]` of the image config. */
   platform: string;
   /** Our labels (the config also keeps the runtime's). */
@@ -117,6 +174,8 @@ export interface DockerBuiltImage {
   localTag: string;
   base: BaseImage | null;
   modelOnly: boolean;
+  /** What the `RUN pip install` step installed (names and versions from pip's output; the engine keeps no wheel hashes). */
+  dependencies?: DependencySummary | null;
   labels: Record<string, string>;
   warnings: ImageWarning[];
 }

@@ -2,6 +2,7 @@ import { keys } from '../domain/keys.js';
 import type { TreeManifest } from '../domain/tree.js';
 import { failpoint } from '../failpoints.js';
 import type { BuiltImage } from '../image/types.js';
+import { readDependencySpec } from '../image/deps/index.js';
 import { getBuffer, getJson } from '../storage/object-store.js';
 import type { DependencySource } from '../domain/version.js';
 import { inputsDigest, readOutput, writeOutput } from './outputs.js';
@@ -16,6 +17,8 @@ export interface BuildInput {
   /** sha256 of contract.protobin (extract's output). */
   contractDigest: string;
   dependencies: DependencySource | null;
+  /** A runtime image the client asked for (serving.yaml `runtime:`); used only when MLL_RUNTIME_ALLOW admits it. */
+  requestedRuntime?: string | null;
   labels: Record<string, string>;
   description: string | null;
 }
@@ -53,6 +56,8 @@ export async function runBuild(input: BuildInput, ports: StagePorts, ctx: StageC
     contract: { protobin, digest: input.contractDigest },
     labels: input.labels,
     description: input.description,
+    dependencies: input.dependencies ? await readDependencySpec(ports.store, input.dependencies) : undefined,
+    requestedRuntime: input.requestedRuntime ?? undefined,
   }, ctx);
   await failpoint(ports.failpoints, 'build-mid', ctx.signal);
   const output: BuildOutput = { inputs: digest, image };

@@ -1,7 +1,7 @@
 import { diffContracts } from '../contract/index.js';
-import type { ContractDiff, Stage, VersionEvent, VersionRecord, Warning } from '../domain/version.js';
+import type { ContractDiff, ImageDependencies, Stage, VersionEvent, VersionRecord, Warning } from '../domain/version.js';
 import { MllError } from '../errors.js';
-import type { PublishedImage } from '../image/types.js';
+import type { BuiltImage, PublishedImage } from '../image/types.js';
 import { runBuild, type BuildInput, type BuildOutput } from './build.js';
 import { runExtract, type ExtractInput, type ExtractOutput } from './extract.js';
 import type { StageFunction } from './ports.js';
@@ -88,6 +88,7 @@ export const buildStage: StageDefinition<BuildInput, BuildOutput> = {
       treeDigest: r.tree.digest,
       contractDigest: r.contractDigest,
       dependencies: r.dependencies ?? null,
+      requestedRuntime: r.client?.runtime ?? null,
       labels: r.labels,
       description: r.description,
     };
@@ -101,10 +102,11 @@ export const buildStage: StageDefinition<BuildInput, BuildOutput> = {
           repository: r.model,
           tag: String(r.version),
           digest: null,
-          base: image.base ? { reference: image.base.reference, digest: image.base.digest } : null,
+          base: image.base ? { reference: image.base.reference, digest: image.base.digest, ...(image.base.matched ? { matched: image.base.matched } : {}) } : null,
           modelOnly: image.modelOnly,
           builder: image.builder,
           target,
+          dependencies: imageDependencies(image),
         };
         r.warnings = mergeWarnings(r.warnings, image.warnings);
       },
@@ -134,6 +136,16 @@ export const pushStage: StageDefinition<PushInput, PublishedImage> = {
 };
 
 export const stageDefinitions = { extract: extractStage, build: buildStage, push: pushStage } as const;
+
+/** What went into /model/lib, as the version record shows it. */
+function imageDependencies(image: BuiltImage): ImageDependencies | null {
+  const d = image.dependencies;
+  if (!d) return null;
+  const layer = 'digest' in d
+    ? { layer: { digest: d.digest, size: d.size, installedBytes: d.installedBytes, files: d.files, reused: d.reused, key: d.key } }
+    : {};
+  return { source: d.source, python: d.python, packages: d.packages, ...layer };
+}
 
 function mergeWarnings(existing: Warning[], added: Warning[]): Warning[] {
   const seen = new Set(existing.map((w) => `${w.code}:${w.message}`));

@@ -3,7 +3,9 @@ import { keys } from '../../domain/keys.js';
 import { MllError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ObjectStore } from '../../storage/object-store.js';
-import { putIfAbsent, resolveRuntime } from '../runtime.js';
+import { chooseRuntime, putIfAbsent, resolveRuntime } from '../runtime.js';
+import { dependencyPlan, type DependencySettings } from '../deps/index.js';
+import { dockerDependencyStep, packagesFromPipOutput, type DockerDependencyStep } from '../deps/docker.js';
 import { imageLabels } from '../oci/image-config.js';
 import { segmentStream } from '../oci/layer-stream.js';
 import { segmentsSize, tarSegments, withParents, type TarEntry } from '../oci/tar.js';
@@ -18,7 +20,12 @@ export interface DockerBuilderOptions {
   store: ObjectStore;
   logger: Logger;
   registries: Registries;
+  /** `framework` or `framework:version-prefix` → runtime image reference (MLL_RUNTIMES). */
   runtimes: Record<string, string>;
+  /** Patterns a serving.yaml `runtime:` must match to be used (MLL_RUNTIME_ALLOW). */
+  runtimeAllow?: string[];
+  /** How requirements are installed; without it, a model's requirements are not installed (and the version warns). */
+  dependencies?: DependencySettings;
   docker: () => Docker;
   /** Credentials of the configured registry, for pulling a runtime that lives there. */
   registry?: { host: string; credentials?: Credentials };
@@ -53,15 +60,26 @@ export class DockerImageBuilder implements ImageBuilder {
     await putIfAbsent(store, keys.blob(contractDigest), req.contract.protobin);
 
     const warnings: ImageWarning[] = [];
-    const resolved = await resolveRuntime({ ...this.options, platform: this.options.platform ?? hostPlatform() }, req.framework, warnings, ctx);
+    const platform = this.options.platform ?? hostPlatform();
+    const choice = chooseRuntime(this.options, req, warnings, ctx);
+    const resolved = await resolveRuntime({ ...this.options, platform }, choice, req.framework, warnings, ctx);
     const labels = imageLabels({
       model: req.model, version: req.version, modelType: req.modelType, framework: req.framework, contractDigest,
       description: req.description, userLabels: req.labels,
       base: resolved ? { reference: resolved.base.reference, digest: resolved.base.digest } : null,
     });
     const from = resolved ? `${resolved.base.registry}/${resolved.base.repository}@${resolved.base.digest}` : 'scratch';
+    let deps: DockerDependencyStep | undefined;
+    const python = dependencyPlan(this.options.dependencies, req, resolved, platform, warnings, ctx);
+    if (python && !resolved) {
+      const message = 'The model\'s requirements were not installed: the docker builder installs them with the runtime image\'s pip, and this image has no runtime';
+      warnings.push({ code: 'DEPENDENCIES_NOT_INSTALLED', message });
+      ctx.log(message);
+    } else if (python) {
+      deps = await dockerDependencyStep(store, this.options.dependencies!, req, python, from);
+    }
     const dockerfile = Buffer.from(
-      `FROM ${from}\nCOPY files/ /model/files/\nCOPY contract.protobin /model/contract.protobin\n`,
+      `${deps?.stage ?? ''}FROM ${from}\n${deps?.copy ?? ''}COPY files/ /model/files/\nCOPY contract.protobin /model/contract.protobin\n`,
     );
     const dockerfileDigest = sha256Digest(dockerfile);
     await putIfAbsent(store, keys.blob(dockerfileDigest), dockerfile);
@@ -69,6 +87,7 @@ export class DockerImageBuilder implements ImageBuilder {
     const entries: TarEntry[] = [
       { type: 'file', path: 'Dockerfile', mode: 0o644, size: dockerfile.length, digest: dockerfileDigest },
       { type: 'file', path: 'contract.protobin', mode: 0o644, size: req.contract.protobin.length, digest: contractDigest },
+      ...(deps?.entries ?? []),
       { type: 'dir', path: 'files' },
       ...req.tree.entries.map((e): TarEntry => e.type === 'file'
         ? { type: 'file', path: `files/${e.path}`, mode: e.mode, size: e.size, digest: e.digest }
@@ -86,22 +105,43 @@ export class DockerImageBuilder implements ImageBuilder {
     let stream: NodeJS.ReadableStream;
     try {
       stream = await docker.buildImage(context, {
-        t: localTag, labels, rm: true, forcerm: true, registryconfig, abortSignal: ctx.signal,
-        platform: this.options.platform ?? hostPlatform(),
+        t: localTag, labels, rm: true, forcerm: true, registryconfig, abortSignal: ctx.signal, platform,
+        // The install stage reaches the index from the host's network (a loopback index included).
+        ...(deps ? { buildargs: deps.buildargs, networkmode: 'host' } : {}),
       });
     } catch (err) {
       context.destroy();
       throw dockerError(err, `Building ${localTag}`);
     }
     let imageId: string | undefined;
-    await followProgress(docker, stream, (event) => {
-      const aux = event.aux as { ID?: string } | undefined;
-      if (aux?.ID) imageId = aux.ID;
-      const line = (event.stream ?? event.status ?? '').replace(/\s+$/, '');
-      if (line) ctx.log(line);
-      const m = /^Successfully built ([a-f0-9]{12,64})$/.exec(line);
-      if (m && !imageId) imageId = m[1];
-    }, `Building ${localTag}`, 'build');
+    const redact = deps?.redact ?? ((t: string) => t);
+    const output: string[] = [];
+    let inDepsStep = false;
+    try {
+      await followProgress(docker, stream, (event) => {
+        const aux = event.aux as { ID?: string } | undefined;
+        if (aux?.ID) imageId = aux.ID;
+        const text = redact(event.stream ?? event.status ?? '');
+        for (const raw of text.split('\n')) {
+          const line = raw.replace(/\s+$/, '');
+          if (!line) continue;
+          ctx.log(line);
+          if (/^Step \d+\/\d+ : /.test(line)) inDepsStep = line.includes('/mll-deps/normalise.py');
+          else if (inDepsStep) {
+            output.push(line);
+            if (output.length > 200) output.shift();
+            const packages = packagesFromPipOutput(line);
+            if (packages && deps) deps.summary.packages = packages;
+          }
+          const m = /^Successfully built ([a-f0-9]{12,64})$/.exec(line);
+          if (m && !imageId) imageId = m[1];
+        }
+      }, `Building ${localTag}`, 'build');
+    } catch (err) {
+      const code = /returned a non-zero code: (\d+)/.exec((err as Error).message ?? '')?.[1];
+      if (deps && inDepsStep && code) throw await deps.failure(Number(code), output, ctx.signal);
+      throw err;
+    }
     if (!imageId) {
       const inspected = await docker.getImage(localTag).inspect().catch((err: unknown) => { throw dockerError(err, `Inspecting ${localTag}`); });
       imageId = inspected.Id;
@@ -109,7 +149,7 @@ export class DockerImageBuilder implements ImageBuilder {
     if (!imageId.startsWith('sha256:')) imageId = (await docker.getImage(imageId).inspect()).Id;
     return {
       kind: 'docker', builder: 'docker', imageId, localTag,
-      base: resolved?.base ?? null, modelOnly: !resolved, labels, warnings,
+      base: resolved?.base ?? null, modelOnly: !resolved, dependencies: deps?.summary ?? null, labels, warnings,
     };
   }
 }

@@ -1,3 +1,5 @@
+import os from 'node:os';
+import path from 'node:path';
 import { keys } from '../../domain/keys.js';
 import { MllError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -7,7 +9,8 @@ import type { Registries } from '../registry/registries.js';
 import type { BuildRequest, ImageBuilder, ImageWarning, OciBuiltImage, OciLayer, StageContext } from '../types.js';
 import { mapLimit } from '../../shared/map-limit.js';
 import { formatBytes, hostPlatform } from '../util.js';
-import { putIfAbsent, resolveRuntime } from '../runtime.js';
+import { chooseRuntime, putIfAbsent, resolveRuntime } from '../runtime.js';
+import { buildDependencyLayer, type DependencySettings } from '../deps/index.js';
 import { imageAnnotations, imageLabels } from './image-config.js';
 import { completeImage } from './assemble.js';
 import { planModelLayers, prepareLayer, type Compression, type LayerPlan } from './layers.js';
@@ -17,12 +20,16 @@ export interface OciBuilderOptions {
   store: ObjectStore;
   logger: Logger;
   registries: Registries;
-  /** framework → runtime image reference. */
+  /** `framework` or `framework:version-prefix` → runtime image reference (MLL_RUNTIMES). */
   runtimes: Record<string, string>;
+  /** Patterns a serving.yaml `runtime:` must match to be used (MLL_RUNTIME_ALLOW). */
+  runtimeAllow?: string[];
+  /** How requirements are installed; without it, a model's requirements are not installed (and the version warns). */
+  dependencies?: DependencySettings;
   compression: Compression;
   /** os/arch[/variant] picked from runtime indexes and written into model-only images; the host's by default. */
   platform?: string;
-  /** Where compressed layers are written on their way into the store. */
+  /** Where compressed layers and dependency installs are written on their way into the store. */
   scratchDir?: string;
   /** Layers prepared at once. */
   concurrency?: number;
@@ -62,7 +69,15 @@ export class OciImageBuilder implements ImageBuilder {
     await putIfAbsent(store, keys.blob(contractDigest), req.contract.protobin);
 
     const warnings: ImageWarning[] = [];
-    const resolved = await resolveRuntime({ ...this.options, platform: this.platform }, req.framework, warnings, ctx);
+    const choice = chooseRuntime(this.options, req, warnings, ctx);
+    const resolved = await resolveRuntime({ ...this.options, platform: this.platform }, choice, req.framework, warnings, ctx);
+    const platform = resolved
+      ? [resolved.config.os ?? 'linux', resolved.config.architecture ?? 'amd64', resolved.config.variant].filter(Boolean).join('/')
+      : this.platform;
+    const deps = await buildDependencyLayer({
+      store, settings: this.options.dependencies, scratchDir: this.options.scratchDir ?? path.join(os.tmpdir(), 'mll-build'),
+      compression: this.options.compression,
+    }, req, resolved, platform, warnings, ctx);
 
     const plans = planModelLayers(req.tree, { digest: contractDigest, size: req.contract.protobin.length });
     const prepared = await mapLimit(plans, this.options.concurrency ?? 8, async (plan) => {
@@ -84,21 +99,19 @@ export class OciImageBuilder implements ImageBuilder {
       diffId: resolved!.config.rootfs?.diff_ids[i] ?? l.digest,
       source: { kind: 'base' },
     }));
-    const modelLayers: OciLayer[] = prepared.map(({ key, record }) => ({
+    const fileLayers: OciLayer[] = prepared.map(({ key, record }) => ({
       mediaType: record.mediaType,
       digest: record.digest,
       size: record.size,
       diffId: record.diffId,
       source: record.compression === 'none' ? { kind: 'recipe', key } : { kind: 'blob' },
     }));
+    const modelLayers = deps ? [deps.layer, ...fileLayers] : fileLayers;
     const meta = {
       model: req.model, version: req.version, modelType: req.modelType, framework: req.framework, contractDigest,
       description: req.description, userLabels: req.labels,
       base: resolved ? { reference: resolved.base.reference, digest: resolved.base.digest } : null,
     };
-    const platform = resolved
-      ? [resolved.config.os ?? 'linux', resolved.config.architecture ?? 'amd64', resolved.config.variant].filter(Boolean).join('/')
-      : this.platform;
     let image: OciBuiltImage = {
       kind: 'oci',
       builder: 'oci',
@@ -110,12 +123,13 @@ export class OciImageBuilder implements ImageBuilder {
       layers: [...baseLayers, ...modelLayers],
       base: resolved?.base ?? null,
       modelOnly: !resolved,
+      dependencies: deps?.info ?? null,
       platform,
       labels: imageLabels(meta),
       warnings,
       assembly: {
         baseConfigDigest: resolved?.configDigest ?? null,
-        history: prepared.map(({ plan }) => createdBy(plan)),
+        history: [...(deps ? [deps.createdBy] : []), ...prepared.map(({ plan }) => createdBy(plan))],
         annotations: imageAnnotations(meta),
       },
     };

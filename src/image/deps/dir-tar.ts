@@ -1,0 +1,104 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { MllError } from '../../errors.js';
+import { GZIP_LEVEL, type Compression } from '../oci/layers.js';
+import { entryHeader, withParents, type TarEntry } from '../oci/tar.js';
+
+const BLOCK = 512;
+
+/** A directory on disk as sorted tar entries under `prefix`, with the total bytes of its files. */
+export async function directoryEntries(root: string, prefix: string): Promise<{ entries: TarEntry[]; files: number; bytes: number }> {
+  const found: TarEntry[] = [];
+  let files = 0;
+  let bytes = 0;
+  async function walk(rel: string): Promise<void> {
+    const dirents = await fs.readdir(path.join(root, rel), { withFileTypes: true });
+    for (const d of dirents) {
+      const childRel = rel ? `${rel}/${d.name}` : d.name;
+      const full = path.join(root, childRel);
+      const inLayer = `${prefix}/${childRel}`;
+      if (d.isDirectory()) {
+        found.push({ type: 'dir', path: inLayer });
+        await walk(childRel);
+      } else if (d.isFile()) {
+        const st = await fs.lstat(full);
+        found.push({ type: 'file', path: inLayer, mode: st.mode, size: st.size, digest: '' });
+        files++;
+        bytes += st.size;
+      } else if (d.isSymbolicLink()) {
+        found.push({ type: 'symlink', path: inLayer, target: await fs.readlink(full) });
+      }
+    }
+  }
+  await walk('');
+  return { entries: withParents([{ type: 'dir', path: prefix }, ...found]), files, bytes };
+}
+
+/** The tar bytes of entries read from `root` (paths in the layer are `prefix/…`, on disk `root/…`). */
+function tarStream(root: string, prefix: string, entries: TarEntry[]): Readable {
+  async function* generate(): AsyncGenerator<Buffer> {
+    for (const entry of entries) {
+      yield entryHeader(entry);
+      if (entry.type !== 'file' || entry.size === 0) continue;
+      let got = 0;
+      for await (const chunk of createReadStream(path.join(root, entry.path.slice(prefix.length + 1)), { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>) {
+        got += chunk.length;
+        if (got > entry.size) break;
+        yield chunk;
+      }
+      if (got !== entry.size) throw new MllError('INTERNAL', `${entry.path} changed size while its layer was written`);
+      const pad = (BLOCK - (entry.size % BLOCK)) % BLOCK;
+      if (pad > 0) yield Buffer.alloc(pad);
+    }
+    yield Buffer.alloc(2 * BLOCK);
+  }
+  return Readable.from(generate(), { objectMode: false });
+}
+
+function hashing(hash: ReturnType<typeof createHash>, counter: { bytes: number }): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      counter.bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+}
+
+export interface WrittenLayer {
+  file: string;
+  /** Of the bytes written (compressed when gzip). */
+  digest: string;
+  size: number;
+  /** Of the uncompressed tar. */
+  diffId: string;
+  uncompressedSize: number;
+}
+
+/**
+ * Streams the deterministic tar of a directory (sorted entries, fixed times, owners and modes: the
+ * project's tar headers) into a file under `scratchDir`, hashing it on the way; gzip when asked.
+ * Memory stays at a chunk or two whatever the size. The caller moves or removes the file.
+ */
+export async function writeDirectoryLayer(
+  root: string, prefix: string, entries: TarEntry[], compression: Compression, scratchDir: string, signal: AbortSignal,
+): Promise<WrittenLayer> {
+  const file = path.join(scratchDir, `layer-${randomUUID()}.tar${compression === 'gzip' ? '.gz' : ''}`);
+  const diffHash = createHash('sha256');
+  const raw = { bytes: 0 };
+  const stages: NodeJS.ReadWriteStream[] = [hashing(diffHash, raw)];
+  const packedHash = createHash('sha256');
+  const packed = { bytes: 0 };
+  if (compression === 'gzip') stages.push(createGzip({ level: GZIP_LEVEL }), hashing(packedHash, packed));
+  await pipeline([tarStream(root, prefix, entries), ...stages, createWriteStream(file)], { signal });
+  const diffId = `sha256:${diffHash.digest('hex')}`;
+  if (compression === 'gzip') {
+    return { file, digest: `sha256:${packedHash.digest('hex')}`, size: packed.bytes, diffId, uncompressedSize: raw.bytes };
+  }
+  return { file, digest: diffId, size: raw.bytes, diffId, uncompressedSize: raw.bytes };
+}
