@@ -56,7 +56,8 @@ describe('stages on in-memory ports', () => {
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'mll-stages-'));
     store = new MemoryObjectStore();
-    const config = loadConfig({ MLL_DATA_DIR: dir });
+    // No package index in the unit tier: requirements are noted, not installed (test/image/deps.test.ts installs them).
+    const config = loadConfig({ MLL_DATA_DIR: dir, MLL_INSTALL_DEPENDENCIES: 'false' });
     const logger = createLogger('silent');
     ports = {
       store, logger,
@@ -92,6 +93,7 @@ describe('stages on in-memory ports', () => {
     assert.equal(built.image.modelOnly, true);
     (await buildStage.change(r, built, noVersions)).apply(r);
     assert.equal(r.image?.builder, 'oci');
+    assert.ok(r.warnings.some((w) => w.code === 'DEPENDENCIES_NOT_INSTALLED'), 'the version says its requirements were not installed');
 
     const published = await pushStage.run(pushStage.input(r), ports, ctx);
     assert.match(published.digest, /^sha256:[0-9a-f]{64}$/);
