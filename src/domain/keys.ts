@@ -19,6 +19,8 @@ export const keys = {
   stageOutput: (stage: string, inputsDigest: string) => `stage-outputs/${stage}/${hex(inputsDigest)}.json`,
   /** An image layer's record, keyed by the hash of everything that decides its bytes (hex). */
   layerRecord: (id: string) => `image-layers/${id}.json`,
+  /** A dependency (/model/lib) layer's record, keyed by the hash of its inputs, credentials excluded (hex). */
+  dependencyLayer: (id: string) => `dependency-layers/${id}.json`,
   batch: (id: string) => `batches/${id}.json`,
   token: (id: string) => `tokens/${id}.json`,
   tokensPrefix: () => 'tokens/',

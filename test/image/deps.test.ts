@@ -5,7 +5,6 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { keys } from '../../src/domain/keys.js';
 import type { DependencySettings } from '../../src/image/deps/index.js';
-import { dependencyRecordKey } from '../../src/image/deps/layer.js';
 import { OciImageBuilder } from '../../src/image/oci/builder.js';
 import { Registries } from '../../src/image/registry/registries.js';
 import type { BuildRequest, OciBuiltImage, StageContext } from '../../src/image/types.js';
@@ -237,7 +236,7 @@ describe('dependency layer (oci builder, pip on the worker)', () => {
     });
     const seen = [
       ...ctx.lines, ...failing.lines, JSON.stringify(image),
-      (await getBuffer(env.store, dependencyRecordKey(image.dependencies!.key))).toString(),
+      (await getBuffer(env.store, keys.dependencyLayer(image.dependencies!.key))).toString(),
       (await getBuffer(env.store, keys.blob(image.configDigest!))).toString(),
       (await getBuffer(env.store, keys.blob(image.manifestDigest!))).toString(),
       (await getBuffer(env.store, keys.blob(image.dependencies!.digest), 256 * MiB)).toString('latin1'),

@@ -57,8 +57,6 @@ export interface DependencyLayerRecord {
   python: DependencyLayerInfo['python'];
 }
 
-export const dependencyRecordKey = (key: string) => `dependency-layers/${key}.json`;
-
 /** The payload as requirements see it: the tree's paths, file bytes read from the store. */
 export function payloadView(store: ObjectStore, tree: TreeManifest): PayloadView & { digestOf(p: string): string | undefined } {
   const files = new Map<string, { digest: string; size: number }>();
@@ -116,7 +114,7 @@ export function dependencyCacheKey(parts: {
 
 async function readRecord(store: ObjectStore, key: string): Promise<DependencyLayerRecord | undefined> {
   try {
-    const record = await getJson<DependencyLayerRecord>(store, dependencyRecordKey(key));
+    const record = await getJson<DependencyLayerRecord>(store, keys.dependencyLayer(key));
     if (record.format !== DEPENDENCY_LAYER_FORMAT) return undefined;
     // The layer is only good while its bytes are still stored.
     return (await exists(store, keys.blob(record.layer.digest))) ? record : undefined;
@@ -273,7 +271,7 @@ async function install(r: DependencyLayerRequest, vetted: VettedRequirements, ke
       python: { version: python.version, platform: python.platform, from: python.from },
     };
     const json = Buffer.from(JSON.stringify(record));
-    await r.store.put(dependencyRecordKey(key), json, { size: json.length });
+    await r.store.put(keys.dependencyLayer(key), json, { size: json.length });
     ctx.log(`dependencies: ${packages.map((p) => `${p.name} ${p.version}`).join(', ')} → layer ${written.digest} (${formatBytes(bytes)} in ${files} files) in ${((performance.now() - started) / 1000).toFixed(2)} s`);
     return record;
   } finally {
