@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { effectiveDomain, parseChallenges } from '../../src/image/registry/auth.js';
+import { effectiveDomain, parseChallenges } from '../../src/image/registry/challenges.js';
 import { isLoopbackRegistry, parseReference, parseRegistryTarget } from '../../src/image/registry/reference.js';
-import { backoffDelay, withRetry } from '../../src/image/registry/retry.js';
+import { RegistryClient } from '../../src/image/registry/client.js';
 import { MllError } from '../../src/errors.js';
 
 describe('parseReference', () => {
@@ -46,8 +46,9 @@ describe('parseChallenges', () => {
   });
 });
 
-describe('withRetry', () => {
+describe('the registry client\'s retry policy (the shared one, with the registry\'s numbers)', () => {
   const policy = { attempts: 4, baseDelayMs: 1, maxDelayMs: 4 };
+  const withRetry = <T>(fn: () => Promise<T>, retry: typeof policy) => new RegistryClient({ registry: '127.0.0.1:1', retry }).retry.run(fn);
   it('retries transient faults and stops at the first permanent one', async () => {
     let calls = 0;
     const result = await withRetry(async () => {
@@ -64,11 +65,8 @@ describe('withRetry', () => {
     await assert.rejects(withRetry(async () => { calls++; throw new MllError('REGISTRY_UNAVAILABLE', 'down'); }, policy), { code: 'REGISTRY_UNAVAILABLE' });
     assert.equal(calls, 4);
   });
-  it('backs off exponentially with jitter, capped', () => {
-    const p = { attempts: 10, baseDelayMs: 100, maxDelayMs: 1000 };
-    assert.equal(backoffDelay(p, 1, () => 1), 100);
-    assert.equal(backoffDelay(p, 1, () => 0), 50);
-    assert.equal(backoffDelay(p, 3, () => 1), 400);
-    assert.equal(backoffDelay(p, 8, () => 1), 1000);
+  it('defaults to five attempts, 250 ms doubling to 8 s', () => {
+    const rules = new RegistryClient({ registry: '127.0.0.1:1' }).retry.rules;
+    assert.deepEqual([rules.attempts, rules.baseDelayMs, rules.maxDelayMs, rules.jitter], [5, 250, 8000, [0.5, 1]]);
   });
 });

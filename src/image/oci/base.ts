@@ -2,11 +2,11 @@ import { keys } from '../../domain/keys.js';
 import { MllError, isMllError } from '../../errors.js';
 import { getBuffer, isNotFound, type ObjectStore } from '../../storage/object-store.js';
 import { sha256Digest } from '../../shared/digest.js';
+import { getPlatformManifest } from '../registry/manifests.js';
 import { parseReference } from '../registry/reference.js';
 import type { Registries } from '../registry/registries.js';
 import type { BaseImage, Descriptor } from '../types.js';
-import { isIndex, manifestAccept, mediaTypes } from './media-types.js';
-import { parsePlatform } from '../util.js';
+import { mediaTypes } from './media-types.js';
 
 /** The parts of an image config we read and extend (docker and OCI configs share them). */
 export interface ImageConfigJson {
@@ -32,7 +32,6 @@ interface ManifestJson {
   mediaType?: string;
   config?: Descriptor;
   layers?: (Descriptor & { urls?: string[] })[];
-  manifests?: (Descriptor & { platform?: { os?: string; architecture?: string; variant?: string } })[];
 }
 
 /** Thrown when the runtime image does not exist or its registry cannot be reached at all. */
@@ -54,10 +53,9 @@ export async function resolveBase(
 ): Promise<ResolvedBase> {
   const ref = parseReference(reference);
   const client = registries.client(ref.registry);
-  const want = parsePlatform(platform);
-  let top;
+  let found;
   try {
-    top = await client.getManifest(ref.repository, ref.digest ?? ref.tag!, manifestAccept, signal);
+    found = await getPlatformManifest(client, ref.repository, ref.digest ?? ref.tag!, platform, { signal, label: `runtime image ${reference}` });
   } catch (err) {
     const code = isMllError(err) ? (err.details as { code?: string } | undefined)?.code : undefined;
     if (isMllError(err) && err.code === 'REGISTRY_UNAVAILABLE' && code && unreachableCodes.has(code)) {
@@ -65,20 +63,9 @@ export async function resolveBase(
     }
     throw err;
   }
-  if (!top) throw new RuntimeUnreachable(`The runtime image ${reference} does not exist in its registry`);
-  let manifest = top;
-  if (isIndex(top.mediaType)) {
-    const index = JSON.parse(top.bytes.toString('utf8')) as ManifestJson;
-    const entry = (index.manifests ?? []).find((m) =>
-      m.platform?.os === want.os && m.platform?.architecture === want.architecture &&
-      (!want.variant || !m.platform?.variant || m.platform.variant === want.variant));
-    if (!entry) {
-      throw new MllError('REGISTRY_REJECTED', `The runtime image ${reference} has no ${platform} variant`, { details: { reference, platform } });
-    }
-    const platformManifest = await client.getManifest(ref.repository, entry.digest, manifestAccept, signal);
-    if (!platformManifest) throw new RuntimeUnreachable(`The ${platform} manifest of runtime image ${reference} is missing from its registry`);
-    manifest = platformManifest;
-  }
+  if (!found) throw new RuntimeUnreachable(`The runtime image ${reference} does not exist in its registry`);
+  const { top, manifest } = found;
+  if (!manifest) throw new RuntimeUnreachable(`The ${platform} manifest of runtime image ${reference} is missing from its registry`);
   if (manifest.mediaType !== mediaTypes.ociManifest && manifest.mediaType !== mediaTypes.dockerManifest) {
     throw new MllError('REGISTRY_REJECTED',
       `The runtime image ${reference} has a manifest of type "${manifest.mediaType}"; ML Lambda builds on OCI or Docker schema 2 images (push it again with a current tool)`,

@@ -1,7 +1,7 @@
 import type { Logger } from '../../log.js';
 import { RegistryClient, type Credentials } from './client.js';
 import { isLoopbackRegistry } from './reference.js';
-import type { RetryPolicy } from './retry.js';
+import type { RetryRules } from '../../shared/retry.js';
 
 export interface RegistriesOptions {
   /** The configured registry (host[:port]) and what it needs. */
@@ -9,7 +9,7 @@ export interface RegistriesOptions {
   /** Extra registries that speak plain HTTP (loopback ones always do). */
   insecure?: string[];
   credentialsHint?: string;
-  retry?: RetryPolicy;
+  retry?: Partial<RetryRules>;
   logger?: Logger;
   idleTimeoutMs?: number;
 }
