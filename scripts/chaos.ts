@@ -27,7 +27,7 @@ for (const run of runs) {
     rows.push(r);
     console.error(`done: ${r.fault} (${((Date.now() - t) / 1000).toFixed(1)} s)`);
   } catch (err) {
-    rows.push({ fault: `(scenario crashed: ${(err as Error).message})`, attempted: 0, released: 0, failedWithReason: 0, lost: NaN, duplicated: NaN, notes: {} });
+    rows.push({ fault: `(scenario crashed: ${(err as Error).message})`, attempted: 0, released: 0, failedWithReason: 0, lost: NaN, duplicated: NaN, hung: NaN, notes: {} });
   }
 }
 const date = new Date().toISOString().slice(0, 10);

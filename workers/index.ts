@@ -8,12 +8,20 @@ import { startBuildWorker } from './build.js';
 import { startExtractWorker } from './extract.js';
 import { startPushWorker } from './push.js';
 import { startWebhookWorker } from './webhooks.js';
+import { settleWithin } from '../src/shared/deadline.js';
+import { ActiveJobs, shutdownAbortReason } from './active-jobs.js';
+import { redisSource } from '../src/app/outage-log.js';
+
+/** With nothing left running, how long the workers may take to close before their connections are cut. */
+const closeDeadlineMs = 1_000;
 
 export interface WorkerPool {
   workers: Worker[];
   /**
-   * Stops taking jobs and waits up to `graceMs` for running stages; after that, aborts them.
-   * Their jobs are left to be taken over by another worker once their locks expire.
+   * Stops taking jobs at once and waits up to `graceMs` for running ones. Then it closes the
+   * connections (cutting them if Redis does not answer), and aborts what still runs: those jobs
+   * stay active in Redis with a lock that runs out, and another worker takes them over. Resolves
+   * within `graceMs` plus a second or two, whatever state Redis is in.
    */
   close(graceMs: number): Promise<void>;
 }
@@ -29,24 +37,31 @@ export function startWorkers(services: Services): WorkerPool {
   sweepScratch(scratchDir).then((n) => {
     if (n > 0) services.logger.info({ removed: n }, 'removed scratch directories left by workers that died mid-extract');
   }, (err: unknown) => services.logger.warn({ err }, 'could not sweep scratch directories'));
-  const common = { connection: services.queueRedis, prefix: services.queuePrefix, metrics: services.metrics, lockMs: config.stageLockMs };
+  const active = new ActiveJobs();
+  const common = {
+    connection: services.queueRedis, prefix: services.queuePrefix, metrics: services.metrics, lockMs: config.stageLockMs, active, outages: services.outages,
+  };
   const workers = [
     startExtractWorker(ports, services.catalog, { ...common, concurrency: config.extractConcurrency }),
     startBuildWorker(ports, services.catalog, { ...common, concurrency: config.buildConcurrency }),
     startPushWorker(ports, services.catalog, { ...common, concurrency: config.pushConcurrency }),
-    startWebhookWorker(services),
+    startWebhookWorker(services, { active }),
   ];
   return {
     workers,
     async close(graceMs) {
-      const graceful = Promise.all(workers.map((w) => w.close()));
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
-      const outcome = await Promise.race([graceful.then(() => 'done' as const), deadline]);
-      clearTimeout(timer);
-      if (outcome === 'late') {
-        services.logger.warn({ graceMs }, 'stages still running after the shutdown grace period; aborting them');
-        await Promise.all(workers.map((w) => w.close(true)));
+      // close() stops fetching at once, then waits for the jobs in flight (and for Redis).
+      const closing = Promise.all(workers.map((w) => w.close()));
+      const drained = await active.idle(graceMs);
+      if (!drained) {
+        services.logger.warn({ graceMs, running: active.count }, 'jobs still running after the shutdown grace period; leaving them to another worker');
+      }
+      const quitWithin = drained && !services.outages.isDown(redisSource('queues')) ? closeDeadlineMs : 0;
+      if ((await settleWithin(closing, quitWithin)) === 'late') {
+        // Disconnected first, so an aborted job cannot be recorded as failed: it stays active and
+        // its lock runs out. A Redis that is down never answers BullMQ's QUIT either.
+        await settleWithin(Promise.all(workers.map((w) => w.disconnect())), closeDeadlineMs);
+        for (const w of workers) w.cancelAllJobs(shutdownAbortReason);
       }
     },
   };

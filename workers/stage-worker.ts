@@ -7,6 +7,8 @@ import { errorMessage, isTransient, toErrorBody } from '../src/errors.js';
 import type { Metrics } from '../src/metrics.js';
 import type { StageContext, StagePorts } from '../src/pipeline/ports.js';
 import type { StageDefinition } from '../src/pipeline/stages.js';
+import { isConnectionError, redisSource, type OutageLog } from '../src/app/outage-log.js';
+import { abortedByShutdown, type ActiveJobs } from './active-jobs.js';
 
 export interface StageWorkerOptions {
   connection: ConnectionOptions;
@@ -15,6 +17,10 @@ export interface StageWorkerOptions {
   concurrency: number;
   /** Lock time without a heartbeat before a job counts as stalled and is taken over. */
   lockMs: number;
+  /** Counts processor calls in flight, for the shutdown's drain. */
+  active?: ActiveJobs;
+  /** Where connection failures go (logged once per outage); other errors are logged as they come. */
+  outages?: OutageLog;
 }
 
 /**
@@ -23,6 +29,10 @@ export interface StageWorkerOptions {
  * from the record, forwards the abort signal and log lines, records what the stage returned, and
  * turns errors into a retry (transient) or an immediate, explained failure (UnrecoverableError).
  */
+function isRedisDown(err: unknown): boolean {
+  return isConnectionError(err) || (err as { code?: unknown })?.code === 'QUEUE_UNAVAILABLE';
+}
+
 export function startStageWorker<I, O>(definition: StageDefinition<I, O>, ports: StagePorts, catalog: Catalog, options: StageWorkerOptions): Worker {
   const stage = definition.name;
 
@@ -47,7 +57,8 @@ export function startStageWorker<I, O>(definition: StageDefinition<I, O>, ports:
       log: (line) => {
         logger.debug({ line }, 'stage log');
         catalog.appendEvent(data.model, data.version, { type: 'log', stage, message: line }).catch((err: unknown) => {
-          logger.warn({ err }, 'could not record a log line');
+          if (options.outages && isRedisDown(err)) options.outages.failed(redisSource('commands'), err);
+          else logger.warn({ err }, 'could not record a log line');
         });
       },
     };
@@ -84,6 +95,9 @@ export function startStageWorker<I, O>(definition: StageDefinition<I, O>, ports:
       timer?.({ outcome: 'succeeded' });
       return { done: true };
     } catch (err) {
+      // Cut off by a shutdown after its grace period: the job stays with its expiring lock for
+      // another worker, and nothing is recorded (the version has not failed).
+      if (abortedByShutdown(signal)) throw err;
       const transient = isTransient(err);
       timer?.({ outcome: transient && attempt < attempts ? 'retried' : 'failed' });
       // Bad input is the user's to fix, not an operational problem: info, not warn.
@@ -108,7 +122,9 @@ export function startStageWorker<I, O>(definition: StageDefinition<I, O>, ports:
     }, change.event);
   };
 
-  const worker = new Worker(stageQueueNames[stage], processor, {
+  const worker = new Worker(stageQueueNames[stage], (job: Job, token?: string, signal?: AbortSignal) => {
+    return options.active ? options.active.track(() => processor(job, token, signal)) : processor(job, token, signal);
+  }, {
     connection: options.connection,
     prefix: options.prefix,
     concurrency: options.concurrency,
@@ -129,6 +145,9 @@ export function startStageWorker<I, O>(definition: StageDefinition<I, O>, ports:
     }
     markFailed(data, err).catch((e: unknown) => ports.logger.error({ err: e }, 'could not mark a version failed'));
   });
-  worker.on('error', (err) => ports.logger.error({ err, stage }, 'stage worker error'));
+  worker.on('error', (err) => {
+    if (options.outages && isConnectionError(err)) options.outages.failed(redisSource('queues'), err);
+    else ports.logger.error({ err, stage }, 'stage worker error');
+  });
   return worker;
 }

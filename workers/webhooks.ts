@@ -5,6 +5,8 @@ import { attemptDelivery, markAbandoned } from '../src/webhooks/deliver.js';
 import { createHttpSink } from '../src/webhooks/http-sink.js';
 import { parseDeliveryJobData, webhookQueueName } from '../src/webhooks/queue.js';
 import { deliveryRetryPolicy } from '../src/webhooks/retry.js';
+import { isConnectionError, redisSource } from '../src/app/outage-log.js';
+import type { ActiveJobs } from './active-jobs.js';
 
 /** Carries the delay chosen by the attempt (backoff or Retry-After) to BullMQ's backoffStrategy. */
 class RetryDelivery extends Error {
@@ -14,11 +16,13 @@ class RetryDelivery extends Error {
   }
 }
 
+const passThrough = { track: <T>(work: () => Promise<T>) => work() };
+
 /**
  * Binds webhook delivery to the `webhook-delivery` queue: one attempt per job run, BullMQ
  * retrying transient failures after the delay the attempt chose; final outcomes end the job.
  */
-export function startWebhookWorker(services: Services): Worker {
+export function startWebhookWorker(services: Services, options: { active?: ActiveJobs } = {}): Worker {
   const { config, logger, webhooks } = services;
   const sink = createHttpSink({ policy: { allowPrivate: config.webhookAllowPrivate } });
   const retry = deliveryRetryPolicy({ baseMs: config.webhookBackoffMs, maxMs: config.webhookBackoffMaxMs, attempts: config.webhookAttempts });
@@ -31,7 +35,7 @@ export function startWebhookWorker(services: Services): Worker {
     logger: logger.child({ component: 'webhooks' }),
     metrics: services.metrics,
   };
-  const worker = new Worker(webhookQueueName, async (job, _token, signal) => {
+  const worker = new Worker(webhookQueueName, (job, _token, signal) => (options.active ?? passThrough).track(async () => {
     const data = parseDeliveryJobData(job.data);
     const attemptInJob = job.attemptsMade + 1;
     const result = await attemptDelivery(ctx, {
@@ -40,7 +44,7 @@ export function startWebhookWorker(services: Services): Worker {
     if (result.outcome === 'retrying') throw new RetryDelivery(result.reason ?? 'retrying', result.retryDelayMs ?? retry.delay(attemptInJob));
     if (result.outcome === 'delivered' || result.outcome === 'skipped') return result;
     throw new UnrecoverableError(result.reason ?? result.outcome);
-  }, {
+  }), {
     connection: services.queueRedis,
     prefix: services.queuePrefix,
     concurrency: config.webhookConcurrency,
@@ -58,7 +62,10 @@ export function startWebhookWorker(services: Services): Worker {
     if (typeof deliveryId !== 'string') return;
     markAbandoned(webhooks.repository, deliveryId, errorMessage(err)).catch((e: unknown) => logger.error({ err: e }, 'could not record an abandoned webhook delivery'));
   });
-  worker.on('error', (err) => logger.error({ err }, 'webhook worker error'));
+  worker.on('error', (err) => {
+    if (isConnectionError(err)) services.outages.failed(redisSource('queues'), err);
+    else logger.error({ err }, 'webhook worker error');
+  });
   worker.on('closed', () => sink.close());
   return worker;
 }

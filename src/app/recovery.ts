@@ -1,5 +1,6 @@
 import { enqueueVersion } from '../../queues/flow.js';
 import { redisKeys } from '../catalog/redis-keys.js';
+import { isConnectionError, redisSource } from './outage-log.js';
 import type { Services } from './services.js';
 
 export interface RecoveryResult {
@@ -52,7 +53,10 @@ export function watchForRedisLoss(services: Services, intervalMs: number): () =>
     if (running) return;
     running = true;
     recoverIfRedisWasLost(services)
-      .catch((err: unknown) => services.logger.warn({ err }, 'could not check or rebuild the Redis index'))
+      .catch((err: unknown) => {
+        if (isConnectionError(err) || (err as { code?: unknown })?.code === 'QUEUE_UNAVAILABLE') services.outages.failed(redisSource('commands'), err);
+        else services.logger.warn({ err }, 'could not check or rebuild the Redis index');
+      })
       .finally(() => (running = false));
   }, intervalMs);
   timer.unref();

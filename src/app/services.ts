@@ -16,6 +16,8 @@ import { createObjectStore } from '../storage/index.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { RedisWriteLock } from '../storage/write-lock.js';
 import { createWebhooks, type Webhooks } from '../webhooks/index.js';
+import { settleWithin } from '../shared/deadline.js';
+import { OutageLog, redisSource } from './outage-log.js';
 import { dataDirSecret } from './secrets.js';
 
 /** Every adapter a process needs, built once from the configuration (the composition root). */
@@ -42,15 +44,23 @@ export interface Services {
   tokens: Tokens;
   /** A producer handle on a queue (created once per name; for adding jobs and reading counts). */
   queue(name: string): Queue;
+  /** Connection outages, logged once each (then a summary), never once per reconnect attempt. */
+  outages: OutageLog;
+  /** Closes every connection; each close has a deadline, after which the connection is cut. Never hangs. */
   close(): Promise<void>;
 }
+
+/** How long one close may take before its connection is cut instead. */
+const closeDeadlineMs = 1_000;
+
 
 export async function createServices(config: Config, options: { logger?: Logger } = {}): Promise<Services> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const storeUrlSecret = await dataDirSecret(config.dataDirAbs, 'store-url.key');
   const keys = redisKeys(config.prefix);
   assertSlotSafe(slotGroups(keys));
-  const redis = connectRedis(config.redis, 'commands', { logger });
+  const outages = new OutageLog(logger);
+  const redis = connectRedis(config.redis, 'commands', { outages });
   try {
     await waitForRedis(redis, config.redis, config.redisWaitMs);
   } catch (err) {
@@ -58,12 +68,13 @@ export async function createServices(config: Config, options: { logger?: Logger 
     throw err;
   }
   const store = createObjectStore(config, storeUrlSecret, { writeLock: new RedisWriteLock(redis, { prefix: config.prefix }) });
-  const queueRedis = connectRedis(config.redis, 'queues', { logger });
+  const queueRedis = connectRedis(config.redis, 'queues', { outages });
   const catalog = new Catalog(store, redis, config.prefix);
   const flows = new FlowProducer({ connection: queueRedis, prefix: keys.queuePrefix });
+  flows.on('error', (err: unknown) => outages.failed(redisSource('queues'), err));
   const builder = createImageBuilder(config, { store, logger });
   const target = createImageTarget(config, { store, logger });
-  const subscriber = connectRedis(config.redis, 'subscriber', { logger });
+  const subscriber = connectRedis(config.redis, 'subscriber', { outages });
   const events = new EventHub(subscriber, [keys.eventChannel()], (_channel, message) => {
     try {
       const notice = JSON.parse(message) as { topic?: string; model: string; version: number; id: string };
@@ -83,6 +94,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
     let q = queues.get(name);
     if (!q) {
       q = new Queue(name, { connection: queueRedis, prefix: keys.queuePrefix });
+      q.on('error', (err: unknown) => outages.failed(redisSource('queues'), err));
       queues.set(name, q);
     }
     return q;
@@ -90,15 +102,18 @@ export async function createServices(config: Config, options: { logger?: Logger 
   const webhooks = createWebhooks({ config, store, redis, logger, queue });
   webhooks.attach(catalog);
   return {
-    queue, webhooks,
+    queue, webhooks, outages,
     config, logger, store, redis, queueRedis, queuePrefix: keys.queuePrefix, catalog, flows, builder, target, storeUrlSecret, events, batches, tokens: new Tokens(store, redis, config.prefix), metrics: createMetrics(),
     async close() {
-      await events.close();
-      await flows.close().catch(() => undefined);
-      await Promise.all([...queues.values()].map((q) => q.close().catch(() => undefined)));
-      await store.close?.();
+      await settleWithin(events.close(), closeDeadlineMs);
+      // BullMQ's close waits for Redis to answer QUIT; a Redis that is down never does.
+      const quitWithin = outages.isDown(redisSource('queues')) ? 0 : closeDeadlineMs;
+      await settleWithin(Promise.all([flows.close(), ...[...queues.values()].map((q) => q.close())]), quitWithin);
+      await settleWithin(Promise.all([flows.disconnect(), ...[...queues.values()].map((q) => q.disconnect())]), closeDeadlineMs);
+      await settleWithin(store.close?.() ?? Promise.resolve(), closeDeadlineMs);
       redis.disconnect();
       queueRedis.disconnect();
+      subscriber.disconnect();
     },
   };
 }

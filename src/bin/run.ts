@@ -4,6 +4,7 @@ import { recoverIfRedisWasLost, watchForRedisLoss } from '../app/recovery.js';
 import { createServices, type Services } from '../app/services.js';
 import { loadConfig, type Config } from '../config.js';
 import { errorMessage } from '../errors.js';
+import { settleWithin } from '../shared/deadline.js';
 import { startApi, type RunningApi } from './server.js';
 import { startWorkersProbes, type RunningProbes } from './workers-probes.js';
 
@@ -39,15 +40,20 @@ export async function run(roles: { api: boolean; workers: boolean }, config: Con
       stopping ??= (async () => {
         stopWatching();
         if (probes) probes.draining.value = true;
+        // Intake stops at once; uploads and stages in flight get the grace period, together.
+        await Promise.all([api?.drain(config.shutdownGraceMs), workers?.close(config.shutdownGraceMs)]);
         await api?.close();
-        await workers?.close(config.shutdownGraceMs);
-        await probes?.close();
+        await settleWithin(probes?.close() ?? Promise.resolve(), 1_000);
         await services.close();
+        services.outages.summary();
       })();
       return stopping;
     },
   };
 }
+
+/** Beyond the grace period, what closing may take before the process exits regardless. */
+const shutdownOverrunMs = 10_000;
 
 /** Process entry: SIGTERM/SIGINT drain (second signal forces), fatal errors exit non-zero. */
 export function main(roles: { api: boolean; workers: boolean }): void {
@@ -56,7 +62,13 @@ export function main(roles: { api: boolean; workers: boolean }): void {
     const shutdown = (signal: string) => {
       signals += 1;
       if (signals > 1) process.exit(130);
-      running.services.logger.info({ signal }, 'shutting down: no new uploads, draining running stages');
+      const { logger, config } = running.services;
+      logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: no new uploads, draining running stages');
+      // Every close has its own deadline; this one covers whatever was missed.
+      setTimeout(() => {
+        logger.error({ overrunMs: shutdownOverrunMs }, 'shutdown did not finish in time; exiting anyway');
+        process.exit(1);
+      }, config.shutdownGraceMs + shutdownOverrunMs);
       running.stop().then(() => process.exit(0), (err: unknown) => {
         running.services.logger.error({ err }, 'shutdown failed');
         process.exit(1);

@@ -2,13 +2,23 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../api/app.js';
 import type { Services } from '../app/services.js';
+import { settleWithin } from '../shared/deadline.js';
 
 export interface RunningApi {
   server: http.Server;
   url: string;
   draining: { value: boolean };
+  /**
+   * Refuses new uploads from now on (503 SHUTTING_DOWN; still listening, so clients get that answer
+   * rather than a refused connection) and waits up to `ms` for the requests in flight to end. Event
+   * streams are not waited for. Resolves true if nothing was left running.
+   */
+  drain(ms: number): Promise<boolean>;
+  /** Stops listening and cuts every connection still open. Never hangs. */
   close(): Promise<void>;
 }
+
+const isEventStream = (req: http.IncomingMessage) => (req.headers.accept ?? '').includes('text/event-stream');
 
 /** Listens with the API; timeouts guard against slow clients without cutting long uploads. */
 export async function startApi(services: Services): Promise<RunningApi> {
@@ -22,6 +32,16 @@ export async function startApi(services: Services): Promise<RunningApi> {
   server.requestTimeout = 0;
   server.timeout = services.config.httpIdleTimeoutMs;
   server.keepAliveTimeout = 5_000;
+  const inFlight = new Set<http.ServerResponse>();
+  let settled: (() => void) | undefined;
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (isEventStream(req)) return;
+    inFlight.add(res);
+    res.once('close', () => {
+      inFlight.delete(res);
+      if (inFlight.size === 0) settled?.();
+    });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(services.config.port, services.config.host, () => resolve());
@@ -34,12 +54,17 @@ export async function startApi(services: Services): Promise<RunningApi> {
     server,
     url: services.config.baseUrl,
     draining,
+    async drain(ms) {
+      draining.value = true;
+      if (inFlight.size === 0) return true;
+      const quiet = new Promise<void>((resolve) => (settled = resolve));
+      return (await settleWithin(quiet, ms)) === 'settled';
+    },
     async close() {
       draining.value = true;
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await settleWithin(closed, 1_000);
     },
   };
 }

@@ -1,4 +1,5 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { OutageLog } from '../app/outage-log.js';
 import type { Logger } from '../log.js';
 import { describeRedisTarget, type RedisTarget } from './target.js';
 
@@ -47,7 +48,7 @@ function roleOptions(role: RedisRole, mode: RedisTarget['mode']): RedisOptions {
  * The one place that makes Redis connections: every connection a process needs (commands, BullMQ,
  * the subscriber), for one server, a Cluster or Sentinel, with options right for its role.
  */
-export function connectRedis(target: RedisTarget, role: RedisRole, options: { logger?: Logger } = {}): RedisClient {
+export function connectRedis(target: RedisTarget, role: RedisRole, options: { logger?: Logger; outages?: OutageLog } = {}): RedisClient {
   const base = roleOptions(role, target.mode);
   const auth = {
     ...(target.username ? { username: target.username } : {}),
@@ -85,8 +86,14 @@ export function connectRedis(target: RedisTarget, role: RedisRole, options: { lo
       break;
     }
   }
-  const { logger } = options;
-  if (logger) {
+  const { logger, outages } = options;
+  if (outages) {
+    // Every reconnect attempt fails with an error: one line per outage, not one per attempt.
+    const source = `redis (${role})`;
+    client.on('error', (err: Error) => outages.failed(source, err));
+    client.on('ready', () => outages.recovered(source));
+    if (client instanceof Cluster) client.on('node error', (err: Error) => outages.failed(source, err));
+  } else if (logger) {
     const where = describeRedisTarget(target);
     client.on('error', (err: Error) => logger.warn({ err: err.message, role, redis: where }, 'redis connection error'));
     if (client instanceof Cluster) {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { stageQueueNames } from '../../queues/names.js';
-import type { Stage, VersionStatus } from '../../src/domain/version.js';
+import { stageStatus, type Stage, type VersionStatus } from '../../src/domain/version.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { api, tarOf, uploadTar, waitForVersion, type PresentedVersion } from '../support/client.js';
 import { freePort, startPrivateRegistry } from '../support/registry.js';
@@ -16,6 +16,7 @@ import { repoRoot } from '../support/paths.js';
 import { spawnService, type ServiceProcess } from '../support/processes.js';
 import { cleanRedis } from '../support/redis.js';
 import { services } from '../support/services.js';
+import { startOwnRedis } from '../support/redis-server.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 import { uniqueName } from '../support/unique.js';
 
@@ -30,6 +31,10 @@ export interface FaultReport {
   lost: number;
   /** Released twice, a number given twice, or more than one image: must be 0. */
   duplicated: number;
+  /** Processes that did not exit within their grace period plus a bound after SIGTERM: must be 0. */
+  hung: number;
+  /** Webhook events received (once per event id) of those expected, when the scenario has a receiver. */
+  webhooks?: { delivered: number; expected: number };
   /** Other observations the tests assert on. */
   notes: Record<string, unknown>;
 }
@@ -65,7 +70,7 @@ async function waitForStatus(app: TestApp, model: string, version: number, statu
 
 /** Counts outcomes for the versions a scenario created; waits for each to be terminal first. */
 async function account(fault: string, app: TestApp, created: { model: string; version: number }[], notes: Record<string, unknown> = {}, timeoutMs = 90_000): Promise<FaultReport> {
-  const report: FaultReport = { fault, attempted: created.length, released: 0, failedWithReason: 0, lost: 0, duplicated: 0, notes };
+  const report: FaultReport = { fault, attempted: created.length, released: 0, failedWithReason: 0, lost: 0, duplicated: 0, hung: 0, notes };
   const seen = new Set<string>();
   for (const { model, version } of created) {
     const key = `${model}:${version}`;
@@ -326,6 +331,77 @@ export async function gracefulShutdown(): Promise<FaultReport> {
     replacement?.kill('SIGKILL');
     await Promise.all([proc.exited, replacement?.exited]);
     await first.stop();
+  }
+}
+
+/** How long after its grace period a SIGTERMed process may take to exit before it counts as hung. */
+export const shutdownBoundMs = 5_000;
+
+export type OutageKind = 'redis' | 'store' | 'registry';
+
+/**
+ * SIGTERM to a process (API + workers) in the middle of a stage while Redis, the object store or
+ * the registry is unreachable: it must exit within its grace period plus `shutdownBoundMs`, log a
+ * bounded number of lines (one per outage, not one per reconnect attempt), and leave the version
+ * to another worker, which releases it once the service is back.
+ */
+export async function sigtermWithOutage(kind: OutageKind, graceMs = 3000): Promise<FaultReport> {
+  const ownRedis = kind === 'redis' ? await startOwnRedis() : undefined;
+  const s3 = kind === 'store' ? new URL(services.s3().endpoint) : undefined;
+  const s3Proxy = s3 ? await startTcpProxy(s3.hostname, Number(s3.port)) : undefined;
+  const registry = kind === 'registry' ? await startPrivateRegistry() : undefined;
+  const env: Record<string, string> = { MLL_STAGE_LOCK_MS: '1500', MLL_RECOVERY_CHECK_MS: '500' };
+  if (ownRedis) env.REDIS_URL = ownRedis.url;
+  if (s3Proxy) env.MLL_S3_ENDPOINT = `http://${s3Proxy.host}:${s3Proxy.port}`;
+  if (registry) Object.assign(env, { MLL_REGISTRY: `${registry.host}/chaos`, MLL_RUNTIMES: `python=${services.baseImages().python}` });
+  // The test's own app only reads (API without workers); the process under test does the work.
+  const observer = await startTestApp({ api: true, workers: false, store: s3Proxy ? 'minio' : 'fs', target: registry ? 'registry' : 'oci-layout', env });
+  const stage: Stage = kind === 'registry' ? 'push' : 'build';
+  const port = String(await freePort());
+  const proc = spawnService('all', {
+    ...observer.env, MLL_PORT: port, MLL_FAILPOINTS: `${stage}-mid=sleep:600000`, MLL_SHUTDOWN_GRACE_MS: String(graceMs), MLL_LOG_LEVEL: 'info',
+  });
+  const url = `http://127.0.0.1:${port}`;
+  let replacement: ServiceProcess | undefined;
+  const cut = () => (ownRedis ? ownRedis.stop() : s3Proxy ? s3Proxy.down() : registry!.stop());
+  const mend = () => (ownRedis ? ownRedis.start() : s3Proxy ? s3Proxy.up() : registry!.start());
+  try {
+    await waitFor('the service to start', async () => ((await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) ? true : undefined));
+    const model = uniqueName(`sigterm-${kind}`);
+    const res = await uploadTar(url, model, await modelTar());
+    if (res.status !== 202) throw new Error(JSON.stringify(res.body));
+    const created = [{ model, version: res.body.version }];
+    await waitForStatus(observer, model, res.body.version, [stageStatus[stage]]);
+    await sleep(1500); // well inside the failpoint's pause
+    await cut();
+    await sleep(500);
+    const signalled = Date.now();
+    proc.kill('SIGTERM');
+    const exit = await Promise.race([proc.exited, sleep(graceMs + shutdownBoundMs).then(() => 'hung' as const)]);
+    const exitedAfterMs = Date.now() - signalled;
+    const output = proc.output();
+    const afterSignal = output.slice(output.indexOf('"shutting down'));
+    const logLines = afterSignal.split('\n').filter((l) => l.trim() !== '').length;
+    if (process.env.MLL_DEBUG_SCENARIO) console.error(output);
+    proc.kill('SIGKILL');
+    await mend();
+    // Another worker takes the version over once the job's lock has run out.
+    replacement = spawnService('workers', observer.env);
+    const report = await account(`SIGTERM mid-${stage} with ${kind === 'store' ? 'the object store' : kind === 'redis' ? 'Redis' : 'the registry'} down`, observer, created, {
+      exit, exitedAfterMs, logLinesAfterSignal: logLines, graceMs,
+    });
+    if (exit === 'hung') report.hung += 1;
+    if (registry) report.notes.tags = (await registryTags(`${registry.host}/chaos`, model)).sort();
+    return report;
+  } finally {
+    proc.kill('SIGKILL');
+    replacement?.kill('SIGKILL');
+    await Promise.all([proc.exited, replacement?.exited]);
+    await mend().catch(() => undefined);
+    await observer.stop();
+    await s3Proxy?.close();
+    await registry?.dispose();
+    await ownRedis?.stop();
   }
 }
 

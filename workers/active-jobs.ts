@@ -1,0 +1,44 @@
+/** Why a stage's signal is aborted at the end of a shutdown's grace period. */
+export const shutdownAbortReason = 'the worker is shutting down; the job is left to another worker';
+
+/** Processor calls in flight in this process, so a shutdown knows when its workers have nothing left to finish. */
+export class ActiveJobs {
+  private running = 0;
+  private readonly waiters = new Set<() => void>();
+
+  get count(): number {
+    return this.running;
+  }
+
+  async track<T>(work: () => Promise<T>): Promise<T> {
+    this.running += 1;
+    try {
+      return await work();
+    } finally {
+      this.running -= 1;
+      if (this.running === 0) for (const wake of this.waiters) wake();
+    }
+  }
+
+  /** Resolves true once nothing runs, or false after `timeoutMs` with work still running. */
+  idle(timeoutMs: number): Promise<boolean> {
+    if (this.running === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.waiters.delete(wake);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(wake);
+        resolve(this.running === 0);
+      }, timeoutMs);
+      this.waiters.add(wake);
+    });
+  }
+}
+
+/** Whether a job's signal was aborted by a shutdown (then nothing is recorded: another worker takes the job over). */
+export function abortedByShutdown(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true && signal.reason === shutdownAbortReason;
+}
