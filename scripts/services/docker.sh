@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # docker.sh start|stop [dockerd|registry|registry-auth|all] - a local Docker engine, OCI registries
-# and stand-in runtime base images for the tests and benchmarks.
+# and the runtime base images for the tests and benchmarks.
 #
 #   dockerd        Debian's docker.io on its own socket, data root and pidfile
 #   registry       Debian's docker-registry (distribution) on 127.0.0.1:5000, anonymous
 #   registry-auth  the same on 127.0.0.1:5001 behind htpasswd basic auth (user mll)
-#   base images    mll/runtime-{python,tensorflow}:dev = FROM scratch + Debian's static busybox,
-#                  pushed to the anonymous registry (no image can be pulled from a hub here)
+#   base images    mll/runtime-python:3.11 and mll/runtime-python-sklearn:3.11, ML Lambda's Python
+#                  runtime built from Debian packages by runtimes.sh (cached; seconds when unchanged);
+#                  mll/runtime-tensorflow:dev = FROM scratch + Debian's static busybox, a stand-in.
+#                  All pushed to the anonymous registry (no image can be pulled from a hub here)
 # `start` is idempotent and prints `export ...` lines on stdout (progress on stderr).
 # Env: MLL_SERVICES_DIR (/tmp/mll-services), MLL_REGISTRY_PORT (5000), MLL_REGISTRY_AUTH_PORT (5001)
 set -euo pipefail
@@ -81,7 +83,8 @@ export MLL_TEST_REGISTRY=127.0.0.1:$REG_PORT
 export MLL_TEST_REGISTRY_AUTH=127.0.0.1:$AUTH_PORT
 export MLL_TEST_REGISTRY_USER=$REG_USER
 export MLL_TEST_REGISTRY_PASSWORD=$REG_PASS
-export MLL_TEST_BASE_PYTHON=127.0.0.1:$REG_PORT/mll/runtime-python:dev
+export MLL_TEST_BASE_PYTHON=127.0.0.1:$REG_PORT/mll/runtime-python:3.11
+export MLL_TEST_BASE_PYTHON_SKLEARN=127.0.0.1:$REG_PORT/mll/runtime-python-sklearn:3.11
 export MLL_TEST_BASE_TENSORFLOW=127.0.0.1:$REG_PORT/mll/runtime-tensorflow:dev
 ENV
 }
@@ -95,7 +98,7 @@ case "${1:-start}" in
     [[ $what == all || $what == dockerd ]] && start_dockerd
     [[ $what == all || $what == registry ]] && start_registry registry "$REG_PORT"
     [[ $what == all || $what == registry-auth ]] && start_registry registry-auth "$AUTH_PORT" "$RROOT/registry-auth/htpasswd"
-    if [[ $what == all ]]; then build_base python; build_base tensorflow; fi
+    if [[ $what == all ]]; then MLL_SERVICES_DIR="$ROOT" bash "$(dirname "$0")/runtimes.sh" build >&2; build_base tensorflow; fi
     print_env ;;
   stop)
     for name in registry-auth registry dockerd; do
