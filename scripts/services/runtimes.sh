@@ -23,6 +23,7 @@ set -euo pipefail
 SVC_NAME=runtimes
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
+. "$here/runtime-layers.sh"
 
 REPO=$(cd "$here/../.." && pwd)
 RUNTIME_SRC="$REPO/runtimes/python"
@@ -33,123 +34,13 @@ SUITE=bookworm
 PYTHON=3.11
 BASE_PACKAGES=(python3 python3-grpcio python3-protobuf python3-numpy python3-pip)
 SKLEARN_PACKAGES=(python3-sklearn)
-# Docs, man pages and translations are dropped (copyright files kept), here and for later installs.
-DPKG_EXCLUDES='path-exclude=/usr/share/doc/*
-path-include=/usr/share/doc/*/copyright
-path-exclude=/usr/share/man/*
-path-exclude=/usr/share/info/*
-path-exclude=/usr/share/locale/*/*
-path-exclude=/usr/share/lintian/*'
-
-hash_of() { sha256sum | cut -c1-16; }
-SCRIPT_HASH=$(cat "$0" "$here/lib.sh" | hash_of)
-
-# normalise ROOTFS EPOCH: drop what differs between two builds or has no place in an image
-normalise() {
-  local r=$1 epoch=$2
-  find "$r/var/lib/apt/lists" "$r/var/cache/apt" "$r/var/log" -mindepth 1 ! -type d -delete 2>/dev/null || true
-  find "$r/tmp" "$r/dev" -mindepth 1 -delete 2>/dev/null || true
-  rm -f "$r"/var/lib/dpkg/*-old "$r"/var/cache/debconf/*-old "$r"/etc/*- "$r/var/cache/ldconfig/aux-cache" \
-    "$r/etc/machine-id" "$r/etc/resolv.conf" "$r/etc/hostname" "$r/etc/.pwd.lock" "$r/var/lib/dpkg/lock"
-  find "$r/usr/share/doc" -mindepth 2 ! -name copyright ! -type d -delete 2>/dev/null || true
-  find "$r/usr/share/doc" -mindepth 1 -type d -empty -delete 2>/dev/null || true
-  find "$r/usr/share/man" "$r/usr/share/info" "$r/usr/share/lintian" -mindepth 1 -delete 2>/dev/null || true
-  find "$r/usr/share/locale" -mindepth 1 -maxdepth 1 -type d -exec rm -rf {} + 2>/dev/null || true
-  # The day of the last password change is the build day unless fixed (rewritten only when it differs,
-  # so an overlay upper dir does not get a copy of an unchanged file).
-  local f="$r/etc/shadow"
-  awk -F: -v OFS=: -v d="$((epoch / 86400))" '$3 != "" { $3 = d } { print }' "$f" > "$f.new"
-  if cmp -s "$f" "$f.new"; then rm -f "$f.new"; else cat "$f.new" > "$f"; rm -f "$f.new"; fi
-}
-
-# pack DIR OUT EPOCH: OUT/layer.tar.gz with OUT/{diffid,digest,size}
-pack() {
-  local dir=$1 out=$2 epoch=$3
-  mkdir -p "$out"
-  tar --create --format=gnu --sort=name --numeric-owner --mtime="@$epoch" --clamp-mtime \
-      --one-file-system -C "$dir" . | gzip -n -6 > "$out/layer.tar.gz.tmp"
-  gzip -dc "$out/layer.tar.gz.tmp" | sha256sum | cut -d' ' -f1 > "$out/diffid"
-  sha256sum "$out/layer.tar.gz.tmp" | cut -d' ' -f1 > "$out/digest"
-  stat -c %s "$out/layer.tar.gz.tmp" > "$out/size"
-  mv "$out/layer.tar.gz.tmp" "$out/layer.tar.gz"
-}
-
-layer_ok() { [[ -s $1/digest && -s $1/diffid && -s $1/layer.tar.gz ]]; }
-
-release_epoch() {
-  local r=$1 date
-  [[ -n ${SOURCE_DATE_EPOCH:-} ]] && { echo "$SOURCE_DATE_EPOCH"; return; }
-  date=$(grep -m1 -h '^Date:' "$r"/var/lib/apt/lists/*_InRelease "$r"/var/lib/apt/lists/*_Release 2>/dev/null | head -n1 | cut -d' ' -f2-)
-  [[ -n $date ]] || svc_die "no Release file in $r to take SOURCE_DATE_EPOCH from"
-  date -u -d "$date" +%s
-}
-
-build_debian() {
-  local key dir
-  key=$(printf '%s\n' "$SCRIPT_HASH" "$SUITE" "$MIRROR" "${BASE_PACKAGES[@]}" | hash_of)
-  dir="$CACHE/debian-$key"; DEBIAN_DIR=$dir
-  if [[ $REBUILD == 0 ]] && layer_ok "$dir/layer"; then return 0; fi
-  fresh_dir "$dir"; mkdir -p "$CACHE/debs"
-  svc_log "debootstrap $SUITE (minbase + ${BASE_PACKAGES[*]}) from $MIRROR"
-  local include; include=$(IFS=,; echo "${BASE_PACKAGES[*]}")
-  debootstrap --variant=minbase --include="$include" --cache-dir="$CACHE/debs" "$SUITE" "$dir/rootfs" "$MIRROR" \
-    > "$dir/debootstrap.log" 2>&1 || { tail -n 20 "$dir/debootstrap.log" >&2; svc_die "debootstrap failed (log: $dir/debootstrap.log)"; }
-  local python; python=$(readlink "$dir/rootfs/usr/bin/python3")
-  [[ $python == "python$PYTHON" ]] || svc_die "Debian $SUITE gave $python, not python$PYTHON: update PYTHON in $0"
-  release_epoch "$dir/rootfs" > "$dir/epoch"
-  printf '%s\n' "$DPKG_EXCLUDES" > "$dir/rootfs/etc/dpkg/dpkg.cfg.d/01-mll-slim"
-  normalise "$dir/rootfs" "$(cat "$dir/epoch")"
-  svc_log "packing the Debian layer"
-  pack "$dir/rootfs" "$dir/layer" "$(cat "$dir/epoch")"
-}
-
-# Installs packages on top of the Debian root through overlayfs: the upper dir is exactly the change.
-build_sklearn() {
-  local key dir
-  key=$(printf '%s\n' "$DEBIAN_DIR" "$(cat "$DEBIAN_DIR/layer/digest")" "${SKLEARN_PACKAGES[@]}" | hash_of)
-  dir="$CACHE/sklearn-$key"; SKLEARN_DIR=$dir
-  if [[ $REBUILD == 0 ]] && layer_ok "$dir/layer"; then return 0; fi
-  fresh_dir "$dir"; mkdir -p "$dir/upper" "$dir/work" "$dir/merged"
-  local m="$dir/merged" epoch; epoch=$(cat "$DEBIAN_DIR/epoch")
-  mount -t overlay overlay -o "lowerdir=$DEBIAN_DIR/rootfs,upperdir=$dir/upper,workdir=$dir/work" "$m"
-  MOUNTS=("$m" "${MOUNTS[@]}")
-  mount -t proc proc "$m/proc"; MOUNTS=("$m/proc" "${MOUNTS[@]}")
-  mount --bind /dev "$m/dev"; MOUNTS=("$m/dev" "${MOUNTS[@]}")
-  mkdir -p "$m/var/cache/apt/archives"
-  mount --bind "$CACHE/debs" "$m/var/cache/apt/archives"; MOUNTS=("$m/var/cache/apt/archives" "${MOUNTS[@]}")
-  cp /etc/resolv.conf "$m/etc/resolv.conf"
-  svc_log "installing ${SKLEARN_PACKAGES[*]} on the Debian layer"
-  { chroot "$m" apt-get update -q && DEBIAN_FRONTEND=noninteractive chroot "$m" apt-get install -y -q --no-install-recommends "${SKLEARN_PACKAGES[@]}"; } \
-    > "$dir/apt.log" 2>&1 || { tail -n 20 "$dir/apt.log" >&2; unmount_all; svc_die "installing ${SKLEARN_PACKAGES[*]} failed (log: $dir/apt.log)"; }
-  unmount_all
-  mount -t overlay overlay -o "lowerdir=$DEBIAN_DIR/rootfs,upperdir=$dir/upper,workdir=$dir/work" "$m"; MOUNTS=("$m")
-  normalise "$m" "$epoch"
-  unmount_all
-  oci_whiteouts "$dir/upper"
-  svc_log "packing the sklearn layer"
-  pack "$dir/upper" "$dir/layer" "$epoch"
-  rm -rf --one-file-system "$dir/work" "$dir/merged"
-}
-
-# overlayfs marks a deleted file with a 0/0 character device and a replaced dir with an xattr; OCI
-# layers use .wh.<name> files and .wh..wh..opq instead.
-oci_whiteouts() {
-  local upper=$1 f
-  while IFS= read -r -d '' f; do
-    [[ $(stat -c '%t:%T' "$f") == 0:0 ]] || svc_die "unexpected device node $f in the layer"
-    rm -f "$f"; : > "$(dirname "$f")/.wh.$(basename "$f")"
-  done < <(find "$upper" -type c -print0)
-  while IFS= read -r -d '' f; do
-    [[ $(getfattr --only-values -n trusted.overlay.opaque "$f" 2>/dev/null) == y ]] && : > "$f/.wh..wh..opq"
-  done < <(find "$upper" -type d -print0)
-  return 0
-}
 
 build_runtime() {
   local key dir
-  key=$( { echo "$SCRIPT_HASH"; cat "$DEBIAN_DIR/epoch"; cd "$RUNTIME_SRC" && find app start.sh -name '*.py' -o -name start.sh | LC_ALL=C sort | xargs sha256sum; } | hash_of)
+  key=$( { cat "$0"; echo "$LAYERS_HASH"; cat "$DEBIAN_DIR/epoch"; cd "$RUNTIME_SRC" && find app start.sh -name '*.py' -o -name start.sh | LC_ALL=C sort | xargs sha256sum; } | hash_of)
   dir="$CACHE/runtime-$key"; RUNTIME_DIR=$dir
   if layer_ok "$dir/layer"; then return 0; fi
+  bash "$RUNTIME_SRC/gen-protos.sh" --check || svc_die "the generated protobuf modules in runtimes/python/app are stale"
   fresh_dir "$dir"; mkdir -p "$dir/root/app/src"
   (cd "$RUNTIME_SRC/app" && find . -name '*.py' -print0 | LC_ALL=C sort -z | xargs -0 -I{} cp --parents {} "$dir/root/app/src/")
   cp "$RUNTIME_SRC/start.sh" "$dir/root/app/start.sh"
@@ -159,41 +50,19 @@ build_runtime() {
   pack "$dir/root" "$dir/layer" "$(cat "$DEBIAN_DIR/epoch")"
 }
 
-MOUNTS=()
-# fresh_dir DIR: an empty DIR, after unmounting whatever an interrupted run left mounted under it
-# (rm must never follow a bind mount of /dev or /proc into the host).
-fresh_dir() {
-  local m
-  while read -r m; do umount -l "$m" 2>/dev/null || true; done < <(findmnt -rn -o TARGET | grep -F "$1/" | sort -r)
-  rm -rf --one-file-system "$1"
-  mkdir -p "$1"
-}
-
-unmount_all() {
-  local m
-  for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
-  MOUNTS=()
-}
-
-blob() { # blob LAYOUT FILE DIGEST
-  local path="$1/blobs/sha256/$3"
-  [[ -e $path ]] || ln "$2" "$path" 2>/dev/null || cp "$2" "$path"
-}
-
-# image NAME VARIANT LAYER-DIRS...: writes the OCI layout entry and pushes it unless the registry has it
-image() {
+# write_image NAME VARIANT LAYER-DIRS...: adds NAME:$PYTHON to the OCI layout; prints the manifest digest
+write_image() {
   local name=$1 variant=$2; shift 2
-  local layout="$CACHE/oci" epoch created layers=() diffids=() history=() d config cdigest csize manifest mdigest msize
-  mkdir -p "$layout/blobs/sha256"
-  [[ -f $layout/oci-layout ]] || printf '{"imageLayoutVersion":"1.0.0"}' > "$layout/oci-layout"
-  epoch=$(cat "$DEBIAN_DIR/epoch"); created=$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)
+  local layout="$CACHE/oci" created d layers=() diffids=() history=() digest
+  created=$(date -u -d "@$(cat "$DEBIAN_DIR/epoch")" +%Y-%m-%dT%H:%M:%SZ)
   for d in "$@"; do
-    blob "$layout" "$d/layer/layer.tar.gz" "$(cat "$d/layer/digest")"
-    layers+=("$(jq -cn --arg d "sha256:$(cat "$d/layer/digest")" --argjson s "$(cat "$d/layer/size")" \
-      '{mediaType:"application/vnd.oci.image.layer.v1.tar+gzip",digest:$d,size:$s}')")
+    digest=$(cat "$d/layer/digest")
+    [[ -e $layout/blobs/sha256/$digest ]] || ln "$d/layer/layer.tar.gz" "$layout/blobs/sha256/$digest"
+    layers+=("$(jq -cn --arg d "sha256:$digest" --argjson s "$(cat "$d/layer/size")" '{mediaType:"application/vnd.oci.image.layer.v1.tar+gzip",digest:$d,size:$s}')")
     diffids+=("sha256:$(cat "$d/layer/diffid")")
     history+=("$(jq -cn --arg c "$created" --arg b "$(basename "$d" | sed 's/-[0-9a-f]*$//') layer (scripts/services/runtimes.sh)" '{created:$c,created_by:$b}')")
   done
+  local config
   config=$(jq -cnS --arg created "$created" --arg py "$PYTHON" --arg variant "$variant" --arg name "$name" \
     --argjson diffids "$(printf '%s\n' "${diffids[@]}" | jq -R . | jq -cs .)" \
     --argjson history "$(printf '%s\n' "${history[@]}" | jq -cs .)" '{
@@ -216,32 +85,52 @@ image() {
       rootfs: {type: "layers", diff_ids: $diffids},
       history: $history
     }')
-  printf '%s' "$config" > "$CACHE/config.tmp"
-  cdigest=$(sha256sum "$CACHE/config.tmp" | cut -d' ' -f1); csize=$(stat -c %s "$CACHE/config.tmp")
-  mv "$CACHE/config.tmp" "$layout/blobs/sha256/$cdigest"
-  manifest=$(jq -cn --arg cd "sha256:$cdigest" --argjson cs "$csize" --argjson layers "$(printf '%s\n' "${layers[@]}" | jq -cs .)" \
+  local cdigest manifest mdigest
+  cdigest=$(put_blob "$config")
+  manifest=$(jq -cn --arg cd "sha256:$cdigest" --argjson cs "$(blob_size "$cdigest")" --argjson layers "$(printf '%s\n' "${layers[@]}" | jq -cs .)" \
     '{schemaVersion:2,mediaType:"application/vnd.oci.image.manifest.v1+json",config:{mediaType:"application/vnd.oci.image.config.v1+json",digest:$cd,size:$cs},layers:$layers}')
-  printf '%s' "$manifest" > "$CACHE/manifest.tmp"
-  mdigest=$(sha256sum "$CACHE/manifest.tmp" | cut -d' ' -f1); msize=$(stat -c %s "$CACHE/manifest.tmp")
-  mv "$CACHE/manifest.tmp" "$layout/blobs/sha256/$mdigest"
-  local ref="$name:$PYTHON" entry
-  entry=$(jq -cn --arg d "sha256:$mdigest" --argjson s "$msize" --arg ref "$ref" \
-    '{mediaType:"application/vnd.oci.image.manifest.v1+json",digest:$d,size:$s,annotations:{"org.opencontainers.image.ref.name":$ref}}')
-  if [[ -f $layout/index.json ]]; then
-    jq -c --arg ref "$ref" --argjson e "$entry" '.manifests = ([.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] != $ref)] + [$e])' "$layout/index.json" > "$layout/index.json.tmp"
-  else
-    jq -cn --argjson e "$entry" '{schemaVersion:2,manifests:[$e]}' > "$layout/index.json.tmp"
-  fi
+  mdigest=$(put_blob "$manifest")
+  jq -c --arg d "sha256:$mdigest" --argjson s "$(blob_size "$mdigest")" --arg ref "$name:$PYTHON" \
+    '.manifests += [{mediaType:"application/vnd.oci.image.manifest.v1+json",digest:$d,size:$s,annotations:{"org.opencontainers.image.ref.name":$ref}}]' \
+    "$layout/index.json" > "$layout/index.json.tmp"
   mv "$layout/index.json.tmp" "$layout/index.json"
-  local remote
+  echo "$mdigest"
+}
+
+put_blob() { # put_blob TEXT: stores TEXT (no newline) as a blob of the layout, prints its sha256
+  local tmp="$CACHE/oci/blob.tmp" digest
+  printf '%s' "$1" > "$tmp"
+  digest=$(sha256sum "$tmp" | cut -d' ' -f1)
+  mv "$tmp" "$CACHE/oci/blobs/sha256/$digest"
+  echo "$digest"
+}
+blob_size() { stat -c %s "$CACHE/oci/blobs/sha256/$1"; }
+
+# push NAME DIGEST: copies NAME:$PYTHON to the registry unless its tag already names that manifest
+push() {
+  local name=$1 digest=$2 remote
   remote=$(curl -s -o /dev/null -I -w '%header{docker-content-digest}' -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
     "http://$REG/v2/mll/$name/manifests/$PYTHON" 2>/dev/null || true)
-  if [[ $remote == "sha256:$mdigest" ]]; then
-    svc_log "$REG/mll/$ref is up to date (sha256:${mdigest:0:12})"
-  else
-    svc_log "pushing $REG/mll/$ref (sha256:${mdigest:0:12})"
-    skopeo copy --quiet --preserve-digests --dest-tls-verify=false "oci:$layout:$ref" "docker://$REG/mll/$ref" >&2
+  if [[ $remote == "sha256:$digest" ]]; then
+    svc_log "$REG/mll/$name:$PYTHON is up to date (sha256:${digest:0:12})"
+    return 0
   fi
+  svc_log "pushing $REG/mll/$name:$PYTHON (sha256:${digest:0:12})"
+  skopeo copy --quiet --preserve-digests --dest-tls-verify=false "oci:$CACHE/oci:$name:$PYTHON" "docker://$REG/mll/$name:$PYTHON" >&2
+}
+
+# Keeps the two most recently used cache dirs of each layer kind (a second checkout with another
+# version of these scripts does not rebuild every time), removes older ones.
+prune_cache() {
+  local kind d
+  touch "$DEBIAN_DIR" "$SKLEARN_DIR" "$RUNTIME_DIR"
+  for kind in debian sklearn runtime; do
+    while read -r d; do
+      [[ -n $d ]] || continue
+      svc_log "removing the unused cache dir $d"
+      fresh_dir "$d"; rmdir "$d"
+    done < <(ls -1dt "$CACHE/$kind"-* 2>/dev/null | tail -n +3)
+  done
 }
 
 case "${1:-build}" in
@@ -250,7 +139,7 @@ case "${1:-build}" in
   *) echo "usage: $0 build|rebuild" >&2; exit 2 ;;
 esac
 [[ $(uname -m) == x86_64 ]] || svc_die "the runtime images are built for linux/amd64; this machine is $(uname -m)"
-svc_apt debootstrap skopeo jq attr curl
+svc_apt debootstrap skopeo jq attr curl protobuf-compiler protobuf-compiler-grpc
 mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
 flock 9  # one build at a time per machine; a second caller waits and then finds everything cached
@@ -258,5 +147,12 @@ trap unmount_all EXIT
 build_debian
 build_sklearn
 build_runtime
-image runtime-python "" "$DEBIAN_DIR" "$RUNTIME_DIR"
-image runtime-python-sklearn sklearn "$DEBIAN_DIR" "$SKLEARN_DIR" "$RUNTIME_DIR"
+# The layout is remade each run from the cached layers (hard links): nothing stale stays in it.
+rm -rf "$CACHE/oci"; mkdir -p "$CACHE/oci/blobs/sha256"
+printf '{"imageLayoutVersion":"1.0.0"}' > "$CACHE/oci/oci-layout"
+printf '{"schemaVersion":2,"manifests":[]}' > "$CACHE/oci/index.json"
+plain=$(write_image runtime-python "" "$DEBIAN_DIR" "$RUNTIME_DIR")
+sklearn=$(write_image runtime-python-sklearn sklearn "$DEBIAN_DIR" "$SKLEARN_DIR" "$RUNTIME_DIR")
+push runtime-python "$plain"
+push runtime-python-sklearn "$sklearn"
+prune_cache

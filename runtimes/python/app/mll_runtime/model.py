@@ -69,13 +69,20 @@ def load_model(model_dir: str, contract: Contract) -> Model:
         detail = "".join(traceback.format_exception(err)).rstrip()
         raise LoadError(f"importing func_main.py failed: {type(err).__name__}: {err}\n{detail}") from err
     functions: dict[str, Callable[..., Any]] = {}
+    problems: list[str] = []
     for sig in contract.signatures.values():
         fn = getattr(module, sig.name, None)
         if not callable(fn):
-            raise LoadError(f"func_main.py has no function {sig.name!r} for the contract's signature {sig.name} "
+            problems.append(f"func_main.py has no function {sig.name!r} for the contract's signature {sig.name} "
                             f"(define def {sig.name}({', '.join(f.name for f in sig.inputs)}): …)")
-        _check_parameters(sig.name, fn, [f.name for f in sig.inputs])
+            continue
+        try:
+            _check_parameters(sig.name, fn, [f.name for f in sig.inputs])
+        except LoadError as err:
+            problems.append(str(err))
         functions[sig.name] = fn
+    if problems:
+        raise LoadError("; ".join(problems))
     return Model(functions, calling_convention(module))
 
 
