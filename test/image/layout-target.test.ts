@@ -88,7 +88,7 @@ describe('oci-layout target', () => {
     await target.publish(v1, { repository: model, tag: '1' }, testContext());
     const ctx = testContext();
     const p2 = await target.publish(v2, { repository: model, tag: '2' }, ctx);
-    assert.match(ctx.lines.at(-1)!, /: 1 blobs written \(.*\), 4 already present$/);
+    assert.match(ctx.lines.at(-1)!, new RegExp(`: 1 blobs written \\(.*\\), ${v2.layers.length} already present$`));
     const tags = JSON.parse(await fs.readFile(path.join(root, model, 'index.json'), 'utf8')).manifests
       .map((m: { annotations: Record<string, string> }) => m.annotations['org.opencontainers.image.ref.name']);
     assert.deepEqual(tags, ['1', '2']);

@@ -28,6 +28,8 @@ export const services = {
     username: need('MLL_TEST_REGISTRY_USER', dockerHint),
     password: need('MLL_TEST_REGISTRY_PASSWORD', dockerHint),
   }),
+  /** ML Lambda's Python runtime with Debian's scikit-learn (scripts/services/runtimes.sh). */
+  sklearnBase: () => need('MLL_TEST_BASE_PYTHON_SKLEARN', dockerHint),
   baseImages: () => ({
     python: need('MLL_TEST_BASE_PYTHON', dockerHint),
     tensorflow: need('MLL_TEST_BASE_TENSORFLOW', dockerHint),
