@@ -53,7 +53,7 @@ export const errorCatalogue = {
   SHUTTING_DOWN: { status: 503, transient: true, description: 'The service is shutting down; retry against another instance.' },
   UNREADABLE_RECORD: { status: 500, transient: false, description: 'A stored record is damaged or was written by a newer ML Lambda; the message says which and what to do.' },
   TIMEOUT: { status: 504, transient: true, description: 'An operation took longer than its deadline.' },
-  INTERNAL: { status: 500, transient: true, description: 'An unexpected error; the log has the details.' },
+  INTERNAL: { status: 500, transient: false, description: 'An unexpected error (a bug, or a state that should not exist); retrying does not help. The log has the details.' },
 } as const satisfies Record<string, { status: number; transient: boolean; description: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;
