@@ -32,14 +32,17 @@ export class CliError extends Error {
   readonly details: unknown;
   /** HTTP status when the API answered with this error. */
   readonly status: number | undefined;
+  /** The answer's Retry-After, if it had one. */
+  readonly retryAfter: string | undefined;
 
-  constructor(code: string, message: string, options: { exitCode?: ExitCodeValue; details?: unknown; status?: number; cause?: unknown } = {}) {
+  constructor(code: string, message: string, options: { exitCode?: ExitCodeValue; details?: unknown; status?: number; retryAfter?: string; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CliError';
     this.code = code;
     this.exitCode = options.exitCode ?? ExitCode.FAILED;
     this.details = options.details;
     this.status = options.status;
+    this.retryAfter = options.retryAfter;
   }
 }
 

@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { versionPath, type EventsPage, type VersionEnd, type VersionEvent } from './api-types.js';
 import { isAbort, type ApiClient } from './client.js';
-import { CliError, ExitCode } from './errors.js';
+import { CliError } from './errors.js';
 import { clockTime, paintStatus, type Colors } from './output.js';
+import { outcomeOf, reconnectRetry } from './retry.js';
 
 /**
  * Follows a version's events until it is terminal: the events so far as JSON pages, then the SSE
@@ -15,11 +16,9 @@ export interface FollowOptions {
   after?: string;
   signal?: AbortSignal;
   onEvent(event: VersionEvent): void;
-  /** Reconnection attempts in a row before giving up (default 8, about 30 s). */
+  /** Reconnection attempts in a row before giving up (default 8, about 30 s; reconnectRetry). */
   retries?: number;
 }
-
-const backoff = (n: number) => Math.min(250 * 2 ** n, 5000);
 
 export async function followVersion(client: ApiClient, model: string, version: number, options: FollowOptions): Promise<VersionEnd> {
   const path = `${versionPath(model, version)}/events`;
@@ -46,9 +45,10 @@ export async function followVersion(client: ApiClient, model: string, version: n
     } catch (err) {
       if (isAbort(err)) throw err;
       if (err instanceof CliError && err.code === 'BAD_RESPONSE') return pollVersion(client, model, version, { ...options, after: last });
-      if (!(err instanceof CliError) || err.exitCode !== ExitCode.UNAVAILABLE || failures >= (options.retries ?? 8)) throw err;
+      const policy = options.retries === undefined ? reconnectRetry : reconnectRetry.with({ attempts: options.retries + 1 });
+      if (!(err instanceof CliError) || !policy.decide(failures + 1, outcomeOf(err)).retry) throw err;
     }
-    await sleep(backoff(failures++), undefined, { signal: options.signal });
+    await sleep(reconnectRetry.delay(++failures), undefined, { signal: options.signal });
   }
 }
 

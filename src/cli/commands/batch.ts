@@ -12,6 +12,7 @@ import { batchBody, newBoundary, type BatchPart } from '../multipart.js';
 import { collect, positiveInt, positiveSeconds } from '../options.js';
 import { formatBytes, formatDuration, oneLine, paintStatus, table, writeJson } from '../output.js';
 import { batchProgress, type BatchProgress } from '../progress.js';
+import { outcomeOf, reconnectRetry } from '../retry.js';
 import type { CliIO, CommandRegistrar } from '../program.js';
 
 /**
@@ -159,9 +160,9 @@ async function streamBatch(client: ApiClient, path: string, onTally: (t: Tally) 
       // Closed without an end event (the API restarted or a proxy cut it): resume.
     } catch (err) {
       // A restarting API is waited for a while (about half a minute); anything else ends it.
-      if (isAbort(err) || !(err instanceof CliError) || err.exitCode !== ExitCode.UNAVAILABLE || failures >= 8) throw err;
+      if (isAbort(err) || !(err instanceof CliError) || !reconnectRetry.decide(failures + 1, outcomeOf(err)).retry) throw err;
     }
-    await sleep(Math.min(250 * 2 ** failures++, 5000), undefined, { signal });
+    await sleep(reconnectRetry.delay(++failures), undefined, { signal });
   }
 }
 

@@ -7,6 +7,7 @@ import { isAbort } from '../client.js';
 import { commandContext, type CommandContext } from '../context.js';
 import { CliError, ExitCode } from '../errors.js';
 import { followVersion, renderEvent } from '../follow.js';
+import { outcomeOf, uploadRetry } from '../retry.js';
 import { metadataQuery, payloadBytes, resolveModel, uploadMetadata, type ModelSource, type UploadMetadata } from '../model-dir.js';
 import { collect, positiveSeconds } from '../options.js';
 import { formatBytes, writeJson } from '../output.js';
@@ -30,10 +31,6 @@ export interface UploadOptions {
   timeout?: number;
 }
 
-const attempts = 3;
-
-const retryable = (err: unknown) =>
-  err instanceof CliError && (err.exitCode === ExitCode.UNAVAILABLE || (err.code === 'CONFLICT' && err.status === 409));
 
 /** Sends one model folder; returns the new version (status queued). */
 async function sendModel(
@@ -57,9 +54,10 @@ async function sendModel(
         const reason = (err as NodeJS.ErrnoException)?.code ?? (err as Error)?.message;
         throw new CliError('READ_FAILED', `cannot read ${source.path} while packing it (${reason})`, { cause: err });
       }
-      if (attempt >= attempts || !retryable(err)) throw err;
+      const decision = uploadRetry.decide(attempt, outcomeOf(err));
+      if (!decision.retry) throw err;
       options.onRetry?.(err, attempt);
-      await sleep(500 * 2 ** attempt);
+      await sleep(decision.delayMs);
     }
   }
 }
