@@ -1,7 +1,20 @@
 import { enqueueVersion } from '../../queues/flow.js';
-import { redisKeys } from '../catalog/redis-keys.js';
+import { redisKeys, type RedisKeys } from '../catalog/redis-keys.js';
+import { isCluster, type RedisClient } from '../redis/connect.js';
 import { isConnectionError, redisSource } from './outage-log.js';
 import type { Services } from './services.js';
+
+/**
+ * 128 markers over 16384 slots: a master with a tenth of the slots holds none of them with a
+ * chance of about 1 in 700,000. Markers move with their slots when a cluster is resharded.
+ */
+const shardMarkers = 128;
+
+/** The keys whose absence means Redis lost (part of) the index. */
+function recoveryMarkers(redis: RedisClient, k: RedisKeys): string[] {
+  if (!isCluster(redis)) return [k.indexBuilt()];
+  return [k.indexBuilt(), ...Array.from({ length: shardMarkers }, (_, i) => k.shardMarker(i))];
+}
 
 export interface RecoveryResult {
   models: number;
@@ -24,15 +37,20 @@ export async function rebuildFromStore(services: Pick<Services, 'catalog' | 'con
   for (const record of result.unfinished) {
     await enqueueVersion(flows, config, { model: record.model, version: record.version });
   }
-  await redis.set(redisKeys(config.prefix).indexBuilt(), new Date().toISOString());
+  const now = new Date().toISOString();
+  await Promise.all(recoveryMarkers(redis, redisKeys(config.prefix)).map((key) => redis.set(key, now)));
   return { models: result.models, versions: result.versions, requeued: result.unfinished.length, unreadable: result.unreadable, ms: Date.now() - started };
 }
 
-/** Rebuilds only when Redis has lost its state (the marker is gone): at start-up and periodically. */
+/**
+ * Rebuilds only when Redis has lost its state (a marker is gone: all of Redis, or in a Cluster a
+ * shard that came back empty): at start-up and periodically.
+ */
 export async function recoverIfRedisWasLost(services: Services): Promise<RecoveryResult | null> {
   const { redis, config, logger } = services;
   const k = redisKeys(config.prefix);
-  if ((await redis.exists(k.indexBuilt())) === 1) return null;
+  const present = await Promise.all(recoveryMarkers(redis, k).map((key) => redis.exists(key)));
+  if (present.every((n) => n === 1)) return null;
   // One process rebuilds at a time; the others find the marker when it is done.
   const claimed = await redis.set(k.reindexing(), String(process.pid), 'EX', 300, 'NX');
   if (claimed !== 'OK') return null;

@@ -39,6 +39,11 @@ export function redisKeys(prefix: string) {
     statusCounts: () => `${index}:status-counts`,
     /** Set once the index has been built from the store; in the index's slot, so it goes when the index goes. */
     indexBuilt: () => `${index}:built`,
+    /**
+     * Markers spread over the slots (a Cluster): when a shard comes back empty, its markers are
+     * gone too, and the index is rebuilt although the shard holding `indexBuilt` kept its keys.
+     */
+    shardMarker: (i: number) => `{${prefix}:built:${i}}`,
     /** Lock: one process rebuilds the index at a time. */
     reindexing: () => `${prefix}:reindexing`,
     /** Pub/sub channel announcing new events: payload `{topic?, model, version, id}`. */

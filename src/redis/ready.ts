@@ -68,9 +68,10 @@ export async function diagnoseCluster(target: Extract<RedisTarget, { mode: 'clus
       const state = /cluster_state:(\w+)/.exec(info)?.[1] ?? 'unknown';
       if (state === 'ok') return `the seed node ${address(node)} reports the cluster ok, but this client could not use it; check the node addresses it announces (cluster-announce-ip) are reachable from here`;
       const nodes = parseClusterNodes(String(await probe.cluster('NODES')));
-      const failed = nodes.filter((n) => n.role === 'master' && n.flags.some((f) => f === 'fail' || f === 'fail?'));
+      // A failed master without slots was replaced by its replica: not a problem.
+      const failed = nodes.filter((n) => n.role === 'master' && n.slots.length > 0 && n.flags.some((f) => f === 'fail' || f === 'fail?'));
       const assigned = /cluster_slots_assigned:(\d+)/.exec(info)?.[1];
-      const problems = failed.map((n) => `master ${n.address} (slots ${n.slots.join(' ') || 'none'}) is down and no replica has taken over`);
+      const problems = failed.map((n) => `master ${n.address} (slots ${n.slots.join(' ')}) is down and no replica has taken over`);
       if (assigned !== undefined && Number(assigned) < 16384) problems.push(`only ${assigned} of 16384 slots are assigned to a master`);
       return `cluster_state is ${state} (as ${address(node)} sees it): ${problems.join('; ') || 'see `redis-cli --cluster check`'}. `
         + 'Start the missing node(s) or let a replica be promoted; ML Lambda needs every slot served.';
