@@ -44,6 +44,7 @@ export const errorCatalogue = {
   REGISTRY_AUTH_FAILED: { status: 502, transient: false, description: 'The registry refused the configured credentials.' },
   REGISTRY_REJECTED: { status: 502, transient: false, description: 'The registry refused a blob or manifest.' },
   RATE_LIMITED: { status: 429, transient: true, description: 'Too many requests; retry after the indicated delay.' },
+  NOT_IMPLEMENTED: { status: 501, transient: false, description: 'A part of a foreign protocol ML Lambda does not provide (Hydrosphere training data, monitoring, deployment).' },
   // 5xx: something outside the request failed; the same work can succeed later.
   STORE_UNAVAILABLE: { status: 503, transient: true, description: 'The object store cannot be reached.' },
   QUEUE_UNAVAILABLE: { status: 503, transient: true, description: 'Redis (queues, counters, indexes) cannot be reached.' },

@@ -4,6 +4,7 @@ import { authenticate, limitUploads, principalOf } from './auth.js';
 import type { ApiDeps } from './deps.js';
 import { errorHandler, notFound } from './errors.js';
 import { openApiDocument } from './openapi.js';
+import { hydrosphereRouter } from './hydrosphere/index.js';
 import { idempotency } from './idempotency.js';
 import { adminRouter } from './routes/admin.js';
 import { batchesRouter } from './routes/batches.js';
@@ -28,6 +29,7 @@ export function createApp(deps: ApiDeps): Express {
 
   // Every request is authenticated and scope-checked first (src/auth/scopes.ts decides the scope).
   app.use(authenticate(deps));
+  app.use(limitUploads(deps));
   app.use(healthRouter(deps));
   app.use(storeRouter(deps));
   app.use(metricsRouter(deps));
@@ -35,7 +37,6 @@ export function createApp(deps: ApiDeps): Express {
     res.json(openApiDocument(deps.config.baseUrl));
   });
   const api = express.Router();
-  api.use(limitUploads(deps));
   // Only JSON bodies are parsed; model payloads stream straight through to the store.
   api.use(express.json({ limit: '1mb', strict: true }));
   // Idempotency keys are per token: two clients cannot collide on (or replay) each other's keys.
@@ -49,6 +50,8 @@ export function createApp(deps: ApiDeps): Express {
   api.use(adminRouter(deps));
   api.use(tokensRouter(deps, deps.tokens));
   app.use('/api/v1', api);
+  // Hydrosphere's routes (/api/v1/model/…, /api/v2/…, /monitoring/…): after ours, which never overlap them.
+  app.use(hydrosphereRouter(deps));
   // The web interface (web/): static files and the page fallback, after the API, before 404.
   app.use(webInterface());
 

@@ -16,12 +16,35 @@ export function principalOf(res: Response): Principal {
   return res.locals.principal as Principal;
 }
 
-/** Only the Authorization header: a token in a URL would end up in logs and browser history. */
-function bearer(req: Request): string | undefined {
+type Credentials = { token: string } | { malformed: string } | undefined;
+
+/**
+ * The token from the Authorization header only (a token in a URL would end up in logs and
+ * browser history): `Bearer <token>`, or HTTP Basic with the token as the password and any user
+ * name — the only way python-requests clients (Hydrosphere's CLI and SDK) can send one, from a
+ * server address like http://hs:<token>@host:8080.
+ */
+function credentials(req: Request): Credentials {
   const header = req.header('authorization');
-  const m = header ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-  return m?.[1];
+  if (!header) return undefined;
+  const bearer = /^Bearer\s+(\S+)$/i.exec(header);
+  if (bearer) return { token: bearer[1]! };
+  const basic = /^Basic\s+(\S*)$/i.exec(header);
+  if (!basic) return { malformed: 'The Authorization header must be "Bearer <token>" or "Basic <base64 of user:token>"' };
+  const encoded = basic[1]!;
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded) || encoded.length % 4 !== 0) {
+    return { malformed: 'The Basic credentials are not valid base64: send base64("<any user>:<token>")' };
+  }
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return { malformed: 'The Basic credentials have no ":": send base64("<any user>:<token>") with the token as the password' };
+  const password = decoded.slice(colon + 1);
+  if (!password) return { malformed: 'The Basic credentials carry no password: put the API token in the password (http://user:<token>@host)' };
+  return { token: password };
 }
+
+/** What needs a token (the web interface's files do not); Hydrosphere's monitoring paths answer 501, after auth. */
+export const protectedPaths = /^\/(api|metrics|monitoring|profiler)(\/|$)/;
 
 /**
  * Authenticates every request to the API and checks the scope its route needs (src/auth/scopes.ts).
@@ -34,14 +57,18 @@ export function authenticate(deps: Pick<ApiDeps, 'config'> & { tokens: Tokens })
       return next();
     }
     const path = req.path;
-    const needed = /^\/(api|metrics)(\/|$)/.test(path) ? requiredScope(req.method, path) : null;
+    const needed = protectedPaths.test(path) ? requiredScope(req.method, path) : null;
     if (needed === null) return next();
-    const token = bearer(req);
-    if (!token) {
+    const sent = credentials(req);
+    if (!sent) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="ml-lambda"');
-      return next(new MllError('UNAUTHORIZED', 'This route needs an API token: send "Authorization: Bearer <token>" (an admin creates tokens with `mll tokens create`)'));
+      return next(new MllError('UNAUTHORIZED', 'This route needs an API token: send "Authorization: Bearer <token>", or HTTP Basic with the token as the password (an admin creates tokens with `mll tokens create`)'));
     }
-    const record = await deps.tokens.verify(token).catch((err: unknown) => next(err));
+    if ('malformed' in sent) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="ml-lambda", error="invalid_request"');
+      return next(new MllError('UNAUTHORIZED', sent.malformed));
+    }
+    const record = await deps.tokens.verify(sent.token).catch((err: unknown) => next(err));
     if (record === undefined) return;
     if (!record) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="ml-lambda", error="invalid_token"');
@@ -57,7 +84,11 @@ export function authenticate(deps: Pick<ApiDeps, 'config'> & { tokens: Tokens })
   };
 }
 
-const uploadRoutes = [/^\/api\/v1\/models\/[^/]+\/versions\/?$/, /^\/api\/v1\/batches\/?$/, /^\/api\/v1\/uploads\/?$/];
+const uploadRoutes = [
+  /^\/api\/v1\/models\/[^/]+\/versions\/?$/, /^\/api\/v1\/batches\/?$/, /^\/api\/v1\/uploads\/?$/,
+  // Hydrosphere's upload routes (src/api/hydrosphere/).
+  /^\/api\/v[12]\/model\/upload\/?$/,
+];
 const fullPath = (req: Request) => req.baseUrl + req.path;
 
 /** Per-token rate limit on starting uploads: 429 with Retry-After beyond MLL_UPLOAD_RATE_PER_MINUTE. */

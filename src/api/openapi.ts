@@ -2,7 +2,9 @@ import { errorCatalogue } from '../errors.js';
 import { versionStatuses } from '../domain/version.js';
 import { dtypeNames } from '../contract/types.js';
 import { requiredScope } from '../auth/scopes.js';
+import { protectedPaths } from './auth.js';
 import { webhookEvents, webhookPaths, webhookSchemas } from '../webhooks/openapi.js';
+import { hydrosphereOpenApiPaths, hydrosphereSchemas, hydrosphereTag } from './hydrosphere/openapi.js';
 
 /**
  * The OpenAPI 3.1 description of the HTTP API. test/api/openapi.unit.test.ts checks that every route
@@ -399,14 +401,15 @@ const schemas: Record<string, unknown> = {
 
 const statusText: Record<number, string> = {
   400: 'Bad request', 401: 'Missing or invalid token', 403: 'Token lacks the scope', 404: 'Not found', 409: 'Conflict',
-  413: 'Too large', 415: 'Unsupported media type', 422: 'Invalid model or archive', 429: 'Rate limited', 503: 'A dependency is unavailable',
+  413: 'Too large', 415: 'Unsupported media type', 422: 'Invalid model or archive', 429: 'Rate limited', 501: 'Not supported (a part of a foreign protocol ML Lambda does not provide)',
+  503: 'A dependency is unavailable',
 };
 
 /** Every operation states the scope it needs, from the same rule the server enforces. */
 function withSecurity(all: Record<string, PathItem>): Record<string, PathItem> {
   return Object.fromEntries(Object.entries(all).map(([p, item]) => [p, Object.fromEntries(Object.entries(item).map(([method, op]) => {
-    const scope = p.startsWith('/api/') || p === '/metrics' ? requiredScope(method, p.replace(/\{[^}]+\}/g, 'x')) : null;
-    return [method, { ...op, security: scope ? [{ bearer: [scope] }] : [] }];
+    const scope = protectedPaths.test(p) ? requiredScope(method, p.replace(/\{[^}]+\}/g, 'x')) : null;
+    return [method, { ...op, security: scope ? [{ bearer: [scope] }, { basic: [scope] }] : [] }];
   }))]));
 }
 
@@ -419,14 +422,16 @@ export function openApiDocument(serverUrl: string, extraPaths: Record<string, Pa
       description: 'Model registry and image factory. Every error has the shape {"error":{"code","message","details"}}.',
     },
     servers: [{ url: serverUrl }],
-    paths: withSecurity({ ...paths, ...webhookPaths, ...extraPaths }),
+    paths: withSecurity({ ...paths, ...webhookPaths, ...hydrosphereOpenApiPaths, ...extraPaths }),
+    tags: [hydrosphereTag],
     webhooks: webhookEvents,
-    security: [{ bearer: [] }],
+    security: [{ bearer: [] }, { basic: [] }],
     components: {
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'An API token (mll_…) with the scope the operation lists: read, write or admin (admin includes write, write includes read).' },
+        basic: { type: 'http', scheme: 'basic', description: 'The same API token as the password of HTTP Basic auth (any user name), for clients that cannot send a bearer token; same scopes.' },
       },
-      schemas: { ...schemas, ...webhookSchemas, ...extraSchemas },
+      schemas: { ...schemas, ...webhookSchemas, ...hydrosphereSchemas, ...extraSchemas },
       responses: Object.fromEntries(Object.entries(statusText).map(([code, text]) => [`Error${code}`, json(ref('Error'), text)])),
     },
   };

@@ -22,8 +22,23 @@ export interface SseSource {
  * after `Last-Event-ID` (or ?after=), sends heartbeats, re-reads on every wake-up and on each
  * heartbeat (so a lost notice only delays), and ends with an `end` event when the source is done.
  */
-export async function serveSse(req: Request, res: Response, source: SseSource, options: { heartbeatMs?: number } = {}): Promise<void> {
-  let lastId = String(req.header('last-event-id') ?? req.query.after ?? '0');
+export interface SseOptions {
+  heartbeatMs?: number;
+  /** Where to start without Last-Event-ID or ?after= (default '0': the beginning). */
+  startId?: string;
+  /** The wire text of one event (default: id, event, data as JSON). */
+  frame?: (e: SseEvent) => string;
+  /** The wire text of the final event (default: `end` with the source's end data as JSON). */
+  endFrame?: (data: unknown) => string;
+}
+
+const defaultFrame = (e: SseEvent) => `id: ${e.id}\nevent: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`;
+const defaultEndFrame = (data: unknown) => `event: end\ndata: ${JSON.stringify(data)}\n\n`;
+
+export async function serveSse(req: Request, res: Response, source: SseSource, options: SseOptions = {}): Promise<void> {
+  let lastId = String(req.header('last-event-id') ?? req.query.after ?? options.startId ?? '0');
+  const frame = options.frame ?? defaultFrame;
+  const endFrame = options.endFrame ?? defaultEndFrame;
   res.status(200).set({
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
@@ -36,7 +51,7 @@ export async function serveSse(req: Request, res: Response, source: SseSource, o
   let closed = false;
   let pumping: Promise<void> | undefined;
   let again = false;
-  const write = (e: SseEvent) => res.write(`id: ${e.id}\nevent: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
+  const write = (e: SseEvent) => res.write(frame(e));
 
   const pumpOnce = async () => {
     const events = await source.read(lastId);
@@ -52,7 +67,7 @@ export async function serveSse(req: Request, res: Response, source: SseSource, o
           lastId = e.id;
         }
       }
-      res.write(`event: end\ndata: ${JSON.stringify(await source.endData())}\n\n`);
+      res.write(endFrame(await source.endData()));
       close();
     }
   };

@@ -30,10 +30,11 @@ export interface RecoveryResult {
  * that is not terminal. Safe to run at any time and from several processes: counters only go up,
  * older records never overwrite newer ones, and a re-enqueued stage finds its work done.
  */
-export async function rebuildFromStore(services: Pick<Services, 'catalog' | 'config' | 'flows' | 'redis'>): Promise<RecoveryResult> {
+export async function rebuildFromStore(services: Pick<Services, 'catalog' | 'config' | 'flows' | 'redis' | 'hydrosphereIds'>): Promise<RecoveryResult> {
   const { catalog, config, flows, redis } = services;
   const started = Date.now();
   const result = await catalog.reindex();
+  await services.hydrosphereIds.rebuild();
   for (const record of result.unfinished) {
     await enqueueVersion(flows, config, { model: record.model, version: record.version });
   }

@@ -4,6 +4,8 @@ import { Batches } from '../batches/batches.js';
 import { Catalog } from '../catalog/catalog.js';
 import { EventHub, versionTopic } from '../catalog/event-hub.js';
 import { redisKeys, slotGroups } from '../catalog/redis-keys.js';
+import { HydrosphereIds } from '../hydrosphere/ids.js';
+import { recordModelUpdates } from '../hydrosphere/updates.js';
 import type { Config } from '../config.js';
 import { createImageBuilder, createImageTarget } from '../image/index.js';
 import type { ImageBuilder, ImageTarget } from '../image/types.js';
@@ -42,6 +44,8 @@ export interface Services {
   webhooks: Webhooks;
   batches: Batches;
   tokens: Tokens;
+  /** Hydrosphere's integer ids of models and versions (src/api/hydrosphere/). */
+  hydrosphereIds: HydrosphereIds;
   /** A producer handle on a queue (created once per name; for adding jobs and reading counts). */
   queue(name: string): Queue;
   /** Connection outages, logged once each (then a summary), never once per reconnect attempt. */
@@ -101,9 +105,11 @@ export async function createServices(config: Config, options: { logger?: Logger 
   };
   const webhooks = createWebhooks({ config, store, redis, logger, queue });
   webhooks.attach(catalog);
+  recordModelUpdates(catalog, redis, config.prefix, logger);
   return {
     queue, webhooks, outages,
     config, logger, store, redis, queueRedis, queuePrefix: keys.queuePrefix, catalog, flows, builder, target, storeUrlSecret, events, batches, tokens: new Tokens(store, redis, config.prefix), metrics: createMetrics(),
+    hydrosphereIds: new HydrosphereIds(store, redis, config.prefix),
     async close() {
       await settleWithin(events.close(), closeDeadlineMs);
       // BullMQ's close waits for Redis to answer QUIT; a Redis that is down never does.

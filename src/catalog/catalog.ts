@@ -76,7 +76,8 @@ redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[4] .. ' ' .. ARGV[3])
 return 1`;
 
-function redisDown(err: unknown): unknown {
+/** Redis faults as QUEUE_UNAVAILABLE (503, transient); anything else unchanged. */
+export function redisDown(err: unknown): unknown {
   if (err instanceof MllError) return err;
   if (isTransient(err) || isRedisUnavailable(err)) return redisUnavailable(err);
   return err;

@@ -49,6 +49,18 @@ export function redisKeys(prefix: string) {
     /** Pub/sub channel announcing new events: payload `{topic?, model, version, id}`. */
     eventChannel: () => `${prefix}:events`,
 
+    // Hydrosphere's integer ids (src/hydrosphere/ids.ts), indexed in the index's slot so they go (and are rebuilt) with it.
+    /** Last allocated Hydrosphere id (INCR; model and version ids share it). */
+    hydrosphereSequence: () => `${index}:hs:seq`,
+    /** ZSET of versions that have a Hydrosphere id: member `<model>/<version>`, score = the id. */
+    hydrosphereVersions: () => `${index}:hs:versions`,
+    /** HASH `<model>/<version>` → Hydrosphere version id. */
+    hydrosphereVersionIds: () => `${index}:hs:version-ids`,
+    /** HASH model name → `{id, name}` (Hydrosphere model id and name). */
+    hydrosphereModelIds: () => `${index}:hs:model-ids`,
+    /** STREAM of version creations and terminal transitions, served as Hydrosphere's `ModelUpdate` events. */
+    hydrosphereUpdates: () => `${prefix}:hs:updates`,
+
     // Batches (one slot per batch).
     batch: (id: string) => `${batch(id)}:record`,
     batchTotal: (id: string) => `${batch(id)}:total`,
@@ -119,6 +131,7 @@ export function slotGroups(k: RedisKeys): SlotGroup[] {
   return [
     { name: 'version cache (catalog cache script)', keys: (s) => [k.version(s.model, s.version), k.versions(s.model), k.model(s.model)] },
     { name: 'catalogue indexes (catalog index script)', keys: () => [k.models(), k.statusOf(), k.statusCounts()] },
+    { name: 'Hydrosphere version ids (MULTI)', keys: () => [k.hydrosphereVersions(), k.hydrosphereVersionIds()] },
     { name: 'batch completion (MULTI on total and terminal set)', keys: (s) => [k.batchTotal(s.batch), k.batchTerminal(s.batch)] },
     { name: 'webhook endpoint index (MULTI)', keys: () => [k.webhookEndpoints(), k.webhookEndpointsIndexed()] },
     { name: 'webhook delivery attempt (MULTI)', keys: (s) => [k.webhookDelivery(s.delivery), k.webhookAttempts(s.delivery)] },

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { protectedPaths } from '../../src/api/auth.js';
 import { openApiDocument } from '../../src/api/openapi.js';
 import { requiredScope } from '../../src/auth/scopes.js';
 import { getBuffer } from '../../src/storage/object-store.js';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { api, tarOf } from '../support/client.js';
+import { tarOf, type ApiResponse } from '../support/client.js';
 import { freePort } from '../support/registry.js';
 import { spawnService } from '../support/processes.js';
 import { repoRoot } from '../support/paths.js';
@@ -18,10 +19,24 @@ const pythonModel = path.join(repoRoot, 'test', 'fixtures', 'models', 'python-to
 describe('access control with API tokens', () => {
   let app: TestApp;
   const tokens: Record<'read' | 'write' | 'admin', string> = { read: '', write: '', admin: bootstrap };
-  const call = (method: string, url: string, token?: string, init: RequestInit = {}) =>
-    api<{ error?: { code: string; message: string } } & Record<string, unknown>>(url, {
-      ...init, method, headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(init.headers as Record<string, string> ?? {}) },
-    });
+  type Answer = { error?: { code: string; message: string } } & Record<string, unknown>;
+  const call = async (method: string, url: string, token?: string, init: RequestInit = {}): Promise<ApiResponse<Answer>> => {
+    const headers = { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(init.headers as Record<string, string> ?? {}) };
+    const res = await fetch(url, { ...init, method, headers });
+    // An event stream that never ends (Hydrosphere's /api/v2/events) is judged by its status alone.
+    if (res.headers.get('content-type')?.startsWith('text/event-stream')) {
+      await res.body?.cancel();
+      return { status: res.status, body: {}, headers: res.headers };
+    }
+    const text = await res.text();
+    let body: Answer = {};
+    try {
+      body = text ? (JSON.parse(text) as Answer) : {};
+    } catch {
+      /* not JSON */
+    }
+    return { status: res.status, body, headers: res.headers };
+  };
 
   before(async () => {
     app = await startTestApp({ env: { MLL_AUTH: 'tokens', MLL_BOOTSTRAP_TOKEN: bootstrap, MLL_UPLOAD_RATE_PER_MINUTE: '3' } });
@@ -43,7 +58,7 @@ describe('access control with API tokens', () => {
         const needed = requiredScope(method, p.replace(/\{[^}]+\}/g, 'x'));
         const url = app.url + p.replace('{name}', 'no-such-model').replace('{version}', '1').replace(/\{[^}]+\}/g, 'x');
         const denied = await call(method.toUpperCase(), url);
-        if (needed === null || !(p.startsWith('/api/') || p === '/metrics')) {
+        if (needed === null || !protectedPaths.test(p)) {
           assert.notEqual(denied.status, 401, `${method} ${p} is public`);
           continue;
         }
@@ -63,6 +78,58 @@ describe('access control with API tokens', () => {
       }
     }
     assert.ok(checked >= 20, `checked ${checked} operations`);
+  });
+
+  it('accepts the token as the password of HTTP Basic auth on every documented operation, with the same scopes', async () => {
+    const doc = openApiDocument(app.url);
+    const basic = (token: string, user = 'hs') => `Basic ${Buffer.from(`${user}:${token}`).toString('base64')}`;
+    let checked = 0;
+    for (const [p, item] of Object.entries(doc.paths)) {
+      for (const method of Object.keys(item)) {
+        const needed = requiredScope(method, p.replace(/\{[^}]+\}/g, 'x'));
+        if (needed === null || !protectedPaths.test(p)) continue;
+        const url = app.url + p.replace('{name}', 'no-such-model').replace('{version}', '1').replace(/\{[^}]+\}/g, 'x');
+        const res = await call(method.toUpperCase(), url, undefined, { headers: { authorization: basic(tokens.read) } });
+        if (needed === 'read') assert.ok(res.status !== 401 && res.status !== 403, `${method} ${p} with read over Basic: ${res.status} ${JSON.stringify(res.body)}`);
+        else {
+          assert.equal(res.status, 403, `${method} ${p} with read over Basic`);
+          assert.match(res.body.error!.message, new RegExp(`needs the "${needed}" scope`));
+        }
+        checked += 1;
+      }
+    }
+    assert.ok(checked >= 30, `checked ${checked} operations`);
+    // Any user name; the user name alone is not a credential.
+    const models = `${app.url}/api/v1/models`;
+    assert.equal((await call('GET', models, undefined, { headers: { authorization: basic(tokens.read, '') } })).status, 200);
+    assert.equal((await call('GET', models, undefined, { headers: { authorization: basic(tokens.read, 'someone else') } })).status, 200);
+    assert.equal((await call('GET', `${app.url}/api/v1/tokens`, undefined, { headers: { authorization: basic(tokens.admin) } })).status, 200);
+  });
+
+  it('refuses Basic credentials with a wrong, missing or malformed password, saying what is wrong', async () => {
+    const models = `${app.url}/api/v1/models`;
+    const withHeader = (authorization: string) => call('GET', models, undefined, { headers: { authorization } });
+    const b64 = (text: string) => Buffer.from(text).toString('base64');
+    const wrong = await withHeader(`Basic ${b64(`hs:${tokens.read.slice(0, -1)}${tokens.read.endsWith('a') ? 'b' : 'a'}`)}`);
+    assert.equal(wrong.status, 401);
+    assert.match(wrong.body.error!.message, /not valid: unknown, revoked or expired/);
+    assert.equal((await withHeader(`Basic ${b64('hs:not-a-token')}`)).status, 401);
+    const noPassword = await withHeader(`Basic ${b64(`${tokens.read}:`)}`);
+    assert.equal(noPassword.status, 401, 'a token in the user name is not accepted');
+    assert.match(noPassword.body.error!.message, /carry no password/);
+    const noColon = await withHeader(`Basic ${b64(tokens.read)}`);
+    assert.equal(noColon.status, 401);
+    assert.match(noColon.body.error!.message, /no ":"/);
+    const garbage = await withHeader('Basic %%%not-base64%%%');
+    assert.equal(garbage.status, 401);
+    assert.match(garbage.body.error!.message, /not valid base64/);
+    assert.equal(garbage.body.error!.code, 'UNAUTHORIZED');
+    const missing = await call('GET', models);
+    assert.equal(missing.status, 401);
+    assert.match(missing.body.error!.message, /HTTP Basic with the token as the password/);
+    const otherScheme = await withHeader('Digest username="hs"');
+    assert.equal(otherScheme.status, 401);
+    assert.match(otherScheme.body.error!.message, /must be "Bearer <token>" or "Basic/);
   });
 
   it('refuses unknown, malformed and revoked tokens', async () => {
@@ -100,7 +167,13 @@ describe('access control with API tokens', () => {
     })).body.token as string;
     const [one, other] = [await fresh('uploader-1'), await fresh('uploader-2')];
     const statuses: number[] = [];
-    for (let i = 0; i < 4; i++) statuses.push((await upload(one)).status);
+    for (let i = 0; i < 2; i++) statuses.push((await upload(one)).status);
+    // The same token over Basic auth (as Hydrosphere's clients send it) spends the same budget.
+    const overBasic = await call('POST', `${app.url}/api/v1/models/${model}/versions`, undefined, {
+      headers: { 'content-type': 'application/x-tar', authorization: `Basic ${Buffer.from(`hs:${one}`).toString('base64')}` }, body,
+    });
+    statuses.push(overBasic.status);
+    statuses.push((await upload(one)).status);
     assert.deepEqual(statuses, [202, 202, 202, 429]);
     const limited = await upload(one);
     assert.equal(limited.body.error?.code, 'RATE_LIMITED');

@@ -1,0 +1,139 @@
+import { unsupportedRoutes } from './unsupported.js';
+
+/** The Hydrosphere part of the OpenAPI document (src/api/openapi.ts spreads it in). */
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: unknown, description = 'OK') => ({ description, content: { 'application/json': { schema } } });
+const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), { $ref: `#/components/responses/Error${c}` }]));
+const idParam = (what: string) => ({ name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 }, description: `Hydrosphere ${what} id` });
+const tags = ['hydrosphere'];
+const sse = (description: string) => ({ description, content: { 'text/event-stream': { schema: { type: 'string' } } } });
+
+export const hydrosphereTag = {
+  name: 'hydrosphere',
+  description:
+    "Hydrosphere's upload APIs, for its `hs` CLI (0.1.x, 2.x, 3.x) and `hydrosdk` (2.x, 3.x) unchanged. Clients give the token as the " +
+    'password of HTTP Basic auth (`http://user:<token>@host:8080`). Uploads become ordinary versions. Training data, monitoring, ' +
+    'external models and deployment are answered 501, as is every other path under /api/v2, /monitoring and /profiler.',
+};
+
+const paths: Record<string, Record<string, unknown>> = {
+  '/api/v1/model/build/{id}': {
+    get: {
+      summary: 'A v1 model build (the 2018 CLI polls it every 5 s until Finished or Failed)',
+      tags, parameters: [idParam('build')],
+      responses: { 200: json(ref('HydrosphereModelBuild')), ...errors(400, 401, 403, 404, 503) },
+    },
+  },
+  '/api/v2/model/version': {
+    get: {
+      summary: 'Every version that has a Hydrosphere id, as ModelVersions',
+      tags, responses: { 200: json({ type: 'array', items: ref('HydrosphereModelVersion') }), ...errors(401, 403, 503) },
+    },
+  },
+  '/api/v2/model/version/{name}/{version}': {
+    get: {
+      summary: 'One version as a ModelVersion (the 2.x CLI polls it every 10 s while Assembling)',
+      description: 'Any version can be read here; one uploaded through ML Lambda\'s own API gets a Hydrosphere id the first time.',
+      tags,
+      parameters: [
+        { name: 'name', in: 'path', required: true, schema: { type: 'string' }, description: 'Model name as Hydrosphere spells it' },
+        { name: 'version', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } },
+      ],
+      responses: { 200: json(ref('HydrosphereModelVersion')), ...errors(400, 401, 403, 404, 503) },
+    },
+  },
+  '/api/v2/model/version/{id}/logs': {
+    get: {
+      summary: 'Build logs as server-sent events',
+      description: '`event: Log`, `id: <n>` from 0, `data: <line>`; once the version is released or failed, `event: EndOfStream` and the response ends. `Last-Event-ID: n` resumes at line n+1.',
+      tags, parameters: [idParam('model version'), { name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } }],
+      responses: { 200: sse('Log lines, then EndOfStream'), ...errors(400, 401, 403, 404, 503) },
+    },
+  },
+  '/api/v2/events': {
+    get: {
+      summary: 'Live `ModelUpdate` events (data: the ModelVersion) when a version is created, released or failed',
+      tags, responses: { 200: sse('ModelUpdate events, from the moment of connecting; never ends'), ...errors(401, 403, 503) },
+    },
+  },
+};
+
+for (const r of unsupportedRoutes) {
+  const p = r.path.replace(/:(\w+)/g, '{$1}');
+  paths[p] ??= {};
+  paths[p][r.method] = {
+    summary: `Not supported: answers 501 with the reason (${r.message.split(' (')[0]!.split(':')[0]})`,
+    description: r.message,
+    tags,
+    parameters: /\{id\}/.test(p) ? [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }] : [],
+    responses: { ...errors(401, 403, 501) },
+  };
+}
+
+export const hydrosphereOpenApiPaths = paths;
+
+const v2Field = {
+  type: 'object',
+  required: ['name', 'profile', 'shape', 'dtype'],
+  properties: {
+    name: { type: 'string' }, profile: { type: 'string', examples: ['NUMERICAL', 'NONE'] }, dtype: { type: 'string', examples: ['DT_FLOAT'] },
+    shape: { type: 'object', properties: { dim: { type: 'array', items: { type: 'object', properties: { size: { type: 'integer' }, name: { type: 'string' } } } }, unknownRank: { type: 'boolean' } } },
+  },
+};
+const v2Signature = { type: 'object', required: ['signatureName', 'inputs', 'outputs'], properties: { signatureName: { type: 'string' }, inputs: { type: 'array', items: v2Field }, outputs: { type: 'array', items: v2Field } } };
+const v3Field = {
+  type: 'object',
+  required: ['name', 'profile', 'shape', 'dtype'],
+  properties: {
+    name: { type: 'string' }, profile: { type: 'string' }, dtype: { type: 'string' },
+    shape: { type: ['object', 'null'], properties: { dims: { type: 'array', items: { type: 'integer' } } } },
+  },
+};
+const dockerImage = { type: 'object', required: ['name', 'tag'], properties: { name: { type: 'string' }, tag: { type: 'string' }, sha256: { type: ['string', 'null'] } } };
+const model = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' }, name: { type: 'string' }, modelType: { type: 'string' }, description: { type: ['string', 'null'] },
+    modelContract: { type: 'object', properties: { modelName: { type: 'string' }, signatures: { type: 'array', items: v2Signature } } },
+    created: { type: 'string' }, updated: { type: 'string' },
+  },
+};
+
+export const hydrosphereSchemas: Record<string, unknown> = {
+  HydrosphereModelBuild: {
+    type: 'object',
+    required: ['id', 'model', 'version', 'started', 'status', 'modelVersion'],
+    properties: {
+      id: { type: 'integer' }, model, version: { type: 'integer' }, started: { type: 'string' }, finished: { type: ['string', 'null'] },
+      status: { enum: ['Pending', 'Running', 'Failed', 'Finished'] }, statusText: { type: ['string', 'null'] }, logsUrl: { type: 'string' },
+      modelVersion: {
+        type: ['object', 'null'],
+        properties: {
+          id: { type: 'integer' }, imageName: { type: 'string' }, imageTag: { type: 'string' }, imageSHA256: { type: 'string' }, created: { type: ['string', 'null'] },
+          modelName: { type: 'string' }, modelVersion: { type: 'integer' }, modelType: { type: 'string' }, model, modelContract: model.properties.modelContract,
+        },
+      },
+      script: { type: 'string' },
+    },
+  },
+  HydrosphereModelVersion: {
+    type: 'object',
+    required: ['id', 'model', 'modelVersion', 'status', 'runtime', 'modelContract', 'modelSignature', 'monitoringConfiguration', 'metadata'],
+    properties: {
+      id: { type: 'integer' },
+      model: { type: 'object', required: ['id', 'name'], properties: { id: { type: 'integer' }, name: { type: 'string' } } },
+      modelVersion: { type: 'integer' },
+      status: { enum: ['Assembling', 'Released', 'Failed'] },
+      created: { type: 'string' }, finished: { type: ['string', 'null'] },
+      runtime: dockerImage, image: { oneOf: [dockerImage, { type: 'null' }] },
+      modelContract: { type: 'object', required: ['modelName', 'predict'], properties: { modelName: { type: 'string' }, predict: v2Signature } },
+      modelSignature: { type: 'object', required: ['signatureName', 'inputs', 'outputs'], properties: { signatureName: { type: 'string' }, inputs: { type: 'array', items: v3Field }, outputs: { type: 'array', items: v3Field } } },
+      installCommand: { type: ['string', 'null'] },
+      metadata: { type: 'object', additionalProperties: { type: 'string' } },
+      monitoringConfiguration: { type: 'object', required: ['batchSize'], properties: { batchSize: { type: 'integer' } } },
+      applications: { type: 'array', items: { type: 'string' } },
+      isExternal: { const: false },
+    },
+  },
+};

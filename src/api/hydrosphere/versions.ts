@@ -1,0 +1,69 @@
+import type { Catalog } from '../../catalog/catalog.js';
+import type { VersionRecord } from '../../domain/version.js';
+import { MllError } from '../../errors.js';
+import type { HydrosphereIds, HydrosphereModel, VersionRef } from '../../hydrosphere/ids.js';
+import type { HydrosphereVersion } from './present.js';
+
+interface OriginView {
+  id?: string;
+  name?: string;
+}
+
+/** The Hydrosphere id and name a version's record carries when it was uploaded through a Hydrosphere route. */
+export function originOf(record: VersionRecord): { id: number | undefined; name: string | undefined } {
+  const origin = (record as VersionRecord & { client?: { origin?: OriginView } }).client?.origin;
+  const id = origin?.id !== undefined && /^[1-9][0-9]*$/.test(origin.id) ? Number(origin.id) : undefined;
+  return { id, name: origin?.name };
+}
+
+/** Versions as Hydrosphere's routes address them: by integer id, or by model name and number. */
+export class HydrosphereVersions {
+  constructor(
+    private readonly catalog: Catalog,
+    private readonly ids: HydrosphereIds,
+  ) {}
+
+  /** The version a Hydrosphere id names; 404 in the words of the route that asked. */
+  async byId(id: number, what: string): Promise<HydrosphereVersion> {
+    const ref = await this.ids.resolve(id);
+    if (!ref) throw new MllError('NOT_FOUND', `No ${what} with id ${id}`, { details: { id } });
+    return this.view(await this.catalog.get(ref.model, ref.version), id);
+  }
+
+  /** A version by our model name and number; it gets a Hydrosphere id if it has none yet. */
+  async byName(model: string, version: number): Promise<HydrosphereVersion> {
+    return this.ofRecord(await this.catalog.get(model, version));
+  }
+
+  async ofRecord(record: VersionRecord): Promise<HydrosphereVersion> {
+    const ref: VersionRef = { model: record.model, version: record.version };
+    return this.view(record, await this.ids.ensureVersion(ref, originOf(record).id));
+  }
+
+  /** The version as Hydrosphere shows it if it already has an id, else null (nothing is assigned). */
+  async known(record: VersionRecord): Promise<HydrosphereVersion | null> {
+    const ref: VersionRef = { model: record.model, version: record.version };
+    const id = (await this.ids.idOf(ref)) ?? originOf(record).id;
+    return id === undefined ? null : this.ofRecord(record);
+  }
+
+  /** Every version that has a Hydrosphere id, oldest id first. */
+  async list(): Promise<HydrosphereVersion[]> {
+    const entries = await this.ids.listVersions();
+    const records = await this.catalog.getMany(entries.map((e) => e.ref));
+    const models = new Map<string, Promise<HydrosphereModel>>();
+    return Promise.all(records.map(async (record, i) => {
+      let model = models.get(record.model);
+      if (!model) models.set(record.model, (model = this.modelOf(record)));
+      return { id: entries[i]!.id, model: await model, record };
+    }));
+  }
+
+  private modelOf(record: VersionRecord): Promise<HydrosphereModel> {
+    return this.ids.ensureModel(record.model, originOf(record).name ?? record.model);
+  }
+
+  private async view(record: VersionRecord, id: number): Promise<HydrosphereVersion> {
+    return { id, model: await this.modelOf(record), record };
+  }
+}
