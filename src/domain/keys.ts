@@ -26,6 +26,13 @@ export const keys = {
   tokensPrefix: () => 'tokens/',
   webhookEndpoint: (id: string) => `webhooks/endpoints/${id}.json`,
   webhookEndpointsPrefix: () => 'webhooks/endpoints/',
+  /** What a Hydrosphere id names (src/hydrosphere/ids.ts). */
+  hydrosphereId: (id: number) => `hydrosphere-ids/ids/${id}.json`,
+  hydrosphereIdsPrefix: () => 'hydrosphere-ids/ids/',
+  /** The Hydrosphere id of a version. */
+  hydrosphereVersion: (model: string, version: number) => `hydrosphere-ids/versions/${model}/${version}.json`,
+  /** The Hydrosphere id and name of a model. */
+  hydrosphereModel: (model: string) => `hydrosphere-ids/models/${model}.json`,
 } as const;
 
 /** Parses `models/<name>/versions/<n>/version.json`. */

@@ -84,8 +84,11 @@ export interface ClientInputs {
   runtime?: string;
   /** A Hydrosphere install-command. */
   installCommand?: string;
-  /** The protocol the upload came through, with its own id and name for the version. */
-  origin?: { protocol: string; id?: string; name?: string };
+  /**
+   * The protocol the upload came through, with its own id and name for the version, and what only
+   * that protocol's answers show again (Hydrosphere's monitoring batch size).
+   */
+  origin?: { protocol: string; id?: string; name?: string; monitoringBatchSize?: number };
 }
 
 export interface FieldChange {

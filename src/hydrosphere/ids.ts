@@ -1,15 +1,16 @@
 import type { RedisClient } from '../redis/connect.js';
 import { redisDown } from '../catalog/catalog.js';
 import { redisKeys, type RedisKeys } from '../catalog/redis-keys.js';
+import { keys } from '../domain/keys.js';
 import { getJson, isNotFound, isPreconditionFailed, putJson, type ObjectStore } from '../storage/object-store.js';
 
 /**
  * Hydrosphere's clients address builds, versions and models by integer id. Each id is recorded
  * in the object store (the record; Redis only caches and indexes it, and `rebuild` restores Redis
  * after a loss):
- *   hydrosphere/ids/<id>.json                   {id, kind: 'version', model, version} | {id, kind: 'model', model}
- *   hydrosphere/versions/<model>/<version>.json {id}
- *   hydrosphere/models/<model>.json             {id, name}   (name: the model's Hydrosphere name)
+ *   hydrosphere-ids/ids/<id>.json                   {id, kind: 'version', model, version} | {id, kind: 'model', model}
+ *   hydrosphere-ids/versions/<model>/<version>.json {id}
+ *   hydrosphere-ids/models/<model>.json             {id, name}   (name: the model's Hydrosphere name)
  * Model and version ids come from one counter, so an id names one thing only. Every record is
  * created with a create-only write, so two processes (or a Redis that lost its counter) can never
  * hand out one id twice or give one version two ids.
@@ -28,9 +29,9 @@ export interface HydrosphereModel {
 /** `version` is null while the upload that took the id is still becoming a version (or never did). */
 type IdRecord = { id: number; kind: 'version'; model: string; version: number | null } | { id: number; kind: 'model'; model: string };
 
-const idKey = (id: number) => `hydrosphere/ids/${id}.json`;
-const versionKey = (ref: VersionRef) => `hydrosphere/versions/${ref.model}/${ref.version}.json`;
-const modelKey = (model: string) => `hydrosphere/models/${model}.json`;
+const idKey = keys.hydrosphereId;
+const versionKey = (ref: VersionRef) => keys.hydrosphereVersion(ref.model, ref.version);
+const modelKey = keys.hydrosphereModel;
 const member = (ref: VersionRef) => `${ref.model}/${ref.version}`;
 
 function parseMember(value: string): VersionRef {
@@ -139,7 +140,7 @@ export class HydrosphereIds {
     let versions = 0;
     let models = 0;
     let max = 0;
-    for await (const info of this.store.list('hydrosphere/ids/')) {
+    for await (const info of this.store.list(keys.hydrosphereIdsPrefix())) {
       const record = await readOrNull<IdRecord>(this.store, info.key);
       if (!record) continue;
       max = Math.max(max, record.id);
@@ -201,7 +202,7 @@ export class HydrosphereIds {
 
   private async maxRecordedId(): Promise<number> {
     let max = 0;
-    for await (const info of this.store.list('hydrosphere/ids/')) {
+    for await (const info of this.store.list(keys.hydrosphereIdsPrefix())) {
       const n = Number(/(\d+)\.json$/.exec(info.key)?.[1] ?? 0);
       if (n > max) max = n;
     }

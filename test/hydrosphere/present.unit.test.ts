@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { v2ModelContract, v3ModelSignature } from '../../src/api/hydrosphere/contract-json.js';
-import { dockerImage, presentModelBuild, presentModelVersion, v1Status, v2Status } from '../../src/api/hydrosphere/present.js';
+import { dockerImage, presentModelBuild, presentModelVersion, v1Status, v2Status, v2ModelContract, v3ModelSignature } from '../../src/api/hydrosphere/present.js';
 import type { Contract } from '../../src/contract/types.js';
 import type { VersionRecord } from '../../src/domain/version.js';
 import { assertHydrosdk2ModelVersion, assertHydrosdk3ModelVersion, assertV1ModelBuild } from './clients.js';
@@ -49,16 +48,19 @@ describe('Hydrosphere answers built from a version record', () => {
       ['Assembling', 'Assembling', 'Released', 'Failed']);
   });
 
-  it('writes the predict signature in v2 (dim/size, DT_ names, upper-case profiles) and v3 (dims, null for an unknown rank) form', () => {
-    const v2 = v2ModelContract('m', contract);
+  it('writes the predict signature in v2 (dim/size, DT_ names, upper-case profiles) and v3 (dims, none for an unknown rank) form', () => {
+    const v2 = v2ModelContract('m', record('released', { contract }));
     assert.equal(v2.predict.signatureName, 'predict');
     assert.deepEqual(v2.predict.inputs[0], { name: 'x', profile: 'NUMERICAL', shape: { dim: [{ size: -1, name: 'batch' }, { size: 28, name: '' }], unknownRank: false }, dtype: 'DT_DOUBLE' });
     assert.deepEqual(v2.predict.inputs[1]!.shape, { dim: [], unknownRank: false }, 'a scalar has no dims');
     assert.deepEqual(v2.predict.inputs[2]!.shape, { dim: [], unknownRank: true });
     assert.equal(v2.predict.outputs[0]!.dtype, 'DT_INVALID', 'a type the binary contract cannot hold');
-    const v3 = v3ModelSignature(contract);
-    assert.deepEqual(v3.inputs.map((f) => f.shape), [{ dims: [-1, 28] }, { dims: [] }, null]);
-    assert.deepEqual(v3ModelSignature(null), { signatureName: '', inputs: [], outputs: [] }, 'not known yet: empty, still readable');
+    const v3 = v3ModelSignature(record('released', { contract }));
+    assert.deepEqual(v3.inputs.map((f) => f.shape), [{ dims: [-1, 28] }, { dims: [] }, undefined]);
+    assert.deepEqual(v3ModelSignature(record('queued')), { signatureName: '', inputs: [], outputs: [] }, 'not known yet: empty, still readable');
+    assert.deepEqual(v2ModelContract('m', record('queued')).predict, { signatureName: '', inputs: [], outputs: [] });
+    const sent = record('queued', { client: { contract: { framework: '', signatures: [contract.signatures[0]!] } } });
+    assert.equal(v3ModelSignature(sent).signatureName, 'other', 'the contract the client sent, until the version has one');
   });
 
   it('reads image references as Hydrosphere DockerImages', () => {

@@ -1,12 +1,11 @@
 import { Router, type Request } from 'express';
-import { parseVersionNumber } from '../../domain/model-name.js';
+import { modelNameFromHydrosphere, parseVersionNumber } from '../../domain/model-name.js';
 import { MllError } from '../../errors.js';
 import type { ApiDeps } from '../deps.js';
 import { presentModelBuild, presentModelVersion } from './present.js';
 import { serveBuildLogs, serveModelUpdates } from './streams.js';
 import { unsupportedRouter } from './unsupported.js';
 import { HydrosphereVersions } from './versions.js';
-import { modelNameFromHydrosphere } from './names.js';
 
 /**
  * Hydrosphere's upload APIs in front of our intake (HYDROSPHERE.md): the 2018 CLI's v1 routes,

@@ -1,6 +1,7 @@
 import type { VersionRecord, VersionStatus } from '../../domain/version.js';
 import type { HydrosphereModel } from '../../hydrosphere/ids.js';
-import { v1ModelContract, v2ModelContract, v3ModelSignature } from './contract-json.js';
+import { toV1Contract, toV2Contract, toV3Signature } from '../../contract/hydrosphere/index.js';
+import type { Contract } from '../../contract/types.js';
 
 /**
  * ML Lambda versions as Hydrosphere's clients read them: the 2018 ModelBuild (v1) and the
@@ -24,15 +25,31 @@ export interface HydrosphereInputs {
 /** Hydrosphere's default monitoring batch size. */
 export const defaultBatchSize = 100;
 
-interface ClientView {
-  runtime?: string;
-  installCommand?: string;
-  origin?: { details?: { batchSize?: unknown } };
+const noContract: Contract = { framework: '', signatures: [] };
+/** A signature with no fields: what the clients read while the contract is not known (they fail on a missing one). */
+const emptySignature = { signatureName: '', inputs: [], outputs: [] };
+
+/** The contract to show: the version's, else the one the client sent, else none yet. */
+function contractOf(record: VersionRecord): Contract {
+  return record.contract ?? record.client?.contract ?? noContract;
+}
+
+export function v1ModelContract(modelName: string, record: VersionRecord) {
+  return toV1Contract(modelName, contractOf(record));
+}
+
+export function v2ModelContract(modelName: string, record: VersionRecord) {
+  const shown = toV2Contract(modelName, contractOf(record));
+  return { ...shown, predict: shown.predict ?? emptySignature };
+}
+
+export function v3ModelSignature(record: VersionRecord) {
+  return toV3Signature(contractOf(record)) ?? emptySignature;
 }
 
 export function hydrosphereInputs(record: VersionRecord): HydrosphereInputs {
-  const client = (record as VersionRecord & { client?: ClientView }).client;
-  const batchSize = client?.origin?.details?.batchSize;
+  const client = record.client;
+  const batchSize = client?.origin?.monitoringBatchSize;
   return {
     runtime: client?.runtime ?? null,
     installCommand: client?.installCommand ?? null,
@@ -99,8 +116,8 @@ export function presentModelVersion(view: HydrosphereVersion) {
     finished: finishedAt(record),
     runtime: runtimeOf(record, inputs),
     image: imageOf(record),
-    modelContract: v2ModelContract(model.name, record.contract),
-    modelSignature: v3ModelSignature(record.contract),
+    modelContract: v2ModelContract(model.name, record),
+    modelSignature: v3ModelSignature(record),
     installCommand: inputs.installCommand,
     metadata: record.labels,
     monitoringConfiguration: { batchSize: inputs.batchSize },
@@ -113,7 +130,7 @@ export function presentModelVersion(view: HydrosphereVersion) {
 export function presentModelBuild(view: HydrosphereVersion, logsUrl: string) {
   const { record, model } = view;
   const modelType = record.modelType ?? 'unknown:unknown';
-  const modelContract = v1ModelContract(model.name, record.contract);
+  const modelContract = v1ModelContract(model.name, record);
   const modelJson = {
     id: model.id,
     name: model.name,

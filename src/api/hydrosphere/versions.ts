@@ -4,16 +4,11 @@ import { MllError } from '../../errors.js';
 import type { HydrosphereIds, HydrosphereModel, VersionRef } from '../../hydrosphere/ids.js';
 import type { HydrosphereVersion } from './present.js';
 
-interface OriginView {
-  id?: string;
-  name?: string;
-}
-
 /** The Hydrosphere id and name a version's record carries when it was uploaded through a Hydrosphere route. */
 export function originOf(record: VersionRecord): { id: number | undefined; name: string | undefined } {
-  const origin = (record as VersionRecord & { client?: { origin?: OriginView } }).client?.origin;
+  const origin = record.client?.origin;
   const id = origin?.id !== undefined && /^[1-9][0-9]*$/.test(origin.id) ? Number(origin.id) : undefined;
-  return { id, name: origin?.name };
+  return { id, name: origin?.name ?? record.displayName };
 }
 
 /** Versions as Hydrosphere's routes address them: by integer id, or by model name and number. */
