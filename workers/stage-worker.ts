@@ -1,6 +1,7 @@
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { parseStageJobData, type StageJobData } from '../queues/jobs.js';
 import { stageQueueNames } from '../queues/names.js';
+import { stageBackoffStrategy } from '../queues/options.js';
 import type { Catalog } from '../src/catalog/catalog.js';
 import { stageStatus, terminalStatuses, type VersionRecord } from '../src/domain/version.js';
 import { errorMessage, isTransient, toErrorBody } from '../src/errors.js';
@@ -132,6 +133,7 @@ export function startStageWorker<I, O>(definition: StageDefinition<I, O>, ports:
     lockDuration: options.lockMs,
     stalledInterval: options.lockMs,
     maxStalledCount: 3,
+    settings: { backoffStrategy: stageBackoffStrategy },
   });
   // A job that failed outside the processor (stalled too often, or a worker died on its last
   // attempt) still fails its version, with the reason.
