@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { redisKeys } from '../catalog/redis-keys.js';
 import { MllError } from '../errors.js';
@@ -7,6 +7,8 @@ import type { RedisClient } from '../redis/connect.js';
 interface Stored {
   state: 'pending' | 'done';
   fingerprint: string;
+  /** Which request holds a pending claim (so only it renews or releases it). */
+  owner?: string;
   status?: number;
   body?: unknown;
   location?: string;
@@ -14,6 +16,16 @@ interface Stored {
 
 const keyPattern = /^[A-Za-z0-9_.:-]{1,255}$/;
 const ttlSeconds = 24 * 3600;
+/**
+ * A claim lasts this long unless the request holding it renews it (every third of it, while it
+ * runs). An API process that dies mid-request stops renewing, so the client's retry — to any
+ * replica — can go ahead after at most this long instead of being refused for a day.
+ */
+const claimSeconds = 10;
+
+/** Renews or releases a claim only while it is still the caller's own pending claim. */
+const renewScript = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0";
+const releaseScript = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
 /**
  * What makes two requests "the same": method, path, query, content type and length, and the
@@ -32,7 +44,9 @@ function fingerprint(req: Request, scope: string): string {
  * `Idempotency-Key` on creating POSTs: the first request runs and its response is kept for 24 h;
  * a retry with the same key and the same request gets that response again and creates nothing;
  * the same key with a different request, or while the first is still running, is a 409.
- * A request that fails releases its key, so the client may retry with it.
+ * A request that fails releases its key, so the client may retry with it; so does a request whose
+ * process died, once its claim lapses (claimSeconds). Claims live in Redis, so they hold across
+ * API replicas.
  */
 export function idempotency(redis: RedisClient, prefix: string, scopeOf: (req: Request, res: Response) => string = () => ''): RequestHandler {
   const keys = redisKeys(prefix);
@@ -45,16 +59,20 @@ export function idempotency(redis: RedisClient, prefix: string, scopeOf: (req: R
     const scope = scopeOf(req, res);
     const redisKey = keys.idempotency(createHash('sha256').update(`${scope}\n${key}`).digest('hex'));
     const print = fingerprint(req, scope);
+    const claim = JSON.stringify({ state: 'pending', fingerprint: print, owner: randomUUID() } satisfies Stored);
     try {
-      const claimed = await redis.set(redisKey, JSON.stringify({ state: 'pending', fingerprint: print } satisfies Stored), 'EX', ttlSeconds, 'NX');
-      if (claimed !== 'OK') {
-        const stored = JSON.parse((await redis.get(redisKey)) ?? '{}') as Stored;
+      // A claim that lapses between our SET and GET is simply tried again.
+      for (let tries = 0; ; tries++) {
+        if ((await redis.set(redisKey, claim, 'EX', claimSeconds, 'NX')) === 'OK') break;
+        const current = await redis.get(redisKey);
+        if (current === null && tries < 3) continue;
+        const stored = JSON.parse(current ?? '{}') as Stored;
         req.resume();
         if (stored.fingerprint !== print) {
           return next(new MllError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was already used for a different request'));
         }
         if (stored.state !== 'done') {
-          return next(new MllError('CONFLICT', 'A request with this Idempotency-Key is still being processed; retry shortly'));
+          return next(new MllError('CONFLICT', `A request with this Idempotency-Key is still being processed; retry shortly (within ${claimSeconds} s if the first one was cut off)`));
         }
         res.setHeader('Idempotent-Replayed', 'true');
         if (stored.location) res.setHeader('Location', stored.location);
@@ -64,19 +82,25 @@ export function idempotency(redis: RedisClient, prefix: string, scopeOf: (req: R
     } catch (err) {
       return next(new MllError('QUEUE_UNAVAILABLE', 'Redis cannot be reached to check the Idempotency-Key', { cause: err }));
     }
+    const renewal = setInterval(() => {
+      redis.eval(renewScript, 1, redisKey, claim, String(claimSeconds)).catch(() => undefined);
+    }, (claimSeconds * 1000) / 3);
+    renewal.unref();
+    const release = () => redis.eval(releaseScript, 1, redisKey, claim).catch(() => undefined);
     const json = res.json.bind(res);
     res.json = (body: unknown) => {
+      clearInterval(renewal);
       const status = res.statusCode;
-      const record: Stored = status < 400
-        ? { state: 'done', fingerprint: print, status, body, location: res.getHeader('location') as string | undefined }
-        : { state: 'pending', fingerprint: print };
-      const save = status < 400 ? redis.set(redisKey, JSON.stringify(record), 'EX', ttlSeconds) : redis.del(redisKey);
+      const record: Stored = { state: 'done', fingerprint: print, status, body, location: res.getHeader('location') as string | undefined };
+      const save = status < 400 ? redis.set(redisKey, JSON.stringify(record), 'EX', ttlSeconds) : release();
       // Answer only once the outcome is stored, so an immediate retry replays it.
       void save.catch(() => undefined).finally(() => json(body));
       return res;
     };
     res.on('close', () => {
-      if (!res.writableFinished) redis.del(redisKey).catch(() => undefined);
+      clearInterval(renewal);
+      // Cut off before an answer was stored: free the key for the retry (a stored answer stays).
+      if (!res.writableFinished) void release();
     });
     next();
   };
