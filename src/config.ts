@@ -43,6 +43,19 @@ const runtimeMap = z.string().transform((raw, ctx) => {
   return out;
 });
 
+/** Which workers a process runs: a comma-separated subset of the stages and `webhooks`. */
+export const workerKinds = ['extract', 'build', 'push', 'webhooks'] as const;
+export type WorkerKind = (typeof workerKinds)[number];
+const workerStages = z.string().transform((raw, ctx) => {
+  const chosen = [...new Set(raw.split(',').map((s) => s.trim()).filter((s) => s !== ''))];
+  const unknown = chosen.filter((s) => !(workerKinds as readonly string[]).includes(s));
+  if (unknown.length > 0 || chosen.length === 0) {
+    ctx.addIssue({ code: 'custom', message: `must name one or more of ${workerKinds.join(', ')} (comma-separated)${unknown.length ? `; unknown: ${unknown.join(', ')}` : ''}` });
+    return z.NEVER;
+  }
+  return chosen as WorkerKind[];
+});
+
 const redisUrl = z.string().min(1).superRefine((raw, ctx) => {
   try {
     parseRedisUrl(raw);
@@ -127,6 +140,7 @@ const vars = {
   stageLockMs: v('MLL_STAGE_LOCK_MS', int(1000), '30000', 'How long a stage job stays locked to its worker without a heartbeat; a killed worker\'s job is taken over after about this long.'),
   recoveryCheckMs: v('MLL_RECOVERY_CHECK_MS', int(0), '10000', 'How often a running process checks that Redis still holds its index (and rebuilds it from the object store if Redis lost it); 0 disables.'),
   failpoints: v('MLL_FAILPOINTS', z.string().regex(/^([a-z-]+=sleep:[0-9]+)?(,[a-z-]+=sleep:[0-9]+)*$/), '', 'Testing only: pause at named points inside stages (e.g. extract-mid=sleep:5000) so fault tests can kill a worker there.'),
+  workerStages: v('MLL_WORKER_STAGES', workerStages, workerKinds.join(','), 'Which workers a process that runs workers starts: any of extract, build, push, webhooks, comma-separated. Lets each stage scale (and be measured) on its own; every one must run somewhere.'),
   workersPort: v('MLL_WORKERS_PORT', int(0).max(65535).optional(), undefined, 'Port of the health and metrics listener (/healthz, /readyz, /metrics) of a process that runs the workers, on MLL_HOST; unset: none (the API serves its own). For probes and queue-depth scraping when workers run apart.'),
   shutdownGraceMs: v('MLL_SHUTDOWN_GRACE_MS', int(0), '30000', 'How long SIGTERM waits for running stages before leaving them to another worker.'),
 

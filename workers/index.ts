@@ -1,5 +1,6 @@
 import type { Worker } from 'bullmq';
 import type { Services } from '../src/app/services.js';
+import type { WorkerKind } from '../src/config.js';
 import path from 'node:path';
 import type { StagePorts } from '../src/pipeline/ports.js';
 import { parseFailpoints } from '../src/failpoints.js';
@@ -41,12 +42,13 @@ export function startWorkers(services: Services): WorkerPool {
   const common = {
     connection: services.queueRedis, prefix: services.queuePrefix, metrics: services.metrics, lockMs: config.stageLockMs, active, outages: services.outages,
   };
-  const workers = [
-    startExtractWorker(ports, services.catalog, { ...common, concurrency: config.extractConcurrency }),
-    startBuildWorker(ports, services.catalog, { ...common, concurrency: config.buildConcurrency }),
-    startPushWorker(ports, services.catalog, { ...common, concurrency: config.pushConcurrency }),
-    startWebhookWorker(services, { active }),
-  ];
+  const start: Record<WorkerKind, () => Worker> = {
+    extract: () => startExtractWorker(ports, services.catalog, { ...common, concurrency: config.extractConcurrency }),
+    build: () => startBuildWorker(ports, services.catalog, { ...common, concurrency: config.buildConcurrency }),
+    push: () => startPushWorker(ports, services.catalog, { ...common, concurrency: config.pushConcurrency }),
+    webhooks: () => startWebhookWorker(services, { active }),
+  };
+  const workers = config.workerStages.map((kind) => start[kind]());
   return {
     workers,
     async close(graceMs) {

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Self time per function and per source file from V8 .cpuprofile files (node --cpu-prof). */
 
@@ -18,7 +19,8 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-const short = (url: string) => url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, 'node_modules/').replace(/^.*\/work\/main\//, '');
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const short = (url: string) => url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, 'node_modules/').replace(`${repoRoot}/`, '');
 
 export async function summarizeProfiles(dir: string, top = 20): Promise<string> {
   const files = (await fs.readdir(dir).catch(() => [])).filter((f) => f.endsWith('.cpuprofile'));
@@ -28,7 +30,7 @@ export async function summarizeProfiles(dir: string, top = 20): Promise<string> 
   // Each sample charged to the innermost frame of the project's own code on its stack: where
   // time goes, library and native calls included.
   const byOwnCode = new Map<string, number>();
-  const own = /\/work\/main\/(src|workers|queues)\//;
+  const own = new RegExp(`^file://${repoRoot.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/(src|workers|queues)/`);
   let total = 0;
   let wall = 0;
   const perFile: string[] = [];
@@ -37,12 +39,16 @@ export async function summarizeProfiles(dir: string, top = 20): Promise<string> 
     const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
     const parent = new Map<number, number>();
     for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+    // Outside the project's code (callbacks of libraries and of Node itself), the innermost
+    // package on the stack says whose work it is.
     const ownFrame = (id: number): string => {
+      let pkg: string | undefined;
       for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
         const f = nodes.get(at)!.callFrame;
         if (own.test(f.url)) return `${f.functionName || '(anonymous)'} ${short(f.url)}:${f.lineNumber + 1}`;
+        pkg ??= /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(f.url)?.[1];
       }
-      return '(outside project code)';
+      return pkg ? `(outside project code: ${pkg})` : `(outside project code: ${nodes.get(id)!.callFrame.functionName || 'native'})`;
     };
     const fileWall = (profile.endTime - profile.startTime) / 1000;
     wall += fileWall;

@@ -32,7 +32,7 @@ export async function run(roles: { api: boolean; workers: boolean }, config: Con
   if (roles.api) await ensureAdminToken(services);
   const api = roles.api ? await startApi(services) : undefined;
   if (api) logger.info({ url: api.url, store: config.store, builder: config.builder, target: config.target }, 'ML Lambda API listening');
-  if (workers) logger.info({ stages: ['extract', 'build', 'push'], probes: probes?.url }, 'ML Lambda workers started');
+  if (workers) logger.info({ stages: config.workerStages, probes: probes?.url }, 'ML Lambda workers started');
   let stopping: Promise<void> | undefined;
   return {
     services, api, workers, probes,
