@@ -2,7 +2,7 @@ import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bu
 import { parseStageJobData, type StageJobData } from '../queues/jobs.js';
 import { stageQueueNames } from '../queues/names.js';
 import { stageBackoffStrategy } from '../queues/options.js';
-import type { Catalog } from '../src/catalog/catalog.js';
+import type { Catalog, DurableRecord } from '../src/catalog/catalog.js';
 import { stageStatus, terminalStatuses, type VersionRecord } from '../src/domain/version.js';
 import { errorMessage, isTransient, toErrorBody } from '../src/errors.js';
 import type { Metrics } from '../src/metrics.js';
@@ -10,6 +10,8 @@ import type { StageContext, StagePorts } from '../src/pipeline/ports.js';
 import type { StageDefinition } from '../src/pipeline/stages.js';
 import { isConnectionError, redisSource, type OutageLog } from '../src/app/outage-log.js';
 import { abortedByShutdown, type ActiveJobs } from './active-jobs.js';
+
+type StageTiming = { startedAt: string; attempts: number };
 
 export interface StageWorkerOptions {
   connection: ConnectionOptions;
@@ -37,7 +39,8 @@ function isRedisDown(err: unknown): boolean {
 export function startStageWorker<I, O>(definition: StageDefinition<I, O>, ports: StagePorts, catalog: Catalog, options: StageWorkerOptions): Worker {
   const stage = definition.name;
 
-  const markFailed = async (data: StageJobData, err: unknown) => {
+  /** `timing`: the stage's start as this attempt knows it (its start is not durable until the stage ends). */
+  const markFailed = async (data: StageJobData, err: unknown, timing?: StageTiming) => {
     const body = /stalled/i.test(errorMessage(err))
       ? { code: 'INTERNAL' as const, message: `The ${stage} stage's worker stopped (crashed or was killed) too many times; see the worker logs` }
       : toErrorBody(err);
@@ -45,9 +48,24 @@ export function startStageWorker<I, O>(definition: StageDefinition<I, O>, ports:
       if (terminalStatuses.has(r.status)) return null;
       r.status = 'failed';
       r.error = body;
-      const timing = r.stages[stage] ?? { attempts: 1 };
-      r.stages[stage] = { ...timing, finishedAt: new Date().toISOString() };
+      r.stages[stage] = { ...(timing ?? r.stages[stage] ?? { attempts: 1 }), finishedAt: new Date().toISOString() };
     }, { type: 'status', status: 'failed', stage, message: body.message, error: body }, { cacheWhenStoreIsDown: true });
+  };
+
+  /** The record as shown while the stage runs: its status and start. */
+  const startedRecord = (durable: VersionRecord, timing: StageTiming): VersionRecord => ({
+    ...durable, status: stageStatus[stage], stages: { ...durable.stages, [stage]: timing },
+  });
+
+  /**
+   * When this stage first started: the durable record has it once an earlier attempt ended; the
+   * cache has the start an earlier attempt showed before it died (a first attempt needs neither).
+   */
+  const firstStart = async (durable: VersionRecord, attempt: number): Promise<string> => {
+    const known = durable.stages[stage]?.startedAt;
+    if (known || attempt === 1) return known ?? new Date().toISOString();
+    const shown = await catalog.get(durable.model, durable.version).catch(() => null);
+    return shown?.stages[stage]?.startedAt ?? new Date().toISOString();
   };
 
   const contextFor = (job: Job, data: StageJobData, attempt: number, signal?: AbortSignal): StageContext => {
@@ -80,19 +98,21 @@ export function startStageWorker<I, O>(definition: StageDefinition<I, O>, ports:
     const timer = options.metrics?.stageDuration.startTimer({ stage });
     // Everything, the first read of the record included, runs inside this try: a store or Redis
     // fault at any point is retried, logged on the version, and explained once attempts run out.
+    let timing: StageTiming | undefined;
     try {
-      const started = await catalog.update(data.model, data.version, (r) => {
-        if (terminalStatuses.has(r.status)) return null;
-        r.status = stageStatus[stage];
-        const previous = r.stages[stage];
-        r.stages[stage] = { startedAt: previous?.startedAt ?? new Date().toISOString(), attempts: attempt };
-      }, { type: 'status', status: stageStatus[stage], stage, message: attempt > 1 ? `${stage}: attempt ${attempt}` : undefined });
-      if (terminalStatuses.has(started.status)) {
-        ctx.logger.info({ status: started.status }, 'version is already terminal; nothing to do');
+      // The start is shown (cache, event, listeners) but not written to the store: the one durable
+      // write of a stage is at its end, with its output and this timing, over the record read here.
+      const durable = await catalog.readDurable(data.model, data.version);
+      if (terminalStatuses.has(durable.record.status)) {
+        ctx.logger.info({ status: durable.record.status }, 'version is already terminal; nothing to do');
         return { skipped: true };
       }
+      timing = { startedAt: await firstStart(durable.record, attempt), attempts: attempt };
+      const started = startedRecord(durable.record, timing);
+      // A retry shows no new transition: an earlier attempt showed this status already.
+      await catalog.show(started, attempt > 1 ? started.status : durable.record.status, { type: 'status', status: started.status, stage, message: attempt > 1 ? `${stage}: attempt ${attempt}` : undefined });
       const output = await definition.run(definition.input(started), ports, ctx);
-      await record(started, output);
+      await record(durable, started, output);
       timer?.({ outcome: 'succeeded' });
       return { done: true };
     } catch (err) {
@@ -104,7 +124,7 @@ export function startStageWorker<I, O>(definition: StageDefinition<I, O>, ports:
       // Bad input is the user's to fix, not an operational problem: info, not warn.
       ctx.logger[transient ? 'warn' : 'info']({ err: transient ? err : errorMessage(err), transient, attempt, attempts }, `${stage} failed`);
       if (!transient || attempt >= attempts) {
-        await markFailed(data, err);
+        await markFailed(data, err, timing);
         throw new UnrecoverableError(errorMessage(err));
       }
       ctx.log(`${stage}: attempt ${attempt} of ${attempts} failed (${errorMessage(err)}); retrying with backoff`);
@@ -112,15 +132,20 @@ export function startStageWorker<I, O>(definition: StageDefinition<I, O>, ports:
     }
   };
 
-  /** Records the stage's output and its finish on the version, unless the version became terminal meanwhile. */
-  const record = async (started: VersionRecord, output: O) => {
+  /**
+   * Records the stage's start, output and finish on the version in one compare-and-swap over the
+   * record read at the start (read again only if another writer changed it meanwhile), unless the
+   * version became terminal.
+   */
+  const record = async (durable: DurableRecord, started: VersionRecord, output: O) => {
     const change = await definition.change(started, output, { versions: catalog, target: ports.target.name });
+    const timing = started.stages[stage]!;
     await catalog.update(started.model, started.version, (r) => {
       if (terminalStatuses.has(r.status)) return null;
+      r.status = stageStatus[stage];
       change.apply(r);
-      const timing = r.stages[stage] ?? { attempts: 1 };
       r.stages[stage] = { ...timing, finishedAt: new Date().toISOString() };
-    }, change.event);
+    }, change.event, { from: durable, shown: started.status });
   };
 
   const worker = new Worker(stageQueueNames[stage], (job: Job, token?: string, signal?: AbortSignal) => {

@@ -29,6 +29,21 @@ export interface EventInput {
   error?: VersionEvent['error'];
 }
 
+export interface DurableRecord {
+  record: VersionRecord;
+  /** The etag of the version.json the record was read from. */
+  etag: string;
+}
+
+export interface UpdateOptions {
+  /** A failure that cannot reach a store that is down is still shown (from Redis). */
+  cacheWhenStoreIsDown?: boolean;
+  /** The record as read just before (readDurable): the first compare-and-swap writes over it without reading again. */
+  from?: DurableRecord;
+  /** The status readers were last shown (by `show`), when it is not the durable one: listeners hear of a change from it. */
+  shown?: VersionStatus;
+}
+
 const eventStreamLength = 5000;
 /** Compare-and-swap attempts of one update before it gives up (TIMEOUT, transient: the job retries). */
 const updateAttempts = 12;
@@ -174,8 +189,11 @@ export class Catalog {
     return (await this.readDurable(model, version)).record;
   }
 
-  /** The durable record with the etag of the version read, for a compare-and-swap. */
-  private async readDurable(model: string, version: number): Promise<{ record: VersionRecord; etag: string }> {
+  /**
+   * The durable record with the etag of the version read: give both to `update` (as `from`) to
+   * write it back without reading it again.
+   */
+  async readDurable(model: string, version: number): Promise<DurableRecord> {
     const key = keys.versionRecord(model, version);
     const { body, etag } = await getBufferWithEtag(this.store, key);
     return { record: parseVersionRecord(body, key), etag };
@@ -194,14 +212,15 @@ export class Catalog {
     version: number,
     change: (record: VersionRecord) => VersionRecord | void | null,
     event?: EventInput,
-    options: { cacheWhenStoreIsDown?: boolean } = {},
+    options: UpdateOptions = {},
   ): Promise<VersionRecord> {
     const storeDown = (err: unknown) => options.cacheWhenStoreIsDown === true && isMllError(err) && err.code === 'STORE_UNAVAILABLE';
     const key = keys.versionRecord(model, version);
     let current: VersionRecord;
     let next: VersionRecord;
     for (let attempt = 1; ; attempt++) {
-      const read = await this.readDurable(model, version).catch(async (err: unknown) => {
+      const known = attempt === 1 ? options.from : undefined;
+      const read: { record: VersionRecord; etag: string | null } = known ?? await this.readDurable(model, version).catch(async (err: unknown) => {
         if (storeDown(err)) return { record: await this.get(model, version), etag: null };
         throw err;
       });
@@ -229,8 +248,23 @@ export class Catalog {
     }
     await this.cache(next);
     if (event) await this.appendEvent(model, version, event);
-    if (current.status !== next.status) await this.notify(next, current.status);
+    const shown = options.shown ?? current.status;
+    if (shown !== next.status) await this.notify(next, shown);
     return next;
+  }
+
+  /**
+   * Shows a state of a version that is not written to the store: the start of a stage, which the
+   * worker records durably with the stage's output when it ends (a crash before then leaves the
+   * durable record as it was, and the job is taken over). The cache, the event and the listeners
+   * see it as they see a durable change; the record's own updatedAt orders it against those.
+   */
+  async show(record: VersionRecord, previous: VersionStatus, event?: EventInput): Promise<VersionRecord> {
+    const shown = { ...record, updatedAt: new Date().toISOString() };
+    await this.cache(shown);
+    if (event) await this.appendEvent(record.model, record.version, event);
+    if (previous !== shown.status) await this.notify(shown, previous);
+    return shown;
   }
 
   private async notify(record: VersionRecord, previous: VersionStatus | null): Promise<void> {
