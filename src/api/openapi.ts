@@ -1,6 +1,6 @@
 import { errorCatalogue } from '../errors.js';
 import { versionStatuses } from '../domain/version.js';
-import { dtypeNames } from '../contract/types.js';
+import { dtypeNames, SUBFIELDS } from '../contract/types.js';
 import { requiredScope } from '../auth/scopes.js';
 import { protectedPaths } from './auth.js';
 import { webhookEvents, webhookPaths, webhookSchemas } from '../webhooks/openapi.js';
@@ -259,10 +259,11 @@ const field = {
   required: ['name', 'dtype', 'shape'],
   properties: {
     name: { type: 'string' },
-    dtype: { anyOf: [{ enum: [...dtypeNames] }, { type: 'string', pattern: '^unsupported:' }] },
+    dtype: { anyOf: [{ enum: [...dtypeNames, SUBFIELDS] }, { type: 'string', pattern: '^unsupported:' }] },
     shape: { type: ['array', 'null'], items: { type: 'integer', minimum: -1 } },
     dimNames: { type: 'array', items: { type: ['string', 'null'] } },
     profile: { type: 'string' },
+    subfields: { type: 'array', description: 'The fields of a record (dtype subfields), in order; each has this same shape', items: { type: 'object' } },
   },
 };
 
@@ -369,6 +370,7 @@ const schemas: Record<string, unknown> = {
       updatedAt: { type: 'string', format: 'date-time' },
       description: { type: ['string', 'null'] },
       labels: { type: 'object', additionalProperties: { type: 'string' } },
+      displayName: { type: 'string', description: 'The model name as the user wrote it (a Hydrosphere name with upper case or dots), when it is not `model`' },
       modelType: { type: ['string', 'null'] },
       payload: { type: 'object', properties: { digest: { type: 'string' }, size: { type: 'integer' }, format: { enum: ['tar', 'tar+gzip'] }, files: { type: 'integer' }, unpackedSize: { type: 'integer' } } },
       stages: {

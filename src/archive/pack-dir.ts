@@ -13,15 +13,26 @@ export interface PackedEntry {
   size: number;
 }
 
-/** Every entry under `root`, depth first in sorted order, without following symlinks. */
-export async function listTree(root: string): Promise<PackedEntry[]> {
+/**
+ * Whether a path is one to pack, or a folder on the way to one: `include` holds relative paths,
+ * folders ending with '/'; null packs everything.
+ */
+function wanted(relPath: string, isDir: boolean, include: readonly string[] | null): boolean {
+  if (include === null) return true;
+  return include.some((i) => i === relPath || i === `${relPath}/` || relPath.startsWith(i.endsWith('/') ? i : `${i}/`) || (isDir && i.startsWith(`${relPath}/`)));
+}
+
+/** Every entry under `root` (or only `include`d ones), depth first in sorted order, without following symlinks. */
+export async function listTree(root: string, include: readonly string[] | null = null): Promise<PackedEntry[]> {
   const out: PackedEntry[] = [];
   const walk = async (dir: string, rel: string) => {
     const names = (await fs.readdir(dir)).sort();
     for (const name of names) {
       const abs = path.join(dir, name);
       const relPath = rel ? `${rel}/${name}` : name;
-      const st = await fs.lstat(abs);
+      const st0 = await fs.lstat(abs);
+      if (!wanted(relPath, st0.isDirectory(), include)) continue;
+      const st = st0;
       if (st.isSymbolicLink()) out.push({ path: relPath, type: 'symlink', size: 0 });
       else if (st.isDirectory()) {
         out.push({ path: relPath, type: 'directory', size: 0 });
@@ -36,15 +47,16 @@ export async function listTree(root: string): Promise<PackedEntry[]> {
 /**
  * Streams a directory (or a single file) as a tar, optionally gzipped, with entries at the root
  * (as `tar -C dir .` would). Files are read one at a time, so memory stays flat. `onBytes`
- * reports file bytes as they are read (for progress bars).
+ * reports file bytes as they are read (for progress bars). `include` packs only those relative
+ * paths (folders end with '/') and the folders that lead to them.
  */
-export function packDirectory(root: string, options: { gzip?: boolean; onBytes?: (n: number) => void } = {}): Readable {
+export function packDirectory(root: string, options: { gzip?: boolean; onBytes?: (n: number) => void; include?: readonly string[] | null } = {}): Readable {
   const tar = pack();
   const out = new PassThrough();
   const produce = async () => {
     const st = await fs.stat(root);
     const base = st.isDirectory() ? root : path.dirname(root);
-    const entries = st.isDirectory() ? await listTree(root) : [{ path: path.basename(root), type: 'file' as const, size: st.size }];
+    const entries = st.isDirectory() ? await listTree(root, options.include ?? null) : [{ path: path.basename(root), type: 'file' as const, size: st.size }];
     for (const entry of entries) {
       const abs = path.join(base, ...entry.path.split('/'));
       if (entry.type === 'directory') {

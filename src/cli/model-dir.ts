@@ -1,15 +1,20 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { CORE_SCHEMA, load } from 'js-yaml';
-import { MAX_SERVING_YAML_BYTES, SERVING_YAML_NAMES } from '../contract/serving-yaml.js';
-import { modelNamePattern } from '../domain/model-name.js';
+import { CORE_SCHEMA, load, realMapTag } from 'js-yaml';
+import { resolvePayload } from '../contract/payload.js';
+import { detectDialect, MAX_SERVING_YAML_BYTES, parseServingYaml, SERVING_YAML_NAMES, type ServingYamlDialect } from '../contract/serving-yaml.js';
+import { hydrosphereNamePattern, modelNameFromHydrosphere, modelNamePattern } from '../domain/model-name.js';
+import { listTree } from '../archive/pack-dir.js';
 import { CliError, usageError } from './errors.js';
 
 /**
  * What the CLI needs to know about a model folder before sending it: its name (serving.yaml's
- * `name`, else --name, else the folder's name), and the upload metadata from the flags. The
- * server validates serving.yaml fully; here it is only read for the name, leniently, so that a
- * broken file still uploads and fails with the server's precise reasons.
+ * `name` — a Hydrosphere name with upper case or dots is mapped as the server maps it — else
+ * --name, else the folder's name), which serving.yaml dialect it is written in, what to pack
+ * (only serving.yaml, its contract file and what its payload selects, as Hydrosphere's clients
+ * sent; everything when it has no payload or cannot be read here), and the upload metadata from
+ * the flags. The server validates serving.yaml fully; here it is read leniently, so that a broken
+ * file still uploads and fails with the server's precise reasons.
  */
 
 export interface UploadMetadata {
@@ -24,10 +29,43 @@ export interface ModelSource {
   name: string;
   /** Where the name came from, for messages. */
   nameFrom: 'serving.yaml' | '--name' | 'folder name';
+  /** serving.yaml's name as written, when it is a Hydrosphere name mapped to `name`. */
+  displayName?: string;
+  /** The serving.yaml dialect, when the folder has a serving.yaml the CLI can read. */
+  dialect?: ServingYamlDialect;
+  /** What to pack (relative paths, folders end with '/'); null: the whole folder. */
+  include: string[] | null;
 }
 
-/** serving.yaml's `name`, when the folder has a readable one. */
-export async function servingYamlName(dir: string): Promise<{ file: string; name: string } | null> {
+export interface FolderServingYaml {
+  file: string;
+  /** The name as written. */
+  name: string;
+  dialect: ServingYamlDialect | null;
+  include: string[] | null;
+}
+
+/**
+ * What is sent for a folder whose serving.yaml lists a payload: serving.yaml, its contract file
+ * and the payload's files; null (send everything) when the payload cannot be resolved here.
+ */
+async function payloadSelection(dir: string, file: string, text: string): Promise<{ dialect: ServingYamlDialect; include: string[] | null } | null> {
+  let parsed;
+  try {
+    parsed = parseServingYaml(text, file);
+  } catch {
+    return null;
+  }
+  const { doc } = parsed;
+  if (!doc.payloadDeclared) return { dialect: doc.dialect, include: null };
+  const resolved = await resolvePayload(dir, doc.payloadEntries);
+  if (resolved.missing.length > 0 || resolved.problems.length > 0) return { dialect: doc.dialect, include: null };
+  const include = [file, ...(doc.contractFile ? [doc.contractFile] : []), ...resolved.placements.map((p) => p.source)];
+  return { dialect: doc.dialect, include: [...new Set(include)] };
+}
+
+/** serving.yaml's `name` (`model.name` in 2018a files), dialect and payload, when the folder has a readable one. */
+export async function readFolderServingYaml(dir: string): Promise<FolderServingYaml | null> {
   for (const file of SERVING_YAML_NAMES) {
     let text: string;
     try {
@@ -43,15 +81,26 @@ export async function servingYamlName(dir: string): Promise<{ file: string; name
       continue;
     }
     try {
-      const doc = load(text, { schema: CORE_SCHEMA, json: true }) as unknown;
-      const name = (doc as { name?: unknown } | null)?.name;
-      if (typeof name === 'string' && name !== '') return { file, name };
+      const doc = load(text, { schema: CORE_SCHEMA.withTags(realMapTag), json: true }) as unknown;
+      if (!(doc instanceof Map)) return null;
+      const dialect = detectDialect(doc);
+      const holder = dialect === '2018a' ? (doc.get('model') as Map<unknown, unknown>) : doc;
+      const name = holder.get('name');
+      if (typeof name !== 'string' || name === '') return null;
+      const selection = await payloadSelection(dir, file, text);
+      return { file, name, dialect: selection?.dialect ?? dialect, include: selection?.include ?? null };
     } catch {
       /* the server reports what is wrong with it */
     }
     return null;
   }
   return null;
+}
+
+/** serving.yaml's `name`, when the folder has a readable one. */
+export async function servingYamlName(dir: string): Promise<{ file: string; name: string } | null> {
+  const found = await readFolderServingYaml(dir);
+  return found && { file: found.file, name: found.name };
 }
 
 const nameRule = 'use 1-63 characters of a-z, 0-9, "_" and "-", starting with a letter or digit';
@@ -66,25 +115,30 @@ export async function resolveModel(target: string, flagName: string | undefined)
   const st = await fs.stat(abs).catch(() => null);
   if (!st) throw usageError(`${target}: no such folder or file`);
   if (!st.isDirectory() && !st.isFile()) throw usageError(`${target} is neither a folder nor a file`);
-  const fromYaml = st.isDirectory() ? await servingYamlName(abs) : null;
+  const fromYaml = st.isDirectory() ? await readFolderServingYaml(abs) : null;
   if (flagName !== undefined && !modelNamePattern.test(flagName)) {
     throw usageError(`--name "${flagName}" is not a valid model name: ${nameRule}`);
   }
   if (fromYaml) {
-    if (!modelNamePattern.test(fromYaml.name)) {
-      throw new CliError('INVALID_MODEL_NAME', `${path.join(target, fromYaml.file)} names the model "${fromYaml.name}", which is not a valid model name: ${nameRule}`);
+    const raw = fromYaml.name;
+    if (!modelNamePattern.test(raw) && !hydrosphereNamePattern.test(raw)) {
+      throw new CliError('INVALID_MODEL_NAME', `${path.join(target, fromYaml.file)} names the model "${raw}", which is not a valid model name: ${nameRule} (a Hydrosphere name with upper case or dots is mapped to one, but not one with spaces or "/")`);
     }
-    if (flagName !== undefined && flagName !== fromYaml.name) {
-      throw usageError(`${path.join(target, fromYaml.file)} names the model "${fromYaml.name}" but --name says "${flagName}": drop --name or change the file`);
+    const name = modelNameFromHydrosphere(raw);
+    if (flagName !== undefined && flagName !== name) {
+      throw usageError(`${path.join(target, fromYaml.file)} names the model "${raw}" but --name says "${flagName}": drop --name or change the file`);
     }
-    return { path: abs, name: fromYaml.name, nameFrom: 'serving.yaml' };
+    const source: ModelSource = { path: abs, name, nameFrom: 'serving.yaml', include: fromYaml.include };
+    if (name !== raw) source.displayName = raw;
+    if (fromYaml.dialect) source.dialect = fromYaml.dialect;
+    return source;
   }
-  if (flagName !== undefined) return { path: abs, name: flagName, nameFrom: '--name' };
+  if (flagName !== undefined) return { path: abs, name: flagName, nameFrom: '--name', include: null };
   const base = st.isFile() ? path.basename(abs).replace(/\.[A-Za-z0-9]+$/, '') : path.basename(abs);
   if (!modelNamePattern.test(base)) {
     throw usageError(`the folder name "${base}" is not a valid model name (${nameRule}); name the model with --name ${suggestName(base)} or a serving.yaml`);
   }
-  return { path: abs, name: base, nameFrom: 'folder name' };
+  return { path: abs, name: base, nameFrom: 'folder name', include: null };
 }
 
 /** `--label k=v` flags as the labels object the API takes. */
@@ -125,22 +179,10 @@ export function metadataQuery(metadata: UploadMetadata): Record<string, string |
   };
 }
 
-/** Sum of the regular files' sizes under a folder (or a file's size): the upload's progress total. */
-export async function payloadBytes(target: string): Promise<{ bytes: number; files: number }> {
+/** Sum of the regular files' sizes under a folder (or a file's size), of `include`d ones only when given: the upload's progress total. */
+export async function payloadBytes(target: string, include: readonly string[] | null = null): Promise<{ bytes: number; files: number }> {
   const st = await fs.lstat(target);
   if (!st.isDirectory()) return { bytes: st.isFile() ? st.size : 0, files: st.isFile() ? 1 : 0 };
-  let bytes = 0;
-  let files = 0;
-  for (const entry of await fs.readdir(target, { withFileTypes: true })) {
-    const sub = path.join(target, entry.name);
-    if (entry.isDirectory()) {
-      const inner = await payloadBytes(sub);
-      bytes += inner.bytes;
-      files += inner.files;
-    } else if (entry.isFile()) {
-      bytes += (await fs.lstat(sub)).size;
-      files += 1;
-    }
-  }
-  return { bytes, files };
+  const entries = (await listTree(target, include)).filter((e) => e.type === 'file');
+  return { bytes: entries.reduce((n, e) => n + e.size, 0), files: entries.length };
 }

@@ -53,8 +53,9 @@ type Token =
   | { type: 'end'; line: number; column: number };
 
 const punctuation = new Set(['{', '}', '<', '>', '[', ']', ':', ',', ';']);
-const numberPattern = /^-?(?:0[xX][0-9a-fA-F]+|(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)[fF]?/;
-const identifierPattern = /^-?[A-Za-z_][A-Za-z0-9_]*/;
+// Sticky: matched at the lexer's position in the whole text, no copies.
+const numberPattern = /-?(?:0[xX][0-9a-fA-F]+|(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)[fF]?/y;
+const identifierPattern = /-?[A-Za-z_][A-Za-z0-9_]*/y;
 const simpleEscapes: Readonly<Record<string, string>> = { n: '\n', t: '\t', r: '\r', a: '\x07', b: '\b', f: '\f', v: '\v', '\\': '\\', "'": "'", '"': '"', '?': '?' };
 
 class Lexer {
@@ -103,13 +104,14 @@ class Lexer {
       return { type: 'punct', value: ch, ...at };
     }
     if (ch === '"' || ch === "'") return { type: 'string', value: this.readString(ch, at), ...at };
-    const rest = text.slice(this.pos, this.pos + 400);
-    const num = numberPattern.exec(rest);
+    numberPattern.lastIndex = this.pos;
+    const num = numberPattern.exec(text);
     if (num) {
       this.pos += num[0].length;
       return { type: 'number', value: numberValue(num[0]), raw: num[0], ...at };
     }
-    const id = identifierPattern.exec(rest);
+    identifierPattern.lastIndex = this.pos;
+    const id = identifierPattern.exec(text);
     if (id) {
       this.pos += id[0].length;
       const lower = id[0].toLowerCase();

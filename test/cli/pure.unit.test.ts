@@ -8,10 +8,12 @@ import { CommanderError } from 'commander';
 import { ApiClient } from '../../src/cli/client.js';
 import { ExitCode, renderError, toCliError } from '../../src/cli/errors.js';
 import { expandArguments } from '../../src/cli/glob.js';
-import { parseLabels, suggestName } from '../../src/cli/model-dir.js';
+import { listTree } from '../../src/archive/pack-dir.js';
+import { parseLabels, payloadBytes, resolveModel, suggestName } from '../../src/cli/model-dir.js';
 import { batchBody, newBoundary, type BatchPart } from '../../src/cli/multipart.js';
 import { colorEnabled, colors, table } from '../../src/cli/output.js';
 import { readSse } from '../../src/shared/sse-reader.js';
+import { repoRoot } from '../support/paths.js';
 import { tempDir } from './support.js';
 
 async function* chunks(...parts: string[]): AsyncGenerator<Uint8Array> {
@@ -142,5 +144,36 @@ describe('cli units', () => {
     assert.ok(big.equals(received[3]!.value as Buffer));
     assert.equal(String(received[5]!.value), 'delta');
     assert.ok(maxOpen <= 3, `read-ahead bounded (${maxOpen} sources open at once)`);
+  });
+});
+
+describe('legacy (Hydrosphere) folders', () => {
+  const corpus = path.join(repoRoot, 'test', 'fixtures', 'serving-yaml');
+
+  it('the name from a 2018a model: map, mapped as the server maps it; only serving.yaml, its contract file and the payload are packed', async () => {
+    const source = await resolveModel(path.join(corpus, '2018a-field-name', 'model'), undefined);
+    assert.match(source.name, /^ssd-detector-[0-9a-f]{8}$/);
+    assert.equal(source.displayName, 'ssd.Detector');
+    assert.equal(source.dialect, '2018a');
+    assert.deepEqual(source.include, ['serving.yaml', 'serving_metadata/contract.prototxt', 'model/src/']);
+    assert.deepEqual((await listTree(source.path, source.include)).map((e) => e.path), [
+      'model', 'model/src', 'model/src/func_main.py', 'serving.yaml', 'serving_metadata', 'serving_metadata/contract.prototxt',
+    ]);
+    assert.equal((await payloadBytes(source.path, source.include)).files, 3);
+  });
+
+  it('files outside the payload stay home (a training set next to the model is not uploaded)', async () => {
+    const source = await resolveModel(path.join(corpus, '2019plus-one-signature', 'model'), undefined);
+    assert.equal(source.dialect, '2019+');
+    const packed = (await listTree(source.path, source.include)).filter((e) => e.type === 'file').map((e) => e.path);
+    assert.deepEqual(packed, ['model/model.joblib', 'requirements.txt', 'serving.yaml', 'src/func_main.py']);
+  });
+
+  it('a payload the CLI cannot resolve sends the whole folder (the server says what is wrong); --name may give the mapped name', async () => {
+    const missing = await resolveModel(path.join(corpus, 'payload-missing', 'model'), undefined);
+    assert.equal(missing.include, null);
+    const named = await resolveModel(path.join(corpus, 'name-mapping', 'model'), 'claims-model-v2-a7fce151');
+    assert.equal(named.displayName, 'Claims.Model.V2');
+    await assert.rejects(resolveModel(path.join(corpus, 'name-mapping', 'model'), 'other'), /names the model "Claims\.Model\.V2" but --name says "other"/);
   });
 });

@@ -92,3 +92,34 @@ describe('mll contract', () => {
     assert.match(missing.stderr, /INVALID_MODEL: \/nonexistent\/model does not exist/);
   });
 });
+
+describe('mll contract on Hydrosphere folders', () => {
+  const corpus = path.join(repoRoot, 'test', 'fixtures', 'serving-yaml');
+
+  test('says which dialect it recognised, the contract file, the mapped name, and shows records by path', async () => {
+    const early = await mll('contract', path.join(corpus, '2018a-field-name', 'model'));
+    assert.equal(early.code, 0, early.stderr);
+    assert.match(early.stdout, /^source {6}serving\.yaml \(contract from serving_metadata\/contract\.prototxt\)$/m);
+    assert.match(early.stdout, /^dialect {5}Hydrosphere 2018a \(a model: map; the contract in a protobuf text file\)$/m);
+    assert.match(early.stdout, /^name {8}ssd-detector-[0-9a-f]{8} \(serving\.yaml says "ssd\.Detector"\)$/m);
+    assert.match(early.stdout, /^ {2}out {2}box\.score +float +scalar$/m);
+    const late = await mll('contract', path.join(corpus, '2019plus-one-signature', 'model'));
+    assert.equal(late.code, 0, late.stderr);
+    assert.match(late.stdout, /^dialect {5}Hydrosphere 2019\+ \(one-signature contract\)$/m);
+    assert.match(late.stdout, /^ {2}in {3}card\.limits\.daily +double +scalar/m);
+    assert.match(late.stderr, /warning: serving\.yaml: contract\.inputs\.merchant\.profile "real" is not a data profile/);
+  });
+
+  test('--json: the contract of a 2019+ folder, exactly', async () => {
+    const { code, stdout } = await mll('--json', 'contract', path.join(corpus, '2019-transitional', 'model'));
+    assert.equal(code, 0);
+    const want = JSON.parse(readFileSync(path.join(corpus, '2019-transitional', 'expected.json'), 'utf8')) as { contract: unknown };
+    assert.deepEqual(JSON.parse(stdout), want.contract);
+  });
+
+  test('a refused install-command exits 1 with the part and what to do', async () => {
+    const { code, stderr } = await mll('contract', path.join(corpus, 'install-command-refused', 'model'));
+    assert.equal(code, 1);
+    assert.match(stderr, /INVALID_SERVING_YAML: .*install-command: expected pip install steps only \(only pip install steps are run, and this one runs apt; put Python packages in requirements\.txt/s);
+  });
+});

@@ -52,6 +52,8 @@ const bufferCap = 4 * 1024 * 1024;
 interface Prepared {
   path: string;
   model: string;
+  /** What to pack (serving.yaml's payload), or null for the whole folder. */
+  include: string[] | null;
 }
 
 async function prepare(paths: string[]): Promise<{ ready: Prepared[]; refused: BatchRow[] }> {
@@ -60,7 +62,7 @@ async function prepare(paths: string[]): Promise<{ ready: Prepared[]; refused: B
   for (const p of paths) {
     try {
       const source = await resolveModel(p, undefined);
-      ready.push({ path: source.path, model: source.name });
+      ready.push({ path: source.path, model: source.name, include: source.include });
     } catch (err) {
       if (!(err instanceof CliError)) throw err;
       // Naming problems are this model's alone: reported in the table, the rest go on.
@@ -83,7 +85,7 @@ async function sendBatch(ctx: CommandContext, items: Prepared[], metadata: Uploa
     metadata: JSON.stringify({ model: item.model, ...metadata }),
     filename: `${item.model}.${opts.gzip ? 'tar.gz' : 'tar'}`,
     contentType: opts.gzip ? 'application/gzip' : 'application/x-tar',
-    open: () => packDirectory(item.path, { gzip: opts.gzip }),
+    open: () => packDirectory(item.path, { gzip: opts.gzip, include: item.include }),
   }));
   const boundary = newBoundary();
   const body = batchBody(parts, boundary, {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { encodeContract, inspectModel, type Inspection } from '../../contract/index.js';
+import { dialectDescriptions } from '../../contract/serving-yaml.js';
 import type { ContractField } from '../../contract/types.js';
 import { isMllError } from '../../errors.js';
 import type { CliIO, CommandRegistrar } from '../program.js';
@@ -20,17 +21,28 @@ function table(rows: string[][]): string[] {
   return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ').trimEnd());
 }
 
+/** A record's fields follow it, named by their path (`person.age`). */
+function flatten(fields: ContractField[], prefix = ''): { path: string; field: ContractField }[] {
+  return fields.flatMap((f) => [{ path: prefix + f.name, field: f }, ...flatten(f.subfields ?? [], `${prefix}${f.name}.`)]);
+}
+
 export function renderInspection(inspection: Inspection): string {
   const { contract, modelType } = inspection;
   const lines = [`model-type  ${modelType}`, `framework   ${contract.framework}`];
-  if (inspection.servingYaml) lines.push(`source      ${inspection.servingYaml.file} (${inspection.servingYaml.contract ? 'contract' : 'no contract: inferred from the files'})`);
-  const withProfile = contract.signatures.some((s) => [...s.inputs, ...s.outputs].some((f) => f.profile !== undefined));
+  const yaml = inspection.servingYaml;
+  if (yaml) {
+    const from = yaml.contract ? `contract${yaml.contractFile ? ` from ${yaml.contractFile}` : ''}` : 'no contract: inferred from the files';
+    lines.push(`source      ${yaml.file} (${from})`, `dialect     ${dialectDescriptions[yaml.dialect]}`);
+    if (yaml.displayName !== yaml.name) lines.push(`name        ${yaml.name} (${yaml.file} says "${yaml.displayName}")`);
+  }
+  const all = contract.signatures.flatMap((s) => flatten([...s.inputs, ...s.outputs]));
+  const withProfile = all.some(({ field }) => field.profile !== undefined);
   for (const s of contract.signatures) {
     lines.push('', `signature ${s.name}`);
     const header = ['', 'field', 'dtype', 'shape', ...(withProfile ? ['profile'] : [])];
     const rows = [header];
     for (const [dir, fields] of [['in', s.inputs], ['out', s.outputs]] as const) {
-      for (const f of fields) rows.push([dir, f.name, f.dtype, shapeText(f), ...(withProfile ? [f.profile ?? ''] : [])]);
+      for (const { path, field: f } of flatten(fields)) rows.push([dir, path, f.dtype, shapeText(f), ...(withProfile ? [f.profile ?? ''] : [])]);
     }
     lines.push(...table(rows).map((l) => `  ${l}`));
   }

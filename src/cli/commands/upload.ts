@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { packDirectory } from '../../archive/pack-dir.js';
+import { dialectDescriptions } from '../../contract/serving-yaml.js';
 import { versionPath, type Version, type VersionEnd, type VersionStatus } from '../api-types.js';
 import { isAbort } from '../client.js';
 import { commandContext, type CommandContext } from '../context.js';
@@ -42,7 +43,7 @@ async function sendModel(
   const key = randomUUID();
   for (let attempt = 1; ; attempt++) {
     try {
-      const body = packDirectory(source.path, { gzip: options.gzip, onBytes: options.onBytes });
+      const body = packDirectory(source.path, { gzip: options.gzip, onBytes: options.onBytes, include: source.include });
       const res = await ctx.client.send<Version>('POST', `/api/v1/models/${source.name}/versions`, {
         query: metadataQuery(metadata),
         headers: { 'content-type': options.gzip ? 'application/gzip' : 'application/x-tar', 'idempotency-key': key },
@@ -70,8 +71,10 @@ export function failureOf(model: string, version: number, end: { error: { code: 
 async function upload(ctx: CommandContext, dir: string, opts: UploadOptions): Promise<void> {
   const source = await resolveModel(dir, opts.name);
   const metadata = uploadMetadata(opts);
-  const { bytes, files } = await payloadBytes(source.path);
-  ctx.note(`uploading ${dir} as ${ctx.err.bold(source.name)} (${files} files, ${formatBytes(bytes)}; name from ${source.nameFrom})`);
+  const { bytes, files } = await payloadBytes(source.path, source.include);
+  const from = source.displayName ? `${source.nameFrom}'s "${source.displayName}"` : source.nameFrom;
+  ctx.note(`uploading ${dir} as ${ctx.err.bold(source.name)} (${files} files, ${formatBytes(bytes)}; name from ${from})`);
+  if (source.dialect) ctx.note(`serving.yaml is written in ${dialectDescriptions[source.dialect]}${source.include ? '; sending it with what its payload lists' : ''}`);
   let sent = 0;
   let progress = byteProgress(ctx.io.stderr, ctx.progress, `upload ${source.name}`, bytes);
   const version = await sendModel(ctx, source, metadata, {
