@@ -1,13 +1,18 @@
 import { h, icon } from '../dom.js';
 import { shape } from '../format.js';
 
+/** A record's fields follow it, named by their path (`person.age`). */
+function flatten(fields, prefix = '') {
+  return fields.flatMap((f) => [{ path: prefix + f.name, field: f }, ...flatten(f.subfields ?? [], `${prefix}${f.name}.`)]);
+}
+
 function fieldRows(fields, direction) {
   if (fields.length === 0) {
     return [h('tr', { class: 'empty-row' }, h('td', { colspan: '4', class: 'muted' }, `No ${direction.toLowerCase()}`))];
   }
-  return fields.map((f) =>
+  return flatten(fields).map(({ path, field: f }) =>
     h('tr', {},
-      h('th', { scope: 'row', class: 'field-name' }, h('code', {}, f.name)),
+      h('th', { scope: 'row', class: 'field-name' }, h('code', {}, path)),
       h('td', {}, h('code', { class: f.dtype.startsWith('unsupported:') ? 'dtype dtype-unsupported' : 'dtype' }, f.dtype)),
       h('td', {}, h('code', { class: 'shape', title: f.shape === null ? 'Any rank' : f.shape.length === 0 ? 'A single value' : '? = any size' }, shape(f.shape, f.dimNames))),
       h('td', {}, f.profile && f.profile !== 'none' ? h('span', { class: 'tag' }, f.profile) : h('span', { class: 'muted' }, '—'))));
