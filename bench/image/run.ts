@@ -62,7 +62,7 @@ const docker = createDocker(dockerHost);
 const ociBuilder = new OciImageBuilder({ store, logger, registries, runtimes: { python: runtime }, compression: 'none', scratchDir: scratch });
 const gzipBuilder = new OciImageBuilder({ store, logger, registries, runtimes: { python: runtime }, compression: 'gzip', scratchDir: scratch });
 const dockerBuilder = new DockerImageBuilder({ store, logger, registries, runtimes: { python: runtime }, docker: () => docker });
-const target = new RegistryTarget({ store, logger, registries, registry: registry.host, docker: () => docker });
+const target = new RegistryTarget({ store, logger, registries, registry: registry.host });
 const dockerTags: string[] = [];
 
 function request(model: string, version: number, tree: TreeManifest): BuildRequest {

@@ -6,10 +6,13 @@
  *                         layers (shared small-files layer, one layer per file of 4 MiB or more, up to
  *                         64 model layers, the contract last) + config + OCI manifest
  *                 docker  dockerode: FROM <runtime>@<digest>, a pip install stage whose /model/lib is
- *                         copied in, COPY files and contract, the same labels
+ *                         copied in, COPY files and contract, the same labels; the result is exported
+ *                         from the engine (`docker save`, streamed) into the store as an OCI image
  *   ImageTarget   registry    OCI distribution API (HEAD, cross-repo mount, monolithic/chunked upload,
  *                             manifest PUT by tag last; anonymous, basic and bearer auth)
  *                 oci-layout  an OCI image layout per repository under <dataDir>/images
+ * Build is separate from publish: every builder returns an OciImage (types.ts) described by where its
+ * blobs live, and every target publishes any of them through publish/ (new layers hashed on the way).
  *
  * Object-store keys: `image-layers/<sha256>.json` layer records (entries → digest, size), keyed by
  * everything that decides the layer's bytes; `dependency-layers/<sha256>.json` dependency layer
@@ -75,6 +78,7 @@ export function createImageBuilder(config: Config, deps: ImageDeps, registries =
       store: deps.store, logger, registries, runtimes: config.runtimes, runtimeAllow: config.runtimeAllow,
       dependencies: dependencySettings(config), docker,
       registry: primary ? { host: primary, credentials: credentials(config) } : undefined,
+      scratchDir: path.join(config.dataDirAbs, 'tmp'),
     });
   }
   return new OciImageBuilder({
@@ -87,10 +91,7 @@ export function createImageBuilder(config: Config, deps: ImageDeps, registries =
 export function createImageTarget(config: Config, deps: ImageDeps, registries = createRegistries(config, deps.logger)): ImageTarget {
   const logger = deps.logger.child({ component: `target-${config.target}` });
   if (config.target === 'registry') {
-    return new RegistryTarget({
-      store: deps.store, logger, registries, registry: config.registry!, publicRegistry: config.registryPublic, credentials: credentials(config),
-      docker: config.builder === 'docker' || config.dockerHost ? lazy(() => createDocker(config.dockerHost)) : undefined,
-    });
+    return new RegistryTarget({ store: deps.store, logger, registries, registry: config.registry!, publicRegistry: config.registryPublic });
   }
   return new OciLayoutTarget({ store: deps.store, logger, registries, root: path.join(config.dataDirAbs, 'images') });
 }

@@ -125,18 +125,18 @@ export interface OciLayer {
 }
 
 /**
- * An image built without a daemon. Plain JSON: the push stage may run in another process and gets
- * this value back from a job or record. The manifest and config bytes are store blobs at
- * keys.blob(manifestDigest) and keys.blob(configDigest).
+ * An OCI image as both builders describe it, by reference to where each blob's bytes live: plain
+ * JSON, so the push stage may run in another process and get it back from the store. The manifest
+ * and config bytes are store blobs at keys.blob(manifestDigest) and keys.blob(configDigest). Any
+ * target publishes any image from this alone, whichever builder made it.
  *
  * A model layer whose bytes were never seen before is left for the first publish to hash while it
  * uploads (one pass over a new payload instead of two); until then its digest, and so the config and
  * manifest digests, are null, and `assembly` says how the publish completes them. Once every layer is
- * known (an unchanged payload, or any later build) the builder returns the image complete.
+ * known (an unchanged payload, any later build, or an image exported by a Docker engine) the image
+ * is complete.
  */
-export interface OciBuiltImage {
-  kind: 'oci';
-  builder: 'oci';
+export interface OciImage {
   manifestDigest: string | null;
   manifestMediaType: string;
   manifestSize: number | null;
@@ -147,37 +147,42 @@ export interface OciBuiltImage {
   base: BaseImage | null;
   /** True when the image is the model's layers on an empty base (no runtime configured or reachable). */
   modelOnly: boolean;
-  /** The /model/lib layer, when the model has dependencies and they were installed. */
-  dependencies?: DependencyLayerInfo | null;
   /** `os/arch[/variant]` of the image config. */
   platform: string;
   /** Our labels (the config also keeps the runtime's). */
   labels: Record<string, string>;
   warnings: ImageWarning[];
-  /** What the config and manifest are made of, besides the layers. */
+  /** What the config and manifest are made of, besides the layers; null for an image complete when built. */
   assembly: {
     /** The runtime's config, a store blob. */
     baseConfigDigest: string | null;
     /** `created_by` of each model layer's history entry. */
     history: string[];
     annotations: Record<string, string>;
-  };
+  } | null;
 }
 
-/** An image built by a Docker engine; it exists only in that engine until pushed through it. */
-export interface DockerBuiltImage {
+/** An image built without a daemon (the oci builder). */
+export interface OciBuiltImage extends OciImage {
+  kind: 'oci';
+  builder: 'oci';
+  /** The /model/lib layer, when the model has dependencies and they were installed. */
+  dependencies?: DependencyLayerInfo | null;
+}
+
+/**
+ * An image built by a Docker engine and exported from it (`docker save`, streamed) into the store:
+ * its model layers are store blobs, its base layers those of the runtime's registry. Complete.
+ */
+export interface DockerBuiltImage extends OciImage {
   kind: 'docker';
   builder: 'docker';
   /** sha256:<hex> image id in the engine. */
   imageId: string;
   /** The local tag the build gave it (`mll-build/<model>:<version>`). */
   localTag: string;
-  base: BaseImage | null;
-  modelOnly: boolean;
   /** What the `RUN pip install` step installed (names and versions from pip's output; the engine keeps no wheel hashes). */
   dependencies?: DependencySummary | null;
-  labels: Record<string, string>;
-  warnings: ImageWarning[];
 }
 
 export type BuiltImage = OciBuiltImage | DockerBuiltImage;

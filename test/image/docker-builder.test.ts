@@ -52,7 +52,7 @@ describe('docker builder (dockerode)', () => {
     const req = buildRequest(model, tree, { version: 7 });
     const registries = new Registries({ logger });
     const runtimes = { python: services.baseImages().python };
-    const target = new RegistryTarget({ store: env.store, logger, registries, registry, docker: dockerClient });
+    const target = new RegistryTarget({ store: env.store, logger, registries, registry });
 
     const dockerBuilder = new DockerImageBuilder({ store: env.store, logger, registries, runtimes, docker: dockerClient });
     await dockerBuilder.check();

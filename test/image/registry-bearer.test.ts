@@ -91,7 +91,7 @@ describe('registry with bearer tokens from the WWW-Authenticate challenge', () =
       logger, retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 10 }, credentialsHint: 'set MLL_REGISTRY_USERNAME and MLL_REGISTRY_PASSWORD',
       primary: { registry: registry.host, insecure: true, credentials },
     });
-    return { registries, target: new RegistryTarget({ store: env.store, logger, registries, registry: registry.host, credentials }) };
+    return { registries, target: new RegistryTarget({ store: env.store, logger, registries, registry: registry.host }) };
   }
 
   it('pushes with a token scoped to the repository, then reads the manifest back', async () => {

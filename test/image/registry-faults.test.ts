@@ -78,7 +78,7 @@ describe('registry faults and auth', () => {
         logger, retry: fastRetry, credentialsHint: 'set MLL_REGISTRY_USERNAME and MLL_REGISTRY_PASSWORD',
         primary: { registry: auth.host, insecure: true, credentials },
       });
-      return new RegistryTarget({ store: env.store, logger, registries, registry: auth.host, credentials });
+      return new RegistryTarget({ store: env.store, logger, registries, registry: auth.host });
     }
 
     it('answers 401 without credentials with a clear, permanent error', async () => {

@@ -1,3 +1,5 @@
+import os from 'node:os';
+import path from 'node:path';
 import type Docker from 'dockerode';
 import { keys } from '../../domain/keys.js';
 import { MllError } from '../../errors.js';
@@ -6,7 +8,7 @@ import type { ObjectStore } from '../../storage/object-store.js';
 import { chooseRuntime, putIfAbsent, resolveRuntime } from '../runtime.js';
 import { dependencyPlan, type DependencySettings } from '../deps/index.js';
 import { dockerDependencyStep, packagesFromPipOutput, type DockerDependencyStep } from '../deps/docker.js';
-import { imageLabels } from '../oci/image-config.js';
+import { imageAnnotations, imageLabels } from '../oci/image-config.js';
 import { segmentStream } from '../oci/layer-stream.js';
 import { segmentsSize, tarSegments, withParents, type TarEntry } from '../oci/tar.js';
 import { sha256Digest } from '../../shared/digest.js';
@@ -15,6 +17,7 @@ import type { Registries } from '../registry/registries.js';
 import type { BuildRequest, DockerBuiltImage, ImageBuilder, ImageWarning, StageContext } from '../types.js';
 import { hostPlatform } from '../util.js';
 import { dockerError, followProgress } from './engine.js';
+import { exportImage } from './export.js';
 
 export interface DockerBuilderOptions {
   store: ObjectStore;
@@ -30,12 +33,15 @@ export interface DockerBuilderOptions {
   /** Credentials of the configured registry, for pulling a runtime that lives there. */
   registry?: { host: string; credentials?: Credentials };
   platform?: string;
+  /** Where large layers of an exported image wait on their way into the store. */
+  scratchDir?: string;
 }
 
 /**
  * The Docker-engine builder: `FROM <runtime>@<digest>` (or scratch), the files and the contract
  * copied in, the same labels as the oci builder. The build context is a tar streamed from the
- * content blobs; the engine's own cache makes a retried build cheap.
+ * content blobs; the engine's own cache makes a retried build cheap. The built image is exported
+ * from the engine into the store (export.ts), so any target publishes it like an oci-built one.
  */
 export class DockerImageBuilder implements ImageBuilder {
   readonly name = 'docker' as const;
@@ -63,11 +69,12 @@ export class DockerImageBuilder implements ImageBuilder {
     const platform = this.options.platform ?? hostPlatform();
     const choice = chooseRuntime(this.options, req, warnings, ctx);
     const resolved = await resolveRuntime({ ...this.options, platform }, choice, req.framework, warnings, ctx);
-    const labels = imageLabels({
+    const meta = {
       model: req.model, version: req.version, modelType: req.modelType, framework: req.framework, contractDigest,
       description: req.description, userLabels: req.labels,
       base: resolved ? { reference: resolved.base.reference, digest: resolved.base.digest } : null,
-    });
+    };
+    const labels = imageLabels(meta);
     const from = resolved ? `${resolved.base.registry}/${resolved.base.repository}@${resolved.base.digest}` : 'scratch';
     let deps: DockerDependencyStep | undefined;
     const python = dependencyPlan(this.options.dependencies, req, resolved, platform, warnings, ctx);
@@ -147,9 +154,16 @@ export class DockerImageBuilder implements ImageBuilder {
       imageId = inspected.Id;
     }
     if (!imageId.startsWith('sha256:')) imageId = (await docker.getImage(imageId).inspect()).Id;
+    // Build is separate from publish: the image leaves the engine now, as an OCI image in the store.
+    const t0 = performance.now();
+    const exported = await exportImage(docker, imageId, {
+      store, base: resolved, annotations: imageAnnotations(meta), signal: ctx.signal,
+      scratchDir: this.options.scratchDir ?? path.join(os.tmpdir(), 'mll-build'),
+    });
+    ctx.log(`exported ${imageId} as ${exported.manifestDigest}: ${exported.layers.length} layers in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
     return {
-      kind: 'docker', builder: 'docker', imageId, localTag,
-      base: resolved?.base ?? null, modelOnly: !resolved, dependencies: deps?.summary ?? null, labels, warnings,
+      kind: 'docker', builder: 'docker', imageId, localTag, ...exported,
+      base: resolved?.base ?? null, modelOnly: !resolved, dependencies: deps?.summary ?? null, labels, warnings, assembly: null,
     };
   }
 }

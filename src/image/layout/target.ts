@@ -1,20 +1,17 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MllError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ObjectStore } from '../../storage/object-store.js';
-import { ImageBlobs, type KnownBlob } from '../blobs.js';
-import { completeImage, refreshImage } from '../oci/assemble.js';
-import { recordLayerDigest } from '../oci/layers.js';
 import { mediaTypes } from '../oci/media-types.js';
-import type { BlobSource } from '../registry/client.js';
+import { HashingReader } from '../publish/hashing-reader.js';
+import { publishBlobs, seconds, type BlobWriter } from '../publish/publish.js';
+import type { BlobSource } from '../publish/sources.js';
 import type { Registries } from '../registry/registries.js';
-import type { BuiltImage, ImageTarget, OciBuiltImage, OciLayer, PublishedImage, PublishRef, StageContext } from '../types.js';
-import { mapLimit } from '../../shared/map-limit.js';
+import type { BuiltImage, ImageTarget, PublishedImage, PublishRef, StageContext } from '../types.js';
 import { formatBytes } from '../util.js';
 
 export interface OciLayoutTargetOptions {
@@ -64,9 +61,6 @@ export class OciLayoutTarget implements ImageTarget {
   }
 
   async publish(built: BuiltImage, ref: PublishRef, ctx: StageContext): Promise<PublishedImage> {
-    if (built.kind !== 'oci') {
-      throw new MllError('INTERNAL', 'The oci-layout target writes images of the oci builder; the docker builder pushes to a registry (MLL_TARGET=registry)');
-    }
     const started = performance.now();
     const dir = this.layoutDir(ref.repository);
     const blobsDir = path.join(dir, 'blobs', 'sha256');
@@ -74,46 +68,22 @@ export class OciLayoutTarget implements ImageTarget {
     await fs.mkdir(this.tmpDir(), { recursive: true });
     await writeIfMissing(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
 
-    const image = await refreshImage(this.options.store, built);
-    const blobs = new ImageBlobs(this.options.store, this.options.registries);
-    let written = 0;
-    let writtenBytes = 0;
-    let present = 0;
-    const hashed = new Map<string, string>();
-    const writeKnown = async (blob: KnownBlob, from: OciBuiltImage) => {
-      const file = path.join(blobsDir, hex(blob.digest));
-      if (await hasSize(file, blob.size)) {
-        present++;
-        return;
-      }
-      const source = blobs.source(from, blob);
-      if (blob.source.kind === 'base') await this.linkFromPool(source, file, ctx.signal);
-      else await this.writeBlob(source, file, ctx.signal);
-      written++;
-      writtenBytes += blob.size;
-    };
-    type Work = { kind: 'new'; layer: OciLayer } | { kind: 'known'; blob: KnownBlob };
-    const work: Work[] = [
-      ...image.layers.filter((l) => l.digest === null).map((layer): Work => ({ kind: 'new', layer })),
-      ...blobs.knownBlobs(image).map((blob): Work => ({ kind: 'known', blob })),
-    ];
-    await mapLimit(work, this.options.concurrency ?? 2, async (w) => {
-      if (w.kind === 'known') return writeKnown(w.blob, image);
+    const concurrency = this.options.concurrency ?? 2;
+    const writer: BlobWriter = {
+      known: async (blob, source, _image, signal) => {
+        const file = path.join(blobsDir, hex(blob.digest));
+        if (await hasSize(file, blob.size)) return 'exists';
+        if (blob.source.kind === 'base') await this.linkFromPool(source, file, signal);
+        else await this.writeBlob(new HashingReader(source, signal), file, source.digest);
+        return 'uploaded';
+      },
       // A layer never seen before: hashed while it is written, then renamed to its digest.
-      const source = blobs.unhashed(image, w.layer);
-      const digest = await this.writeBlob({ digest: null, size: source.size, open: source.open }, (d) => path.join(blobsDir, hex(d)), ctx.signal);
-      await recordLayerDigest(this.options.store, source.key, digest);
-      hashed.set(source.key, digest);
-      written++;
-      writtenBytes += source.size;
-    });
-    let complete = image;
-    if (complete.manifestDigest === null) {
-      complete = await completeImage(this.options.store, image, hashed);
-      await writeKnown({ digest: complete.configDigest!, size: complete.configSize!, source: { kind: 'blob' } }, complete);
-    }
-    const manifestDigest = complete.manifestDigest!;
-    const manifest = await blobs.manifest(complete);
+      hashing: (reader) => this.writeBlob(reader, (d) => path.join(blobsDir, hex(d))),
+      concurrency: { hashing: concurrency, known: concurrency },
+      written: 'written',
+    };
+    const { image, manifest, tally } = await publishBlobs(this.options, built, writer, ctx);
+    const manifestDigest = image.manifestDigest!;
     const manifestFile = path.join(blobsDir, hex(manifestDigest));
     if (!(await hasSize(manifestFile, manifest.length))) await this.atomicWrite(manifestFile, manifest);
 
@@ -125,13 +95,15 @@ export class OciLayoutTarget implements ImageTarget {
       });
       const manifests = index.manifests.filter((m) => m.annotations?.[REF_NAME] !== ref.tag);
       manifests.push({
-        mediaType: complete.manifestMediaType, digest: manifestDigest, size: manifest.length,
+        mediaType: image.manifestMediaType, digest: manifestDigest, size: manifest.length,
         annotations: { [REF_NAME]: ref.tag },
       });
       manifests.sort((a, b) => (a.annotations?.[REF_NAME] ?? '').localeCompare(b.annotations?.[REF_NAME] ?? '', 'en', { numeric: true }));
       await this.atomicWrite(indexFile, Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: mediaTypes.ociIndex, manifests }, null, 2)));
     });
-    ctx.log(`wrote ${dir}:${ref.tag}@${manifestDigest} in ${((performance.now() - started) / 1000).toFixed(2)} s: ${written} blobs written (${formatBytes(writtenBytes)}), ${present} already present`);
+    const written = tally.uploaded.count + tally.mounted.count + tally.hashed.count;
+    const writtenBytes = tally.uploaded.bytes + tally.mounted.bytes + tally.hashed.bytes;
+    ctx.log(`wrote ${dir}:${ref.tag}@${manifestDigest} in ${seconds(started)} s: ${written} blobs written (${formatBytes(writtenBytes)}), ${tally.exists.count} already present`);
     return { reference: `oci:${dir}:${ref.tag}`, digest: manifestDigest };
   }
 
@@ -140,25 +112,18 @@ export class OciLayoutTarget implements ImageTarget {
   }
 
   /**
-   * Streams a blob to a temp file while hashing it, checks size (and the digest, when known), and
-   * renames it into place (`file` may depend on the digest, for blobs hashed on the way).
+   * Streams a blob to a temp file while `reader` hashes it, checks its digest when it is known,
+   * and renames it into place (`file` may depend on the digest, for layers hashed on the way).
    */
-  private async writeBlob(
-    source: { digest: string | null; size: number; open: BlobSource['open'] }, file: string | ((digest: string) => string), signal: AbortSignal,
-  ): Promise<string> {
+  private async writeBlob(reader: HashingReader, file: string | ((digest: string) => string), expected?: string): Promise<string> {
     const temp = path.join(this.tmpDir(), randomUUID());
-    const hash = createHash('sha256');
-    let size = 0;
     try {
-      await pipeline(
-        await source.open(0, source.size, signal),
-        new Transform({ transform(chunk: Buffer, _e, done) { hash.update(chunk); size += chunk.length; done(null, chunk); } }),
-        createWriteStream(temp, { flags: 'wx' }),
-        { signal },
-      );
-      const digest = `sha256:${hash.digest('hex')}`;
-      if ((source.digest !== null && digest !== source.digest) || size !== source.size) {
-        throw new MllError('INTERNAL', `Blob ${source.digest ?? '(new layer)'} came out as ${digest} (${size} bytes); it was not written`);
+      const part = reader.part();
+      await pipeline(await part.open(), createWriteStream(temp, { flags: 'wx' }));
+      part.accept();
+      const digest = reader.digest();
+      if (expected !== undefined && digest !== expected) {
+        throw new MllError('INTERNAL', `Blob ${expected} came out as ${digest} (${reader.size} bytes); it was not written`);
       }
       await fs.rename(temp, typeof file === 'string' ? file : file(digest));
       return digest;
@@ -172,7 +137,7 @@ export class OciLayoutTarget implements ImageTarget {
     const poolDir = path.join(this.options.root, '.blobs', 'sha256');
     await fs.mkdir(poolDir, { recursive: true });
     const pooled = path.join(poolDir, hex(source.digest));
-    if (!(await hasSize(pooled, source.size))) await this.writeBlob(source, pooled, signal);
+    if (!(await hasSize(pooled, source.size))) await this.writeBlob(new HashingReader(source, signal), pooled, source.digest);
     try {
       await fs.link(pooled, file);
     } catch (err) {

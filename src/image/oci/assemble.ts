@@ -3,14 +3,14 @@ import { MllError } from '../../errors.js';
 import { getBuffer, getJson, isNotFound, type ObjectStore } from '../../storage/object-store.js';
 import { sha256Digest } from '../../shared/digest.js';
 import { putIfAbsent } from '../runtime.js';
-import type { OciBuiltImage } from '../types.js';
+import type { OciImage } from '../types.js';
 import type { ImageConfigJson } from './base.js';
 import { imageConfigBytes, manifestBytes } from './image-config.js';
 import type { LayerRecord } from './layers.js';
 import { mediaTypes } from './media-types.js';
 
 /** True when every layer digest, and so the config and manifest, is known. */
-export function isComplete(image: OciBuiltImage): boolean {
+export function isComplete(image: OciImage): boolean {
   return image.manifestDigest !== null && image.layers.every((l) => l.digest !== null);
 }
 
@@ -19,7 +19,7 @@ export function isComplete(image: OciBuiltImage): boolean {
  * of the same built image then skips what the first one hashed and uploaded), and completes the
  * image when nothing is left to hash.
  */
-export async function refreshImage(store: ObjectStore, image: OciBuiltImage): Promise<OciBuiltImage> {
+export async function refreshImage<T extends OciImage>(store: ObjectStore, image: T): Promise<T> {
   if (isComplete(image)) return image;
   const hashed = new Map<string, string>();
   for (const layer of image.layers) {
@@ -44,26 +44,28 @@ export async function refreshImage(store: ObjectStore, image: OciBuiltImage): Pr
  * config and manifest into the store and returns the complete image. The same inputs always give the
  * same bytes, whether the builder or a publish completes the image.
  */
-export async function completeImage(store: ObjectStore, image: OciBuiltImage, hashed: ReadonlyMap<string, string> = new Map()): Promise<OciBuiltImage> {
+export async function completeImage<T extends OciImage>(store: ObjectStore, image: T, hashed: ReadonlyMap<string, string> = new Map()): Promise<T> {
   const layers = image.layers.map((l) => {
     if (l.digest !== null) return l;
     const digest = l.source.kind === 'recipe' ? hashed.get(l.source.key) : undefined;
     if (!digest) throw new MllError('INTERNAL', 'A layer of the image was never hashed; publish it to complete the image');
     return { ...l, digest, diffId: digest };
   });
-  const baseConfig = image.assembly.baseConfigDigest
-    ? JSON.parse((await getBuffer(store, keys.blob(image.assembly.baseConfigDigest))).toString('utf8')) as ImageConfigJson
+  const assembly = image.assembly;
+  if (!assembly) throw new MllError('INTERNAL', 'An incomplete image without its assembly; build it again');
+  const baseConfig = assembly.baseConfigDigest
+    ? JSON.parse((await getBuffer(store, keys.blob(assembly.baseConfigDigest))).toString('utf8')) as ImageConfigJson
     : null;
   const modelLayers = layers.filter((l) => l.source.kind !== 'base');
-  if (modelLayers.length !== image.assembly.history.length) throw new MllError('INTERNAL', 'The image assembly does not match its layers');
+  if (modelLayers.length !== assembly.history.length) throw new MllError('INTERNAL', 'The image assembly does not match its layers');
   const config = imageConfigBytes(baseConfig, image.platform, image.labels,
-    modelLayers.map((l, i) => ({ diffId: l.diffId!, createdBy: image.assembly.history[i]! })));
+    modelLayers.map((l, i) => ({ diffId: l.diffId!, createdBy: assembly.history[i]! })));
   const configDigest = sha256Digest(config);
   await putIfAbsent(store, keys.blob(configDigest), config);
   const manifest = manifestBytes(
     { mediaType: mediaTypes.ociConfig, digest: configDigest, size: config.length },
     layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest!, size: l.size })),
-    image.assembly.annotations,
+    assembly.annotations,
   );
   const manifestDigest = sha256Digest(manifest);
   await putIfAbsent(store, keys.blob(manifestDigest), manifest);

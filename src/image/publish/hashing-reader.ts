@@ -1,12 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { MllError } from '../../errors.js';
-
-/** Bytes to publish whose digest is not known yet: any byte range [start, end) on demand. */
-export interface UnhashedSource {
-  size: number;
-  open(start: number, end: number, signal?: AbortSignal): Promise<Readable> | Readable;
-}
+import type { UnhashedSource } from './sources.js';
 
 /** One stretch of a layer on its way out: its bytes extend the hash only once `accept` says they arrived. */
 export interface HashingPart {

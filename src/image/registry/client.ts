@@ -9,7 +9,8 @@ import { RegistryAuth, type Credentials, type Scheme } from './auth.js';
 import { blobExists, getBlob } from './blobs.js';
 import { parseChallenges } from './challenges.js';
 import { getManifest, putManifest, type Manifest } from './manifests.js';
-import { uploadBlob, uploadHashing, type BlobSource, type UnhashedSource, type UploadOptions, type UploadOutcome } from './uploads.js';
+import type { HashingReader } from '../publish/hashing-reader.js';
+import { uploadBlob, uploadHashing, type BlobSource, type UploadOptions, type UploadOutcome } from './uploads.js';
 
 export type { Credentials } from './auth.js';
 export type { Manifest } from './manifests.js';
@@ -179,9 +180,9 @@ export class RegistryClient {
     return uploadBlob(this, repository, source, options);
   }
 
-  /** Uploads bytes whose digest is not known yet, hashing them on the way; returns the digest. */
-  uploadHashing(repository: string, source: UnhashedSource, options?: UploadOptions): Promise<string> {
-    return uploadHashing(this, repository, source, options);
+  /** Uploads a new layer while `reader` hashes it; returns the digest. */
+  uploadHashing(repository: string, reader: HashingReader, options?: UploadOptions): Promise<string> {
+    return uploadHashing(this, repository, reader, options);
   }
 }
 

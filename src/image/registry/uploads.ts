@@ -1,19 +1,13 @@
 import { Readable } from 'node:stream';
 import { MllError, isMllError } from '../../errors.js';
 import type { HttpResponse } from '../../shared/http/index.js';
-import { HashingReader, type UnhashedSource } from '../publish/hashing-reader.js';
+import type { HashingReader } from '../publish/hashing-reader.js';
+import type { BlobSource } from '../publish/sources.js';
 import { tiedTo } from './blobs.js';
 import { repositoryScope } from './challenges.js';
 import type { RegistryClient } from './client.js';
 
-export type { UnhashedSource } from '../publish/hashing-reader.js';
-
-/** Where the bytes of a blob come from for an upload: any byte range [start, end) on demand. */
-export interface BlobSource {
-  digest: string;
-  size: number;
-  open(start: number, end: number, signal?: AbortSignal): Promise<Readable> | Readable;
-}
+export type { BlobSource, UnhashedSource } from '../publish/sources.js';
 
 export type UploadOutcome = 'exists' | 'mounted' | 'uploaded';
 
@@ -93,16 +87,15 @@ export function uploadBlob(client: RegistryClient, repository: string, source: B
 }
 
 /**
- * Uploads bytes whose digest is not known yet, hashing them on the way (HashingReader): POST, then
- * PATCH (one, or one per chunk), then PUT ?digest=<what was hashed>. This is how a new layer is
- * hashed and uploaded in one pass. After a transient fault the upload resumes at the last chunk
- * the registry acknowledged, or starts again when the session is gone.
+ * Uploads bytes whose digest is not known yet while `reader` hashes them: POST, then PATCH (one,
+ * or one per chunk), then PUT ?digest=<what was hashed>. This is how a new layer is hashed and
+ * uploaded in one pass. After a transient fault the upload resumes at the last chunk the registry
+ * acknowledged, or starts again when the session is gone.
  */
-export function uploadHashing(client: RegistryClient, repository: string, source: UnhashedSource, options: UploadOptions = {}): Promise<string> {
+export function uploadHashing(client: RegistryClient, repository: string, reader: HashingReader, options: UploadOptions = {}): Promise<string> {
   const { signal } = options;
   const scopes = [repositoryScope(repository, 'pull,push')];
-  const chunk = options.chunkSize && options.chunkSize > 0 ? options.chunkSize : Math.max(1, source.size);
-  const reader = new HashingReader(source, signal);
+  const chunk = options.chunkSize && options.chunkSize > 0 ? options.chunkSize : Math.max(1, reader.size);
   let session: Session | undefined;
   return client.retry.run(async () => {
     if (session) {
@@ -119,7 +112,7 @@ export function uploadHashing(client: RegistryClient, repository: string, source
       session = { location: location(client, res, start), offset: 0 };
     }
     while (!reader.done) {
-      const part = reader.part(Math.min(source.size, reader.offset + chunk));
+      const part = reader.part(Math.min(reader.size, reader.offset + chunk));
       session = await patch(client, session, scopes, `Uploading a blob to ${repository}`, {
         begin: part.begin, end: part.end, signal, body: () => counted(part.open(), options.onBytes),
       });

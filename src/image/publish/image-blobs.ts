@@ -1,13 +1,13 @@
 import type { Readable } from 'node:stream';
-import { keys } from '../domain/keys.js';
-import { MllError } from '../errors.js';
-import { getBuffer, getJson, isNotFound, type ObjectStore } from '../storage/object-store.js';
-import { segmentStream } from './oci/layer-stream.js';
-import type { LayerRecord } from './oci/layers.js';
-import { tarSegments, type Segment } from './oci/tar.js';
-import type { BlobSource } from './registry/client.js';
-import type { Registries } from './registry/registries.js';
-import type { LayerSource, OciBuiltImage, OciLayer } from './types.js';
+import { keys } from '../../domain/keys.js';
+import { MllError } from '../../errors.js';
+import { getBuffer, getJson, isNotFound, type ObjectStore } from '../../storage/object-store.js';
+import { segmentStream } from '../oci/layer-stream.js';
+import type { LayerRecord } from '../oci/layers.js';
+import { tarSegments, type Segment } from '../oci/tar.js';
+import type { BlobSource, UnhashedSource } from './sources.js';
+import type { Registries } from '../registry/registries.js';
+import type { LayerSource, OciImage, OciLayer } from '../types.js';
 
 export interface KnownBlob {
   digest: string;
@@ -30,7 +30,7 @@ export class ImageBlobs {
 
   constructor(private readonly store: ObjectStore, private readonly registries: Registries) {}
 
-  async manifest(image: OciBuiltImage): Promise<Buffer> {
+  async manifest(image: OciImage): Promise<Buffer> {
     return this.small(known(image.manifestDigest), 'manifest');
   }
 
@@ -50,7 +50,7 @@ export class ImageBlobs {
   }
 
   /** The config (when known) and every layer with a known digest, each once. */
-  knownBlobs(image: OciBuiltImage): KnownBlob[] {
+  knownBlobs(image: OciImage): KnownBlob[] {
     const seen = new Set<string>();
     const out: KnownBlob[] = [];
     const config = image.configDigest === null ? [] : [{ digest: image.configDigest, size: image.configSize!, source: { kind: 'blob' as const } }];
@@ -63,17 +63,17 @@ export class ImageBlobs {
   }
 
   /** Bytes of a blob whose digest is known. */
-  source(image: OciBuiltImage, blob: KnownBlob): BlobSource {
+  source(image: OciImage, blob: KnownBlob): BlobSource {
     return { digest: blob.digest, size: blob.size, open: this.opener(image, blob.digest, blob.size, blob.source) };
   }
 
   /** Bytes of a model layer never hashed yet (a recipe layer with a null digest). */
-  unhashed(image: OciBuiltImage, layer: OciLayer): { key: string; size: number; open: BlobSource['open'] } {
+  unhashed(image: OciImage, layer: OciLayer): UnhashedSource & { key: string } {
     if (layer.source.kind !== 'recipe') throw new MllError('INTERNAL', 'Only recipe layers can be hashed while published');
     return { key: layer.source.key, size: layer.size, open: this.opener(image, null, layer.size, layer.source) };
   }
 
-  private opener(image: OciBuiltImage, digest: string | null, size: number, src: LayerSource): BlobSource['open'] {
+  private opener(image: OciImage, digest: string | null, size: number, src: LayerSource): BlobSource['open'] {
     if (src.kind === 'recipe') {
       return async (start, end, signal) => segmentStream(this.store, await this.recipeSegments(src.key, digest), { start, end }, signal);
     }
