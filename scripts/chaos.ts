@@ -5,6 +5,13 @@
 import {
   gracefulShutdown, killWorkerMidStage, loseRedis, registryOutage, storeOutage, twoWorkers, type FaultReport,
 } from '../test/faults/scenarios.js';
+import { killMasterMidBatch, nodesDownAtStartup, reshardDuringBatch, sentinelFailover, type RedisFaultReport } from '../test/redis/scenarios.js';
+
+/** The Redis Cluster and Sentinel faults (test/redis/) in the battery's table. */
+const redisFault = (run: () => Promise<RedisFaultReport>) => async (): Promise<FaultReport> => {
+  const r = await run();
+  return { fault: r.fault, attempted: r.attempted, released: r.released, failedWithReason: r.failedWithReason, lost: r.lost, duplicated: r.duplicated, hung: 0, notes: r.notes };
+};
 
 const scale = Number(process.env.MLL_CHAOS_VERSIONS ?? 5);
 const runs: (() => Promise<FaultReport>)[] = [
@@ -16,6 +23,10 @@ const runs: (() => Promise<FaultReport>)[] = [
   () => registryOutage(scale),
   () => gracefulShutdown(),
   () => twoWorkers(scale * 4),
+  redisFault(() => killMasterMidBatch()),
+  redisFault(() => nodesDownAtStartup()),
+  redisFault(() => reshardDuringBatch()),
+  redisFault(() => sentinelFailover()),
 ];
 
 const rows: FaultReport[] = [];

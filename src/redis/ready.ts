@@ -12,29 +12,56 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function waitForRedis(client: RedisClient, target: RedisTarget, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
-  for (;;) {
-    try {
-      if (isCluster(client)) {
-        const info = String(await client.cluster('INFO'));
-        if (!/cluster_state:ok/.test(info)) throw new Error('cluster_state is not ok');
-      }
-      await client.ping();
-      return;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() >= deadline) break;
-    await sleep(Math.min(250, Math.max(0, deadline - Date.now())));
+  // Refused credentials show on the connection, not on the command; no waiting makes them right.
+  let refused: Error | undefined;
+  const onError = (err: Error) => {
+    if (isAuthError(err)) refused = err;
+  };
+  client.on('error', onError);
+  if (isCluster(client)) client.on('node error', onError);
+  try {
+    await untilServing();
+  } finally {
+    client.off('error', onError);
+    if (isCluster(client)) client.off('node error', onError);
   }
+
+  async function untilServing(): Promise<void> {
+    for (;;) {
+      if (refused ?? isAuthError(last)) throw credentialsRefused(target, refused ?? (last as Error));
+      try {
+        if (isCluster(client)) {
+          const info = String(await client.cluster('INFO'));
+          if (!/cluster_state:ok/.test(info)) throw new Error('cluster_state is not ok');
+        }
+        await client.ping();
+        return;
+      } catch (err) {
+        last = err;
+      }
+      if (Date.now() >= deadline) break;
+      await sleep(Math.min(250, Math.max(0, deadline - Date.now())));
+    }
+    throw await unusable(target, timeoutMs, last);
+  }
+}
+
+const isAuthError = (err: unknown) => /WRONGPASS|NOAUTH|NOPERM|invalid password|invalid username-password/i.test(errorMessage(err ?? ''));
+
+function credentialsRefused(target: RedisTarget, err: Error): MllError {
+  return new MllError('QUEUE_UNAVAILABLE', `${describeRedisTarget(target)} refuses the credentials (${err.message.trim()}): check the user and password in REDIS_URL or MLL_REDIS_PASSWORD`, { cause: err });
+}
+
+async function unusable(target: RedisTarget, timeoutMs: number, last: unknown): Promise<MllError> {
   const where = describeRedisTarget(target);
   if (target.mode === 'cluster') {
     const diagnosis = await diagnoseCluster(target);
-    throw new MllError('QUEUE_UNAVAILABLE', `${where} is not usable after ${timeoutMs} ms (MLL_REDIS_WAIT_MS): ${diagnosis}`, { cause: last });
+    return new MllError('QUEUE_UNAVAILABLE', `${where} is not usable after ${timeoutMs} ms (MLL_REDIS_WAIT_MS): ${diagnosis}`, { cause: last });
   }
   const hint = target.mode === 'sentinel'
     ? 'check that the sentinels answer and know a master by that name, and that the master answers'
     : 'start it, or point REDIS_URL at one that runs';
-  throw new MllError('QUEUE_UNAVAILABLE', `${where} does not answer after ${timeoutMs} ms (MLL_REDIS_WAIT_MS): ${errorMessage(last)}; ${hint}`, { cause: last });
+  return new MllError('QUEUE_UNAVAILABLE', `${where} does not answer after ${timeoutMs} ms (MLL_REDIS_WAIT_MS): ${errorMessage(last)}; ${hint}`, { cause: last });
 }
 
 interface NodeLine {
@@ -75,7 +102,8 @@ export async function diagnoseCluster(target: Extract<RedisTarget, { mode: 'clus
       if (assigned !== undefined && Number(assigned) < 16384) problems.push(`only ${assigned} of 16384 slots are assigned to a master`);
       return `cluster_state is ${state} (as ${address(node)} sees it): ${problems.join('; ') || 'see `redis-cli --cluster check`'}. `
         + 'Start the missing node(s) or let a replica be promoted; ML Lambda needs every slot served.';
-    } catch {
+    } catch (err) {
+      if (isAuthError(err)) return `the seed node ${address(node)} refuses the credentials (${errorMessage(err).trim()}): check the user and password in REDIS_URL or MLL_REDIS_PASSWORD`;
       unreachable.push(address(node));
     } finally {
       probe.disconnect();

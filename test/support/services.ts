@@ -22,6 +22,8 @@ export const services = {
     region: process.env.S3_REGION ?? 'us-east-1',
   }),
   dockerHost: () => need('DOCKER_HOST', dockerHint),
+  /** The shared Redis Cluster (3 masters + 3 replicas), as a redis+cluster:// URL. */
+  redisCluster: () => need('MLL_TEST_REDIS_CLUSTER', 'eval "$(bash scripts/services/redis-cluster.sh start cluster)"'),
   registry: () => need('MLL_TEST_REGISTRY', dockerHint),
   registryAuth: () => ({
     host: need('MLL_TEST_REGISTRY_AUTH', dockerHint),
