@@ -51,7 +51,7 @@ export function createApp(deps: ApiDeps): Express {
   api.use(tokensRouter(deps, deps.tokens));
   app.use('/api/v1', api);
   // Hydrosphere's routes (/api/v1/model/…, /api/v2/…, /monitoring/…): after ours, which never overlap them.
-  app.use(hydrosphereRouter(deps));
+  app.use(hydrosphereRouter(deps, intake));
   // The web interface (web/): static files and the page fallback, after the API, before 404.
   app.use(webInterface());
 

@@ -67,6 +67,11 @@ export class HydrosphereIds {
     return this.allocate((id) => ({ id, kind: 'version', model, version: null }));
   }
 
+  /** Gives back an id from allocateForUpload whose upload did not become a version. */
+  async release(id: number): Promise<void> {
+    await this.store.delete(idKey(id));
+  }
+
   /** Records that `id` (from allocateForUpload, or named by the version's record) names this version. */
   async bindVersion(id: number, ref: VersionRef): Promise<number> {
     await putJson(this.store, idKey(id), { id, kind: 'version', model: ref.model, version: ref.version } satisfies IdRecord);

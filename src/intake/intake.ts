@@ -8,7 +8,7 @@ import { redisKeys } from '../catalog/redis-keys.js';
 import type { Config } from '../config.js';
 import { keys } from '../domain/keys.js';
 import { assertModelName } from '../domain/model-name.js';
-import type { ClientInputs, VersionRecord } from '../domain/version.js';
+import type { ClientInputs, VersionRecord, Warning } from '../domain/version.js';
 import { MllError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isNotFound, type ObjectStore } from '../storage/object-store.js';
@@ -34,6 +34,10 @@ export interface VersionRequest {
   metadata: UploadMetadata;
   /** What a foreign client sent besides the payload (Hydrosphere's contract, runtime, …). */
   client?: ClientInputs;
+  /** The model's name as the client wrote it, when it is not the model name (a Hydrosphere name). */
+  displayName?: string;
+  /** What the translation of a foreign client's request found worth saying (e.g. an unknown profile read as NONE). */
+  warnings?: Warning[];
   batchId?: string | null;
 }
 
@@ -127,8 +131,9 @@ function newVersionRecord(model: string, version: number, payload: ReceivedPaylo
     labels: metadata.labels ?? {},
     modelType: metadata['model-type'] ?? null,
     payload: payloadInfo,
-    stages: {}, contract: null, contractDigest: null, tree: null, image: null, warnings: [], error: null, diff: null,
+    stages: {}, contract: null, contractDigest: null, tree: null, image: null, warnings: request.warnings ?? [], error: null, diff: null,
     batchId: request.batchId ?? null,
     ...(request.client ? { client: request.client } : {}),
+    ...(request.displayName && request.displayName !== model ? { displayName: request.displayName } : {}),
   };
 }

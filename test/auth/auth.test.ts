@@ -178,6 +178,10 @@ describe('access control with API tokens', () => {
     const limited = await upload(one);
     assert.equal(limited.body.error?.code, 'RATE_LIMITED');
     assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+    const hydrosphere = await call('POST', `${app.url}/api/v2/model/upload`, undefined, {
+      headers: { 'content-type': 'multipart/form-data; boundary=x', authorization: `Basic ${Buffer.from(`hs:${one}`).toString('base64')}` }, body: '--x--\r\n',
+    });
+    assert.equal(hydrosphere.status, 429, 'Hydrosphere\'s upload routes spend the same budget');
     assert.equal((await upload(other)).status, 202, 'another token has its own budget');
   });
 });

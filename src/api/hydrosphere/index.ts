@@ -1,10 +1,12 @@
 import { Router, type Request } from 'express';
 import { modelNameFromHydrosphere, parseVersionNumber } from '../../domain/model-name.js';
 import { MllError } from '../../errors.js';
+import type { Intake } from '../../intake/intake.js';
 import type { ApiDeps } from '../deps.js';
 import { presentModelBuild, presentModelVersion } from './present.js';
 import { serveBuildLogs, serveModelUpdates } from './streams.js';
 import { unsupportedRouter } from './unsupported.js';
+import { receiveHydrosphereUpload } from './uploads.js';
 import { HydrosphereVersions } from './versions.js';
 
 /**
@@ -12,10 +14,24 @@ import { HydrosphereVersions } from './versions.js';
  * the v2/v3 routes of hydro-serving 2.x/3.x clients, and 501 for the parts ML Lambda does not do.
  * An upload through them is an ordinary version; these routes only translate.
  */
-export function hydrosphereRouter(deps: ApiDeps): Router {
+export function hydrosphereRouter(deps: ApiDeps, intake: Intake): Router {
   const router = Router();
   const versions = new HydrosphereVersions(deps.catalog, deps.hydrosphereIds);
   const logsUrl = (id: number) => `${deps.config.baseUrl}/api/v2/model/version/${id}/logs`;
+  const uploads = { intake, ids: deps.hydrosphereIds, logger: deps.logger };
+
+  // Hydrosphere answered uploads with 200 and the new build or version (not 202 and a Location).
+  router.post('/api/v1/model/upload', async (req, res) => {
+    const { record, id, name } = await receiveHydrosphereUpload(req, uploads, 'hydrosphere-v1');
+    const model = await deps.hydrosphereIds.ensureModel(record.model, name);
+    res.json(presentModelBuild({ id, model, record }, logsUrl(id)));
+  });
+
+  router.post('/api/v2/model/upload', async (req, res) => {
+    const { record, id, name } = await receiveHydrosphereUpload(req, uploads, 'hydrosphere-v2');
+    const model = await deps.hydrosphereIds.ensureModel(record.model, name);
+    res.json(presentModelVersion({ id, model, record }));
+  });
 
   router.get('/api/v1/model/build/:id', async (req, res) => {
     const view = await versions.byId(hydrosphereId(req, 'build'), 'model build');

@@ -18,11 +18,49 @@ export const hydrosphereTag = {
 };
 
 const paths: Record<string, Record<string, unknown>> = {
+  '/api/v1/model/upload': {
+    post: {
+      summary: 'Upload a model as the 2018 `hs upload` does (v1)',
+      description:
+        'multipart/form-data, text parts `model_name`, `model_type` (e.g. `python:3.6`), `model_description` and `model_contract` ' +
+        '(raw binary ModelContract), then the `payload` file part (gzip tar). Answers a ModelBuild, Pending until the version is built.',
+      tags,
+      requestBody: {
+        required: true,
+        content: {
+          'multipart/form-data': {
+            schema: {
+              type: 'object', required: ['payload'],
+              properties: {
+                model_name: { type: 'string' }, model_type: { type: 'string' }, model_description: { type: 'string' },
+                model_contract: { type: 'string', format: 'binary' }, payload: { type: 'string', format: 'binary' },
+              },
+            },
+          },
+        },
+      },
+      responses: { 200: json(ref('HydrosphereModelBuild')), ...errors(400, 401, 403, 413, 415, 422, 429, 503) },
+    },
+  },
   '/api/v1/model/build/{id}': {
     get: {
       summary: 'A v1 model build (the 2018 CLI polls it every 5 s until Finished or Failed)',
       tags, parameters: [idParam('build')],
       responses: { 200: json(ref('HydrosphereModelBuild')), ...errors(400, 401, 403, 404, 503) },
+    },
+  },
+  '/api/v2/model/upload': {
+    post: {
+      summary: 'Upload a model as `hs apply` 2.x/3.x and hydrosdk 2.x/3.x do',
+      description:
+        'multipart/form-data with a `metadata` JSON part (`name`, `runtime`, `contract` (2.x) or `modelSignature` (3.x), ' +
+        '`installCommand`, `metadata`, `monitoringConfiguration`) and the `payload` file part (gzip tar), in either order.',
+      tags,
+      requestBody: {
+        required: true,
+        content: { 'multipart/form-data': { schema: { type: 'object', required: ['metadata', 'payload'], properties: { metadata: { type: 'string' }, payload: { type: 'string', format: 'binary' } } } } },
+      },
+      responses: { 200: json(ref('HydrosphereModelVersion')), ...errors(400, 401, 403, 413, 415, 422, 429, 503) },
     },
   },
   '/api/v2/model/version': {
