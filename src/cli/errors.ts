@@ -9,7 +9,7 @@ export const ExitCode = {
   FAILED: 1,
   /** Unknown command or option, a missing or invalid argument. */
   USAGE: 2,
-  /** The API cannot be reached or is unavailable (network error, 5xx): retrying later may help. */
+  /** The API (or the Docker engine, or a runtime) cannot be reached or is unavailable: retrying later may help. */
   UNAVAILABLE: 3,
   /** --timeout passed before the version (or batch) became terminal. */
   TIMEOUT: 4,
@@ -21,7 +21,7 @@ export const exitCodesHelp = [
   '  0  success',
   '  1  a version failed, a batch item failed or was refused, or the API refused the request',
   '  2  usage error: unknown command or option, missing or invalid argument',
-  '  3  the API cannot be reached or is unavailable (network error, 5xx); retry later',
+  '  3  the API, the Docker engine or a runtime cannot be reached or is unavailable; retry later',
   '  4  timed out waiting (--timeout)',
 ].join('\n');
 

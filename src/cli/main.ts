@@ -8,6 +8,8 @@ import { registerBatchCommand } from './commands/batch.js';
 import { registerContractCommand } from './commands/contract.js';
 import { registerLogsCommand } from './commands/logs.js';
 import { registerModelCommands } from './commands/models.js';
+import { registerPredictCommand } from './commands/predict.js';
+import { registerRunCommand } from './commands/run.js';
 import { registerUploadCommand } from './commands/upload.js';
 import { registerWebhooksCommand } from './commands/webhooks.js';
 import { ExitCode, renderError, toCliError } from './errors.js';
@@ -25,6 +27,8 @@ const registrars: CommandRegistrar[] = [
   registerWebhooksCommand,
   registerContractCommand,
   registerAdminCommands,
+  registerRunCommand,
+  registerPredictCommand,
 ];
 
 /** The package version, from the package.json above this file (src/ under tsx, dist/src/ when built). */

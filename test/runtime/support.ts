@@ -122,8 +122,8 @@ export interface RunningRuntime {
 }
 
 /** Creates and starts a container of the image with the given docker run arguments (mounts, env). */
-export async function startRuntime(image: string, runArgs: string[], options: { waitReady?: boolean; timeoutMs?: number } = {}): Promise<RunningRuntime> {
-  const id = docker(['create', '--name', uniqueName('mllrt'), '-p', '127.0.0.1::9090', '-p', '127.0.0.1::9091', ...runArgs, image]).trim();
+export async function startRuntime(image: string, runArgs: string[], options: { waitReady?: boolean; timeoutMs?: number; command?: string[] } = {}): Promise<RunningRuntime> {
+  const id = docker(['create', '--name', uniqueName('mllrt'), '-p', '127.0.0.1::9090', '-p', '127.0.0.1::9091', ...runArgs, image, ...(options.command ?? [])]).trim();
   const remove = () => {
     try {
       docker(['rm', '-f', '-v', id]);
