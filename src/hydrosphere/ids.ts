@@ -27,7 +27,11 @@ export interface HydrosphereModel {
 }
 
 /** `version` is null while the upload that took the id is still becoming a version (or never did). */
-type IdRecord = { id: number; kind: 'version'; model: string; version: number | null } | { id: number; kind: 'model'; model: string };
+type IdRecord =
+  | { id: number; kind: 'version'; model: string; version: number | null }
+  | { id: number; kind: 'model'; model: string }
+  /** An id claimed and given back (a lost race, an upload that failed): kept, so the counter never goes below it. */
+  | { id: number; kind: 'void' };
 
 const idKey = keys.hydrosphereId;
 const versionKey = (ref: VersionRef) => keys.hydrosphereVersion(ref.model, ref.version);
@@ -67,9 +71,9 @@ export class HydrosphereIds {
     return this.allocate((id) => ({ id, kind: 'version', model, version: null }));
   }
 
-  /** Gives back an id from allocateForUpload whose upload did not become a version. */
+  /** Gives back an id from allocateForUpload whose upload did not become a version (it is never handed out again). */
   async release(id: number): Promise<void> {
-    await this.store.delete(idKey(id));
+    await putJson(this.store, idKey(id), { id, kind: 'void' } satisfies IdRecord);
   }
 
   /** Records that `id` (from allocateForUpload, or named by the version's record) names this version. */
@@ -113,7 +117,7 @@ export class HydrosphereIds {
     const id = await this.allocate((n) => ({ id: n, kind: 'version', model: ref.model, version: ref.version }));
     const bound = await this.createOrRead(versionKey(ref), { id }, (r: { id: number }) => r.id);
     // Another request gave the version its id first: this one is given back.
-    if (bound !== id) await this.store.delete(idKey(id));
+    if (bound !== id) await this.release(id);
     await this.indexVersion(bound, ref);
     return bound;
   }
@@ -126,7 +130,7 @@ export class HydrosphereIds {
     if (!known) {
       const id = await this.allocate((n) => ({ id: n, kind: 'model', model }));
       known = await this.createOrRead(modelKey(model), { id, name }, (r: HydrosphereModel) => r);
-      if (known.id !== id) await this.store.delete(idKey(id));
+      if (known.id !== id) await this.release(id);
     }
     await this.redis.hset(this.k.hydrosphereModelIds(), model, JSON.stringify(known)).catch((e: unknown) => Promise.reject(redisDown(e)));
     return known;
@@ -149,6 +153,7 @@ export class HydrosphereIds {
       const record = await readOrNull<IdRecord>(this.store, info.key);
       if (!record) continue;
       max = Math.max(max, record.id);
+      if (record.kind === 'void') continue;
       if (record.kind === 'version') {
         if (record.version === null) continue;
         const ref = { model: record.model, version: record.version };

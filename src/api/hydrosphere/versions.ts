@@ -1,6 +1,6 @@
 import type { Catalog } from '../../catalog/catalog.js';
 import type { VersionRecord } from '../../domain/version.js';
-import { MllError } from '../../errors.js';
+import { isMllError, MllError } from '../../errors.js';
 import type { HydrosphereIds, HydrosphereModel, VersionRef } from '../../hydrosphere/ids.js';
 import type { HydrosphereVersion } from './present.js';
 
@@ -45,13 +45,20 @@ export class HydrosphereVersions {
   /** Every version that has a Hydrosphere id, oldest id first. */
   async list(): Promise<HydrosphereVersion[]> {
     const entries = await this.ids.listVersions();
-    const records = await this.catalog.getMany(entries.map((e) => e.ref));
+    // One round trip; if a record is gone (an id whose version was never made), one by one without it.
+    const records: (VersionRecord | null)[] = await this.catalog.getMany(entries.map((e) => e.ref)).catch(() =>
+      Promise.all(entries.map((e) => this.catalog.get(e.ref.model, e.ref.version).catch((err: unknown) => {
+        if (isMllError(err) && (err.code === 'VERSION_NOT_FOUND' || err.code === 'MODEL_NOT_FOUND')) return null;
+        throw err;
+      }))));
     const models = new Map<string, Promise<HydrosphereModel>>();
-    return Promise.all(records.map(async (record, i) => {
+    const views = await Promise.all(records.map(async (record, i) => {
+      if (!record) return null;
       let model = models.get(record.model);
       if (!model) models.set(record.model, (model = this.modelOf(record)));
       return { id: entries[i]!.id, model: await model, record };
     }));
+    return views.filter((v): v is HydrosphereVersion => v !== null);
   }
 
   private modelOf(record: VersionRecord): Promise<HydrosphereModel> {
