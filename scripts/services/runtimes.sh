@@ -46,6 +46,12 @@ build_runtime() {
   cp "$RUNTIME_SRC/start.sh" "$dir/root/app/start.sh"
   find "$dir/root" -type d -exec chmod 755 {} + ; find "$dir/root" -type f -exec chmod 644 {} +
   chmod 755 "$dir/root/app/start.sh"
+  # Byte-compiled by the image's own Python (hash-based .pyc, valid whatever the mtimes): every
+  # container would otherwise compile the runtime again at start.
+  mount --bind "$dir/root/app" "$DEBIAN_DIR/rootfs/mnt"; MOUNTS=("$DEBIAN_DIR/rootfs/mnt")
+  chroot "$DEBIAN_DIR/rootfs" python3 -m compileall -q --invalidation-mode unchecked-hash -d /app/src /mnt/src >&2 \
+    || { unmount_all; svc_die "byte-compiling runtimes/python/app failed"; }
+  unmount_all
   chown -R 0:0 "$dir/root"
   pack "$dir/root" "$dir/layer" "$(cat "$DEBIAN_DIR/epoch")"
 }
