@@ -18,9 +18,6 @@ class Field:
     dtype: DType
     shape: tuple[int, ...] | None  # None: unknown rank; (): scalar; -1: any size
 
-    def describe_shape(self) -> str:
-        return describe_shape(self.shape)
-
 
 @dataclass(frozen=True)
 class Signature:

@@ -55,6 +55,3 @@ def dtype_name(number: int) -> str:
         return BY_NUMBER[number].name
     return UNSUPPORTED.get(number, f"dtype {number}")
 
-
-def enum_name(number: int) -> str:
-    return f"DT_{dtype_name(number).upper()}" if not dtype_name(number).startswith("dtype ") else f"DataType {number}"
