@@ -94,8 +94,17 @@ export function redisKeys(prefix: string) {
     uploadClaim: (uploadId: string) => `${prefix}:upload-claimed:${uploadId}`,
     /** An Idempotency-Key's claim and, once answered, the answer. */
     idempotency: (hash: string) => `${prefix}:idem:${hash}`,
+    /** A writer's lease on one object, for stores that cannot compare-and-swap (src/storage/write-lock.ts). */
+    writeLock: (name: string) => `${prefix}:write-lock:${name}`,
   };
 }
+
+/**
+ * When leases are safe again after Redis lost its keys: one per Redis, not per deployment (it
+ * says nothing but "leases granted before this time have run out"). In a Cluster it lives on one
+ * shard; see src/storage/write-lock.ts for what that assumes.
+ */
+export const writeLockEpochKey = 'mll:write-lock-epoch';
 
 export type RedisKeys = ReturnType<typeof redisKeys>;
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { redisKeys, writeLockEpochKey } from '../catalog/redis-keys.js';
 import type { RedisClient } from '../redis/connect.js';
 import { MllError } from '../errors.js';
 
@@ -42,7 +43,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * that missed a lease is not detected; a store with native conditional writes needs none of this.
  */
 export class RedisWriteLock implements WriteLock {
-  static readonly epochKey = 'mll:write-lock-epoch';
+  static readonly epochKey = writeLockEpochKey;
   private readonly leaseMs: number;
   private readonly waitMs: number;
 
@@ -52,7 +53,7 @@ export class RedisWriteLock implements WriteLock {
   }
 
   async withLock<T>(name: string, work: (lease: Lease) => Promise<T>): Promise<T> {
-    const key = `${this.options.prefix}:write-lock:${name}`;
+    const key = redisKeys(this.options.prefix).writeLock(name);
     const { token, expiresAt } = await this.acquire(key, name);
     let hold = false;
     const lease: Lease = {
