@@ -106,7 +106,7 @@ describe('dependency layer (oci builder, pip on the worker)', () => {
     assert.equal(deps.reused, false);
     assert.deepEqual(deps.packages.map((p) => `${p.name} ${p.version}`), ['alpha 1.0', 'beta 1.2', 'cli-tool 2.0']);
     assert.ok(deps.packages.every((p) => /^sha256:[a-f0-9]{64}$/.test(p.wheelDigest ?? '')), 'the resolved wheels are recorded by hash');
-    assert.deepEqual(deps.python, { version: '3.11', platform: 'linux/amd64', from: 'model-type' });
+    assert.deepEqual(deps.python, { version: '3.11', platform: 'linux/amd64', from: 'runtime-label' }, 'the runtime image says which Python it has (label ai.mll.runtime.python)');
     assert.ok(ctx.lines.some((l) => /^pip: .*alpha/.test(l)), 'pip progress reaches the version log');
 
     const baseCount = image.layers.filter((l) => l.source.kind === 'base').length;
