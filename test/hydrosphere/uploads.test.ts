@@ -62,14 +62,18 @@ const v3Signature = {
   outputs: [{ name: 'tokens', profile: 'TEXT', shape: { dims: [-1, -1] }, dtype: 'DT_STRING' }],
 };
 
-/** `registry`: a full release to a registry on a runtime base; the refusals and failures do not depend on the target. */
+/**
+ * `registry`: the S3 store and a full release to a registry on a runtime base; the refusals and
+ * failures do not depend on where payloads and images go, so they run once (fs store, OCI layout).
+ */
 function describeSuite(target: 'oci-layout' | 'registry') {
   const onLayout = target === 'oci-layout' ? it : it.skip;
-  describe(`Hydrosphere clients upload unchanged (${target})`, () => {
+  const store = target === 'registry' ? 'minio' : 'fs';
+  describe(`Hydrosphere clients upload unchanged (${store} store, ${target})`, () => {
     let app: TestApp;
     let hs: string;
     before(async () => {
-      app = await startTestApp({ target, env: { MLL_AUTH: 'tokens', MLL_BOOTSTRAP_TOKEN: admin } });
+      app = await startTestApp({ target, store, env: { MLL_AUTH: 'tokens', MLL_BOOTSTRAP_TOKEN: admin } });
       hs = `http://hs:${admin}@${new URL(app.url).host}`;
     });
     after(() => app?.stop());
