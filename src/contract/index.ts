@@ -41,6 +41,8 @@ export interface InspectOptions {
   modelType?: string;
   /** `strict`: unknown serving.yaml keys fail instead of warning (MLL_SERVING_YAML). */
   servingYaml?: 'lenient' | 'strict';
+  /** The upload was assembled by a Hydrosphere client: serving.yaml's payload is not applied again (ServingYamlOptions). */
+  payloadAssembled?: boolean;
 }
 
 function frameworkOf(modelType: string): string {
@@ -125,7 +127,7 @@ function declaredFromOptions(options: InspectOptions, warnings: Warning[]): stri
 
 async function inspectDirectory(dir: string, options: InspectOptions): Promise<Inspection> {
   const warnings: Warning[] = [];
-  const loaded = await loadServingYaml(dir, { strict: options.servingYaml === 'strict' });
+  const loaded = await loadServingYaml(dir, { strict: options.servingYaml === 'strict', payloadAssembled: options.payloadAssembled });
   const yaml = loaded?.yaml ?? null;
   if (loaded) warnings.push(...loaded.warnings);
   const detection = await detect(dir);

@@ -113,6 +113,12 @@ export function detectDialect(doc: Map<unknown, unknown>): ServingYamlDialect {
 export interface ServingYamlOptions {
   /** Unknown keys fail instead of warning (MLL_SERVING_YAML=strict). */
   strict?: boolean;
+  /**
+   * The upload IS the payload, already assembled by a Hydrosphere client (each entry at the
+   * root by its base name): serving.yaml's `payload`, written for the user's folder, is not applied
+   * again; every file stays where the client put it.
+   */
+  payloadAssembled?: boolean;
 }
 
 export interface ParsedServingYaml {
@@ -389,7 +395,7 @@ export async function loadServingYaml(dir: string, options: ServingYamlOptions =
   let placements: PayloadPlacement[] | null = null;
   let payload: string[];
   const missing: { file: string; path: string; entry: string }[] = [];
-  if (doc.payloadDeclared) {
+  if (doc.payloadDeclared && options.payloadAssembled !== true) {
     const resolved = await resolvePayload(dir, doc.payloadEntries);
     placements = resolved.placements;
     payload = resolved.placements.map((p) => p.source);

@@ -28,6 +28,8 @@ export interface ExtractInput {
   sentContract: Contract | null;
   /** A Hydrosphere client's install command: its pip install steps become the dependencies (it wins over serving.yaml's). */
   installCommand?: string | null;
+  /** The payload was assembled by a Hydrosphere client (it came through their upload routes): serving.yaml's payload is not applied again. */
+  payloadAssembled?: boolean;
 }
 
 /** What serving.yaml says beyond the contract and the files, for the version record. */
@@ -64,7 +66,7 @@ export interface ExtractOutput {
 export async function runExtract(input: ExtractInput, ports: StagePorts, ctx: StageContext): Promise<ExtractOutput> {
   const digest = inputsDigest({
     format: EXTRACT_FORMAT, model: input.model, modelType: input.modelType, payload: input.payload.digest, sentContract: input.sentContract,
-    installCommand: input.installCommand ?? null, servingYaml: ports.settings.servingYaml ?? 'lenient',
+    installCommand: input.installCommand ?? null, servingYaml: ports.settings.servingYaml ?? 'lenient', payloadAssembled: input.payloadAssembled === true,
   });
   const key = outputKey('extract', digest);
   const done = await readOutput<ExtractOutput>(ports.store, key);
@@ -135,7 +137,7 @@ export async function runExtract(input: ExtractInput, ports: StagePorts, ctx: St
  * describe is fine then.
  */
 async function inspectWithSentContract(root: string, input: ExtractInput, servingYaml: 'lenient' | 'strict'): Promise<Inspection> {
-  const options = { modelName: input.model, modelType: input.modelType ?? undefined, servingYaml };
+  const options = { modelName: input.model, modelType: input.modelType ?? undefined, servingYaml, payloadAssembled: input.payloadAssembled === true };
   if (!input.sentContract) return inspectModel(root, options);
   const sent = input.sentContract;
   let inspected: Inspection | null = null;

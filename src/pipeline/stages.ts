@@ -51,6 +51,8 @@ export const extractStage: StageDefinition<ExtractInput, ExtractOutput> = {
     payload: { key: r.payload.key, digest: r.payload.digest, size: r.payload.size, format: r.payload.format },
     sentContract: r.client?.contract ?? null,
     installCommand: r.client?.installCommand ?? null,
+    // Uploads through Hydrosphere's routes arrive assembled by the client (entries by base name).
+    payloadAssembled: r.client?.origin !== undefined,
   }),
   run: runExtract,
   async change(record, output, { versions }) {

@@ -20,7 +20,7 @@ const corpus = path.join(repoRoot, 'test', 'fixtures', 'serving-yaml');
 interface ExpectedIssue { path: string; expected?: string; found?: string }
 interface Expected {
   about: string;
-  options?: { servingYaml?: 'lenient' | 'strict'; modelName?: string };
+  options?: { servingYaml?: 'lenient' | 'strict'; modelName?: string; payloadAssembled?: boolean };
   dialect?: string;
   name?: string;
   nameMatches?: string;
@@ -62,7 +62,7 @@ describe('serving.yaml corpus', () => {
       const dir = path.join(corpus, name, 'model');
       let inspection;
       try {
-        inspection = await inspectModel(dir, { servingYaml: expected.options?.servingYaml, modelName: expected.options?.modelName });
+        inspection = await inspectModel(dir, { servingYaml: expected.options?.servingYaml, modelName: expected.options?.modelName, payloadAssembled: expected.options?.payloadAssembled });
       } catch (err) {
         if (!expected.error || !isMllError(err)) throw err;
         assert.equal(err.code, expected.error.code, err.message);
