@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MllError } from '../src/errors.js';
+import { modelNamePattern } from '../src/domain/model-name.js';
 import type { Stage } from '../src/domain/version.js';
 
 /**
@@ -8,7 +9,7 @@ import type { Stage } from '../src/domain/version.js';
  * Checked at both ends: when enqueued and when a worker picks it up.
  */
 export const stageJobData = z.object({
-  model: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/),
+  model: z.string().regex(modelNamePattern),
   version: z.number().int().positive(),
 });
 export type StageJobData = z.infer<typeof stageJobData>;

@@ -1,4 +1,5 @@
 import { errorCatalogue } from '../errors.js';
+import { modelNamePattern } from '../domain/model-name.js';
 import { versionStatuses } from '../domain/version.js';
 import { dtypeNames, SUBFIELDS } from '../contract/types.js';
 import { requiredScope } from '../auth/scopes.js';
@@ -17,7 +18,7 @@ const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: unknown, description = 'OK') => ({ description, content: { 'application/json': { schema } } });
 const errors = (...codes: number[]) =>
   Object.fromEntries(codes.map((c) => [String(c), { $ref: `#/components/responses/Error${c}` }]));
-const nameParam = { name: 'name', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' }, description: 'Model name' };
+const nameParam = { name: 'name', in: 'path', required: true, schema: { type: 'string', pattern: modelNamePattern.source }, description: 'Model name' };
 const versionParam = { name: 'version', in: 'path', required: true, schema: { type: 'integer', minimum: 1 }, description: 'Version number' };
 
 const paths: Record<string, PathItem> = {
