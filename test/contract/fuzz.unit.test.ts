@@ -10,6 +10,9 @@ import { inferKeras } from '../../src/contract/frameworks/keras.js';
 import { inferOnnxFrom } from '../../src/contract/frameworks/onnx.js';
 import { mergeStages, parseSparkMetadata, stageFields } from '../../src/contract/frameworks/spark.js';
 import { inferTensorflowFrom } from '../../src/contract/frameworks/tensorflow.js';
+import { contractFromV1Binary, contractFromV2Json, contractFromV3Signature, installCommandToRequirements } from '../../src/contract/hydrosphere/index.js';
+import { contractFromPrototxt } from '../../src/contract/hydrosphere/prototxt-contract.js';
+import { Report } from '../../src/contract/report.js';
 import { parseServingYaml } from '../../src/contract/serving-yaml.js';
 import { topLevelFunctions } from '../../src/contract/python-source.js';
 import { dtypeNames, profileNames, type Contract, type ContractField } from '../../src/contract/types.js';
@@ -251,5 +254,61 @@ describe('fuzz: Keras .h5 files', () => {
         { ...settings(24), timeout: 30_000 },
       );
     });
+  });
+});
+
+describe('fuzz: Hydrosphere inputs (contract.prototxt, client contracts, install commands)', () => {
+  const prototxt = 'signatures {\n  signature_name: "p"\n  inputs { name: "x" dtype: DT_DOUBLE shape { dim { size: -1 } } }\n  outputs { field_name: "y" info { dtype: DT_FLOAT } }\n}\n';
+
+  test('contract.prototxt: arbitrary and damaged text gives issues, never a throw', async () => {
+    const text = fc.oneof(
+      fc.string({ maxLength: 300 }),
+      fc.tuple(fc.nat({ max: prototxt.length }), fc.nat({ max: 8 }), fc.string({ maxLength: 6 })).map(([at, del, ins]) => prototxt.slice(0, at) + ins + prototxt.slice(at + del)),
+    );
+    await fc.assert(fc.asyncProperty(text, async (t) => {
+      const report = new Report('contract.prototxt');
+      const read = contractFromPrototxt(t, report);
+      assert.ok(read !== null || report.issues.length > 0);
+    }), settings(3000));
+  });
+
+  test('v2/v3 JSON contracts and v1 bytes: a contract or INVALID_METADATA', async () => {
+    const field = fc.record({ name: fc.oneof(fc.constant('x'), fc.anything()), dtype: fc.oneof(fc.constantFrom('DT_FLOAT', 'DT_INVALID', 7), fc.anything()), shape: fc.anything(), profile: fc.anything(), subfields: fc.anything() }, { requiredKeys: [] });
+    const sig = fc.record({ signatureName: fc.anything(), inputs: fc.oneof(fc.array(field, { maxLength: 3 }), fc.anything()), outputs: fc.oneof(fc.array(field, { maxLength: 3 }), fc.anything()) }, { requiredKeys: [] });
+    await fc.assert(fc.asyncProperty(fc.oneof(fc.anything(), fc.record({ modelName: fc.anything(), predict: sig, signatures: fc.anything() }, { requiredKeys: [] })), async (v) => {
+      await onlyMllErrors(() => contractFromV2Json(v));
+      await onlyMllErrors(() => contractFromV3Signature(v));
+    }), settings(2000));
+    await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 200 }), async (bytes) => onlyMllErrors(() => contractFromV1Binary(bytes))), settings(2000));
+  });
+
+  test('2019 serving.yaml keys with arbitrary values: a document or INVALID_SERVING_YAML', async () => {
+    const doc = fc.record({
+      kind: fc.constant('Model'),
+      name: fc.oneof(fc.constantFrom('m', 'My.Model'), fc.anything()),
+      runtime: fc.oneof(fc.constant('hydrosphere/serving-runtime-python-3.6:2.0.0'), fc.anything()),
+      'install-command': fc.oneof(fc.constant('pip install -r requirements.txt'), fc.anything()),
+      metadata: fc.oneof(fc.dictionary(fc.string(), fc.anything()), fc.anything()),
+      payload: fc.oneof(fc.array(fc.oneof(fc.constantFrom('./*', 'src/*', 'model/src/', 'a.txt/', '../x'), fc.string())), fc.anything()),
+      contract: fc.oneof(fc.record({ name: fc.anything(), inputs: fc.anything(), outputs: fc.anything() }, { requiredKeys: [] }), fc.anything()),
+      'training-data': fc.anything(),
+      monitoring: fc.anything(),
+    }, { requiredKeys: [] });
+    await fc.assert(fc.asyncProperty(doc, async (d) => {
+      let text: string;
+      try {
+        text = dump(d);
+      } catch {
+        return true;
+      }
+      return onlyMllErrors(() => parseServingYaml(text));
+    }), settings(2000));
+  });
+
+  test('install commands: requirements or a refusal naming a part, never a throw', async () => {
+    await fc.assert(fc.asyncProperty(fc.oneof(fc.string({ maxLength: 120 }), fc.string({ maxLength: 60 }).map((s) => `pip install ${s}`)), async (cmd) => {
+      const r = installCommandToRequirements(cmd);
+      assert.ok(r.ok ? typeof r.requirements === 'string' : typeof r.part === 'string' && r.reason.length > 0);
+    }), settings(3000));
   });
 });
