@@ -3,7 +3,7 @@
  * A failpoint never changes what a stage does; it only widens the window in which a test can
  * kill a worker at a precise point. Unset in production: then `failpoint()` returns at once.
  */
-export type FailpointName = 'extract-mid' | 'build-mid' | 'push-mid';
+export type FailpointName = 'extract-mid' | 'build-mid' | 'push-mid' | 'outbox-relay';
 
 export function parseFailpoints(spec: string): Map<string, number> {
   const out = new Map<string, number>();

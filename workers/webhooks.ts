@@ -39,7 +39,7 @@ export function startWebhookWorker(services: Services, options: { active?: Activ
     const data = parseDeliveryJobData(job.data);
     const attemptInJob = job.attemptsMade + 1;
     const result = await attemptDelivery(ctx, {
-      deliveryId: data.deliveryId, trigger: data.trigger, attemptInJob, lastAttempt: attemptInJob >= (job.opts.attempts ?? 1), signal,
+      endpointId: data.endpointId, deliveryId: data.deliveryId, trigger: data.trigger, attemptInJob, lastAttempt: attemptInJob >= (job.opts.attempts ?? 1), signal,
     });
     if (result.outcome === 'retrying') throw new RetryDelivery(result.reason ?? 'retrying', result.retryDelayMs ?? retry.delay(attemptInJob));
     if (result.outcome === 'delivered' || result.outcome === 'skipped') return result;
@@ -58,9 +58,9 @@ export function startWebhookWorker(services: Services, options: { active?: Activ
     if (!job) return;
     const final = err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
     if (!final) return;
-    const deliveryId = (job.data as { deliveryId?: unknown }).deliveryId;
-    if (typeof deliveryId !== 'string') return;
-    markAbandoned(webhooks.repository, deliveryId, errorMessage(err)).catch((e: unknown) => logger.error({ err: e }, 'could not record an abandoned webhook delivery'));
+    const { endpointId, deliveryId } = job.data as { endpointId?: unknown; deliveryId?: unknown };
+    if (typeof deliveryId !== 'string' || typeof endpointId !== 'string') return;
+    markAbandoned(webhooks.repository, endpointId, deliveryId, errorMessage(err)).catch((e: unknown) => logger.error({ err: e }, 'could not record an abandoned webhook delivery'));
   });
   worker.on('error', (err) => {
     if (isConnectionError(err)) services.outages.failed(redisSource('queues'), err);

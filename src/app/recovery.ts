@@ -1,6 +1,7 @@
 import { enqueueVersion } from '../../queues/flow.js';
 import { redisKeys, type RedisKeys } from '../catalog/redis-keys.js';
 import { isCluster, type RedisClient } from '../redis/connect.js';
+import type { RecoveredEvents } from '../webhooks/outbox.js';
 import { isConnectionError, redisSource } from './outage-log.js';
 import type { Services } from './services.js';
 
@@ -22,6 +23,8 @@ export interface RecoveryResult {
   requeued: number;
   /** Records that could not be read (damaged, or from a newer release): left as they are, listed in the log. */
   unreadable: { key: string; message: string }[];
+  /** Webhook events relayed from the outbox, pending deliveries queued again, batch.completed events made. */
+  webhooks?: RecoveredEvents;
   ms: number;
 }
 
@@ -30,17 +33,21 @@ export interface RecoveryResult {
  * that is not terminal. Safe to run at any time and from several processes: counters only go up,
  * older records never overwrite newer ones, and a re-enqueued stage finds its work done.
  */
-export async function rebuildFromStore(services: Pick<Services, 'catalog' | 'config' | 'flows' | 'redis' | 'hydrosphereIds'>): Promise<RecoveryResult> {
-  const { catalog, config, flows, redis } = services;
+export async function rebuildFromStore(services: Pick<Services, 'catalog' | 'config' | 'flows' | 'redis' | 'hydrosphereIds'> & Partial<Pick<Services, 'outbox'>>): Promise<RecoveryResult> {
+  const { catalog, config, flows, redis, outbox } = services;
   const started = Date.now();
   const result = await catalog.reindex();
   await services.hydrosphereIds.rebuild();
   for (const record of result.unfinished) {
     await enqueueVersion(flows, config, { model: record.model, version: record.version });
   }
+  // The webhook jobs and their schedule were in Redis too; the events and deliveries are in the store.
+  const webhooks = await outbox?.recover();
   const now = new Date().toISOString();
   await Promise.all(recoveryMarkers(redis, redisKeys(config.prefix)).map((key) => redis.set(key, now)));
-  return { models: result.models, versions: result.versions, requeued: result.unfinished.length, unreadable: result.unreadable, ms: Date.now() - started };
+  return {
+    models: result.models, versions: result.versions, requeued: result.unfinished.length, unreadable: result.unreadable, webhooks, ms: Date.now() - started,
+  };
 }
 
 /**
@@ -64,7 +71,13 @@ export async function recoverIfRedisWasLost(services: Services): Promise<Recover
   }
 }
 
-/** Checks every `intervalMs` that Redis still holds the index; a Redis that restarted empty is rebuilt. */
+/** The outbox sweep leaves younger intents to the transition that wrote them. */
+const sweepMinAgeMs = 5_000;
+
+/**
+ * Checks every `intervalMs` that Redis still holds the index (a Redis that restarted empty is
+ * rebuilt), and relays webhook events left in the outbox by a process that stopped before it could.
+ */
 export function watchForRedisLoss(services: Services, intervalMs: number): () => void {
   if (intervalMs <= 0) return () => {};
   let running = false;
@@ -72,8 +85,11 @@ export function watchForRedisLoss(services: Services, intervalMs: number): () =>
     if (running) return;
     running = true;
     recoverIfRedisWasLost(services)
+      .then(() => services.outbox.sweep(sweepMinAgeMs))
       .catch((err: unknown) => {
-        if (isConnectionError(err) || (err as { code?: unknown })?.code === 'QUEUE_UNAVAILABLE') services.outages.failed(redisSource('commands'), err);
+        const code = (err as { code?: unknown })?.code;
+        if (isConnectionError(err) || code === 'QUEUE_UNAVAILABLE') services.outages.failed(redisSource('commands'), err);
+        else if (code === 'STORE_UNAVAILABLE') services.outages.failed('object store', err);
         else services.logger.warn({ err }, 'could not check or rebuild the Redis index');
       })
       .finally(() => (running = false));

@@ -18,6 +18,8 @@ import { createObjectStore } from '../storage/index.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { RedisWriteLock } from '../storage/write-lock.js';
 import { createWebhooks, type Webhooks } from '../webhooks/index.js';
+import { Outbox } from '../webhooks/outbox.js';
+import { parseFailpoints } from '../failpoints.js';
 import { settleWithin } from '../shared/deadline.js';
 import { OutageLog, redisSource } from './outage-log.js';
 import { dataDirSecret } from './secrets.js';
@@ -42,6 +44,8 @@ export interface Services {
   metrics: Metrics;
   /** Webhook endpoints and event fan-out; `webhooks.emit(type, data)` sends an event. */
   webhooks: Webhooks;
+  /** Terminal events made durable with their records, relayed into webhook deliveries. */
+  outbox: Outbox;
   batches: Batches;
   tokens: Tokens;
   /** Hydrosphere's integer ids of models and versions (src/api/hydrosphere/). */
@@ -88,7 +92,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
     }
   }, logger);
   // batch.completed goes to webhooks (created below; the hook only runs once services exist).
-  const batches = new Batches(store, redis, catalog, config.prefix, () => config.baseUrl, (view) => webhooks.batchCompleted(view));
+  const batches: Batches = new Batches(store, redis, catalog, config.prefix, () => config.baseUrl, (view) => outbox.batchCompleted(view));
   catalog.onTransition(async (record) => {
     if (!record.batchId) return;
     await batches.versionTransition(record).catch((err: unknown) => logger.warn({ err, batch: record.batchId }, 'could not record a batch event'));
@@ -104,10 +108,14 @@ export async function createServices(config: Config, options: { logger?: Logger 
     return q;
   };
   const webhooks = createWebhooks({ config, store, redis, logger, queue });
-  webhooks.attach(catalog);
+  const outbox: Outbox = new Outbox({
+    store, catalog, batches: () => batches, webhooks, logger: logger.child({ component: 'outbox' }),
+    failpoints: config.failpoints ? parseFailpoints(config.failpoints) : undefined,
+  });
+  outbox.attach(catalog);
   recordModelUpdates(catalog, redis, config.prefix, logger);
   return {
-    queue, webhooks, outages,
+    queue, webhooks, outbox, outages,
     config, logger, store, redis, queueRedis, queuePrefix: keys.queuePrefix, catalog, flows, builder, target, storeUrlSecret, events, batches, tokens: new Tokens(store, redis, config.prefix), metrics: createMetrics(),
     hydrosphereIds: new HydrosphereIds(store, redis, config.prefix),
     async close() {

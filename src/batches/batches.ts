@@ -165,16 +165,33 @@ export class Batches {
     return total !== null && terminal >= Number(total);
   }
 
-  /** Fires onCompleted exactly once per batch, when it is sealed and every item is terminal. */
+  /**
+   * Fires onCompleted once per batch (per Redis lifetime; the event it makes is keyed by the batch
+   * id, so a repeat sends nothing twice), when it is sealed and every item is terminal. Without its
+   * counters (Redis lost them) it asks the records themselves.
+   */
   private async checkCompleted(batchId: string): Promise<void> {
     const [total, terminal] = await Promise.all([this.redis.get(this.totalKey(batchId)), this.redis.scard(this.terminalKey(batchId))]);
-    if (total === null || terminal < Number(total)) return;
+    if (total !== null && terminal < Number(total)) return;
+    if (total === null) {
+      // No counter: the batch is still streaming in (nothing to do yet), or Redis lost it.
+      const record = await this.record(batchId).catch(() => null);
+      if (!record?.sealed) return;
+    }
     let view: BatchView;
     try {
       view = await this.view(batchId);
     } catch (err) {
       if ((err as MllError).code === 'NOT_FOUND') return;
       throw err;
+    }
+    if (total === null) {
+      // Counted again from the records, so the next transitions are cheap checks again.
+      const done = view.items.filter((i) => i.status === 'rejected' || terminalStatuses.has(i.status as VersionStatus))
+        .map((i) => (i.version === null ? `rejected:${i.index}` : `${i.model}:${i.version}`));
+      const tx = this.redis.multi().set(this.totalKey(batchId), String(view.total), 'EX', weekSeconds);
+      if (done.length > 0) tx.sadd(this.terminalKey(batchId), ...done).expire(this.terminalKey(batchId), weekSeconds);
+      await tx.exec();
     }
     if (!view.done) return;
     const first = await this.redis.set(this.k.batchCompleted(batchId), '1', 'EX', weekSeconds, 'NX');

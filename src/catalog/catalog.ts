@@ -2,7 +2,7 @@ import type { RedisClient } from '../redis/connect.js';
 import { isRedisUnavailable, redisUnavailable } from '../redis/errors.js';
 import { keys, parseVersionRecordKey } from '../domain/keys.js';
 import {
-  terminalStatuses, type VersionEvent, type VersionEventType, type VersionRecord, type VersionStatus,
+  terminalStatuses, type OutboxEntry, type VersionEvent, type VersionEventType, type VersionRecord, type VersionStatus,
 } from '../domain/version.js';
 import { parseVersionRecord, versionRecordSchemaVersion } from '../domain/version-record.js';
 import { isMllError, isTransient, MllError } from '../errors.js';
@@ -17,6 +17,16 @@ export interface ModelSummary {
   updatedAt: string;
   versions: number;
   latest: { version: number; status: VersionStatus; updatedAt: string } | null;
+}
+
+/**
+ * How a record's terminal events are made durable with it (src/webhooks/outbox.ts): the entries a
+ * change adds to the record, and what must be written before the record that holds them.
+ */
+export interface OutboxHook {
+  /** Called on every compare-and-swap attempt of an update, with the record read and the changed one. */
+  entriesFor(previous: VersionRecord, next: VersionRecord): Promise<OutboxEntry[]>;
+  beforeCommit(record: VersionRecord, entries: OutboxEntry[]): Promise<void>;
 }
 
 export type TransitionListener = (record: VersionRecord, previous: VersionStatus | null) => Promise<void> | void;
@@ -106,6 +116,7 @@ export function redisDown(err: unknown): unknown {
 export class Catalog {
   private readonly k: RedisKeys;
   private readonly listeners: TransitionListener[] = [];
+  private outbox: OutboxHook | undefined;
 
   constructor(
     private readonly store: ObjectStore,
@@ -122,6 +133,11 @@ export class Catalog {
   /** Called after every status change is durable (webhooks, batches, metrics). */
   onTransition(listener: TransitionListener): void {
     this.listeners.push(listener);
+  }
+
+  /** Makes the terminal events of records part of the same write as their status (one hook per catalogue). */
+  useOutbox(hook: OutboxHook): void {
+    this.outbox = hook;
   }
 
   /**
@@ -231,8 +247,11 @@ export class Catalog {
       next = changed ?? draft;
       next.updatedAt = new Date().toISOString();
       next.schemaVersion = versionRecordSchemaVersion;
+      const events = this.outbox ? await this.outbox.entriesFor(current, next) : [];
+      if (events.length > 0) next.outbox = [...(next.outbox ?? []).filter((e) => !events.some((n) => n.id === e.id)), ...events];
       if (read.etag === null) break;
       try {
+        if (events.length > 0) await this.outbox!.beforeCommit(next, events);
         await putJsonIf(this.store, key, next, { ifMatch: read.etag });
         break;
       } catch (err) {

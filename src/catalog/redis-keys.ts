@@ -13,7 +13,6 @@ export function redisKeys(prefix: string) {
   const index = `{${prefix}:idx}`;
   const batch = (id: string) => `{${prefix}:b:${id}}`;
   const webhooks = `{${prefix}:wh}`;
-  const delivery = (id: string) => `{${prefix}:wh:d:${id}}`;
   return {
     /** BullMQ's key prefix: one tag for every queue, as a version's flow spans the stage queues. */
     queuePrefix: queuePrefix(prefix),
@@ -74,14 +73,10 @@ export function redisKeys(prefix: string) {
     webhookEndpoints: () => `${webhooks}:endpoints`,
     /** Set once the endpoint index has been built from the store. */
     webhookEndpointsIndexed: () => `${webhooks}:indexed`,
-    /** STRING: the event as sent (its body is signed and sent unchanged on every attempt). */
-    webhookEvent: (eventId: string) => `${prefix}:wh:event:${eventId}`,
-    /** STRING: a delivery's state. */
-    webhookDelivery: (deliveryId: string) => `${delivery(deliveryId)}:state`,
-    /** LIST: a delivery's attempts, oldest first. */
-    webhookAttempts: (deliveryId: string) => `${delivery(deliveryId)}:attempts`,
-    /** ZSET: an endpoint's delivery ids by creation time. */
+    /** ZSET: an endpoint's delivery ids by creation time (an index of the store's webhooks/deliveries/<endpoint>/). */
     webhookDeliveries: (endpointId: string) => `${prefix}:wh:deliveries:${endpointId}`,
+    /** Set once an endpoint's delivery index has been built from the store. */
+    webhookDeliveriesIndexed: (endpointId: string) => `${prefix}:wh:deliveries-indexed:${endpointId}`,
 
     // Access and requests (single keys).
     /** A token record, cached briefly. */
@@ -143,7 +138,6 @@ export function slotGroups(k: RedisKeys): SlotGroup[] {
     { name: 'Hydrosphere version ids (MULTI)', keys: () => [k.hydrosphereVersions(), k.hydrosphereVersionIds()] },
     { name: 'batch completion (MULTI on total and terminal set)', keys: (s) => [k.batchTotal(s.batch), k.batchTerminal(s.batch)] },
     { name: 'webhook endpoint index (MULTI)', keys: () => [k.webhookEndpoints(), k.webhookEndpointsIndexed()] },
-    { name: 'webhook delivery attempt (MULTI)', keys: (s) => [k.webhookDelivery(s.delivery), k.webhookAttempts(s.delivery)] },
     {
       name: "a version's flow (BullMQ scripts across the stage queues)",
       keys: (s) => Object.values(stageQueueNames).flatMap((q) => bullKeys(k.queuePrefix, q, s.job)),

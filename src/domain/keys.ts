@@ -33,6 +33,18 @@ export const keys = {
   hydrosphereVersion: (model: string, version: number) => `hydrosphere-ids/versions/${model}/${version}.json`,
   /** The Hydrosphere id and name of a model. */
   hydrosphereModel: (model: string) => `hydrosphere-ids/models/${model}.json`,
+  /** A webhook event as sent: its body is signed and sent byte for byte on every attempt. */
+  webhookEvent: (eventId: string) => `webhooks/events/${eventId}.json`,
+  /** One event to one endpoint, with every attempt made (the truth; Redis only indexes them). */
+  webhookDelivery: (endpointId: string, deliveryId: string) => `webhooks/deliveries/${endpointId}/${deliveryId}.json`,
+  webhookDeliveriesPrefix: (endpointId: string) => `webhooks/deliveries/${endpointId}/`,
+  /** Present while a delivery may still need an attempt: recovery re-enqueues these. */
+  webhookPending: (deliveryId: string) => `webhooks/pending/${deliveryId}.json`,
+  webhookPendingPrefix: () => 'webhooks/pending/',
+  /** A terminal event not yet turned into deliveries (the outbox), written before the record that makes it. */
+  outboxIntent: (eventId: string) => `outbox/${eventId}.json`,
+  outboxPrefix: () => 'outbox/',
+  batchesPrefix: () => 'batches/',
 } as const;
 
 /** Parses `models/<name>/versions/<n>/version.json`. */

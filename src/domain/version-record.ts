@@ -32,6 +32,7 @@ const versionRecordV1 = z.looseObject({
   error: errorBody.nullable(),
   diff: z.looseObject({ against: z.number(), breaking: z.boolean() }).nullable(),
   batchId: z.string().nullable(),
+  outbox: z.array(z.looseObject({ id: z.string(), type: z.enum(['version.released', 'version.failed']), at: iso })).optional(),
 });
 
 /**

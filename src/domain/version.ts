@@ -138,6 +138,18 @@ export interface VersionRecord {
   client?: ClientInputs;
   /** The model's name as the user wrote it (a Hydrosphere name with upper case or dots, see modelNameFromHydrosphere), when it is not `model`. */
   displayName?: string;
+  /**
+   * Terminal events this record made (version.released, version.failed), written in the same
+   * compare-and-swap as the status: a crash cannot separate the two (src/webhooks/outbox.ts).
+   */
+  outbox?: OutboxEntry[];
+}
+
+export interface OutboxEntry {
+  /** The webhook event id (the `webhook-id` receivers see). */
+  id: string;
+  type: 'version.released' | 'version.failed';
+  at: string;
 }
 
 export type VersionEventType = 'created' | 'status' | 'log' | 'warning';

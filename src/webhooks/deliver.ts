@@ -20,6 +20,7 @@ export interface DeliveryContext {
 }
 
 export interface AttemptInput {
+  endpointId: string;
   deliveryId: string;
   trigger: DeliveryAttempt['trigger'];
   /** 1-based attempt number within the current job (for the backoff). */
@@ -36,27 +37,33 @@ export type AttemptResult =
 /**
  * Makes one attempt to deliver one event to one endpoint, and records it: signs the stored body
  * with the endpoint's secret and a fresh timestamp, sends it, and decides from the answer whether
- * it succeeded, should be retried (and when) or has failed for good.
+ * it succeeded, should be retried (and when) or has failed for good. The delivery's state is read
+ * from the store first, so a replayed job (a duplicate, or one re-enqueued after Redis was lost)
+ * never sends a delivered event again; the attempt is written to the store by compare-and-swap.
  */
 export async function attemptDelivery(ctx: DeliveryContext, input: AttemptInput): Promise<AttemptResult> {
-  const delivery = await ctx.repo.getDelivery(input.deliveryId);
-  if (!delivery) return { outcome: 'skipped', reason: 'the delivery no longer exists (endpoint deleted or history expired)' };
-  if (delivery.status !== 'pending') return { outcome: 'skipped', reason: `the delivery is already ${delivery.status}` };
+  const delivery = await ctx.repo.getDelivery(input.endpointId, input.deliveryId);
+  if (!delivery) return { outcome: 'skipped', reason: 'the delivery no longer exists (endpoint deleted)' };
+  if (delivery.status !== 'pending') {
+    await ctx.repo.clearPending(delivery.id);
+    return { outcome: 'skipped', reason: `the delivery is already ${delivery.status}` };
+  }
 
   const stop = async (reason: string): Promise<AttemptResult> => {
-    delivery.status = 'failed';
-    delivery.outcome = 'failed';
-    delivery.error = reason;
-    await ctx.repo.saveDelivery(delivery);
+    await ctx.repo.updateDelivery(delivery.endpointId, delivery.id, (d) => {
+      if (d.status !== 'pending') return null;
+      applyOutcome(d, 'failed', reason);
+    });
+    await ctx.repo.clearPending(delivery.id);
     return { outcome: 'skipped', reason };
   };
   const endpoint = await ctx.repo.getEndpointDurable(delivery.endpointId);
   if (!endpoint) return stop('the endpoint was deleted');
   if (!endpoint.enabled) return stop(`the endpoint is disabled: ${endpoint.disabledReason ?? 'no reason recorded'}`);
   const event = await ctx.repo.getEvent(delivery.eventId);
-  if (!event) return stop('the event is older than the retention period');
+  if (!event) return stop('the event is no longer stored');
 
-  const attemptNumber = (await ctx.repo.countAttempts(delivery.id)) + 1;
+  const attemptNumber = delivery.attempts.length + 1;
   const body = Buffer.from(event.body, 'utf8');
   const started = Date.now();
   let statusCode: number | null = null;
@@ -94,13 +101,18 @@ export async function attemptDelivery(ctx: DeliveryContext, input: AttemptInput)
     outcome,
     nextAttemptAt: retryDelayMs === undefined ? null : new Date(Date.now() + retryDelayMs).toISOString(),
   };
-  applyOutcome(delivery, outcome, reason);
-  await ctx.repo.recordAttempt(delivery, attempt);
   ctx.metrics?.webhookDeliveries.inc({ outcome });
+  // Disabled before the attempt says so: whoever sees the outcome sees the endpoint disabled.
+  if (outcome === 'disabled') await ctx.disableEndpoint(endpoint.id, `The receiver answered 410 Gone at ${attempt.at}`);
+  const stored = await ctx.repo.updateDelivery(delivery.endpointId, delivery.id, (d) => {
+    attempt.attempt = d.attempts.length + 1;
+    d.attempts.push(attempt);
+    if (d.status === 'pending') applyOutcome(d, outcome, reason);
+  });
+  if (stored && stored.status !== 'pending') await ctx.repo.clearPending(delivery.id);
   const log = { webhook: endpoint.id, delivery: delivery.id, event: event.id, type: event.type, attempt: attemptNumber, statusCode, durationMs, outcome };
   if (outcome === 'delivered') ctx.logger.debug(log, 'webhook delivered');
   else ctx.logger.info({ ...log, reason }, 'webhook attempt failed');
-  if (outcome === 'disabled') await ctx.disableEndpoint(endpoint.id, `The receiver answered 410 Gone at ${attempt.at}`);
   return { outcome, reason, ...(retryDelayMs === undefined ? {} : { retryDelayMs }) };
 }
 
@@ -112,9 +124,10 @@ function applyOutcome(delivery: Delivery, outcome: AttemptOutcome, reason: strin
 }
 
 /** Marks a delivery whose job died outside an attempt (stalled too often, unexpected error) as given up. */
-export async function markAbandoned(repo: WebhookRepository, deliveryId: string, reason: string): Promise<void> {
-  const delivery = await repo.getDelivery(deliveryId);
-  if (!delivery || delivery.status !== 'pending') return;
-  applyOutcome(delivery, 'gave_up', reason);
-  await repo.saveDelivery(delivery);
+export async function markAbandoned(repo: WebhookRepository, endpointId: string, deliveryId: string, reason: string): Promise<void> {
+  const stored = await repo.updateDelivery(endpointId, deliveryId, (d) => {
+    if (d.status !== 'pending') return null;
+    applyOutcome(d, 'gave_up', reason);
+  });
+  if (stored) await repo.clearPending(deliveryId);
 }

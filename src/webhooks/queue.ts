@@ -8,6 +8,7 @@ export const webhookQueueName = 'webhook-delivery';
 export const webhookBackoffType = 'webhook';
 
 export const deliveryJobData = z.object({
+  endpointId: z.string().regex(/^wh_[0-9a-f]{20}$/),
   deliveryId: z.string().regex(/^dlv_[0-9a-f]{24}$/),
   trigger: z.enum(['event', 'redeliver']),
 });

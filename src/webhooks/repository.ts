@@ -2,14 +2,17 @@ import { redisKeys } from '../catalog/redis-keys.js';
 import { keys } from '../domain/keys.js';
 import { MllError } from '../errors.js';
 import type { RedisClient } from '../redis/connect.js';
-import { getJson, isNotFound, putJson, type ObjectStore } from '../storage/object-store.js';
-import type { Delivery, DeliveryAttempt, StoredEvent, WebhookEndpoint } from './types.js';
+import { mapLimit } from '../shared/map-limit.js';
+import {
+  getBufferWithEtag, getJson, isNotFound, isPreconditionFailed, putJson, putJsonIf, type ObjectStore,
+} from '../storage/object-store.js';
+import type { Delivery, DeliveryRecord, StoredEvent, WebhookEndpoint } from './types.js';
 
-/** How long events, deliveries and their attempts stay readable (and redeliverable). */
-export const deliveryRetentionSeconds = 30 * 24 * 3600;
-/** Most deliveries listed per endpoint; older ones drop off the index. */
+/** Most deliveries listed per endpoint; older ones drop off the listing index (they stay in the store). */
 const deliveriesPerEndpoint = 1000;
-
+/** Compare-and-swap attempts of one delivery update before it gives up. */
+const updateAttempts = 12;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The webhook keys of the deployment's key catalogue (src/catalog/redis-keys.ts). */
 function webhookRedisKeys(prefix: string) {
@@ -17,10 +20,8 @@ function webhookRedisKeys(prefix: string) {
   return {
     endpoints: k.webhookEndpoints,
     indexed: k.webhookEndpointsIndexed,
-    event: k.webhookEvent,
-    delivery: k.webhookDelivery,
-    attempts: k.webhookAttempts,
     deliveries: k.webhookDeliveries,
+    deliveriesIndexed: k.webhookDeliveriesIndexed,
   };
 }
 
@@ -30,10 +31,10 @@ function redisDown(err: unknown): unknown {
 }
 
 /**
- * Where webhook endpoints and deliveries live. Endpoints are durable in the object store
- * (`webhooks/endpoints/<id>.json`) with a Redis index that is rebuilt from the store whenever
- * Redis has lost it. Events, deliveries and attempts are operational history in Redis, kept for
- * `deliveryRetentionSeconds`.
+ * Where webhook endpoints, events and deliveries live: all of them durably in the object store
+ * (keys in src/domain/keys.ts), with Redis indexes (endpoints, each endpoint's deliveries by time)
+ * that are rebuilt from the store whenever Redis has lost them. A delivery's attempts are written
+ * by compare-and-swap into the delivery itself, so a lost Redis loses no delivery and no attempt.
  */
 export class WebhookRepository {
   private readonly k: ReturnType<typeof webhookRedisKeys>;
@@ -53,6 +54,16 @@ export class WebhookRepository {
     await this.ensureIndex();
     const values = await this.redis.hvals(this.k.endpoints()).catch((e: unknown) => Promise.reject(redisDown(e)));
     return values.map((v) => JSON.parse(v) as WebhookEndpoint).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  }
+
+  /** Every endpoint, read from the store itself (when the Redis index cannot be reached). */
+  async listEndpointsDurable(): Promise<WebhookEndpoint[]> {
+    const found: WebhookEndpoint[] = [];
+    for await (const info of this.store.list(keys.webhookEndpointsPrefix())) {
+      const endpoint = await getJson<WebhookEndpoint>(this.store, info.key).catch(() => null);
+      if (endpoint) found.push(endpoint);
+    }
+    return found.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
   }
 
   async getEndpoint(id: string): Promise<WebhookEndpoint | null> {
@@ -101,64 +112,123 @@ export class WebhookRepository {
 
   // Events and deliveries
 
-  /**
-   * Records an event and its deliveries. Both are created only if new (ids are deterministic for
-   * a repeated emit), and only the deliveries created now are returned, to be enqueued.
-   */
-  async createDeliveries(event: StoredEvent, deliveries: Delivery[]): Promise<Delivery[]> {
-    const ttl = deliveryRetentionSeconds;
-    // Each key has a slot of its own, so these are separate commands, not one transaction: each
-    // is created only if new, and the event is written before any delivery that refers to it.
-    await this.redis.set(this.k.event(event.id), JSON.stringify(event), 'EX', ttl, 'NX').catch((e: unknown) => Promise.reject(redisDown(e)));
-    const results = await Promise.all(deliveries.map((d) => this.redis.set(this.k.delivery(d.id), JSON.stringify(d), 'EX', ttl, 'NX')))
-      .catch((e: unknown) => Promise.reject(redisDown(e)));
-    const created = deliveries.filter((_, i) => results[i] === 'OK');
-    await Promise.all(created.map((d) => this.redis.multi()
-      .zadd(this.k.deliveries(d.endpointId), String(Date.parse(d.createdAt)), d.id)
-      .zremrangebyrank(this.k.deliveries(d.endpointId), 0, -deliveriesPerEndpoint - 1)
-      .exec())).catch((e: unknown) => Promise.reject(redisDown(e)));
-    return created;
+  /** Stores an event unless it exists; either way returns the stored one (its body is what is signed and sent). */
+  async createEvent(event: StoredEvent): Promise<StoredEvent> {
+    try {
+      await putJsonIf(this.store, keys.webhookEvent(event.id), event, { ifNoneMatch: '*' });
+      return event;
+    } catch (err) {
+      if (!isPreconditionFailed(err)) throw err;
+      return (await this.getEvent(event.id)) ?? event;
+    }
   }
 
   async getEvent(id: string): Promise<StoredEvent | null> {
-    const value = await this.redis.get(this.k.event(id)).catch((e: unknown) => Promise.reject(redisDown(e)));
-    return value ? (JSON.parse(value) as StoredEvent) : null;
+    return getJson<StoredEvent>(this.store, keys.webhookEvent(id)).catch((err: unknown) => {
+      if (isNotFound(err)) return null;
+      throw err;
+    });
   }
 
-  async getDelivery(id: string): Promise<Delivery | null> {
-    const value = await this.redis.get(this.k.delivery(id)).catch((e: unknown) => Promise.reject(redisDown(e)));
-    return value ? (JSON.parse(value) as Delivery) : null;
+  /**
+   * Stores a new delivery (marked pending first, so recovery finds it even if this process dies
+   * right after). Returns false if it existed already: a repeated relay of the same event.
+   */
+  async createDelivery(delivery: DeliveryRecord): Promise<boolean> {
+    await this.markPending(delivery);
+    try {
+      await putJsonIf(this.store, keys.webhookDelivery(delivery.endpointId, delivery.id), delivery, { ifNoneMatch: '*' });
+    } catch (err) {
+      if (!isPreconditionFailed(err)) throw err;
+      return false;
+    }
+    await this.index(delivery).catch(() => undefined);
+    return true;
   }
 
-  async saveDelivery(delivery: Delivery): Promise<void> {
-    delivery.updatedAt = new Date().toISOString();
-    await this.redis.set(this.k.delivery(delivery.id), JSON.stringify(delivery), 'EX', deliveryRetentionSeconds)
-      .catch((e: unknown) => Promise.reject(redisDown(e)));
+  async getDelivery(endpointId: string, id: string): Promise<DeliveryRecord | null> {
+    return getJson<DeliveryRecord>(this.store, keys.webhookDelivery(endpointId, id)).catch((err: unknown) => {
+      if (isNotFound(err)) return null;
+      throw err;
+    });
   }
 
-  async countAttempts(deliveryId: string): Promise<number> {
-    return this.redis.llen(this.k.attempts(deliveryId)).catch((e: unknown) => Promise.reject(redisDown(e)));
+  /**
+   * Changes a delivery by compare-and-swap (re-read and re-applied on a conflict, so an attempt
+   * and a redelivery never overwrite each other). `change` returns null to leave it as it is.
+   * Returns the delivery as stored, or null if there is none.
+   */
+  async updateDelivery(endpointId: string, id: string, change: (d: DeliveryRecord) => DeliveryRecord | void | null): Promise<DeliveryRecord | null> {
+    const key = keys.webhookDelivery(endpointId, id);
+    for (let attempt = 1; ; attempt++) {
+      let read: { body: Buffer; etag: string };
+      try {
+        read = await getBufferWithEtag(this.store, key);
+      } catch (err) {
+        if (isNotFound(err)) return null;
+        throw err;
+      }
+      const current = JSON.parse(read.body.toString()) as DeliveryRecord;
+      const changed = change(current);
+      if (changed === null) return current;
+      const next = changed ?? current;
+      next.updatedAt = new Date().toISOString();
+      try {
+        await putJsonIf(this.store, key, next, { ifMatch: read.etag });
+        return next;
+      } catch (err) {
+        if (!isPreconditionFailed(err) || attempt >= updateAttempts) throw err;
+        await sleep(Math.random() * Math.min(250, 5 * 2 ** attempt));
+      }
+    }
   }
 
-  /** Appends an attempt and saves the delivery's new state together. */
-  async recordAttempt(delivery: Delivery, attempt: DeliveryAttempt): Promise<void> {
-    delivery.updatedAt = new Date().toISOString();
-    const ttl = deliveryRetentionSeconds;
-    await this.redis.multi()
-      .rpush(this.k.attempts(delivery.id), JSON.stringify(attempt))
-      .expire(this.k.attempts(delivery.id), ttl)
-      .set(this.k.delivery(delivery.id), JSON.stringify(delivery), 'EX', ttl)
-      .exec()
-      .catch((e: unknown) => Promise.reject(redisDown(e)));
+  /** Remembers that a delivery may still need an attempt (recovery re-enqueues every one of these). */
+  async markPending(delivery: Pick<Delivery, 'id' | 'endpointId'>): Promise<void> {
+    await putJson(this.store, keys.webhookPending(delivery.id), { deliveryId: delivery.id, endpointId: delivery.endpointId });
   }
 
-  async getAttempts(deliveryId: string): Promise<DeliveryAttempt[]> {
-    const rows = await this.redis.lrange(this.k.attempts(deliveryId), 0, -1).catch((e: unknown) => Promise.reject(redisDown(e)));
-    return rows.map((r) => JSON.parse(r) as DeliveryAttempt);
+  async clearPending(deliveryId: string): Promise<void> {
+    await this.store.delete(keys.webhookPending(deliveryId));
+  }
+
+  /** Every delivery marked pending: those whose last attempt may not have been their last. */
+  async *pending(): AsyncIterable<{ deliveryId: string; endpointId: string }> {
+    for await (const info of this.store.list(keys.webhookPendingPrefix())) {
+      const marker = await getJson<{ deliveryId: string; endpointId: string }>(this.store, info.key).catch((err: unknown) => {
+        if (isNotFound(err)) return null;
+        throw err;
+      });
+      if (marker) yield marker;
+    }
+  }
+
+  private async index(delivery: Delivery): Promise<void> {
+    await this.redis.zadd(this.k.deliveries(delivery.endpointId), String(Date.parse(delivery.createdAt)), delivery.id);
+    await this.redis.zremrangebyrank(this.k.deliveries(delivery.endpointId), 0, -deliveriesPerEndpoint - 1);
+  }
+
+  /** Builds an endpoint's delivery index from the store once per Redis lifetime. */
+  private async ensureDeliveryIndex(endpointId: string): Promise<void> {
+    const done = await this.redis.exists(this.k.deliveriesIndexed(endpointId)).catch((e: unknown) => Promise.reject(redisDown(e)));
+    if (done === 1) return;
+    const entries: string[] = [];
+    for await (const info of this.store.list(keys.webhookDeliveriesPrefix(endpointId))) {
+      const d = await getJson<Delivery>(this.store, info.key).catch(() => null);
+      if (d) entries.push(String(Date.parse(d.createdAt)), d.id);
+    }
+    try {
+      if (entries.length > 0) await this.redis.zadd(this.k.deliveries(endpointId), ...entries);
+      await this.redis.zremrangebyrank(this.k.deliveries(endpointId), 0, -deliveriesPerEndpoint - 1);
+      await this.redis.set(this.k.deliveriesIndexed(endpointId), new Date().toISOString());
+    } catch (err) {
+      throw redisDown(err);
+    }
   }
 
   /** An endpoint's deliveries, newest first, each with its attempts. `before` is a creation time in ms (exclusive). */
-  async listDeliveries(endpointId: string, options: { limit: number; before?: number }): Promise<{ items: Array<Delivery & { attempts: DeliveryAttempt[] }>; nextBefore: number | null }> {
+  async listDeliveries(endpointId: string, options: { limit: number; before?: number }): Promise<{ items: DeliveryRecord[]; nextBefore: number | null }> {
+    await this.ensureDeliveryIndex(endpointId);
     const max = options.before === undefined ? '+inf' : `(${options.before}`;
     const rows = await this.redis.zrevrangebyscore(this.k.deliveries(endpointId), max, '-inf', 'WITHSCORES', 'LIMIT', 0, options.limit + 1)
       .catch((e: unknown) => Promise.reject(redisDown(e)));
@@ -169,23 +239,17 @@ export class WebhookRepository {
       scores.push(Number(rows[i + 1]));
     }
     const page = ids.slice(0, options.limit);
-    if (page.length === 0) return { items: [], nextBefore: null };
-    // One transaction per delivery: a delivery's state and attempts share its slot, deliveries do not.
-    const results = await Promise.all(page.map((id) => this.redis.multi().get(this.k.delivery(id)).lrange(this.k.attempts(id), 0, -1).exec()))
-      .catch((e: unknown) => Promise.reject(redisDown(e)));
-    const items: Array<Delivery & { attempts: DeliveryAttempt[] }> = [];
-    results.forEach((result) => {
-      const record = result?.[0]?.[1] as string | null;
-      const attempts = (result?.[1]?.[1] as string[] | undefined) ?? [];
-      if (record) items.push({ ...(JSON.parse(record) as Delivery), attempts: attempts.map((a) => JSON.parse(a) as DeliveryAttempt) });
-    });
+    const found = await mapLimit(page, 16, (id) => this.getDelivery(endpointId, id));
+    const items = found.filter((d): d is DeliveryRecord => d !== null);
     return { items, nextBefore: ids.length > options.limit ? scores[options.limit - 1]! : null };
   }
 
   async deleteDeliveries(endpointId: string): Promise<void> {
-    const ids = await this.redis.zrange(this.k.deliveries(endpointId), '0', '-1').catch((e: unknown) => Promise.reject(redisDown(e)));
-    await Promise.all(ids.map((id) => this.redis.del(this.k.delivery(id), this.k.attempts(id))))
-      .catch((e: unknown) => Promise.reject(redisDown(e)));
-    await this.redis.del(this.k.deliveries(endpointId)).catch((e: unknown) => Promise.reject(redisDown(e)));
+    for await (const info of this.store.list(keys.webhookDeliveriesPrefix(endpointId))) {
+      const id = info.key.slice(keys.webhookDeliveriesPrefix(endpointId).length).replace(/\.json$/, '');
+      await this.store.delete(keys.webhookPending(id));
+      await this.store.delete(info.key);
+    }
+    await this.redis.del(this.k.deliveries(endpointId), this.k.deliveriesIndexed(endpointId)).catch((e: unknown) => Promise.reject(redisDown(e)));
   }
 }

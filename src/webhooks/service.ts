@@ -1,8 +1,7 @@
 import type { Queue } from 'bullmq';
 import { z } from 'zod';
 import { presentVersion } from '../api/present.js';
-import type { Catalog } from '../catalog/catalog.js';
-import type { VersionRecord, VersionStatus } from '../domain/version.js';
+import type { VersionRecord } from '../domain/version.js';
 import { MllError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { deliveryId, eventId, newEndpointId } from './ids.js';
@@ -10,7 +9,7 @@ import { deliveryJobOptions, type DeliveryJobData } from './queue.js';
 import type { WebhookRepository } from './repository.js';
 import { assertValidSecret, generateSecret } from './signature.js';
 import { checkTargetUrl } from './target-url.js';
-import { webhookEventTypes, type Delivery, type DeliveryAttempt, type StoredEvent, type WebhookEndpoint, type WebhookEventType } from './types.js';
+import { webhookEventTypes, type DeliveryRecord, type WebhookEndpoint, type WebhookEventType } from './types.js';
 
 export interface WebhookSettings {
   /** Read on use: the API learns its port only once it listens. */
@@ -27,9 +26,6 @@ export interface EmitOptions {
   /** Makes the event id deterministic: emitting the same type and key twice delivers once. */
   key?: string;
 }
-
-/** How long the catalogue's transition listener waits for an emit before leaving it to finish alone. */
-const listenerBudgetMs = 2000;
 
 const modelPattern = /^[a-z0-9][a-z0-9_-]{0,62}\*?$|^\*$/;
 const createInput = z.strictObject({
@@ -52,8 +48,6 @@ export function modelMatches(filter: string[] | null, models: string[] | undefin
   if (!models || models.length === 0) return false;
   return filter.some((f) => (f.endsWith('*') ? models.some((m) => m.startsWith(f.slice(0, -1))) : models.includes(f)));
 }
-
-const versionEventFor: Partial<Record<VersionStatus, WebhookEventType>> = { released: 'version.released', failed: 'version.failed' };
 
 /**
  * Webhook endpoints and event fan-out. `emit` records one delivery per matching endpoint and
@@ -141,98 +135,103 @@ export class Webhooks {
   }
 
   /** Sends a delivery again (same event id and body, fresh timestamp and signature), with a full set of attempts. */
-  async redeliver(endpointId: string, id: string): Promise<Delivery & { attempts: DeliveryAttempt[] }> {
+  async redeliver(endpointId: string, id: string): Promise<DeliveryRecord> {
     const endpoint = await this.mustGet(endpointId);
-    const delivery = /^dlv_[0-9a-f]{24}$/.test(id) ? await this.repo.getDelivery(id) : null;
-    if (!delivery || delivery.endpointId !== endpointId) {
+    const delivery = /^dlv_[0-9a-f]{24}$/.test(id) ? await this.repo.getDelivery(endpointId, id) : null;
+    if (!delivery) {
       throw new MllError('WEBHOOK_NOT_FOUND', `Webhook endpoint "${endpointId}" has no delivery "${id}"`, { details: { endpointId, deliveryId: id } });
     }
     if (!endpoint.enabled) {
       throw new MllError('CONFLICT', `Webhook endpoint "${endpointId}" is disabled (${endpoint.disabledReason ?? 'no reason recorded'}); register it again to resume deliveries`);
     }
-    if (delivery.status === 'pending') {
-      throw new MllError('CONFLICT', `Delivery "${id}" is still in progress; redeliver it once it has succeeded or stopped`);
-    }
+    const inProgress = () => new MllError('CONFLICT', `Delivery "${id}" is still in progress; redeliver it once it has succeeded or stopped`);
+    if (delivery.status === 'pending') throw inProgress();
     if (!(await this.repo.getEvent(delivery.eventId))) {
-      throw new MllError('WEBHOOK_NOT_FOUND', `The event of delivery "${id}" is older than the retention period and cannot be sent again`);
+      throw new MllError('WEBHOOK_NOT_FOUND', `The event of delivery "${id}" is no longer stored and cannot be sent again`);
     }
-    delivery.status = 'pending';
-    delivery.outcome = null;
-    delivery.error = null;
-    delivery.redeliveries += 1;
-    await this.repo.saveDelivery(delivery);
-    const data: DeliveryJobData = { deliveryId: delivery.id, trigger: 'redeliver' };
-    await this.queue().add('redeliver', data, deliveryJobOptions(this.settings.attempts, `${delivery.id}-r${delivery.redeliveries}`));
-    return { ...delivery, attempts: await this.repo.getAttempts(delivery.id) };
+    // Marked pending before it is: recovery finds it even if this process stops right after.
+    await this.repo.markPending(delivery);
+    let mine = false;
+    const updated = await this.repo.updateDelivery(endpointId, id, (d) => {
+      mine = false;
+      if (d.status === 'pending') return null;
+      mine = true;
+      d.status = 'pending';
+      d.outcome = null;
+      d.error = null;
+      d.redeliveries += 1;
+    });
+    if (!updated || !mine) throw inProgress();
+    await this.enqueue([updated]);
+    return updated;
   }
 
   // Events
 
+  /** Enabled endpoints subscribed to `type` (and, with a model filter, to one of `models`). Reads the store if Redis is down. */
+  async matchingEndpoints(type: WebhookEventType, models: string[] | undefined): Promise<WebhookEndpoint[]> {
+    const all = await this.repo.listEndpoints().catch(() => this.repo.listEndpointsDurable());
+    return all.filter((e) => e.enabled && e.events.includes(type) && modelMatches(e.models, models));
+  }
+
+  /** The id of the event of `type` about `key`: the same for every emit of it, so it is sent once. */
+  eventId(type: WebhookEventType, key: string): string {
+    return eventId(this.settings.prefix, `${type}\n${key}`);
+  }
+
   /**
    * Sends an event to every enabled endpoint subscribed to its type (and, when it has a model
-   * filter, to one of `options.models`). The body `{type, timestamp, data}` is serialized once here.
-   * Resolves once the deliveries are queued; throws when Redis is unavailable.
+   * filter, to one of `options.models`). The body `{type, timestamp, data}` is serialized once and
+   * stored with the event; every delivery is stored before it is queued. Emitting the same event
+   * again (same key) creates nothing new and re-queues only deliveries still pending, so a replay
+   * never sends a delivered event twice. Returns the deliveries created now.
    */
   async emit(type: WebhookEventType, data: unknown, options: EmitOptions = {}): Promise<{ eventId: string; deliveries: string[] }> {
-    const id = eventId(this.settings.prefix, options.key === undefined ? undefined : `${type}\n${options.key}`);
-    const endpoints = (await this.repo.listEndpoints()).filter((e) => e.enabled && e.events.includes(type) && modelMatches(e.models, options.models));
+    const id = options.key === undefined ? eventId(this.settings.prefix) : this.eventId(type, options.key);
+    const endpoints = await this.matchingEndpoints(type, options.models);
     if (endpoints.length === 0) return { eventId: id, deliveries: [] };
     const createdAt = new Date().toISOString();
-    const event: StoredEvent = { id, type, createdAt, body: JSON.stringify({ type, timestamp: createdAt, data }) };
-    const planned: Delivery[] = endpoints.map((e) => ({
-      id: deliveryId(id, e.id), endpointId: e.id, eventId: id, eventType: type, createdAt, updatedAt: createdAt,
-      status: 'pending', outcome: null, error: null, redeliveries: 0,
-    }));
-    const created = await this.repo.createDeliveries(event, planned);
-    if (created.length > 0) {
-      await this.queue().addBulk(created.map((d) => ({
-        name: type,
-        data: { deliveryId: d.id, trigger: 'event' } satisfies DeliveryJobData,
-        opts: deliveryJobOptions(this.settings.attempts, d.id),
-      })));
+    await this.repo.createEvent({ id, type, createdAt, body: JSON.stringify({ type, timestamp: createdAt, data }) });
+    const created: DeliveryRecord[] = [];
+    const pending: DeliveryRecord[] = [];
+    for (const e of endpoints) {
+      const delivery: DeliveryRecord = {
+        id: deliveryId(id, e.id), endpointId: e.id, eventId: id, eventType: type, createdAt, updatedAt: createdAt,
+        status: 'pending', outcome: null, error: null, redeliveries: 0, attempts: [],
+      };
+      if (await this.repo.createDelivery(delivery)) created.push(delivery);
+      else {
+        const existing = await this.repo.getDelivery(e.id, delivery.id);
+        if (existing?.status === 'pending') pending.push(existing);
+      }
     }
+    await this.enqueue([...created, ...pending]);
     return { eventId: id, deliveries: created.map((d) => d.id) };
+  }
+
+  /**
+   * Queues an attempt of each pending delivery; a job already queued for one is left as it is.
+   * `replaceFinishedJobs` (recovery): a finished job kept under the same id would make the add a
+   * no-op, so it is removed first; the delivery itself says it is still pending.
+   */
+  async enqueue(deliveries: DeliveryRecord[], options: { replaceFinishedJobs?: boolean } = {}): Promise<void> {
+    if (deliveries.length === 0) return;
+    const jobId = (d: DeliveryRecord) => (d.redeliveries > 0 ? `${d.id}-r${d.redeliveries}` : d.id);
+    if (options.replaceFinishedJobs) {
+      for (const d of deliveries) {
+        const job = await this.queue().getJob(jobId(d));
+        if (job && ((await job.isCompleted()) || (await job.isFailed()))) await job.remove();
+      }
+    }
+    await this.queue().addBulk(deliveries.map((d) => ({
+      name: d.eventType,
+      data: { endpointId: d.endpointId, deliveryId: d.id, trigger: d.redeliveries > 0 ? 'redeliver' : 'event' } satisfies DeliveryJobData,
+      opts: deliveryJobOptions(this.settings.attempts, jobId(d)),
+    })));
   }
 
   /** The body of a version event: the version record as the API shows it, plus its image digest. */
   versionEventData(record: VersionRecord) {
     return { ...presentVersion(record, this.settings.baseUrl()), imageDigest: record.image?.digest ?? null };
-  }
-
-  /**
-   * Emits version.released / version.failed on the catalogue's terminal transitions. The listener
-   * never throws into the stage and waits at most a short budget; a slow emit finishes on its own.
-   */
-  attach(catalog: Catalog): void {
-    catalog.onTransition((record, previous) => {
-      const type = versionEventFor[record.status];
-      if (!type || previous === record.status) return;
-      return this.withinBudget(
-        this.emit(type, this.versionEventData(record), { models: [record.model], key: `${record.model}\n${record.version}` }),
-        { model: record.model, version: record.version, type },
-      );
-    });
-  }
-
-  /**
-   * batch.completed for a finished batch (the Batches onCompleted hook): its data is the batch
-   * summary; endpoints with a model filter get it when one of the batch's models matches. Once per
-   * batch id. Like the transition listener, it never throws and waits at most a short budget.
-   */
-  batchCompleted(summary: { id: string; items: Array<{ model: string }> }): Promise<void> {
-    const models = [...new Set(summary.items.map((i) => i.model))];
-    return this.withinBudget(this.emit('batch.completed', summary, { models, key: summary.id }), { batch: summary.id, type: 'batch.completed' });
-  }
-
-  private withinBudget(emitting: Promise<unknown>, context: Record<string, unknown>): Promise<void> {
-    const settled = emitting.then(() => undefined, (err: unknown) => {
-      this.logger.error({ err, ...context }, 'could not queue webhook deliveries');
-    });
-    let timer: NodeJS.Timeout | undefined;
-    const budget = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, listenerBudgetMs);
-      timer.unref();
-    });
-    return Promise.race([settled, budget]).finally(() => clearTimeout(timer));
   }
 }

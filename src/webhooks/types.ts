@@ -44,6 +44,24 @@ export interface DeliveryAttempt {
   nextAttemptAt: string | null;
 }
 
+/** A delivery as stored: its state and every attempt made, oldest first. */
+export type DeliveryRecord = Delivery & { attempts: DeliveryAttempt[] };
+
+/** What a terminal event is about: a version, or a batch. */
+export type OutboxSubject = { kind: 'version'; model: string; version: number } | { kind: 'batch'; id: string };
+
+/**
+ * A terminal event not yet turned into deliveries. Written to the store before the record that
+ * makes the event is committed, and deleted once its deliveries exist and are queued; recovery and
+ * a periodic sweep relay whatever is left.
+ */
+export interface OutboxIntent {
+  eventId: string;
+  type: WebhookEventType;
+  subject: OutboxSubject;
+  at: string;
+}
+
 /** One event to one endpoint, with every attempt made to deliver it. */
 export interface Delivery {
   id: string;

@@ -17,6 +17,8 @@ import { spawnService, type ServiceProcess } from '../support/processes.js';
 import { cleanRedis } from '../support/redis.js';
 import { services } from '../support/services.js';
 import { startOwnRedis } from '../support/redis-server.js';
+import { eventId } from '../../src/webhooks/ids.js';
+import { startReceiver } from '../webhooks/receiver.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 import { uniqueName } from '../support/unique.js';
 
@@ -402,6 +404,85 @@ export async function sigtermWithOutage(kind: OutageKind, graceMs = 3000): Promi
     await s3Proxy?.close();
     await registry?.dispose();
     await ownRedis?.stop();
+  }
+}
+
+/**
+ * Webhook events survive everything between the record and the receiver: the process is
+ * SIGKILLed between a version's release and the relay of its event (the outbox intent is left),
+ * the receiver answers 503 for a while, and Redis restarts empty while those deliveries wait for
+ * their next attempt (their jobs and schedule are gone). Every event must reach the receiver, with
+ * its id as webhook-id, and none may be answered 2xx twice.
+ */
+export async function webhooksAcrossRedisLoss(versions = 3): Promise<FaultReport> {
+  const ownRedis = await startOwnRedis();
+  let receiverUp = false;
+  const rx = await startReceiver(() => ({ status: receiverUp ? 204 : 503 }));
+  const answered: { id: string; ok: boolean }[] = [];
+  const env = {
+    REDIS_URL: ownRedis.url, MLL_WEBHOOK_ALLOW_PRIVATE: 'true', MLL_WEBHOOK_BACKOFF_MS: '1000', MLL_WEBHOOK_BACKOFF_MAX_MS: '3000',
+    MLL_RECOVERY_CHECK_MS: '500', MLL_STAGE_LOCK_MS: '1500',
+  };
+  const observer = await startTestApp({ api: true, workers: false, env });
+  const processes: ServiceProcess[] = [];
+  const start = (extra: Record<string, string>) => {
+    const proc = spawnService('all', { ...observer.env, ...extra });
+    processes.push(proc);
+    return proc;
+  };
+  try {
+    const hook = await api<{ id: string }>(`${observer.url}/api/v1/webhooks`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: rx.url, events: ['version.released', 'version.failed'] }),
+    });
+    if (hook.status !== 201) throw new Error(`webhook registration answered ${hook.status}`);
+    const model = uniqueName('wh-redis-loss');
+    const body = await modelTar();
+    const created: { model: string; version: number }[] = [];
+    // 1. Killed between the release and the relay of its event: the intent is all that is left.
+    const doomed = start({ MLL_FAILPOINTS: 'outbox-relay=sleep:600000' });
+    const first = await upload(observer, model, body);
+    created.push({ model, version: first });
+    await waitForStatus(observer, model, first, ['released', 'failed']);
+    await sleep(500);
+    doomed.kill('SIGKILL');
+    await doomed.exited;
+    const killedBeforeRelay = rx.requests.length === 0;
+    // 2. Another process relays it (outbox sweep); the receiver is down, so deliveries wait.
+    start({});
+    for (let i = 1; i < versions; i++) created.push({ model, version: await upload(observer, model, body) });
+    const ids = created.map((c) => eventId(observer.prefix, `version.released
+${c.model}
+${c.version}`));
+    await waitFor('every event to be attempted while the receiver is down', async () => {
+      const seen = new Set(rx.requests.map((r) => String(r.headers['webhook-id'])));
+      return ids.every((id) => seen.has(id)) ? true : undefined;
+    }, 60_000);
+    // 3. Redis restarts empty while the deliveries wait for their next attempt.
+    await ownRedis.restartEmpty();
+    await sleep(1500);
+    receiverUp = true;
+    const before = rx.requests.length;
+    await waitFor('every event to be delivered', async () => {
+      const ok = new Set(rx.requests.slice(before).map((r) => String(r.headers['webhook-id'])));
+      return ids.every((id) => ok.has(id)) ? true : undefined;
+    }, 60_000).catch(() => undefined);
+    await sleep(3000); // time for a double send to show
+    for (const [i, r] of rx.requests.entries()) answered.push({ id: String(r.headers['webhook-id']), ok: i >= before });
+    const report = await account('Redis restarted empty while webhook deliveries wait (and a kill before the relay)', observer, created, {
+      killedBeforeRelay, requests: rx.requests.length,
+    });
+    const okPerId = new Map<string, number>();
+    for (const a of answered) if (a.ok) okPerId.set(a.id, (okPerId.get(a.id) ?? 0) + 1);
+    report.webhooks = { delivered: ids.filter((id) => (okPerId.get(id) ?? 0) >= 1).length, expected: ids.length };
+    report.notes.unexpectedIds = [...new Set(answered.map((a) => a.id))].filter((id) => !ids.includes(id));
+    report.duplicated += [...okPerId.values()].filter((n) => n > 1).length;
+    return report;
+  } finally {
+    for (const p of processes) p.kill('SIGKILL');
+    await Promise.all(processes.map((p) => p.exited));
+    await observer.stop();
+    await rx.close();
+    await ownRedis.stop();
   }
 }
 

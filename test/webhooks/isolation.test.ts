@@ -15,6 +15,7 @@ import { createHttpSink } from '../../src/webhooks/http-sink.js';
 import { webhookQueueName } from '../../src/webhooks/queue.js';
 import { deliveryRetryPolicy } from '../../src/webhooks/retry.js';
 import { WebhookRepository } from '../../src/webhooks/repository.js';
+import { Outbox } from '../../src/webhooks/outbox.js';
 import { Webhooks } from '../../src/webhooks/service.js';
 import { cleanRedis } from '../support/redis.js';
 import { services as svc } from '../support/services.js';
@@ -73,9 +74,12 @@ describe('webhooks never hold up the pipeline, and never log secrets', () => {
     closers.push(() => deadRedis.disconnect());
     const model = uniqueName('whslow');
     const catalog = new Catalog(store, redis, prefix);
-    new Webhooks(repo, () => hanging, settings, logger).attach(catalog);
+    const noBatches = () => { throw new Error('no batches here'); };
+    new Outbox({ store, catalog, batches: noBatches, webhooks: new Webhooks(repo, () => hanging, settings, logger), logger }).attach(catalog);
     // Another deployment prefix, so its event (and deliveries) are its own.
-    new Webhooks(repo, () => { throw new Error('queue exploded'); }, { ...settings, prefix: `${prefix}-b` }, logger).attach(catalog);
+    const otherCatalog = new Catalog(store, redis, `${prefix}-b`);
+    const exploding = new Webhooks(repo, () => { throw new Error('queue exploded'); }, { ...settings, prefix: `${prefix}-b` }, logger);
+    new Outbox({ store, catalog: otherCatalog, batches: noBatches, webhooks: exploding, logger }).attach(otherCatalog);
     const now = new Date().toISOString();
     await repo.saveEndpoint({
       id: 'wh_00000000000000000001', url: 'http://127.0.0.1:9/hooks', events: ['version.released'], models: [model], description: null,
@@ -91,7 +95,16 @@ describe('webhooks never hold up the pipeline, and never log secrets', () => {
     assert.ok(took < 5000, `the transition took ${took} ms`);
     assert.ok(took >= 1500, `the hanging queue was given its budget (${took} ms), so the test did hang it`);
     assert.equal((await catalog.getDurable(model, 1)).status, 'released');
-    assert.ok(lines.some((l) => /could not queue webhook deliveries/.test(l) && /queue exploded/.test(l)), 'the failure is logged');
+    assert.equal((await catalog.getDurable(model, 1)).outbox?.length, 1, 'the event is in the record');
+    const other = uniqueName('whboom');
+    await repo.saveEndpoint({
+      id: 'wh_00000000000000000002', url: 'http://127.0.0.1:9/hooks', events: ['version.released'], models: [other], description: null,
+      secret: `whsec_${Buffer.alloc(32, 9).toString('base64')}`, enabled: true, disabledReason: null, createdAt: now, updatedAt: now,
+    });
+    await otherCatalog.create(queuedRecord(other));
+    assert.equal((await otherCatalog.update(other, 1, (r) => void (r.status = 'released'))).status, 'released');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(lines.some((l) => /could not relay a webhook event now/.test(l) && /queue exploded/.test(l)), 'the failure is logged');
   });
 
   it('keeps the secret out of every log line: registration, delivery, retries, disabling', async () => {
@@ -113,12 +126,12 @@ describe('webhooks never hold up the pipeline, and never log secrets', () => {
       repo, sink, timeoutMs: 2000, retry: deliveryRetryPolicy({ baseMs: 10, maxMs: 100 }), logger,
       disableEndpoint: (id: string, reason: string) => webhooks.disable(id, reason),
     };
-    const first = await attemptDelivery(ctx, { deliveryId: deliveryId!, trigger: 'event', attemptInJob: 1, lastAttempt: false });
+    const first = await attemptDelivery(ctx, { endpointId: created.id, deliveryId: deliveryId!, trigger: 'event', attemptInJob: 1, lastAttempt: false });
     assert.equal(first.outcome, 'retrying');
-    const second = await attemptDelivery(ctx, { deliveryId: deliveryId!, trigger: 'event', attemptInJob: 2, lastAttempt: false });
+    const second = await attemptDelivery(ctx, { endpointId: created.id, deliveryId: deliveryId!, trigger: 'event', attemptInJob: 2, lastAttempt: false });
     assert.equal(second.outcome, 'delivered');
     const { deliveries: [next] } = await webhooks.emit('version.released', { model, version: 2 }, { models: [model] });
-    const third = await attemptDelivery(ctx, { deliveryId: next!, trigger: 'event', attemptInJob: 1, lastAttempt: false });
+    const third = await attemptDelivery(ctx, { endpointId: created.id, deliveryId: next!, trigger: 'event', attemptInJob: 1, lastAttempt: false });
     assert.equal(third.outcome, 'disabled');
     assert.equal((await webhooks.get(created.id)).enabled, false);
     assert.equal(rx.requests.length, 3);
