@@ -9,7 +9,7 @@ import { isMllError, isTransient, MllError } from '../errors.js';
 import {
   getBuffer, getBufferWithEtag, isNotFound, isPreconditionFailed, putJsonIf, type ObjectStore,
 } from '../storage/object-store.js';
-import { RetryPolicy } from '../shared/retry.js';
+import { compareAndSwapBackoff } from '../shared/retry.js';
 import { redisKeys, type RedisKeys } from './redis-keys.js';
 
 export interface ModelSummary {
@@ -58,8 +58,6 @@ export interface UpdateOptions {
 const eventStreamLength = 5000;
 /** Compare-and-swap attempts of one update before it gives up (TIMEOUT, transient: the job retries). */
 const updateAttempts = 12;
-/** Waits between compare-and-swap attempts: 10 ms doubling to 250 ms, times a uniform [0, 1] (full jitter). */
-const casBackoff = new RetryPolicy({ attempts: updateAttempts, baseDelayMs: 10, maxDelayMs: 250, jitter: [0, 1] });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -265,7 +263,7 @@ export class Catalog {
         if (attempt >= updateAttempts) {
           throw new MllError('TIMEOUT', `The record of ${model} version ${version} kept changing during ${attempt} attempts to update it; retry`, { cause: err });
         }
-        await sleep(casBackoff.delay(attempt));
+        await sleep(compareAndSwapBackoff.delay(attempt));
       }
     }
     await this.cache(next);

@@ -119,6 +119,12 @@ export class RetryPolicy {
   }
 }
 
+/**
+ * Waits between compare-and-swap attempts on a contended record (version records, webhook
+ * deliveries): 10 ms doubling to 250 ms, times a uniform [0, 1] (full jitter spreads the writers).
+ */
+export const compareAndSwapBackoff = new RetryPolicy({ baseDelayMs: 10, maxDelayMs: 250, jitter: [0, 1] });
+
 /** The Retry-After an error carries from the answer that caused it (MllError details.retryAfter). */
 function retryAfterOf(err: unknown): string | undefined {
   const value = isMllError(err) ? (err.details as { retryAfter?: unknown } | undefined)?.retryAfter : undefined;

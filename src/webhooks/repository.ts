@@ -3,6 +3,7 @@ import { keys } from '../domain/keys.js';
 import { MllError } from '../errors.js';
 import type { RedisClient } from '../redis/connect.js';
 import { mapLimit } from '../shared/map-limit.js';
+import { compareAndSwapBackoff } from '../shared/retry.js';
 import {
   getBufferWithEtag, getJson, isNotFound, isPreconditionFailed, putJson, putJsonIf, type ObjectStore,
 } from '../storage/object-store.js';
@@ -178,7 +179,7 @@ export class WebhookRepository {
         return next;
       } catch (err) {
         if (!isPreconditionFailed(err) || attempt >= updateAttempts) throw err;
-        await sleep(Math.random() * Math.min(250, 5 * 2 ** attempt));
+        await sleep(compareAndSwapBackoff.delay(attempt));
       }
     }
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MllError } from '../../src/errors.js';
-import { parseRetryAfter, RetryPolicy } from '../../src/shared/retry.js';
+import { compareAndSwapBackoff, parseRetryAfter, RetryPolicy } from '../../src/shared/retry.js';
 
 const err = (code: string, cause?: unknown) => Object.assign(new Error(code), { code }, cause ? { cause } : {});
 
@@ -91,5 +91,16 @@ describe('RetryPolicy (one policy, rules as data)', () => {
     setTimeout(() => controller.abort(reason), 50);
     await assert.rejects(p.run(async () => { throw err('ECONNRESET'); }, { signal: controller.signal }), (e) => e === reason);
     assert.ok(Date.now() - started < 5000);
+  });
+});
+
+describe('compareAndSwapBackoff', () => {
+  it('waits 10 ms doubling to 250 ms, times a uniform [0, 1]', () => {
+    const at = (random: number) => new RetryPolicy(compareAndSwapBackoff.rules, () => random);
+    assert.equal(at(1).delay(1), 10);
+    assert.equal(at(1).delay(3), 40);
+    assert.equal(at(1).delay(10), 250);
+    assert.equal(at(0).delay(5), 0);
+    assert.equal(at(0.5).delay(2), 10);
   });
 });
