@@ -25,7 +25,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     if (!req.complete) drainBriefly(req, res);
-    if (isMllError(error) && error.code === 'RATE_LIMITED' && typeof (error.details as { retryAfter?: number })?.retryAfter === 'number') {
+    // Any error that knows when a retry may succeed says so (rate limits, a request still in progress).
+    if (isMllError(error) && typeof (error.details as { retryAfter?: number })?.retryAfter === 'number') {
       res.setHeader('Retry-After', String((error.details as { retryAfter: number }).retryAfter));
     }
     res.status(httpStatus).json({ error: body });

@@ -72,7 +72,9 @@ export function idempotency(redis: RedisClient, prefix: string, scopeOf: (req: R
           return next(new MllError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was already used for a different request'));
         }
         if (stored.state !== 'done') {
-          return next(new MllError('CONFLICT', `A request with this Idempotency-Key is still being processed; retry shortly (within ${claimSeconds} s if the first one was cut off)`));
+          return next(new MllError('CONFLICT', `A request with this Idempotency-Key is still being processed; retry shortly (within ${claimSeconds} s if the first one was cut off)`, {
+            details: { retryAfter: 1 },
+          }));
         }
         res.setHeader('Idempotent-Replayed', 'true');
         if (stored.location) res.setHeader('Location', stored.location);

@@ -171,7 +171,11 @@ describe('two API and three worker processes on one Redis, S3 store and registry
     const model = uniqueName('cut');
     const key = `cut-${model}`;
     const [doomed, survivor] = [apis[0]!, apis[1]!];
-    const headers = { ...auth(), 'content-type': 'application/x-tar', 'idempotency-key': key, 'content-length': String(body.length) };
+    // A token of its own, so the retries below have the whole upload rate to themselves.
+    const uploader = (await api<{ token: string }>(`${survivor.url}/api/v1/tokens`, {
+      method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: JSON.stringify({ name: 'uploader', scopes: ['write'] }),
+    })).body.token;
+    const headers = { ...auth(uploader), 'content-type': 'application/x-tar', 'idempotency-key': key, 'content-length': String(body.length) };
     // Half the payload, then the API process dies.
     const cut = new Promise<string>((resolve) => {
       const req = http.request(`${doomed.url}/api/v1/models/${model}/versions`, { method: 'POST', headers });
@@ -183,22 +187,22 @@ describe('two API and three worker processes on one Redis, S3 store and registry
     doomed.proc.kill('SIGKILL');
     await doomed.proc.exited;
     assert.match(await cut, /ECONNRESET|EPIPE|socket hang up/);
-    // The client retries the same request on the other API until the dead one's claim lapses.
+    // The client retries the same request on the other API, as Retry-After says, until the dead one's claim lapses.
     const refusals: string[] = [];
     const startedRetrying = Date.now();
     const accepted = await waitFor('the retry to be accepted', async () => {
-      const res = await upload(survivor, model, { 'idempotency-key': key });
+      const res = await upload(survivor, model, { ...auth(uploader), 'idempotency-key': key });
       if (res.status === 202) return res;
-      refusals.push(`${res.status} ${res.body.error?.code}: ${res.body.error?.message}`);
-      await sleep(500);
+      refusals.push(`${res.status} ${res.body.error?.code}: ${res.body.error?.message} (Retry-After: ${res.headers.get('retry-after')})`);
+      await sleep(Number(res.headers.get('retry-after') ?? 1) * 1000);
       return undefined;
     }, 30_000);
     const waitedMs = Date.now() - startedRetrying;
     assert.equal(accepted.body.version, 1, 'the cut-off upload spent no version number');
-    for (const r of refusals) assert.match(r, /^409 CONFLICT: A request with this Idempotency-Key is still being processed; retry shortly/);
+    for (const r of refusals) assert.match(r, /^409 CONFLICT: A request with this Idempotency-Key is still being processed; retry shortly.*\(Retry-After: 1\)$/);
     assert.ok(waitedMs < 15_000, `the retry went through after ${waitedMs} ms`);
     await released(survivor, model, 1);
-    const replay = await upload(survivor, model, { 'idempotency-key': key });
+    const replay = await upload(survivor, model, { ...auth(uploader), 'idempotency-key': key });
     assert.equal(replay.body.version, 1);
     const list = await api<{ total: number }>(`${survivor.url}/api/v1/models/${model}/versions`, { headers: auth() });
     assert.equal(list.body.total, 1, 'exactly one version');
