@@ -1,10 +1,13 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { keys } from '../../src/domain/keys.js';
 import type { DependencySettings } from '../../src/image/deps/index.js';
+import { NORMALISE_PY } from '../../src/image/deps/normalise.js';
+import { normaliseTree } from '../../src/image/deps/normalise-tree.js';
 import { OciImageBuilder } from '../../src/image/oci/builder.js';
 import { Registries } from '../../src/image/registry/registries.js';
 import type { BuildRequest, OciBuiltImage, StageContext } from '../../src/image/types.js';
@@ -15,6 +18,7 @@ import { uniqueName } from '../support/unique.js';
 import { buildRequest, logger, putTree, tempStore, testContext } from './helpers.js';
 
 const MiB = 1024 * 1024;
+const execFileAsync = promisify(execFile);
 
 /** The paths in a tar (uncompressed), and the whole bytes, read with the system tar. */
 function tarListing(file: string): string[] {
@@ -38,7 +42,11 @@ describe('dependency layer (oci builder, pip on the worker)', () => {
     await index.addWheel({ name: 'alpha', version: '1.0', files: { 'alpha/__init__.py': 'from beta import B\nA = B + 1\n' }, requires: ['beta>=1'] });
     await index.addWheel({ name: 'beta', version: '1.2', files: { 'beta/__init__.py': 'B = 41\n' } });
     await index.addWheel({ name: 'gamma', version: '0.1', files: { 'gamma/__init__.py': 'G = 1\n', 'gamma/data.bin': 3000 } });
-    await index.addWheel({ name: 'cli-tool', version: '2.0', files: { 'cli_tool/__init__.py': 'def main():\n    return 0\n', 'cli_tool-2.0.data/scripts/cli-hello': '#!python\nprint("hello")\n' } });
+    await index.addWheel({ name: 'cli-tool', version: '2.0', files: {
+      'cli_tool/__init__.py': 'def main():\n    return 0\n', 'cli_tool-2.0.data/scripts/cli-hello': '#!python\nprint("hello")\n',
+      'cli_tool-2.0.dist-info/entry_points.txt': '[console_scripts]\ncli-main = cli_tool:main\n',
+    } });
+    await index.addWheel({ name: 'odd-names', version: '1.0', files: { 'odd_names/__init__.py': '', 'odd_names/a,b.py': 'X = 1\n', 'odd_names/quote"d.py': 'Y = 2\n' } });
     await index.addWheel({ name: 'native', version: '1.0', tag: 'cp39-cp39-manylinux_2_17_x86_64', files: { 'native/__init__.py': '' } });
     await index.addWheel({ name: 'oldpy', version: '1.0', tag: 'cp36-cp36m-manylinux2014_x86_64', files: { 'oldpy/__init__.py': 'OLD = True\n' } });
     await index.addWheel({ name: 'heavy', version: '1.0', files: { 'heavy/blob.bin': 3 * MiB } });
@@ -243,6 +251,28 @@ describe('dependency layer (oci builder, pip on the worker)', () => {
     ].join('\n');
     assert.doesNotMatch(seen, new RegExp(password));
     assert.ok(ctx.lines.some((l) => l.includes(`http://127.0.0.1:`)), 'the index is named, without its credentials');
+  });
+
+  it('normalises a pip tree the same in the oci builder (TypeScript) as in the docker builder\'s RUN step (Python)', async () => {
+    const a = path.join(env.dir, 'norm-py');
+    const b = path.join(env.dir, 'norm-ts');
+    // Asynchronous: the index answers from this process.
+    await execFileAsync('python3', ['-I', '-m', 'pip', 'install', '-q', '--target', a, '--disable-pip-version-check', '--no-cache-dir', '--index-url', index.url, 'cli-tool', 'alpha', 'odd-names'],
+      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: env.dir, PIP_CONFIG_FILE: '/dev/null' } });
+    await fs.cp(a, b, { recursive: true });
+    assert.ok((await fs.readdir(path.join(a, 'alpha'))).includes('__pycache__'), 'pip compiled bytecode here (no --no-compile), so there is some to remove');
+    execFileSync('python3', ['-I', '-c', NORMALISE_PY, a]);
+    await normaliseTree(b);
+    const files = async (root: string) => (await fs.readdir(root, { recursive: true })).sort();
+    assert.deepEqual(await files(b), await files(a));
+    for (const f of await files(a)) {
+      const st = await fs.stat(path.join(a, f));
+      if (st.isFile()) assert.ok((await fs.readFile(path.join(a, f))).equals(await fs.readFile(path.join(b, f))), `${f} is the same`);
+    }
+    const record = await fs.readFile(path.join(b, 'odd_names-1.0.dist-info', 'RECORD'), 'utf8');
+    assert.match(record, /^"odd_names\/a,b\.py",sha256=/m, 'quoted RECORD paths survive');
+    assert.match(await fs.readFile(path.join(b, 'bin', 'cli-main'), 'utf8'), /^#!\/usr\/bin\/env python3\n/);
+    assert.doesNotMatch(record, /REQUESTED|__pycache__/);
   });
 
   it('with installing turned off, builds without the layer and warns', async () => {

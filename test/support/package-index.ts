@@ -47,7 +47,8 @@ export async function startPackageIndex(opts: { auth?: { username: string; passw
         res.writeHead(401, { 'www-authenticate': 'Basic realm="test-index"' }).end();
         return;
       }
-      const files = (await fs.readdir(dir)).sort();
+      const all = (await fs.readdir(dir)).sort();
+      const files = all.filter((f) => !f.endsWith('.metadata'));
       const simple = /^\/simple\/([^/]+)\/?$/.exec(url.pathname);
       if (url.pathname === '/simple/' || url.pathname === '/simple') {
         const projects = [...new Set(files.map(projectOf))];
@@ -62,13 +63,19 @@ export async function startPackageIndex(opts: { auth?: { username: string; passw
         }
         const links = await Promise.all(mine.map(async (f) => {
           const sha = createHash('sha256').update(await fs.readFile(path.join(dir, f))).digest('hex');
-          return `<a href="/files/${encodeURIComponent(f)}#sha256=${sha}">${f}</a>`;
+          // PEP 658/714: a wheel's METADATA is served on its own, so resolvers need not download the wheel.
+          const meta = await fs.readFile(path.join(dir, `${f}.metadata`)).catch(() => undefined);
+          const attrs = meta ? (() => {
+            const h = `sha256=${createHash('sha256').update(meta).digest('hex')}`;
+            return ` data-dist-info-metadata="${h}" data-core-metadata="${h}"`;
+          })() : '';
+          return `<a href="/files/${encodeURIComponent(f)}#sha256=${sha}"${attrs}>${f}</a>`;
         }));
         res.writeHead(200, { 'content-type': 'text/html' });
         res.end(`<!DOCTYPE html><html><body>\n${links.join('<br/>\n')}\n</body></html>`);
       } else if (url.pathname.startsWith('/files/')) {
         const name = decodeURIComponent(url.pathname.slice('/files/'.length));
-        if (!files.includes(name)) {
+        if (!all.includes(name)) {
           res.writeHead(404).end();
           return;
         }
@@ -102,6 +109,7 @@ export async function startPackageIndex(opts: { auth?: { username: string; passw
     stallFiles: false,
     addWheel: async (spec) => {
       const w = await writeWheel(dir, spec);
+      await fs.writeFile(path.join(dir, `${w.file}.metadata`), w.metadata);
       return { file: w.file, sha256: w.sha256, size: w.size };
     },
     addSdist: (name, version) => writeSdist(dir, name, version),

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createCipheriv, createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -28,18 +28,14 @@ export function wheelFileName(spec: WheelSpec): string {
   return `${distName(spec.name)}-${spec.version}-${spec.tag ?? 'py3-none-any'}.whl`;
 }
 
-/** Deterministic pseudo-random bytes (sha256 in counter mode), so the same spec gives the same wheel. */
+/** Deterministic pseudo-random bytes (an AES-CTR keystream keyed by the seed), so the same spec gives the same wheel. */
 function* pseudoRandom(seed: string, size: number, chunk = 1024 * 1024): Generator<Buffer> {
-  let counter = 0;
-  for (let left = size; left > 0; left -= chunk) {
-    const n = Math.min(left, chunk);
-    const out = Buffer.alloc(n);
-    for (let off = 0; off < n; off += 32) {
-      createHash('sha256').update(`${seed}:${counter++}`).digest().copy(out, off, 0, Math.min(32, n - off));
-    }
-    yield out;
-  }
+  const key = createHash('sha256').update(seed).digest();
+  const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
+  for (let left = size; left > 0; left -= chunk) yield cipher.update(Buffer.alloc(Math.min(left, chunk)));
 }
+
+const csvField = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
 
 interface ZipEntry {
   name: string;
@@ -49,7 +45,7 @@ interface ZipEntry {
 }
 
 /** Writes the wheel into `dir` and returns its file name and sha256. */
-export async function writeWheel(dir: string, spec: WheelSpec): Promise<{ file: string; path: string; sha256: string; size: number }> {
+export async function writeWheel(dir: string, spec: WheelSpec): Promise<{ file: string; path: string; sha256: string; size: number; metadata: Buffer }> {
   await fs.mkdir(dir, { recursive: true });
   const file = wheelFileName(spec);
   const full = path.join(dir, file);
@@ -88,7 +84,7 @@ export async function writeWheel(dir: string, spec: WheelSpec): Promise<{ file: 
     await write(header);
     await write(nameBytes);
     for (const c of chunks()) await write(c);
-    if (!name.endsWith('/RECORD')) records.push(`${name},sha256=${h.digest('base64url')},${size}`);
+    if (!name.endsWith('/RECORD')) records.push(`${csvField(name)},sha256=${h.digest('base64url')},${size}`);
   };
 
   const distInfo = `${distName(spec.name)}-${spec.version}.dist-info`;
@@ -137,7 +133,7 @@ export async function writeWheel(dir: string, spec: WheelSpec): Promise<{ file: 
   end.writeUInt32LE(centralStart, 16);
   await write(end);
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-  return { file, path: full, sha256: hash.digest('hex'), size: offset };
+  return { file, path: full, sha256: hash.digest('hex'), size: offset, metadata };
 }
 
 /** A source distribution stand-in (the index only needs its name to list it). */

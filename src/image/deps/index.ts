@@ -5,7 +5,8 @@
  *   python-target.ts the runtime's Python and platform (image labels, model-type, default)
  *   pip.ts           pip's flags and environment, and the pip process (timeout, size bound, abort)
  *   failure.ts       a failed pip run as the version's error (probe.ts asks the index why)
- *   normalise.ts     the same tree wherever pip ran (run after pip by both builders)
+ *   normalise.ts     the same tree wherever pip ran (Python, run after pip by the docker builder)
+ *   normalise-tree.ts  the same steps for the oci builder
  *   dir-tar.ts       the deterministic tar of the installed tree
  *   layer.ts         cache by inputs, install, store, record
  *   docker.ts        the docker builder's equivalent RUN step

@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
-import { execFile } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { promisify } from 'node:util';
 import { keys } from '../../domain/keys.js';
 import type { TreeManifest } from '../../domain/tree.js';
 import { MllError } from '../../errors.js';
@@ -16,12 +14,10 @@ import type { DependencyLayerInfo, DependencySpec, InstalledPackage, OciLayer, S
 import { formatBytes } from '../util.js';
 import { directoryEntries, writeDirectoryLayer } from './dir-tar.js';
 import { describeTarget, pipFailure, tooLarge } from './failure.js';
-import { NORMALISE_PY } from './normalise.js';
+import { normaliseTree } from './normalise-tree.js';
 import { indexUrls, pipEnv, pipInstallArgs, publicIndexConfig, runPip, type PipIndexConfig } from './pip.js';
 import type { PythonTarget } from './python-target.js';
 import { logicalLines, vetRequirements, type PayloadView, type VettedRequirements } from './requirements.js';
-
-const execFileAsync = promisify(execFile);
 
 /** Bumped whenever what goes into a dependency layer (pip flags, normalisation, tar) changes. */
 export const DEPENDENCY_LAYER_FORMAT = 'mll-deps/1';
@@ -248,7 +244,7 @@ async function install(r: DependencyLayerRequest, vetted: VettedRequirements, ke
       ctx.log(`dependencies: ${err.message}`);
       throw err;
     }
-    await execFileAsync(settings.interpreter, ['-I', '-c', NORMALISE_PY, dirs.lib], { env: { PATH: settings.searchPath, LANG: 'C.UTF-8' }, signal: ctx.signal, timeout: 120_000 });
+    await normaliseTree(dirs.lib);
     const { entries, files, bytes } = await directoryEntries(dirs.lib, LIB_ROOT);
     if (bytes > settings.maxBytes) throw tooLarge(settings.maxBytes, bytes, describeTarget(python));
     const report = JSON.parse(await fs.readFile(path.join(scratch, 'report.json'), 'utf8')) as PipReport;

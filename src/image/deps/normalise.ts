@@ -1,6 +1,7 @@
 /**
  * Makes a pip --target tree the same wherever pip ran, so the same wheels give the same layer on
- * any worker and in both builders (the docker builder runs this inside its RUN step):
+ * any worker and in both builders (the docker builder runs this script inside its RUN step; the
+ * oci builder runs the same steps in normalise-tree.ts, without a second Python start):
  *   - bytecode (`__pycache__`, `*.pyc`) is removed;
  *   - `direct_url.json` (it names the local path or URL a package came from) and `REQUESTED` (it
  *     depends on which requirement pulled a package in) are removed from every `*.dist-info`;

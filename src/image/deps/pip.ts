@@ -46,6 +46,8 @@ export function pipInstallArgs(opts: {
     'install', '--target', opts.target, '--requirement', opts.requirementFile,
     '--no-compile', '--no-cache-dir', '--disable-pip-version-check', '--no-input', '--no-warn-script-location',
     '--root-user-action=ignore', '--progress-bar', 'off',
+    // The conflict check reads the environment pip itself runs in (the worker's), which is not the target.
+    '--no-warn-conflicts',
   ];
   if (opts.report) args.push('--report', opts.report);
   if (!opts.allowSdist) {
