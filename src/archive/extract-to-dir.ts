@@ -39,7 +39,13 @@ function hashingTap(onDigest: (hex: string) => void): Transform {
  * paths are relative and checked, files are opened with O_EXCL, and symlinks are created only
  * after every file is in place (no entry may lie under one).
  */
-export async function extractToDir(input: Readable, dir: string, limits: ArchiveLimits, signal?: AbortSignal): Promise<ExtractedTree> {
+export async function extractToDir(
+  input: Readable,
+  dir: string,
+  limits: ArchiveLimits,
+  signal?: AbortSignal,
+  options: { stripSingleTopFolder?: boolean } = {},
+): Promise<ExtractedTree> {
   await fs.mkdir(dir, { recursive: true });
   const entries: TreeEntry[] = [];
   const files = new Map<string, TreeFile>();
@@ -75,6 +81,7 @@ export async function extractToDir(input: Readable, dir: string, limits: Archive
     await fs.mkdir(path.dirname(at), { recursive: true });
     await fs.symlink(link.target, at);
   }
+  if (options.stripSingleTopFolder === false) return { entries: sortEntries(entries), root: dir, strippedPrefix: null, summary: next.value };
   return stripSingleTopFolder(dir, entries, next.value);
 }
 

@@ -5,7 +5,7 @@ import { extractToDir } from '../archive/extract-to-dir.js';
 import { installCommandToRequirements, mergeSentContract, uploadContractOf } from '../contract/hydrosphere/index.js';
 import { encodeContract, inspectModel, type Contract, type Inspection } from '../contract/index.js';
 import { placePayload } from '../contract/payload.js';
-import { dialectDescriptions, type ServingYaml, type ServingYamlDialect } from '../contract/serving-yaml.js';
+import { checkPythonFunctions, dialectDescriptions, PYTHON_ENTRY, type ServingYaml, type ServingYamlDialect } from '../contract/serving-yaml.js';
 import { keys } from '../domain/keys.js';
 import type { TreeEntry, TreeManifest } from '../domain/tree.js';
 import type { DependencySource, PayloadInfo, TreeInfo, Warning } from '../domain/version.js';
@@ -81,7 +81,8 @@ export async function runExtract(input: ExtractInput, ports: StagePorts, ctx: St
       maxUnpackedBytes: ports.settings.maxUnpackedBytes,
       maxEntries: ports.settings.maxFiles,
       maxDepth: ports.settings.maxPathDepth,
-    }, ctx.signal);
+      // A Hydrosphere client's archive holds the payload entries by base name: a lone `src/` is the payload, not a wrapper.
+    }, ctx.signal, { stripSingleTopFolder: input.payloadAssembled !== true });
     if (extracted.strippedPrefix) ctx.log(`extract: the archive wraps everything in "${extracted.strippedPrefix}"; using it as the model root`);
 
     const inspection = await inspectWithSentContract(extracted.root, input, ports.settings.servingYaml ?? 'lenient');
@@ -148,6 +149,13 @@ async function inspectWithSentContract(root: string, input: ExtractInput, servin
   }
   const modelType = inspected?.modelType ?? input.modelType ?? `${sent.framework || 'unknown'}:unknown`;
   const merged = mergeSentContract(sent, inspected && uploadContractOf(inspected));
+  if (modelType.split(':')[0] === 'python') {
+    // The runtime calls func_main.<signature>: a sent contract is held to that like serving.yaml's.
+    const issues = await checkPythonFunctions(root, 'the contract sent with the upload', merged.contract.signatures, inspected?.servingYaml?.placements ?? null);
+    if (issues.length > 0) {
+      throw new MllError('INVALID_MODEL', `The contract sent with the upload does not match ${PYTHON_ENTRY}: ${issues.map((i) => `${i.path}: expected ${i.expected}, found ${i.found}`).join('; ')}`, { details: issues });
+    }
+  }
   return {
     contract: { ...merged.contract, framework: modelType.split(':')[0] ?? merged.contract.framework },
     modelType,

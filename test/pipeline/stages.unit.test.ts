@@ -160,6 +160,26 @@ describe('stages on in-memory ports', () => {
     assert.equal(outputs.filter((o) => o.key.includes('broken')).length, 0);
   });
 
+  it('a contract sent with the upload wins, and a python model must define a function per signature', async () => {
+    const sent = { framework: 'python', signatures: [{ name: 'predict', inputs: [{ name: 'x', dtype: 'double' as const, shape: [-1] }], outputs: [{ name: 'y', dtype: 'double' as const, shape: [-1] }] }] };
+    const assembled = [{ name: 'src/func_main.py', body: 'def predict(x):\n    return {"y": x}\n' }];
+    const ok = await uploaded('sent-ok', 1, assembled);
+    ok.client = { contract: sent, origin: { protocol: 'hydrosphere-v2' } };
+    ok.modelType = 'python:3.6';
+    const out = await extractStage.run(extractStage.input(ok), ports, ctx);
+    assert.deepEqual(out.contract.signatures, sent.signatures);
+    assert.equal(out.modelType, 'python:3.6');
+
+    const missing = await uploaded('sent-missing', 1, assembled);
+    missing.client = { contract: { ...sent, signatures: [{ ...sent.signatures[0]!, name: 'infer' }] }, origin: { protocol: 'hydrosphere-v2' } };
+    missing.modelType = 'python:3.6';
+    await assert.rejects(extractStage.run(extractStage.input(missing), ports, ctx), (err: unknown) => {
+      assert.ok(isMllError(err) && err.code === 'INVALID_MODEL' && !err.transient, String(err));
+      assert.match(err.message, /def infer\(\.\.\.\)/);
+      return true;
+    });
+  });
+
   it('a stage whose predecessor left nothing says so instead of guessing', () => {
     const r = record('early', 1, 'uploads/x', 'sha256:00', 1);
     assert.throws(() => buildStage.input(r), /without an extracted tree and contract/);
