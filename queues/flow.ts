@@ -1,4 +1,5 @@
-import type { FlowJob, FlowProducer } from 'bullmq';
+import type { FlowJob, FlowProducer, Queue } from 'bullmq';
+import { stages } from '../src/domain/version.js';
 import type { Config } from '../src/config.js';
 import { stageQueueNames } from './names.js';
 import { stageJobData, stageJobId, type StageJobData } from './jobs.js';
@@ -27,4 +28,30 @@ export async function enqueueVersion(
   input: StageJobData,
 ): Promise<void> {
   await flows.add(versionFlow(config, input));
+}
+
+/**
+ * Enqueues a version again (recovery, `mll reindex`). An earlier run's jobs may still be kept under
+ * the same ids once finished (failed and completed jobs are retained for days), and BullMQ would
+ * take the new flow for a duplicate of them and add nothing, leaving the version where it is: those
+ * are removed first. If a job of the version is still waiting, delayed or running, the version is
+ * already on its way and nothing is added. Returns whether a flow was added.
+ */
+export async function requeueVersion(
+  queue: (name: string) => Queue,
+  flows: FlowProducer,
+  config: Pick<Config, 'stageAttempts' | 'stageBackoffMs'>,
+  input: StageJobData,
+): Promise<boolean> {
+  let inFlight = false;
+  for (const stage of [...stages].reverse()) {
+    const job = await queue(stageQueueNames[stage]).getJob(stageJobId(stage, input));
+    if (!job) continue;
+    const state = await job.getState();
+    if (state === 'completed' || state === 'failed') await job.remove({ removeChildren: true });
+    else if (state !== 'unknown') inFlight = true;
+  }
+  if (inFlight) return false;
+  await enqueueVersion(flows, config, input);
+  return true;
 }

@@ -3,7 +3,8 @@
  * table (the README keeps the latest one). Needs the services: scripts/chaos.sh starts them.
  */
 import {
-  gracefulShutdown, killWorkerMidStage, loseRedis, registryOutage, storeOutage, twoWorkers, type FaultReport,
+  gracefulShutdown, killWorkerAt, loseRedis, raceSameVersion, registryOutage, reindexAfterRetainedFailure, sigtermWithOutage, storeOutage,
+  twoWorkers, webhooksAcrossRedisLoss, type FaultReport,
 } from '../test/faults/scenarios.js';
 import { killMasterMidBatch, nodesDownAtStartup, reshardDuringBatch, sentinelFailover, type RedisFaultReport } from '../test/redis/scenarios.js';
 
@@ -15,14 +16,22 @@ const redisFault = (run: () => Promise<RedisFaultReport>) => async (): Promise<F
 
 const scale = Number(process.env.MLL_CHAOS_VERSIONS ?? 5);
 const runs: (() => Promise<FaultReport>)[] = [
-  () => killWorkerMidStage('extract', scale),
-  () => killWorkerMidStage('build', scale),
-  () => killWorkerMidStage('push', scale),
+  () => killWorkerAt('extract-mid', scale),
+  () => killWorkerAt('build-mid', scale),
+  () => killWorkerAt('registry-blob-mid', scale),
+  () => killWorkerAt('push-mid', scale),
+  () => killWorkerAt('s3-multipart-mid', Math.min(scale, 2)),
   () => loseRedis(scale),
   () => storeOutage(),
   () => registryOutage(scale),
   () => gracefulShutdown(),
+  () => sigtermWithOutage('redis'),
+  () => sigtermWithOutage('store'),
+  () => sigtermWithOutage('registry'),
   () => twoWorkers(scale * 4),
+  () => raceSameVersion(scale),
+  () => webhooksAcrossRedisLoss(scale),
+  () => reindexAfterRetainedFailure(),
   redisFault(() => killMasterMidBatch()),
   redisFault(() => nodesDownAtStartup()),
   redisFault(() => reshardDuringBatch()),
@@ -42,9 +51,34 @@ for (const run of runs) {
   }
 }
 const date = new Date().toISOString().slice(0, 10);
+const webhookCell = (r: FaultReport) => (r.webhooks ? `${r.webhooks.delivered} / ${r.webhooks.expected}` : '—');
 console.log(`\nFault battery, ${date} (${((Date.now() - started) / 1000).toFixed(0)} s):\n`);
-console.log('| fault | versions attempted | released | failed with reason | lost | duplicated |');
-console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
-for (const r of rows) console.log(`| ${r.fault} | ${r.attempted} | ${r.released} | ${r.failedWithReason} | ${r.lost} | ${r.duplicated} |`);
-const bad = rows.some((r) => !(r.lost === 0 && r.duplicated === 0));
+console.log('| fault | versions attempted | released | failed with reason | lost | duplicated | hung | webhooks delivered / expected |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const r of rows) {
+  console.log(`| ${r.fault} | ${r.attempted} | ${r.released} | ${r.failedWithReason} | ${r.lost} | ${r.duplicated} | ${r.hung} | ${webhookCell(r)} |`);
+}
+
+/** What is wrong with a row, if anything: a crashed scenario's NaN counts fail every check. */
+function problems(r: FaultReport): string[] {
+  const found: string[] = [];
+  if (!(r.lost === 0)) found.push(`${r.lost} lost`);
+  if (!(r.duplicated === 0)) found.push(`${r.duplicated} duplicated`);
+  if (!(r.hung === 0)) found.push(`${r.hung} hung`);
+  if (!(r.failedWithReason === (r.expectedFailures ?? 0))) found.push(`${r.failedWithReason} failed where ${r.expectedFailures ?? 0} were meant to`);
+  if (r.webhooks && r.webhooks.delivered !== r.webhooks.expected) found.push(`${r.webhooks.delivered} of ${r.webhooks.expected} webhook events delivered`);
+  return found;
+}
+let bad = false;
+for (const r of rows) {
+  const found = problems(r);
+  if (found.length > 0) {
+    bad = true;
+    console.error(`FAIL: ${r.fault}: ${found.join(', ')}`);
+  }
+}
+if (rows.reduce((sum, r) => sum + (r.released || 0), 0) === 0) {
+  bad = true;
+  console.error('FAIL: no version was released at all');
+}
 process.exit(bad ? 1 : 0);

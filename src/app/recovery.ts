@@ -1,4 +1,4 @@
-import { enqueueVersion } from '../../queues/flow.js';
+import { requeueVersion } from '../../queues/flow.js';
 import { redisKeys, type RedisKeys } from '../catalog/redis-keys.js';
 import { isCluster, type RedisClient } from '../redis/connect.js';
 import type { RecoveredEvents } from '../webhooks/outbox.js';
@@ -33,13 +33,15 @@ export interface RecoveryResult {
  * that is not terminal. Safe to run at any time and from several processes: counters only go up,
  * older records never overwrite newer ones, and a re-enqueued stage finds its work done.
  */
-export async function rebuildFromStore(services: Pick<Services, 'catalog' | 'config' | 'flows' | 'redis' | 'hydrosphereIds'> & Partial<Pick<Services, 'outbox'>>): Promise<RecoveryResult> {
-  const { catalog, config, flows, redis, outbox } = services;
+export async function rebuildFromStore(
+  services: Pick<Services, 'catalog' | 'config' | 'flows' | 'queue' | 'redis' | 'hydrosphereIds'> & Partial<Pick<Services, 'outbox'>>,
+): Promise<RecoveryResult> {
+  const { catalog, config, flows, queue, redis, outbox } = services;
   const started = Date.now();
   const result = await catalog.reindex();
   await services.hydrosphereIds.rebuild();
   for (const record of result.unfinished) {
-    await enqueueVersion(flows, config, { model: record.model, version: record.version });
+    await requeueVersion(queue, flows, config, { model: record.model, version: record.version });
   }
   // The webhook jobs and their schedule were in Redis too; the events and deliveries are in the store.
   const webhooks = await outbox?.recover();

@@ -23,6 +23,7 @@
  * publish while it uploads (one pass); its digest is recorded, so an unchanged payload is never read again.
  */
 import path from 'node:path';
+import { parseFailpoints } from '../failpoints.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -91,7 +92,10 @@ export function createImageBuilder(config: Config, deps: ImageDeps, registries =
 export function createImageTarget(config: Config, deps: ImageDeps, registries = createRegistries(config, deps.logger)): ImageTarget {
   const logger = deps.logger.child({ component: `target-${config.target}` });
   if (config.target === 'registry') {
-    return new RegistryTarget({ store: deps.store, logger, registries, registry: config.registry!, publicRegistry: config.registryPublic });
+    return new RegistryTarget({
+      store: deps.store, logger, registries, registry: config.registry!, publicRegistry: config.registryPublic,
+      failpoints: config.failpoints ? parseFailpoints(config.failpoints) : undefined,
+    });
   }
   return new OciLayoutTarget({ store: deps.store, logger, registries, root: path.join(config.dataDirAbs, 'images') });
 }

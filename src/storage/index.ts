@@ -4,6 +4,7 @@ import { FsObjectStore } from './fs-store.js';
 import { MinioObjectStore } from './minio-store.js';
 import type { ObjectStore } from './object-store.js';
 import type { WriteLock } from './write-lock.js';
+import { parseFailpoints } from '../failpoints.js';
 
 export * from './object-store.js';
 
@@ -23,6 +24,7 @@ export function createObjectStore(config: Config, presignSecret: string, options
       prefix: config.storePrefix,
       partSize: config.s3PartSize,
       writeLock: options.writeLock,
+      failpoints: config.failpoints ? parseFailpoints(config.failpoints) : undefined,
     });
   }
   return new FsObjectStore({

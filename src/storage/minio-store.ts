@@ -8,6 +8,7 @@ import {
   type PutOptions, type VersionedObject, type WriteCondition,
 } from './object-store.js';
 import type { WriteLock } from './write-lock.js';
+import { failpoint } from '../failpoints.js';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 
@@ -34,6 +35,8 @@ export interface MinioStoreOptions {
    * PUT; OpenStack Swift's s3api answers 501). Unused when the server has them.
    */
   writeLock?: WriteLock;
+  /** Testing only (MLL_FAILPOINTS): s3-multipart-mid pauses once a multipart upload's first part is in. */
+  failpoints?: Map<string, number>;
 }
 
 /** How a server does compare-and-swap: itself, or under the write lock. */
@@ -56,6 +59,7 @@ export class MinioObjectStore implements ObjectStore {
   private bucketReady: Promise<void> | undefined;
   private conditionalMode: Promise<ConditionalMode> | undefined;
   private readonly writeLock: WriteLock | undefined;
+  private readonly failpoints: Map<string, number> | undefined;
 
   constructor(options: MinioStoreOptions) {
     this.client = s3Client(options.endpoint, options);
@@ -64,6 +68,7 @@ export class MinioObjectStore implements ObjectStore {
     this.prefix = options.prefix ?? '';
     this.partSize = options.partSize;
     this.writeLock = options.writeLock;
+    this.failpoints = options.failpoints;
   }
 
   private name(key: string): string {
@@ -154,6 +159,10 @@ export class MinioObjectStore implements ObjectStore {
     };
     try {
       send(firstPart);
+      if (this.failpoints?.has('s3-multipart-mid')) {
+        await Promise.all(pending);
+        await failpoint(this.failpoints, 's3-multipart-mid', signal);
+      }
       for (let next = await parts.next(); !next.done; next = await parts.next()) {
         if (failure) break;
         send(next.value);

@@ -4,9 +4,15 @@
  * the reports; `npm run chaos` runs the same scenarios with more versions and prints a table.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import type { FlowJob } from 'bullmq';
+import { versionFlow } from '../../queues/flow.js';
+import { stageJobId } from '../../queues/jobs.js';
 import { stageQueueNames } from '../../queues/names.js';
 import { stageStatus, type Stage, type VersionStatus } from '../../src/domain/version.js';
 import { startTestApp, type TestApp } from '../support/app.js';
@@ -35,6 +41,8 @@ export interface FaultReport {
   duplicated: number;
   /** Processes that did not exit within their grace period plus a bound after SIGTERM: must be 0. */
   hung: number;
+  /** Failures the scenario causes on purpose (a permanent outage); any other failure is unexpected. */
+  expectedFailures?: number;
   /** Webhook events received (once per event id) of those expected, when the scenario has a receiver. */
   webhooks?: { delivered: number; expected: number };
   /** Other observations the tests assert on. */
@@ -110,27 +118,56 @@ async function upload(app: TestApp, model: string, body: Buffer): Promise<number
   return res.body.version;
 }
 
+/** Where a worker is killed: in the middle of a stage, or at a precise point of the work inside one. */
+export type KillPoint = 'extract-mid' | 'build-mid' | 'registry-blob-mid' | 'push-mid' | 's3-multipart-mid';
+
+const killPointFault: Record<KillPoint, string> = {
+  'extract-mid': 'worker SIGKILLed mid-extract',
+  'build-mid': 'worker SIGKILLed mid-build',
+  'registry-blob-mid': 'worker SIGKILLed inside a blob upload to the registry',
+  'push-mid': 'worker SIGKILLed between publish and release',
+  's3-multipart-mid': 'worker SIGKILLed inside a multipart upload to S3 (extract storing a 12 MiB file)',
+};
+
+/** The python model plus a file of `mib` MiB of random bytes: stored by extract in several S3 parts. */
+async function bigModelTar(mib: number): Promise<Buffer> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mll-big-model-'));
+  try {
+    await fs.cp(pythonModel, dir, { recursive: true });
+    await fs.writeFile(path.join(dir, 'src', 'weights.bin'), randomBytes(mib * 1024 * 1024));
+    return await tarOf(dir);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Waits until a process says (on stderr) that it is paused at a failpoint. */
+function waitForFailpoint(proc: ServiceProcess, name: string, timeoutMs = 60_000): Promise<true> {
+  return waitFor(`the worker to pause at ${name}`, async () => (proc.output().includes(`failpoint ${name}: pausing`) ? true : undefined), timeoutMs);
+}
+
 /**
- * A worker process is SIGKILLed in the middle of a stage (held there by a failpoint); a fresh
- * worker takes the job over once its lock expires. The version must complete exactly once.
+ * A worker process is SIGKILLed while it is paused at a failpoint: in the middle of a stage, inside
+ * a blob upload to the registry (part of the body sent), inside a multipart upload to S3 (one part
+ * in), or between publishing the image and releasing the version. A fresh worker takes the job over
+ * once its lock expires. Every version must complete exactly once, with one image each.
  */
-export async function killWorkerMidStage(stage: Stage, versions = 1): Promise<FaultReport> {
-  const app = await startTestApp({ workers: false, target: 'registry', env: { MLL_STAGE_LOCK_MS: '1500' } });
+export async function killWorkerAt(point: KillPoint, versions = 1): Promise<FaultReport> {
+  const s3 = point === 's3-multipart-mid';
+  const app = await startTestApp({ workers: false, target: 'registry', store: s3 ? 'minio' : 'fs', env: { MLL_STAGE_LOCK_MS: '1500' } });
   const workers: ServiceProcess[] = [];
   try {
-    const doomed = spawnService('workers', { ...app.env, MLL_FAILPOINTS: `${stage}-mid=sleep:600000` });
+    const doomed = spawnService('workers', { ...app.env, MLL_FAILPOINTS: `${point}=sleep:600000` });
     workers.push(doomed);
-    const model = uniqueName(`kill-${stage}`);
-    const body = await modelTar();
+    const model = uniqueName(`kill-${point.replace(/-mid$/, '')}`);
+    const body = s3 ? await bigModelTar(12) : await modelTar();
     const created: { model: string; version: number }[] = [];
     for (let i = 0; i < versions; i++) created.push({ model, version: await upload(app, model, body) });
-    const status = ({ extract: 'extracting', build: 'building', push: 'pushing' } as const)[stage];
-    await waitForStatus(app, model, created[0]!.version, [status]);
-    await sleep(1500); // well inside the failpoint's pause
+    await waitForFailpoint(doomed, point);
     doomed.kill('SIGKILL');
     const killed = await doomed.exited;
     workers.push(spawnService('workers', app.env));
-    const report = await account(`worker SIGKILLed mid-${stage}`, app, created, { killedBy: killed.signal });
+    const report = await account(killPointFault[point], app, created, { killedBy: killed.signal });
     // The numbers go on after the crash.
     const after = await upload(app, model, body);
     await waitForStatus(app, model, after, ['released']);
@@ -143,6 +180,11 @@ export async function killWorkerMidStage(stage: Stage, versions = 1): Promise<Fa
     await Promise.all(workers.map((w) => w.exited));
     await app.stop();
   }
+}
+
+/** A worker SIGKILLed in the middle of a stage (see killWorkerAt). */
+export function killWorkerMidStage(stage: Stage, versions = 1): Promise<FaultReport> {
+  return killWorkerAt(`${stage}-mid`, versions);
 }
 
 const redisAnswers = (url: string) => waitFor(`Redis at ${url}`, async () => {
@@ -252,7 +294,9 @@ export async function storeOutage(): Promise<FaultReport> {
     const failed = await waitForStatus(app, model, v2, ['failed', 'released'], 60_000);
     notes.permanentOutage = { status: failed.status, code: failed.error?.code };
     await proxy.up();
-    return await account('object store down (upload, extract, permanent)', app, created, notes);
+    const report = await account('object store down (upload → 503, extract → retried, then for good)', app, created, notes);
+    report.expectedFailures = 1;
+    return report;
   } finally {
     await proxy.up().catch(() => undefined);
     await app.stop();
@@ -287,6 +331,7 @@ export async function registryOutage(versions = 2): Promise<FaultReport> {
     const report = await account('registry down during push (a while, then for good)', app, created, {
       permanentOutage: { status: failed.status, code: failed.error?.code },
     });
+    report.expectedFailures = 1;
     await registry.start();
     report.notes.tags = (await registryTags(`${registry.host}/chaos`, model)).sort();
     return report;
@@ -483,6 +528,83 @@ ${c.version}`));
     await observer.stop();
     await rx.close();
     await ownRedis.stop();
+  }
+}
+
+/**
+ * Two worker processes race on the same versions: every version is enqueued twice (a second flow
+ * under other job ids), so both run its stages at once and both write its record. The record is
+ * changed by compare-and-swap: each version must be released once (one 'released' transition),
+ * with every stage's finish recorded, and one image.
+ */
+export async function raceSameVersion(versions = 4): Promise<FaultReport> {
+  const app = await startTestApp({ workers: false, target: 'registry', env: { MLL_EXTRACT_CONCURRENCY: '4', MLL_BUILD_CONCURRENCY: '4' } });
+  const workers = [spawnService('workers', app.env), spawnService('workers', app.env)];
+  try {
+    const model = uniqueName('race');
+    const body = await modelTar();
+    const created: { model: string; version: number }[] = [];
+    const { flows, config } = app.running.services;
+    for (let i = 0; i < versions; i++) {
+      const version = await upload(app, model, body);
+      created.push({ model, version });
+      // The same version's flow again, under other job ids: BullMQ sees two different flows.
+      const twin = versionFlow(config, { model, version });
+      const rename = (job: FlowJob): FlowJob => ({ ...job, opts: { ...job.opts, jobId: `${job.opts!.jobId}.twin` }, children: job.children?.map(rename) });
+      await flows.add(rename(twin));
+    }
+    const report = await account('two workers racing the same versions (each enqueued twice)', app, created);
+    let incomplete = 0;
+    for (const c of created) {
+      const v = await versionOf(app, c.model, c.version);
+      if (!v || !(['extract', 'build', 'push'] as const).every((st) => v.stages[st]?.finishedAt) || !v.image?.digest) incomplete += 1;
+    }
+    report.notes.incompleteRecords = incomplete;
+    report.lost += incomplete;
+    const tags = await registryTags(app.registry!, model);
+    report.notes.tags = tags.length;
+    if (tags.length !== versions) report.duplicated += 1;
+    return report;
+  } finally {
+    for (const w of workers) w.kill('SIGKILL');
+    await Promise.all(workers.map((w) => w.exited));
+    await app.stop();
+  }
+}
+
+/**
+ * A version fails for good while the object store is down, so the failure is only in Redis (the
+ * store still says it was extracting) and its failed jobs are kept under their ids. Once the store
+ * is back, `mll reindex` must run it again: the kept jobs must not make the new flow a no-op.
+ */
+export async function reindexAfterRetainedFailure(): Promise<FaultReport> {
+  const s3 = new URL(services.s3().endpoint);
+  const proxy = await startTcpProxy(s3.hostname, Number(s3.port));
+  const app = await startTestApp({
+    store: 'minio',
+    env: { MLL_S3_ENDPOINT: `http://${proxy.host}:${proxy.port}`, MLL_STAGE_ATTEMPTS: '2', MLL_STAGE_BACKOFF_MS: '200', MLL_FAILPOINTS: 'extract-mid=sleep:1000' },
+  });
+  try {
+    const model = uniqueName('reindex-retained');
+    const version = await upload(app, model, await modelTar());
+    await waitForStatus(app, model, version, ['extracting']);
+    await proxy.down();
+    const failed = await waitForStatus(app, model, version, ['failed', 'released'], 60_000);
+    await proxy.up();
+    const { catalog, queue } = app.running.services;
+    const durable = await catalog.getDurable(model, version);
+    const kept = await queue(stageQueueNames.extract).getJob(stageJobId('extract', { model, version }));
+    const notes: Record<string, unknown> = {
+      shownWhileDown: failed.status, durableStatus: durable.status, keptJobState: await kept?.getState(),
+    };
+    const reindex = await api<{ requeued: number }>(`${app.url}/api/v1/admin/reindex`, { method: 'POST' });
+    notes.reindex = { status: reindex.status, requeued: reindex.body.requeued };
+    const report = await account('a version failed while the store was down, then mll reindex (its failed jobs kept)', app, [{ model, version }], notes);
+    return report;
+  } finally {
+    await proxy.up().catch(() => undefined);
+    await app.stop();
+    await proxy.close();
   }
 }
 

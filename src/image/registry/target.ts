@@ -1,6 +1,7 @@
 import type { Logger } from '../../log.js';
 import type { ObjectStore } from '../../storage/object-store.js';
 import { MllError } from '../../errors.js';
+import { failpoint } from '../../failpoints.js';
 import { publishBlobs, seconds, type BlobWriter } from '../publish/publish.js';
 import type { BuiltImage, ImageTarget, PublishedImage, PublishRef, StageContext } from '../types.js';
 import { formatBytes } from '../util.js';
@@ -19,6 +20,8 @@ export interface RegistryTargetOptions {
   chunkSize?: number;
   /** New layers uploaded at once (6 by default; blobs that are mostly present are checked 16 at a time). */
   concurrency?: number;
+  /** Testing only (MLL_FAILPOINTS): registry-blob-mid pauses inside a blob upload. */
+  failpoints?: Map<string, number>;
 }
 
 /**
@@ -54,14 +57,16 @@ export class RegistryTarget implements ImageTarget {
     const started = performance.now();
     const concurrency = this.options.concurrency ?? 6;
     const chunkSize = this.options.chunkSize;
+    const { failpoints } = this.options;
+    const afterFirstChunk = failpoints?.has('registry-blob-mid') ? () => failpoint(failpoints, 'registry-blob-mid', ctx.signal) : undefined;
     const writer: BlobWriter = {
       known: (blob, source, image, signal) => {
         // Base layers of a runtime in the same registry are mounted across repositories.
         const mountFrom = blob.source.kind === 'base' && image.base?.registry === this.host && image.base.repository !== repository
           ? image.base.repository : undefined;
-        return client.uploadBlob(repository, source, { mountFrom, chunkSize, signal });
+        return client.uploadBlob(repository, source, { mountFrom, chunkSize, signal, afterFirstChunk });
       },
-      hashing: (reader, signal) => client.uploadHashing(repository, reader, { chunkSize, signal }),
+      hashing: (reader, signal) => client.uploadHashing(repository, reader, { chunkSize, signal, afterFirstChunk }),
       // Known blobs are mostly a HEAD each (present) or a mount: many at once; new layers stream: a few at once.
       concurrency: { hashing: concurrency, known: Math.max(concurrency, 16) },
     };

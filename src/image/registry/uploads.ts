@@ -22,6 +22,8 @@ export interface UploadOptions {
   signal?: AbortSignal;
   /** Bytes sent so far for this blob (counted once they reach the socket). */
   onBytes?: (bytes: number) => void;
+  /** Testing only: awaited once a body's first chunk is sent (the registry-blob-mid failpoint). */
+  afterFirstChunk?: () => Promise<void>;
 }
 
 type Session = { location: URL; offset: number };
@@ -68,12 +70,12 @@ export function uploadBlob(client: RegistryClient, repository: string, source: B
           const begin = session.offset;
           const end = Math.min(source.size, begin + chunkSize);
           session = await patch(client, session, scopes, `Uploading blob ${source.digest} to ${repository}`, {
-            begin, end, signal, body: () => counted(source.open(begin, end, signal), options.onBytes),
+            begin, end, signal, body: () => counted(source.open(begin, end, signal), options.onBytes, options.afterFirstChunk),
           });
         }
         await commit(client, session.location, source.digest, undefined, scopes, signal, repository);
       } else {
-        await commit(client, session.location, source.digest, source, scopes, signal, repository, options.onBytes);
+        await commit(client, session.location, source.digest, source, scopes, signal, repository, options.onBytes, options.afterFirstChunk);
       }
     } catch (err) {
       if (!chunked) session = undefined;
@@ -114,7 +116,7 @@ export function uploadHashing(client: RegistryClient, repository: string, reader
     while (!reader.done) {
       const part = reader.part(Math.min(reader.size, reader.offset + chunk));
       session = await patch(client, session, scopes, `Uploading a blob to ${repository}`, {
-        begin: part.begin, end: part.end, signal, body: () => counted(part.open(), options.onBytes),
+        begin: part.begin, end: part.end, signal, body: () => counted(part.open(), options.onBytes, options.afterFirstChunk),
       });
       part.accept();
     }
@@ -144,14 +146,14 @@ async function patch(
 
 async function commit(
   client: RegistryClient, at: URL, digest: string, source: BlobSource | undefined, scopes: string[], signal: AbortSignal | undefined,
-  repository: string, onBytes?: (n: number) => void,
+  repository: string, onBytes?: (n: number) => void, afterFirstChunk?: () => Promise<void>,
 ): Promise<void> {
   const url = new URL(at);
   url.searchParams.set('digest', digest);
   const res = await client.request({
     method: 'PUT', url, scopes, signal,
     headers: { 'content-type': 'application/octet-stream', 'content-length': String(source?.size ?? 0) },
-    body: source ? () => counted(source.open(0, source.size, signal), onBytes) : undefined,
+    body: source ? () => counted(source.open(0, source.size, signal), onBytes, afterFirstChunk) : undefined,
   });
   if (res.status !== 201) throw await client.failure(res, `Uploading blob ${digest} to ${repository}`);
   await res.drain();
@@ -182,13 +184,16 @@ function errText(err: unknown): string {
   return isMllError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
 }
 
-async function counted(stream: Promise<Readable> | Readable, onBytes?: (n: number) => void): Promise<Readable> {
+async function counted(stream: Promise<Readable> | Readable, onBytes?: (n: number) => void, afterFirstChunk?: () => Promise<void>): Promise<Readable> {
   const s = await stream;
-  if (!onBytes) return s;
+  if (!onBytes && !afterFirstChunk) return s;
+  let first = true;
   async function* gen(): AsyncGenerator<Buffer> {
     for await (const chunk of s as AsyncIterable<Buffer>) {
-      onBytes!(chunk.length);
+      onBytes?.(chunk.length);
       yield chunk;
+      if (first && afterFirstChunk) await afterFirstChunk();
+      first = false;
     }
   }
   return tiedTo(Readable.from(gen(), { objectMode: false }), s);
