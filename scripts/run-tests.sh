@@ -22,15 +22,8 @@ fi
 mkdir -p test-output
 # Default reporter (TAP when not on a terminal): CI reads its summary lines. --test-force-exit:
 # a test file whose tests have all finished must not keep the run waiting on a stray handle.
-# --test-timeout: a test waiting on a hung service fails the run instead of stalling it.
-run() {
-  node --import tsx --test --test-force-exit --test-timeout="${MLL_TEST_TIMEOUT_MS:-240000}" \
-    --test-concurrency="${MLL_TEST_CONCURRENCY:-4}" "$@"
-}
-status=0
-run "${files[@]}" || status=$?
-if ((whole)) && [[ -n "${MLL_TEST_REDIS_CLUSTER:-}" ]]; then
-  echo "== the end-to-end suite and the fault battery again, on the Redis Cluster ($MLL_TEST_REDIS_CLUSTER)" >&2
-  REDIS_URL="$MLL_TEST_REDIS_CLUSTER" run test/e2e/pipeline.test.ts test/faults/*.test.ts || status=$?
-fi
-exit "$status"
+# Timeouts: each test gets MLL_TEST_TIMEOUT_MS (test/support/default-test-timeout.ts), so a test
+# waiting on a hung service fails the run instead of stalling it; --test-timeout bounds each whole
+# file (node 20 applies it per file when files run in their own processes).
+exec node --import tsx --import ./test/support/default-test-timeout.ts --test --test-force-exit \
+  --test-timeout="${MLL_TEST_FILE_TIMEOUT_MS:-1800000}" --test-concurrency="${MLL_TEST_CONCURRENCY:-4}" "${files[@]}"
