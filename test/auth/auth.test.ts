@@ -193,7 +193,7 @@ it('prints a first admin token on the first start instead of running open, and o
   const first = spawnService('api', env);
   try {
     const token = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no token printed: ${first.output()}`)), 30_000);
+      const timer = setTimeout(() => reject(new Error(`no token printed: ${first.output()}`)), 120_000);
       first.child.stderr!.on('data', () => {
         const m = /\n {4}(mll_[A-Za-z0-9]{12}_[A-Za-z0-9_-]+)\n/.exec(first.output());
         if (m) {
