@@ -141,6 +141,18 @@ describe('v2: metadata contract (JSON)', () => {
     });
   });
 
+  test('a record as hydrosdk writes it back: a map of name to field (a subfield may be called data)', () => {
+    const got = contractFromV3Signature({
+      signatureName: 'predict',
+      inputs: [{ name: 'rec', profile: 'NONE', shape: { dims: [-1] }, subfields: { data: { dtype: 'DT_STRING', shape: { dims: [] } }, n: { dtype: 'DT_INT64', profile: 'NUMERICAL' } } }],
+      outputs: [{ name: 'y', dtype: 'DT_FLOAT', shape: { dims: [] } }],
+    });
+    assert.deepEqual(got.contract.signatures[0]?.inputs[0], {
+      name: 'rec', dtype: 'subfields', shape: [-1],
+      subfields: [{ name: 'data', dtype: 'string', shape: [] }, { name: 'n', dtype: 'int64', shape: null, profile: 'numerical' }],
+    });
+  });
+
   test('an unknown profile is a warning, the field gets NONE', () => {
     const got = contractFromV2Json({ predict: { inputs: [{ name: 'x', dtype: 'DT_FLOAT', profile: 'REAL' }], outputs: [{ name: 'y', dtype: 'DT_FLOAT' }] } });
     assert.equal(got.contract.signatures[0]?.name, 'Predict');
@@ -197,7 +209,10 @@ describe('ours written the way the clients read it', () => {
     const v2 = toV2Contract('demo', contract);
     assert.equal(v2.predict?.signatureName, 'predict');
     assert.deepEqual(v2.predict?.inputs[0], { name: 'x', profile: 'NUMERICAL', shape: { dim: [{ size: -1, name: '' }, { size: 2, name: '' }], unknownRank: false }, dtype: 'DT_DOUBLE' });
-    assert.deepEqual(v2.predict?.inputs[2]?.subfields?.data[0], { name: 'age', profile: 'NONE', shape: { dim: [], unknownRank: false }, dtype: 'DT_INT32' });
+    // hydrosdk reads a record as a map of name to field (field_from_dict: subfields.items()), not protobuf's {data: [...]}.
+    assert.deepEqual(v2.predict?.inputs[2]?.subfields?.age, { profile: 'NONE', shape: { dim: [], unknownRank: false }, dtype: 'DT_INT32' });
+    assert.deepEqual(Object.keys(v2.predict?.inputs[2]?.subfields ?? {}), ['age', 'name'], 'in the contract\'s order');
+    assert.equal(v2.predict?.inputs[2]?.dtype, undefined, 'a record has subfields instead of a dtype');
     assert.deepEqual(v2.predict?.outputs[0]?.shape, { dim: [], unknownRank: true });
     assert.deepEqual(contractFromV2Json(JSON.parse(JSON.stringify(v2))).contract, contract);
   });
@@ -210,6 +225,7 @@ describe('ours written the way the clients read it', () => {
     assert.deepEqual(v3.inputs[0], { name: 'x', profile: 'NUMERICAL', shape: { dims: [-1, 2] }, dtype: 'DT_DOUBLE' });
     assert.deepEqual(v3.outputs[0], { name: 'y', profile: 'NONE', dtype: 'DT_FLOAT' });
     assert.deepEqual(contractFromV3Signature(JSON.parse(JSON.stringify(v3))).contract.signatures[0]?.inputs[2], contract.signatures[0]!.inputs[2]);
+    assert.deepEqual(v3.inputs[2]?.subfields, { age: { profile: 'NONE', shape: { dims: [] }, dtype: 'DT_INT32' }, name: { profile: 'NONE', shape: { dims: [] }, dtype: 'DT_STRING' } });
   });
 });
 

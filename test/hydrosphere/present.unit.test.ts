@@ -15,6 +15,7 @@ const contract: Contract = {
         { name: 'x', dtype: 'double', shape: [-1, 28], dimNames: ['batch', null], profile: 'numerical' },
         { name: 's', dtype: 'string', shape: [] },
         { name: 'u', dtype: 'int64', shape: null },
+        { name: 'person', dtype: 'subfields', shape: [-1], subfields: [{ name: 'age', dtype: 'int32', shape: [] }, { name: 'address', dtype: 'subfields', shape: [], subfields: [{ name: 'zip', dtype: 'string', shape: [] }] }] },
       ],
       outputs: [{ name: 'y', dtype: 'unsupported:FLOAT8E4M3FN', shape: [-1] }],
     },
@@ -56,7 +57,14 @@ describe('Hydrosphere answers built from a version record', () => {
     assert.deepEqual(v2.predict.inputs[2]!.shape, { dim: [], unknownRank: true });
     assert.equal(v2.predict.outputs[0]!.dtype, 'DT_INVALID', 'a type the binary contract cannot hold');
     const v3 = v3ModelSignature(record('released', { contract }));
-    assert.deepEqual(v3.inputs.map((f) => f.shape), [{ dims: [-1, 28] }, { dims: [] }, undefined]);
+    assert.deepEqual(v3.inputs.map((f) => f.shape), [{ dims: [-1, 28] }, { dims: [] }, undefined, { dims: [-1] }]);
+    // A record: hydrosdk's field_from_dict iterates subfields.items(), so a map of name to field.
+    assert.deepEqual(v3.inputs[3]!.subfields, {
+      age: { profile: 'NONE', shape: { dims: [] }, dtype: 'DT_INT32' },
+      address: { profile: 'NONE', shape: { dims: [] }, subfields: { zip: { profile: 'NONE', shape: { dims: [] }, dtype: 'DT_STRING' } } },
+    });
+    assert.deepEqual(Object.keys(v2.predict.inputs[3]!.subfields!), ['age', 'address']);
+    assert.equal(v2.predict.inputs[3]!.dtype, undefined);
     assert.deepEqual(v3ModelSignature(record('queued')), { signatureName: '', inputs: [], outputs: [] }, 'not known yet: empty, still readable');
     assert.deepEqual(v2ModelContract('m', record('queued')).predict, { signatureName: '', inputs: [], outputs: [] });
     const sent = record('queued', { client: { contract: { framework: '', signatures: [contract.signatures[0]!] } } });

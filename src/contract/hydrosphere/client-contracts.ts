@@ -14,7 +14,8 @@ import { decodeLegacyContract } from './legacy-binary.js';
  *   files in the old `field_name`/`info` layout are recognised too);
  * - v2 (hs CLI 2.x, hydrosdk 2.x): metadata `contract: {modelName, predict: {signatureName, inputs,
  *   outputs}}`, early 2019 `contract: {modelName, signatures: [...]}`, fields
- *   `{name, profile, shape: {dim: [{size, name}], unknownRank}, dtype: "DT_DOUBLE"}` or `subfields`;
+ *   `{name, profile, shape: {dim: [{size, name}], unknownRank}, dtype: "DT_DOUBLE"}` or `subfields`
+ *   (a list, protobuf's `{data: [...]}`, or hydrosdk's map of name to field);
  * - v3 (hydrosdk 3.x, hs 3.x): metadata `modelSignature: {signatureName, inputs: [{name, profile,
  *   shape: {dims: [...]}, dtype}], outputs}`, a scalar as `dims: []`.
  * Protobuf's JSON spellings are all accepted (lowerCamelCase or snake_case keys, int64 as text,
@@ -95,6 +96,17 @@ function int64(v: Json): number | null {
   if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
   if (typeof v === 'string' && /^-?[0-9]{1,15}$/.test(v)) return Number(v);
   return null;
+}
+
+/**
+ * A record's fields in any form a client writes them: protobuf JSON's `{data: [...]}`, the hs 2.x
+ * CLI's and hydrosdk's plain list, or hydrosdk's own answer form, a map of name to field.
+ */
+function subfieldList(raw: Json): Json {
+  if (!isObject(raw)) return raw;
+  // A map entry is a field (an object); protobuf's `data` is a list.
+  if (Object.keys(raw).length === 1 && Array.isArray(raw.data)) return raw.data;
+  return Object.entries(raw).map(([name, f]) => (isObject(f) ? { ...f, name } : f));
 }
 
 class JsonReader {
@@ -190,9 +202,7 @@ class JsonReader {
     if (typeof name !== 'string' || !isPlainName(name)) this.issue(`${at}.name`, 'a field name (no spaces or control characters)', name);
     const shape = version === 'v2' ? this.shapeV2(v.shape, `${at}.shape`) : this.shapeV3(v.shape, `${at}.shape`);
     const profile = this.profile(v.profile, `${at}.profile`);
-    // A record's fields: protobuf JSON writes `subfields: {data: [...]}`, the hs 2.x CLI a plain list.
-    const rawSub = v.subfields;
-    const subList = Array.isArray(rawSub) ? rawSub : isObject(rawSub) ? get(rawSub, 'data') : undefined;
+    const subList = subfieldList(v.subfields ?? v.fields);
     let field: ContractField | null = null;
     if (subList !== undefined && subList !== null) {
       if (depth >= MAX_SUBFIELD_DEPTH) {
@@ -291,7 +301,8 @@ export interface HydroFieldV2 {
   profile: string;
   shape: { dim: { size: number; name: string }[]; unknownRank: boolean };
   dtype?: string;
-  subfields?: { data: HydroFieldV2[] };
+  /** hydrosdk's field_from_dict reads a record as a map of name to field (`subfields.items()`). */
+  subfields?: Record<string, Omit<HydroFieldV2, 'name'>>;
 }
 
 export interface HydroSignatureV2 {
@@ -305,7 +316,7 @@ export interface HydroFieldV3 {
   profile: string;
   shape?: { dims: number[] };
   dtype?: string;
-  subfields?: { data: HydroFieldV3[] };
+  subfields?: Record<string, Omit<HydroFieldV3, 'name'>>;
 }
 
 export interface HydroSignatureV3 {
@@ -322,6 +333,19 @@ function dtypeName(f: ContractField): string {
   return isNamedDtype(f.dtype) ? tfEnumNameOf(f.dtype) : 'DT_INVALID';
 }
 
+/**
+ * A record's fields as hydrosdk 2.x/3.x read them back (`for k, v in subfields.items():
+ * field_from_dict(k, v)`): a map of name to field; protobuf's `{data: [...]}` would be read as one
+ * field named "data" and fail. Subfield names are unique (the contract checks them).
+ */
+function subfieldMap<F extends { name: string }>(fields: ContractField[], write: (f: ContractField) => F): Record<string, Omit<F, 'name'>> {
+  // fromEntries defines own properties, so even a field named __proto__ stays a field.
+  return Object.fromEntries(fields.map((f) => {
+    const { name, ...rest } = write(f);
+    return [name, rest];
+  }));
+}
+
 function fieldV2(f: ContractField): HydroFieldV2 {
   const out: HydroFieldV2 = {
     name: f.name,
@@ -330,7 +354,7 @@ function fieldV2(f: ContractField): HydroFieldV2 {
       ? { dim: [], unknownRank: true }
       : { dim: f.shape.map((size, i) => ({ size, name: f.dimNames?.[i] ?? '' })), unknownRank: false },
   };
-  if (f.dtype === SUBFIELDS) out.subfields = { data: (f.subfields ?? []).map(fieldV2) };
+  if (f.dtype === SUBFIELDS) out.subfields = subfieldMap(f.subfields ?? [], fieldV2);
   else out.dtype = dtypeName(f);
   return out;
 }
@@ -361,7 +385,7 @@ export function toV2Contract(modelName: string, contract: Contract): { modelName
 function fieldV3(f: ContractField): HydroFieldV3 {
   const out: HydroFieldV3 = { name: f.name, profile: profileName(f) };
   if (f.shape !== null) out.shape = { dims: [...f.shape] };
-  if (f.dtype === SUBFIELDS) out.subfields = { data: (f.subfields ?? []).map(fieldV3) };
+  if (f.dtype === SUBFIELDS) out.subfields = subfieldMap(f.subfields ?? [], fieldV3);
   else out.dtype = dtypeName(f);
   return out;
 }
