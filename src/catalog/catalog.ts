@@ -331,6 +331,21 @@ export class Catalog {
     return { items, total, nextBefore: numbers.length > options.limit ? page[page.length - 1]! : null };
   }
 
+  /** Every version of every model, by model name then number (two reads per model; for listings that must be complete). */
+  async listVersionRefs(): Promise<{ model: string; version: number }[]> {
+    const out: { model: string; version: number }[] = [];
+    let cursor = '-';
+    for (;;) {
+      const names = await this.redis.zrangebylex(this.k.models(), cursor, '+', 'LIMIT', 0, 200).catch((e: unknown) => Promise.reject(redisDown(e)));
+      const numbers = await Promise.all(names.map((model) => this.redis.zrange(this.k.versions(model), 0, -1))).catch((e: unknown) => Promise.reject(redisDown(e)));
+      names.forEach((model, i) => {
+        for (const n of numbers[i]!) out.push({ model, version: Number(n) });
+      });
+      if (names.length < 200) return out;
+      cursor = `(${names[names.length - 1]}`;
+    }
+  }
+
   /** Many records: one MGET per model, as each model has its own slot (cache misses fall back to the store one by one). */
   async getMany(refs: { model: string; version: number }[]): Promise<VersionRecord[]> {
     if (refs.length === 0) return [];

@@ -91,6 +91,30 @@ describe('Hydrosphere follow-up routes on versions (any route made them), with B
     }
   });
 
+  it('lists versions uploaded through our own API that no Hydrosphere route has shown yet, each with its own id that stays', async () => {
+    const model = uniqueName('hslist');
+    const first = await upload(model, await tarOf(pythonModel));
+    const second = await upload(model, await tarOf(pythonModel));
+    // hydrosdk's ModelVersion.list / find_by_id: the whole list, nothing looked up by name before.
+    const list = await get<Mv[]>('/api/v2/model/version');
+    for (const mv of list) {
+      assertHydrosdk2ModelVersion(mv);
+      assertHydrosdk3ModelVersion(mv);
+    }
+    const mine = list.filter((mv) => mv.model.name === model).sort((a, b) => a.modelVersion - b.modelVersion);
+    assert.deepEqual(mine.map((mv) => mv.modelVersion), [first, second]);
+    const ids = list.map((mv) => mv.id);
+    assert.equal(new Set(ids).size, ids.length, 'no id is given twice');
+    assert.deepEqual([...ids].sort((a, b) => a - b), ids, 'oldest id first');
+    assert.ok(!ids.includes(mine[0]!.model.id), 'model and version ids come from one counter');
+    const byName = await get<Mv>(`/api/v2/model/version/${model}/${second}`);
+    assert.equal(byName.id, mine[1]!.id, 'the id the list gave is the version\'s');
+    const again = (await get<Mv[]>('/api/v2/model/version')).filter((mv) => mv.model.name === model);
+    assert.deepEqual(again.map((mv) => mv.id).sort(), mine.map((mv) => mv.id).sort(), 'listing again gives no new ids');
+    const build = await get<{ id: number; version: number }>(`/api/v1/model/build/${mine[0]!.id}`);
+    assert.equal(build.version, first);
+  });
+
   it('streams the build log as Log events numbered from 0, ends with EndOfStream and closes; Last-Event-ID resumes', async () => {
     const model = uniqueName('hslogs');
     const version = await upload(model, await tarOf(pythonModel));

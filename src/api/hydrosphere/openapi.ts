@@ -65,7 +65,7 @@ const paths: Record<string, Record<string, unknown>> = {
   },
   '/api/v2/model/version': {
     get: {
-      summary: 'Every version that has a Hydrosphere id, as ModelVersions',
+      summary: 'Every version, as ModelVersions (a version without a Hydrosphere id gets one)',
       tags, responses: { 200: json({ type: 'array', items: ref('HydrosphereModelVersion') }), ...errors(401, 403, 503) },
     },
   },

@@ -42,8 +42,12 @@ export class HydrosphereVersions {
     return id === undefined ? null : this.ofRecord(record);
   }
 
-  /** Every version that has a Hydrosphere id, oldest id first. */
+  /**
+   * Every version, oldest id first. A version that has no Hydrosphere id yet (uploaded through our
+   * own API and never shown by these routes) gets one here: hydrosdk finds versions only in this list.
+   */
   async list(): Promise<HydrosphereVersion[]> {
+    await this.giveIdsToAll();
     const entries = await this.ids.listVersions();
     // One round trip; if a record is gone (an id whose version was never made), one by one without it.
     const records: (VersionRecord | null)[] = await this.catalog.getMany(entries.map((e) => e.ref)).catch(() =>
@@ -59,6 +63,22 @@ export class HydrosphereVersions {
       return { id: entries[i]!.id, model: await model, record };
     }));
     return views.filter((v): v is HydrosphereVersion => v !== null);
+  }
+
+  private async giveIdsToAll(): Promise<void> {
+    const [refs, withIds] = await Promise.all([this.catalog.listVersionRefs(), this.ids.listVersions()]);
+    const known = new Set(withIds.map((e) => `${e.ref.model}/${e.ref.version}`));
+    const missing = refs.filter((r) => !known.has(`${r.model}/${r.version}`));
+    // A few at a time, in catalogue order; the record is read for an id its upload claimed but did not bind.
+    for (let i = 0; i < missing.length; i += 8) {
+      await Promise.all(missing.slice(i, i + 8).map(async (ref) => {
+        const record = await this.catalog.get(ref.model, ref.version).catch((err: unknown) => {
+          if (isMllError(err) && (err.code === 'VERSION_NOT_FOUND' || err.code === 'MODEL_NOT_FOUND')) return null;
+          throw err;
+        });
+        if (record) await this.ids.ensureVersion(ref, originOf(record).id);
+      }));
+    }
   }
 
   private modelOf(record: VersionRecord): Promise<HydrosphereModel> {
