@@ -337,7 +337,7 @@ export class Catalog {
     let cursor = '-';
     for (;;) {
       const names = await this.redis.zrangebylex(this.k.models(), cursor, '+', 'LIMIT', 0, 200).catch((e: unknown) => Promise.reject(redisDown(e)));
-      const numbers = await Promise.all(names.map((model) => this.redis.zrange(this.k.versions(model), 0, -1))).catch((e: unknown) => Promise.reject(redisDown(e)));
+      const numbers = await Promise.all(names.map((model) => this.redis.zrange(this.k.versions(model), '0', '-1'))).catch((e: unknown) => Promise.reject(redisDown(e)));
       names.forEach((model, i) => {
         for (const n of numbers[i]!) out.push({ model, version: Number(n) });
       });
