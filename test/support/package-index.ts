@@ -84,7 +84,8 @@ export async function startPackageIndex(opts: { auth?: { username: string; passw
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size });
         if (index.stallFiles) {
           stalled.add(res);
-          res.write(Buffer.alloc(Math.min(size, 1024)));
+          // Never the whole body: a small file (a wheel's .metadata, a tiny wheel) would complete.
+          res.write(Buffer.alloc(Math.min(size - 1, 1024)));
           return;
         }
         createReadStream(full).pipe(res);

@@ -70,7 +70,7 @@ export async function pipFailure(outcome: PipOutcome, fc: FailureContext): Promi
   if (/DO NOT MATCH THE HASHES/.test(text)) {
     const lines = errors.filter((l) => !/^THESE PACKAGES|^If you have updated/.test(l));
     return new MllError('DEPENDENCY_HASH_MISMATCH',
-      clip(`A downloaded package does not match the --hash pinned for it in the requirements: ${lines.join(' ').replace(/\s+/g, ' ')}`),
+      clip(`A downloaded package does not match the hash pinned for it (a --hash in the requirements, or the one the package index publishes): ${lines.join(' ').replace(/\s+/g, ' ')}`),
       { details: details({ pip: errors }) });
   }
   if (/THESE PACKAGES|--require-hashes|Hashes are required/.test(text)) {
