@@ -95,7 +95,7 @@ const paths: Record<string, PathItem> = {
       },
       responses: {
         202: { ...json(ref('Version'), 'Accepted: the version exists with status queued'), headers: { Location: { schema: { type: 'string' } } } },
-        ...errors(400, 413, 415, 422, 429, 503),
+        ...errors(400, 404, 409, 413, 415, 422, 429, 503),
       },
     },
   },
@@ -243,7 +243,7 @@ const paths: Record<string, PathItem> = {
       summary: 'Presigned download from the fs object store',
       tags: ['uploads'], security: [],
       parameters: [{ name: 'key', in: 'path', required: true, schema: { type: 'string' } }],
-      responses: { 200: { description: 'The object bytes' }, ...errors(403, 404) },
+      responses: { 200: { description: 'The object bytes', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } }, ...errors(403, 404) },
     },
     put: {
       summary: 'Presigned upload into the fs object store',
@@ -408,11 +408,16 @@ const statusText: Record<number, string> = {
   503: 'A dependency is unavailable',
 };
 
-/** Every operation states the scope it needs, from the same rule the server enforces. */
+/**
+ * Every operation states the scope it needs, from the same rule the server enforces, and the 401
+ * and 403 answers any operation that needs a scope can give.
+ */
 function withSecurity(all: Record<string, PathItem>): Record<string, PathItem> {
   return Object.fromEntries(Object.entries(all).map(([p, item]) => [p, Object.fromEntries(Object.entries(item).map(([method, op]) => {
     const scope = protectedPaths.test(p) ? requiredScope(method, p.replace(/\{[^}]+\}/g, 'x')) : null;
-    return [method, { ...op, security: scope ? [{ bearer: [scope] }, { basic: [scope] }] : [] }];
+    if (!scope) return [method, { ...op, security: [] }];
+    const responses = { ...errors(401, 403), ...(op.responses as Record<string, unknown>) };
+    return [method, { ...op, responses, security: [{ bearer: [scope] }, { basic: [scope] }] }];
   }))]));
 }
 
