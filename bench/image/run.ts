@@ -1,14 +1,21 @@
 /**
  * Image benchmark: for payloads of 10 MiB, 300 MiB (one file) and 300 MiB (30 files) of random bytes,
  * times in one run and against one registry (a private instance, removed afterwards):
- *   docker  — the dockerode builder (docker build, context streamed from the store) + docker push
- *   oci     — the daemonless oci builder + the registry target (OCI distribution API)
- *   raw     — a raw monolithic blob upload (POST, PUT ?digest=) of the payload's bytes: the floor
+ *   docker    — the dockerode builder (docker build, context streamed from the store) + docker push;
+ *               docker gzips its layers
+ *   oci+gzip  — the daemonless oci builder with gzip layers (MLL_LAYER_COMPRESSION=gzip, level 1),
+ *               like for like with docker's compressed layers
+ *   oci       — the oci builder with uncompressed layers (the default) + the registry target
+ *   raw       — the floor: each payload file's bytes as one monolithic blob upload (POST, PUT ?digest=),
+ *               as many at once as the registry target uploads new layers (LAYER_UPLOADS_IN_FLIGHT)
  * each cold (new bytes) and unchanged (the same payload as a new version), then the peak RSS of a
- * child process that builds and pushes a 1 GiB payload.
+ * child process that builds and pushes a 1 GiB payload, then an unchanged payload as a new version
+ * end to end through the service (unchanged-e2e.ts: upload done → released).
+ * There is no zstd row: Node 20's zlib has no zstd and the oci builder offers none (see the README).
  *
  *   node --import tsx bench/image/run.ts [--sizes 10,300,300x30] [--runs 1] [--skip-docker] [--rss-gib 1]
- * Needs: eval "$(bash scripts/services/docker.sh start)"
+ *        [--e2e-sizes 0,64] [--e2e-versions 5]
+ * Needs: eval "$(bash scripts/services/s3.sh start)"; eval "$(bash scripts/services/docker.sh start)"
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -23,12 +30,14 @@ import { createDocker } from '../../src/image/docker/engine.js';
 import { OciImageBuilder } from '../../src/image/oci/builder.js';
 import { RegistryClient } from '../../src/image/registry/client.js';
 import { Registries } from '../../src/image/registry/registries.js';
-import { RegistryTarget } from '../../src/image/registry/target.js';
+import { LAYER_UPLOADS_IN_FLIGHT, RegistryTarget } from '../../src/image/registry/target.js';
 import type { BuildRequest, StageContext } from '../../src/image/types.js';
 import { createLogger } from '../../src/log.js';
+import { mapLimit } from '../../src/shared/map-limit.js';
 import { FsObjectStore } from '../../src/storage/fs-store.js';
 import { startPrivateRegistry } from '../../test/support/registry.js';
 import { randomTree } from './payload.js';
+import { e2eTable, measureUnchangedE2e, type E2eRow } from './unchanged-e2e.js';
 
 const MiB = 1024 * 1024;
 const { values: args } = parseArgs({
@@ -37,7 +46,8 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '1' },
     'skip-docker': { type: 'boolean', default: false },
     'rss-gib': { type: 'string', default: '1' },
-    gzip: { type: 'boolean', default: false },
+    'e2e-sizes': { type: 'string', default: '0,64' },
+    'e2e-versions': { type: 'string', default: '5' },
   },
 });
 const runs = Number(args.runs);
@@ -87,22 +97,24 @@ async function buildAndPush(builder: OciImageBuilder | DockerImageBuilder, model
   await target.publish(image, { repository: model, tag: String(version) }, ctx());
 }
 
-/** The floor: each payload file's bytes as one blob, POST then a monolithic PUT ?digest= (digests known beforehand). */
+/**
+ * The floor: each payload file's bytes as one blob, POST then a monolithic PUT ?digest= (digests
+ * known beforehand), as many at once as the registry target uploads new layers.
+ */
 async function rawUpload(tree: TreeManifest): Promise<void> {
   const client = new RegistryClient({ registry: registry.host, insecure: true });
   const repo = name('raw');
-  for (const e of tree.entries) {
-    if (e.type !== 'file') continue;
+  const files = tree.entries.flatMap((e) => (e.type === 'file' ? [e] : []));
+  await mapLimit(files, LAYER_UPLOADS_IN_FLIGHT, async (e) => {
     const outcome = await client.uploadBlob(repo, { digest: e.digest, size: e.size, open: () => store.get(keys.blob(e.digest)) });
     if (outcome !== 'uploaded') throw new Error(`raw upload was ${outcome}`);
-  }
+  });
 }
 
-interface Row {
-  payload: string; dockerCold?: number; dockerUnchanged?: number; ociCold: number; ociUnchanged: number; raw: number; gzipCold?: number;
-  /** Median of the per-run ratios (each run's oci and raw measured back to back). */
-  ociOverRaw: number; dockerOverOci?: number;
-}
+type Series = 'dockerCold' | 'dockerUnchanged' | 'gzipCold' | 'gzipUnchanged' | 'ociCold' | 'ociUnchanged' | 'raw'
+  | 'ociOverRaw' | 'dockerOverOci' | 'dockerOverGzip';
+/** Medians of every series; ratios are medians of the per-run ratios (measured back to back in each run). */
+interface Row { payload: string; median: Partial<Record<Series, number>>; samples: Record<Series, number[]> }
 const rows: Row[] = [];
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -118,8 +130,9 @@ for (const spec of args.sizes.split(',')) {
   const count = Number(countText ?? 1);
   const total = Number(mib) * MiB;
   const label = `${mib} MiB${count > 1 ? ` (${count} files)` : ' (1 file)'}`;
-  const samples: Record<keyof Omit<Row, 'payload'>, number[]> = {
-    dockerCold: [], dockerUnchanged: [], ociCold: [], ociUnchanged: [], raw: [], gzipCold: [], ociOverRaw: [], dockerOverOci: [],
+  const samples: Record<Series, number[]> = {
+    dockerCold: [], dockerUnchanged: [], gzipCold: [], gzipUnchanged: [], ociCold: [], ociUnchanged: [], raw: [],
+    ociOverRaw: [], dockerOverOci: [], dockerOverGzip: [],
   };
   for (let r = 0; r < runs; r++) {
     process.stderr.write(`${label}: run ${r + 1}/${runs}\n`);
@@ -131,6 +144,14 @@ for (const spec of args.sizes.split(',')) {
       samples.dockerCold.push(dockerCold);
       samples.dockerUnchanged.push(await timed(() => buildAndPush(dockerBuilder, model, 2, tree)));
     }
+    {
+      const tree = await randomTree(store, count, total / count, scratch);
+      const model = name('gzip');
+      const cold = await timed(() => buildAndPush(gzipBuilder, model, 1, tree));
+      samples.gzipCold.push(cold);
+      if (dockerCold !== undefined) samples.dockerOverGzip.push(dockerCold / cold);
+      samples.gzipUnchanged.push(await timed(() => buildAndPush(gzipBuilder, model, 2, tree)));
+    }
     const tree = await randomTree(store, count, total / count, scratch);
     const model = name('oci');
     const cold = await timed(() => buildAndPush(ociBuilder, model, 1, tree));
@@ -141,19 +162,13 @@ for (const spec of args.sizes.split(',')) {
     if (dockerCold !== undefined) samples.dockerOverOci.push(dockerCold / cold);
     // Unchanged: the same payload as new versions (three, one after the other).
     for (let v = 2; v <= 4; v++) samples.ociUnchanged.push(await timed(() => buildAndPush(ociBuilder, model, v, tree)));
-    if (args.gzip) {
-      const gzTree = await randomTree(store, count, total / count, scratch);
-      samples.gzipCold.push(await timed(() => buildAndPush(gzipBuilder, name('gzip'), 1, gzTree)));
-    }
   }
-  process.stderr.write(`${label}: ${JSON.stringify(Object.fromEntries(Object.entries(samples).filter(([, v]) => v.length).map(([k, v]) => [k, v.map((x) => Number(x.toFixed(3)))])))}\n`);
+  const shown = Object.fromEntries(Object.entries(samples).filter(([, v]) => v.length).map(([k, v]) => [k, v.map((x) => Number(x.toFixed(3)))]));
+  process.stderr.write(`${label}: ${JSON.stringify(shown)}\n`);
   rows.push({
     payload: label,
-    dockerCold: samples.dockerCold.length ? median(samples.dockerCold) : undefined,
-    dockerUnchanged: samples.dockerUnchanged.length ? median(samples.dockerUnchanged) : undefined,
-    ociCold: median(samples.ociCold), ociUnchanged: median(samples.ociUnchanged), raw: median(samples.raw),
-    ociOverRaw: median(samples.ociOverRaw), dockerOverOci: samples.dockerOverOci.length ? median(samples.dockerOverOci) : undefined,
-    gzipCold: samples.gzipCold.length ? median(samples.gzipCold) : undefined,
+    samples,
+    median: Object.fromEntries(Object.entries(samples).filter(([, v]) => v.length).map(([k, v]) => [k, median(v)])),
   });
 }
 
@@ -176,18 +191,32 @@ if (Number(args['rss-gib']) > 0) {
   rss = { gib, peakMb: parsed.maxRssKb / 1024, seconds: parsed.seconds };
 }
 
+// An unchanged payload as a new version through the whole service, against the same registry.
+let e2e: E2eRow[] = [];
+const e2eSizes = args['e2e-sizes'].split(',').filter((x) => x !== '').map(Number);
+if (e2eSizes.length > 0) {
+  e2e = await measureUnchangedE2e({ registry: registry.host, runtime, sizesMiB: e2eSizes, versions: Number(args['e2e-versions']) });
+}
+
 for (const tag of dockerTags) { try { execFileSync('docker', ['rmi', '-f', tag], { stdio: 'ignore' }); } catch { /* gone */ } }
 await registry.dispose();
 await fs.rm(scratch, { recursive: true, force: true });
 
 const s = (x?: number) => (x === undefined ? '—' : `${x.toFixed(x < 0.1 ? 3 : 2)} s`);
-const ratio = (a?: number, b?: number) => (a === undefined || b === undefined ? '—' : `${(a / b).toFixed(2)}×`);
+const every = (xs: number[]) => (xs.length > 1 ? ` (${xs.map((x) => x.toFixed(x < 0.1 ? 3 : 2)).join(', ')})` : '');
+const cell = (r: Row, k: Series) => `${s(r.median[k])}${every(r.samples[k])}`;
+const ratio = (r: Row, k: Series) => (r.median[k] === undefined ? '—' : `${r.median[k]!.toFixed(2)}×${every(r.samples[k]).replace(/\)$/, '×)')}`);
 const lines = [
-  `| payload | docker build+push cold | oci build+push cold | raw upload (floor) | docker ÷ oci (cold) | oci ÷ raw | docker unchanged | oci unchanged${args.gzip ? ' | oci gzip cold' : ''} |`,
-  `| --- | --- | --- | --- | --- | --- | --- | ---${args.gzip ? ' | ---' : ''} |`,
-  ...rows.map((r) => `| ${r.payload} | ${s(r.dockerCold)} | ${s(r.ociCold)} | ${s(r.raw)} | ${ratio(r.dockerOverOci, 1)} | ${ratio(r.ociOverRaw, 1)} | ${s(r.dockerUnchanged)} | ${s(r.ociUnchanged)}${args.gzip ? ` | ${s(r.gzipCold)}` : ''} |`),
+  '| payload | docker build+push (gzip) | oci+gzip build+push | oci build+push (uncompressed) | raw upload (floor, 6 at once) | docker ÷ oci+gzip | docker ÷ oci | oci ÷ raw | unchanged: docker | unchanged: oci+gzip | unchanged: oci |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ...rows.map((r) => `| ${r.payload} | ${cell(r, 'dockerCold')} | ${cell(r, 'gzipCold')} | ${cell(r, 'ociCold')} | ${cell(r, 'raw')} | ${ratio(r, 'dockerOverGzip')} | ${ratio(r, 'dockerOverOci')} | ${ratio(r, 'ociOverRaw')} | ${cell(r, 'dockerUnchanged')} | ${cell(r, 'gzipUnchanged')} | ${cell(r, 'ociUnchanged')} |`),
 ];
-console.log(`\nImage build + push, ${os.cpus().length} CPUs (load average ${os.loadavg()[0]!.toFixed(1)}), median of ${runs} run(s) (ratios: median of per-run ratios; unchanged: median of 3 versions per run), one private registry (distribution ${execFileSync('docker-registry', ['--version']).toString().split(' ')[2]?.trim()}):\n`);
+const load = () => os.loadavg().map((x) => x.toFixed(1)).join(' ');
+console.log(`\nImage build + push, ${new Date().toISOString().slice(0, 16)} UTC, ${os.cpus().length} CPUs (load average ${load()}), median of ${runs} run(s), every sample in brackets (ratios: median of per-run ratios; unchanged oci: 3 versions per run), one private registry (distribution ${execFileSync('docker-registry', ['--version']).toString().split(' ')[2]?.trim()}):\n`);
 console.log(lines.join('\n'));
 if (rss) console.log(`\nPeak RSS of a process building and pushing a ${rss.gib} GiB payload (oci builder + registry target): ${rss.peakMb.toFixed(0)} MB (${rss.seconds.toFixed(1)} s)`);
-console.log('\nTargets: cold 300 MiB ≥ 8× faster than docker and ≤ 1.3× the raw upload; unchanged < 0.1 s; peak RSS < 150 MB at 1 GiB.');
+if (e2e.length > 0) {
+  console.log(`\nAn unchanged payload as a new version, upload done (202) → released seen on the version's event stream; API and workers as two processes, S3 store, oci builder, the registry above (load average ${load()}); stages from the events' timestamps, medians:\n`);
+  console.log(e2eTable(e2e));
+}
+console.log('\nTargets: cold 300 MiB ≥ 8× faster than docker and ≤ 1.3× the raw upload; unchanged < 0.1 s (build + push) and < 0.3 s end to end (upload done → released); peak RSS < 150 MB at 1 GiB.');

@@ -1,7 +1,11 @@
 /**
- * bench/ingest: a 1 GiB model through the API into the S3 store, against a direct PUT of the same
- * file to the same store in the same run (MinIO client fPutObject, what a user would do).
- * Prints throughput of both, their ratio, and the API process's peak RSS.
+ * bench/ingest: a 1 GiB model through the API into the S3 store, against direct uploads of the same
+ * file to the same store in the same run:
+ *   direct multipart — the baseline: the same part size (MLL_S3_PART_SIZE's default) and the same
+ *                      parts in flight (MULTIPART_PARTS_IN_FLIGHT) as the service's intake (direct.ts)
+ *   fPutObject       — the MinIO client's own upload, one part at a time (what a user would type)
+ * The order rotates every run, so the machine's load hits each equally. Prints every sample, the
+ * medians, the ratio to the direct multipart upload and the API process's peak RSS.
  *
  *   eval "$(bash scripts/services/s3.sh start)"; node --import tsx bench/ingest/run.ts [--mib 1024] [--runs 3]
  */
@@ -14,8 +18,11 @@ import { randomBytes } from 'node:crypto';
 import * as Minio from 'minio';
 import { Redis } from 'ioredis';
 import { deploymentKeyPatterns } from '../../src/catalog/redis-keys.js';
+import { loadConfig } from '../../src/config.js';
+import { MULTIPART_PARTS_IN_FLIGHT } from '../../src/storage/minio-store.js';
 import { ustarHeader } from '../../test/support/tar.js';
 import { median, peakRssMiB, startService } from '../lib/proc.js';
+import { directMultipartUpload } from './direct.js';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -29,7 +36,9 @@ if (!endpoint) throw new Error('Start the S3 store first: eval "$(bash scripts/s
 const s3 = { accessKey: process.env.S3_ACCESS_KEY!, secretKey: process.env.S3_SECRET_KEY!, region: process.env.S3_REGION ?? 'us-east-1' };
 const bucket = 'mll-bench';
 const prefix = `ingest-${Date.now().toString(36)}`;
-const partSize = 8 * MiB;
+/** The service's defaults, so the direct client does what the intake does. */
+const partSize = loadConfig({}).s3PartSize;
+const partsInFlight = MULTIPART_PARTS_IN_FLIGHT;
 
 /** A tar holding one file of `size` random bytes, written without buffering it. */
 async function writeTar(file: string, size: number): Promise<number> {
@@ -74,26 +83,46 @@ const service = await startService('api', {
   MLL_PREFIX: prefix, MLL_DATA_DIR: path.join(dir, 'data'), MLL_MAX_UPLOAD_BYTES: String(4 * 1024 * MiB),
 });
 
-const direct: number[] = [];
-const viaApi: number[] = [];
-try {
-  for (let i = 0; i < runs; i++) {
-    let t = process.hrtime.bigint();
-    await client.fPutObject(bucket, `${prefix}/direct/${i}.tar`, tar, {});
-    direct.push(size / MiB / (Number(process.hrtime.bigint() - t) / 1e9));
-    t = process.hrtime.bigint();
+type Path = 'direct' | 'api' | 'fput';
+const samples: Record<Path, number[]> = { direct: [], api: [], fput: [] };
+const rate = (since: bigint) => size / MiB / (Number(process.hrtime.bigint() - since) / 1e9);
+const run: Record<Path, (i: number) => Promise<void>> = {
+  direct: async (i) => {
+    await directMultipartUpload(client, bucket, `${prefix}/direct/${i}.tar`, tar, { partSize, partsInFlight });
+  },
+  api: async () => {
     const status = await postFile(`${service.url}/api/v1/models/ingest-bench/versions`, tar, size);
     if (status !== 202) throw new Error(`upload answered ${status}`);
-    viaApi.push(size / MiB / (Number(process.hrtime.bigint() - t) / 1e9));
-    console.log(`run ${i + 1}: direct ${direct[i]!.toFixed(0)} MiB/s, through the API ${viaApi[i]!.toFixed(0)} MiB/s`);
+  },
+  fput: async (i) => {
+    await client.fPutObject(bucket, `${prefix}/fput/${i}.tar`, tar, {});
+  },
+};
+const order: Path[] = ['direct', 'api', 'fput'];
+const names: Record<Path, string> = { direct: 'direct multipart', api: 'through the API', fput: 'fPutObject' };
+try {
+  const loadBefore = os.loadavg()[0]!;
+  for (let i = 0; i < runs; i++) {
+    // Rotate: direct, api, fput; then api, fput, direct; ...
+    const turn = [...order.slice(i % order.length), ...order.slice(0, i % order.length)];
+    const line: string[] = [];
+    for (const p of turn) {
+      const t = process.hrtime.bigint();
+      await run[p](i);
+      samples[p].push(rate(t));
+      line.push(`${names[p]} ${samples[p].at(-1)!.toFixed(0)} MiB/s`);
+    }
+    console.log(`run ${i + 1}: ${line.join(', ')}`);
   }
   const rss = peakRssMiB(service.child.pid!);
-  const d = median(direct);
-  const a = median(viaApi);
-  console.log(`\n| payload | direct PUT (MiB/s) | through the API (MiB/s) | ratio | API peak RSS |`);
-  console.log(`|---|---|---|---|---|`);
-  console.log(`| ${sizeMiB} MiB tar | ${d.toFixed(0)} | ${a.toFixed(0)} | ${(a / d).toFixed(2)} | ${rss.toFixed(0)} MiB |`);
-  console.log(`\nmedian of ${runs} runs; target: ratio >= 0.80, peak RSS < 200 MB`);
+  const m = (p: Path) => median(samples[p]);
+  const all = (p: Path) => samples[p].map((x) => x.toFixed(0)).join(', ');
+  const ratios = samples.api.map((a, i) => a / samples.direct[i]!);
+  console.log(`\n${new Date().toISOString().slice(0, 16)} UTC, ${os.cpus().length} CPUs, load average ${loadBefore.toFixed(1)} before, ${os.loadavg()[0]!.toFixed(1)} after; part size ${partSize / MiB} MiB, ${partsInFlight} parts in flight (direct and API)\n`);
+  console.log('| payload | direct multipart (MiB/s) | through the API (MiB/s) | API ÷ direct | fPutObject, one part at a time (MiB/s) | API peak RSS |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  console.log(`| ${sizeMiB} MiB tar | ${m('direct').toFixed(0)} (${all('direct')}) | ${m('api').toFixed(0)} (${all('api')}) | ${median(ratios).toFixed(2)} (${ratios.map((r) => r.toFixed(2)).join(', ')}) | ${m('fput').toFixed(0)} (${all('fput')}) | ${rss.toFixed(0)} MiB |`);
+  console.log(`\nmedian of ${runs} runs, order rotated each run (ratio: median of the per-run ratios); target: API ÷ direct >= 0.80, peak RSS < 200 MB`);
 } finally {
   await service.stop();
   for await (const obj of client.listObjectsV2(bucket, `${prefix}/`, true) as AsyncIterable<{ name: string }>) {

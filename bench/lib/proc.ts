@@ -28,28 +28,33 @@ export interface ServiceProcess {
 /**
  * Starts ML Lambda as a child process, as production runs it (the compiled dist/, which
  * `npm run build` makes; the TypeScript sources through tsx if there is none), and waits for it.
+ * A workers-only process is waited for on its probes listener (MLL_WORKERS_PORT, set here).
+ * Starting from TypeScript on a loaded machine can take well over 30 s, hence the long wait.
  */
-export async function startService(entry: 'all' | 'api' | 'workers', env: Record<string, string>): Promise<ServiceProcess> {
+export async function startService(entry: 'all' | 'api' | 'workers', env: Record<string, string>, startWaitMs = 180_000): Promise<ServiceProcess> {
   const port = env.MLL_PORT ?? String(await freePort());
   const compiled = `dist/src/bin/${entry}.js`;
   const args = existsSync(compiled) ? [compiled] : ['--import', 'tsx', `src/bin/${entry}.ts`];
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, MLL_LOG_LEVEL: 'warn', ...env, MLL_PORT: port },
+    env: { ...process.env, MLL_LOG_LEVEL: 'warn', ...env, MLL_PORT: port, ...(entry === 'workers' ? { MLL_WORKERS_PORT: port } : {}) },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + startWaitMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode}`);
     const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
     if (ok) break;
-    if (Date.now() > deadline) throw new Error('the service did not start within 30 s');
+    if (Date.now() > deadline) {
+      child.kill('SIGTERM');
+      throw new Error(`the service did not start within ${startWaitMs / 1000} s`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
     child, url,
     async stop() {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
       await exited;

@@ -129,7 +129,7 @@ export class MinioObjectStore implements ObjectStore {
    * `partsInFlight` parts are in memory; a failure or abort cancels the upload, leaving nothing.
    */
   private async putStream(name: string, input: Readable, headers: Record<string, string>, signal?: AbortSignal): Promise<number> {
-    const partsInFlight = 2;
+    const partsInFlight = MULTIPART_PARTS_IN_FLIGHT;
     const parts = readParts(input, this.partSize, signal);
     const first = await parts.next();
     const firstPart = first.done ? Buffer.alloc(0) : first.value;
@@ -424,6 +424,9 @@ function s3Client(endpoint: string, options: MinioStoreOptions): Minio.Client {
     partSize: options.partSize,
   });
 }
+
+/** Parts of one multipart upload sent at once (bench/ingest's direct client uses the same). */
+export const MULTIPART_PARTS_IN_FLIGHT = 2;
 
 /**
  * Cuts a byte stream into parts of exactly `size` bytes (the last may be shorter). Bytes before the

@@ -24,6 +24,9 @@ export interface RegistryTargetOptions {
   failpoints?: Map<string, number>;
 }
 
+/** New layers a publish uploads at once, unless the target is told otherwise (bench/image's raw floor uses it too). */
+export const LAYER_UPLOADS_IN_FLIGHT = 6;
+
 /**
  * Pushes images through the OCI distribution API: every blob first (HEAD skips what the registry has,
  * base layers are mounted across repositories, the rest streamed from where they live), then the
@@ -55,7 +58,7 @@ export class RegistryTarget implements ImageTarget {
     const repository = this.repositoryOf(ref.repository);
     const client = this.options.registries.client(this.host);
     const started = performance.now();
-    const concurrency = this.options.concurrency ?? 6;
+    const concurrency = this.options.concurrency ?? LAYER_UPLOADS_IN_FLIGHT;
     const chunkSize = this.options.chunkSize;
     const { failpoints } = this.options;
     const afterFirstChunk = failpoints?.has('registry-blob-mid') ? () => failpoint(failpoints, 'registry-blob-mid', ctx.signal) : undefined;
