@@ -135,8 +135,9 @@ describe('runtime images behind an index', () => {
       const registry = services.registry();
       const registries = new Registries({ logger });
       const client = registries.client(registry);
-      const source = services.baseImages().python.slice(registry.length + 1).split(':')[0]!;
-      const runtime = (await client.getManifest(source, 'dev', manifestAccept))!;
+      const [source, tag] = services.baseImages().python.slice(registry.length + 1).split(':') as [string, string];
+      const runtime = (await client.getManifest(source, tag, manifestAccept))!;
+      assert.ok(runtime, `${services.baseImages().python} is in the test registry`);
       const parsed = JSON.parse(runtime.bytes.toString()) as { config: { digest: string; size: number }; layers: { digest: string; size: number }[] };
       const repo = uniqueName('idx');
       for (const blob of [parsed.config, ...parsed.layers]) {
