@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { deploymentKeyPatterns } from '../../src/catalog/redis-keys.js';
+import { dockerSampleTable, measureDockerSample } from './docker-sample.js';
 import { writePythonModels } from './models.js';
 import { summarizeProfiles } from './profile.js';
 
@@ -24,6 +25,8 @@ import { summarizeProfiles } from './profile.js';
  * --split runs the API (src/bin/api.ts) and the workers (src/bin/workers.ts) as two processes
  * instead of one (src/bin/all.ts); --cpu-prof profiles the service and prints where its time went.
  * Targets: 1,000 released in under 90 s on a 2-core machine; p99 GET under 50 ms.
+ * Then the docker baseline (docker-sample.ts): docker build + push of --docker-sample models (20),
+ * extrapolated to N; --skip-docker-sample skips it.
  */
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -264,6 +267,10 @@ try {
   if (cpuProf) {
     console.log('\nService CPU profile (self time, top functions):');
     console.log(await summarizeProfiles(profDir, 25));
+  }
+  if (!flag('skip-docker-sample')) {
+    const sample = await measureDockerSample({ sample: arg('docker-sample', 20), concurrency, total: N });
+    console.log(`\nThe same models with docker instead (after the batch, the service idle):\n\n${dockerSampleTable(sample, N)}`);
   }
   process.exitCode = okRelease && okGet ? 0 : 1;
 } catch (err) {
