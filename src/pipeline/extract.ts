@@ -17,7 +17,10 @@ import { inputsDigest, outputKey, readOutput, writeOutput } from './outputs.js';
 import type { StageContext, StagePorts } from './ports.js';
 
 /** Bumped whenever extraction would give another output for the same inputs. */
-export const EXTRACT_FORMAT = 'mll-extract/2';
+export const EXTRACT_FORMAT = 'mll-extract/3';
+
+/** The longest description a version has (the upload metadata's limit). */
+const MAX_DESCRIPTION = 4096;
 
 export interface ExtractInput {
   model: string;
@@ -41,6 +44,8 @@ export interface ServingYamlSummary {
   labels: Record<string, string>;
   /** `runtime: image:tag`, used as the base when the operator allows it. */
   requestedRuntime: string | null;
+  /** serving.yaml's `description` (at most 4096 characters, as the upload metadata's); the upload's own wins. */
+  description?: string | null;
 }
 
 export interface ExtractOutput {
@@ -116,13 +121,16 @@ export async function runExtract(input: ExtractInput, ports: StagePorts, ctx: St
       contractDigest,
       tree: { digest: treeDigest, files: files.length, size: files.reduce((n, f) => n + f.size, 0) },
       dependencies: await dependencySource(ports, selected, yaml, input.installCommand ?? null),
-      warnings: inspection.warnings,
+      warnings: yaml?.description && yaml.description.length > MAX_DESCRIPTION
+        ? [...inspection.warnings, { code: 'DESCRIPTION_SHORTENED', message: `${yaml.file}'s description is ${yaml.description.length} characters long; the version keeps its first ${MAX_DESCRIPTION}`, details: { length: yaml.description.length } }]
+        : inspection.warnings,
       servingYaml: yaml && {
         file: yaml.file,
         dialect: yaml.dialect,
         displayName: yaml.displayName === yaml.name ? null : yaml.displayName,
         labels: yaml.labels,
         requestedRuntime: yaml.requestedRuntime,
+        description: yaml.description === null ? null : yaml.description.slice(0, MAX_DESCRIPTION),
       },
     };
     await writeOutput(ports.store, key, output);

@@ -72,6 +72,8 @@ export const extractStage: StageDefinition<ExtractInput, ExtractOutput> = {
           r.labels = { ...yaml.labels, ...r.labels };
           if (yaml.displayName !== null && r.displayName === undefined) r.displayName = yaml.displayName;
           if (yaml.requestedRuntime !== null && !r.client?.runtime) r.client = { ...r.client, runtime: yaml.requestedRuntime };
+          // serving.yaml's description (2018a, 2018b, 2019) when the upload gave none (the 2018 CLI sent it as model_description).
+          if (yaml.description && r.description === null) r.description = yaml.description;
         }
       },
       event: diff?.breaking ? { type: 'warning', stage: 'extract', message: `The contract has breaking changes against version ${diff.against}` } : undefined,

@@ -39,6 +39,7 @@ describe('mll upload of a Hydrosphere folder', () => {
         'kind: Model',
         `name: "${hsName}"`,
         'runtime: "hydrosphere/serving-runtime-python-3.6:2.1.0"',
+        'description: "Scores a pair of numbers"',
         'training-data: "dataset/train.csv"',
         'payload:',
         '  - "model/src/"',
@@ -72,6 +73,7 @@ describe('mll upload of a Hydrosphere folder', () => {
     assert.match(v.model, /^legacy-model-[a-z0-9-]+-[0-9a-f]{8}$/);
     assert.equal(v.displayName, hsName);
     assert.equal(v.modelType, 'python:3.6');
+    assert.equal(v.description, 'Scores a pair of numbers', "serving.yaml's description is the version's");
     assert.deepEqual(v.labels, { experiment: 'demo', epochs: '3', team: 'fraud' });
     assert.deepEqual(v.contract?.signatures[0]?.inputs[0], { name: 'x', dtype: 'double', shape: [-1, 2], profile: 'numerical' });
     assert.ok(v.warnings.some((w) => w.code === 'SERVING_YAML_NOT_USED'), JSON.stringify(v.warnings));

@@ -106,6 +106,18 @@ describe('stages on in-memory ports', () => {
     assert.ok(index.manifests.some((m) => m.digest === published.digest), 'the layout holds the published manifest');
   });
 
+  it("serving.yaml's description becomes the version's unless the upload gave one", async () => {
+    const described = files.map((f) => (f.name === 'serving.yaml' ? { ...f, body: `${servingYaml}description: "splits text"\n` } : f));
+    const r = await uploaded('described', 1, described);
+    const extracted = await extractStage.run(extractStage.input(r), ports, ctx);
+    (await extractStage.change(r, extracted, noVersions)).apply(r);
+    assert.equal(r.description, 'splits text');
+    const own = await uploaded('described', 2, described);
+    own.description = 'from the upload';
+    (await extractStage.change(own, await extractStage.run(extractStage.input(own), ports, ctx), noVersions)).apply(own);
+    assert.equal(own.description, 'from the upload');
+  });
+
   it('extract reuses the output of a byte-identical payload without reading it again', async () => {
     const first = await uploaded('same', 1);
     const a = await extractStage.run(extractStage.input(first), ports, ctx);
