@@ -38,13 +38,16 @@ export interface BuildOutput {
 export async function runBuild(input: BuildInput, ports: StagePorts, ctx: StageContext): Promise<BuildOutput> {
   const digest = inputsDigest({ ...input, builder: ports.builder.name });
   const key = keys.builtImage(input.model, input.version);
-  const existing = await readOutput<Partial<BuildOutput>>(ports.store, key);
+  // Three independent reads at once: the usual case (a first build) needs all of them.
+  const [existing, tree, protobin] = await Promise.all([
+    readOutput<Partial<BuildOutput>>(ports.store, key),
+    getJson<TreeManifest>(ports.store, keys.blob(input.treeDigest)),
+    getBuffer(ports.store, keys.blob(input.contractDigest)),
+  ]);
   if (existing?.inputs === digest && existing.image) {
     ctx.log('build: image already built for this version; skipping');
     return existing as BuildOutput;
   }
-  const tree = await getJson<TreeManifest>(ports.store, keys.blob(input.treeDigest));
-  const protobin = await getBuffer(ports.store, keys.blob(input.contractDigest));
   const framework = input.modelType.split(':')[0]!;
   ctx.log(`build: ${ports.builder.name} builder, framework ${framework}, ${tree.entries.filter((e) => e.type === 'file').length} file(s)`);
   const image = await ports.builder.build({

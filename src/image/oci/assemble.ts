@@ -61,13 +61,14 @@ export async function completeImage<T extends OciImage>(store: ObjectStore, imag
   const config = imageConfigBytes(baseConfig, image.platform, image.labels,
     modelLayers.map((l, i) => ({ diffId: l.diffId!, createdBy: assembly.history[i]! })));
   const configDigest = sha256Digest(config);
-  await putIfAbsent(store, keys.blob(configDigest), config);
   const manifest = manifestBytes(
     { mediaType: mediaTypes.ociConfig, digest: configDigest, size: config.length },
     layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest!, size: l.size })),
     assembly.annotations,
   );
   const manifestDigest = sha256Digest(manifest);
-  await putIfAbsent(store, keys.blob(manifestDigest), manifest);
+  // Both are content-addressed and computed here: written side by side (each store round trip
+  // counts when an unchanged payload's new version does little else).
+  await Promise.all([putIfAbsent(store, keys.blob(configDigest), config), putIfAbsent(store, keys.blob(manifestDigest), manifest)]);
   return { ...image, layers, configDigest, configSize: config.length, manifestDigest, manifestSize: manifest.length };
 }
