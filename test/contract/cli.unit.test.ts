@@ -2,17 +2,43 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { runCli } from '../../src/cli/cli.js';
 import { repoRoot } from '../support/paths.js';
 import { ownModel, sharedModel, withTemp, writeTree } from './helpers.js';
 
-/** `mll contract`, run as users run it: a separate process, stdout/stderr/exit code checked. */
+/**
+ * `mll contract`: the CLI's own entry (runCli) called in this process with captured stdout and
+ * stderr, exit code checked. One case runs it as users do, a separate process, to hold the
+ * process's own streams clean (the HDF5 reader must print nothing).
+ */
+
+type Run = { code: number; stdout: string; stderr: string };
+
+function collector(): { stream: Writable; text(): string } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer | string, _encoding, done) {
+      chunks.push(String(chunk));
+      done();
+    },
+  });
+  return { stream, text: () => chunks.join('') };
+}
+
+async function mll(...args: string[]): Promise<Run> {
+  const stdout = collector();
+  const stderr = collector();
+  const code = await runCli([process.execPath, 'mll', ...args], { stdout: stdout.stream, stderr: stderr.stream, env: { ...process.env, NO_COLOR: '1' } });
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
+}
 
 const run = promisify(execFile);
 const main = path.join(repoRoot, 'src', 'cli', 'main.ts');
 
-async function mll(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function mllProcess(...args: string[]): Promise<Run> {
   try {
     const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', main, ...args], { cwd: repoRoot, env: { ...process.env, NO_COLOR: '1' } });
     return { code: 0, stdout, stderr };
@@ -44,9 +70,9 @@ describe('mll contract', () => {
     assert.deepEqual(JSON.parse(stdout), expected(model));
   });
 
-  test('a Keras .h5 prints no HDF5 diagnostics', async () => {
+  test('a Keras .h5 prints no HDF5 diagnostics (a separate process: its own stdout and stderr)', async () => {
     const model = ownModel('keras', 'keras_functional_two_inputs');
-    const { code, stdout, stderr } = await mll('contract', model, '--json');
+    const { code, stdout, stderr } = await mllProcess('contract', model, '--json');
     assert.equal(code, 0);
     assert.deepEqual(JSON.parse(stdout), expected(model));
     assert.equal(stderr, '');
