@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Catalog } from '../catalog/catalog.js';
 import { redisKeys, type RedisKeys } from '../catalog/redis-keys.js';
+import { appendAndAnnounce } from '../catalog/stream-append.js';
 import { keys } from '../domain/keys.js';
 import { terminalStatuses, type VersionRecord, type VersionStatus } from '../domain/version.js';
 import { MllError, type ErrorBody } from '../errors.js';
@@ -148,9 +149,10 @@ export class Batches {
 
   private async append(batchId: string, event: Omit<BatchEvent, 'id' | 'at'>): Promise<void> {
     const body = { ...event, at: new Date().toISOString() };
-    const id = await this.redis.xadd(this.streamKey(batchId), 'MAXLEN', '~', '100000', '*', 'e', JSON.stringify(body));
-    await this.redis.expire(this.streamKey(batchId), weekSeconds);
-    await this.redis.publish(this.k.eventChannel(), JSON.stringify({ topic: batchTopic(batchId), id }));
+    await appendAndAnnounce(this.redis, {
+      stream: this.streamKey(batchId), maxLen: 100_000, fields: ['e', JSON.stringify(body)], expireSeconds: weekSeconds,
+      channel: this.k.eventChannel(), notice: { topic: batchTopic(batchId) },
+    });
   }
 
   async readEvents(batchId: string, afterId?: string, count = 1000): Promise<BatchEvent[]> {

@@ -11,6 +11,7 @@ import {
 } from '../storage/object-store.js';
 import { compareAndSwapBackoff } from '../shared/retry.js';
 import { redisKeys, type RedisKeys } from './redis-keys.js';
+import { appendAndAnnounce } from './stream-append.js';
 
 export interface ModelSummary {
   name: string;
@@ -401,9 +402,10 @@ export class Catalog {
   async appendEvent(model: string, version: number, input: EventInput): Promise<string> {
     const body = { ...input, at: new Date().toISOString() };
     try {
-      const id = (await this.redis.xadd(this.k.events(model, version), 'MAXLEN', '~', String(eventStreamLength), '*', 'e', JSON.stringify(body)))!;
-      await this.redis.publish(this.k.eventChannel(), JSON.stringify({ model, version, id }));
-      return id;
+      return await appendAndAnnounce(this.redis, {
+        stream: this.k.events(model, version), maxLen: eventStreamLength, fields: ['e', JSON.stringify(body)],
+        channel: this.k.eventChannel(), notice: { model, version },
+      });
     } catch (err) {
       throw redisDown(err);
     }

@@ -1,6 +1,7 @@
 import type { RedisClient } from '../redis/connect.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { redisKeys } from '../catalog/redis-keys.js';
+import { appendAndAnnounce } from '../catalog/stream-append.js';
 import { terminalStatuses, type VersionStatus } from '../domain/version.js';
 import type { Logger } from '../log.js';
 
@@ -25,9 +26,11 @@ export function recordModelUpdates(catalog: Catalog, redis: RedisClient, prefix:
   catalog.onTransition(async (record, previous) => {
     if (previous !== null && !terminalStatuses.has(record.status)) return;
     try {
-      const id = await redis.xadd(k.hydrosphereUpdates(), 'MAXLEN', '~', String(maxEntries), '*',
-        'model', record.model, 'version', String(record.version), 'status', record.status);
-      await redis.publish(k.eventChannel(), JSON.stringify({ topic: hydrosphereUpdatesTopic, id }));
+      await appendAndAnnounce(redis, {
+        stream: k.hydrosphereUpdates(), maxLen: maxEntries,
+        fields: ['model', record.model, 'version', String(record.version), 'status', record.status],
+        channel: k.eventChannel(), notice: { topic: hydrosphereUpdatesTopic },
+      });
     } catch (err) {
       // The version itself is recorded; only a live Hydrosphere client's wait misses this update.
       logger.warn({ err, model: record.model, version: record.version }, 'could not record a Hydrosphere model update');

@@ -95,6 +95,8 @@ export class FsObjectStore implements ObjectStore {
   private async commit(tempFile: string, key: string, options: PutOptions | undefined): Promise<ObjectInfo> {
     const target = this.file(key);
     await this.writeSidecar(key, options);
+    // rename keeps the inode, size and mtime: the info of the object is that of the temp file.
+    const st = await fs.stat(tempFile);
     // A concurrent delete may prune the (then empty) parent directory between mkdir and rename.
     for (let attempt = 0; ; attempt++) {
       await fs.mkdir(path.dirname(target), { recursive: true });
@@ -105,7 +107,7 @@ export class FsObjectStore implements ObjectStore {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw err;
       }
     }
-    return this.stat(key);
+    return { key, size: st.size, lastModified: st.mtime, etag: etagOf(st), contentType: options?.contentType, metadata: options?.metadata };
   }
 
   async put(key: string, body: Readable | Buffer | string, options?: PutOptions): Promise<ObjectInfo> {
@@ -183,7 +185,7 @@ export class FsObjectStore implements ObjectStore {
     } catch (err) {
       throw wrapFsError(err, key);
     } finally {
-      await fs.rm(temp, { force: true });
+      await removeIfPresent(temp);
     }
   }
 
@@ -248,7 +250,7 @@ export class FsObjectStore implements ObjectStore {
       await fs.writeFile(temp, JSON.stringify(sidecar));
       await fs.rename(temp, side);
     } else {
-      await fs.rm(this.sidecar(key), { force: true });
+      await removeIfPresent(this.sidecar(key));
     }
   }
 
@@ -369,6 +371,15 @@ export class FsObjectStore implements ObjectStore {
 /** Size, mtime (µs) and inode: every put renames a new file into place, so a new write is a new etag. */
 function etagOf(st: { size: number; mtimeMs: number; ino: number }): string {
   return `${st.size.toString(16)}-${Math.trunc(st.mtimeMs * 1000).toString(16)}-${st.ino.toString(16)}`;
+}
+
+/** One unlink (fs.rm would lstat first): most calls find nothing to remove. */
+async function removeIfPresent(file: string): Promise<void> {
+  try {
+    await fs.unlink(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
 }
 
 async function walk(dir: string, dirKey: string, out: string[]): Promise<void> {

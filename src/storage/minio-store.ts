@@ -106,21 +106,25 @@ export class MinioObjectStore implements ObjectStore {
     await this.ensureBucket();
     const headers = this.headers(options);
     const signal = options?.signal;
+    let written: { size: number; etag: string };
     try {
       signal?.throwIfAborted();
       if (typeof body === 'string' || Buffer.isBuffer(body)) {
-        await this.client.putObject(this.bucket, name, Buffer.from(body), undefined, headers);
+        const payload = Buffer.from(body);
+        const { etag } = await this.client.putObject(this.bucket, name, payload, payload.length, headers);
+        written = { size: payload.length, etag };
       } else {
-        const written = await this.putStream(name, body, headers, signal);
-        if (options?.size !== undefined && written !== options.size) {
+        written = await this.putStream(name, body, headers, signal);
+        if (options?.size !== undefined && written.size !== options.size) {
           await this.client.removeObject(this.bucket, name).catch(() => undefined);
-          throw new MllError('BAD_REQUEST', `Object "${key}": expected ${options.size} bytes, received ${written}`);
+          throw new MllError('BAD_REQUEST', `Object "${key}": expected ${options.size} bytes, received ${written.size}`);
         }
       }
     } catch (err) {
       throw this.wrap(err, key);
     }
-    return this.stat(key);
+    // What was written, from the write's own answer: no HEAD to read it back (one request per put saved).
+    return { key, size: written.size, lastModified: new Date(), etag: written.etag, contentType: options?.contentType, metadata: lowerCaseKeys(options?.metadata) };
   }
 
   /**
@@ -128,7 +132,7 @@ export class MinioObjectStore implements ObjectStore {
    * to 528 MiB and cannot see an error of its source stream (the upload would hang). At most
    * `partsInFlight` parts are in memory; a failure or abort cancels the upload, leaving nothing.
    */
-  private async putStream(name: string, input: Readable, headers: Record<string, string>, signal?: AbortSignal): Promise<number> {
+  private async putStream(name: string, input: Readable, headers: Record<string, string>, signal?: AbortSignal): Promise<{ size: number; etag: string }> {
     const partsInFlight = MULTIPART_PARTS_IN_FLIGHT;
     const parts = readParts(input, this.partSize, signal);
     const first = await parts.next();
@@ -136,8 +140,8 @@ export class MinioObjectStore implements ObjectStore {
     if (firstPart.length < this.partSize) {
       const rest = await parts.next();
       if (rest.done) {
-        await this.client.putObject(this.bucket, name, firstPart, undefined, headers);
-        return firstPart.length;
+        const { etag } = await this.client.putObject(this.bucket, name, firstPart, firstPart.length, headers);
+        return { size: firstPart.length, etag };
       }
       throw new Error('unreachable: a short part before the end of the stream');
     }
@@ -171,8 +175,8 @@ export class MinioObjectStore implements ObjectStore {
       await Promise.all(pending);
       if (failure) throw failure;
       etags.sort((a, b) => a.part - b.part);
-      await this.client.completeMultipartUpload(this.bucket, name, uploadId, etags);
-      return total;
+      const { etag } = await this.client.completeMultipartUpload(this.bucket, name, uploadId, etags);
+      return { size: total, etag: String(etag ?? '') };
     } catch (err) {
       input.destroy();
       await Promise.allSettled(pending);
@@ -410,6 +414,11 @@ export class MinioObjectStore implements ObjectStore {
       throw new MllError('STORE_UNAVAILABLE', `The S3 store does not answer: ${(err as Error).message}`, { cause: err });
     }
   }
+}
+
+/** Metadata as `stat` reports it (S3 lower-cases x-amz-meta-* names). */
+function lowerCaseKeys(metadata: Record<string, string> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(metadata ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
 }
 
 function s3Client(endpoint: string, options: MinioStoreOptions): Minio.Client {
