@@ -7,14 +7,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { deploymentKeyPatterns } from '../../src/catalog/redis-keys.js';
+import { deploymentKeyPatterns, redisKeys } from '../../src/catalog/redis-keys.js';
 import { dockerSampleTable, measureDockerSample } from './docker-sample.js';
 import { writePythonModels } from './models.js';
 import { summarizeProfiles } from './profile.js';
 
 /**
  * The batch benchmark (issue 6):
- *   node --import tsx bench/batch/run.ts [--models 1000] [--concurrency 8] [--split] [--cpu-prof] [--keep]
+ *   node --import tsx bench/batch/run.ts [--models 1000] [--concurrency 8] [--split] [--cpu-prof] [--keep] [--rss-every S]
  * Writes N small Python models (serving.yaml + src/func_main.py, ~10 KB each) to a temporary
  * folder, starts ML Lambda as a child process on a free port with the embedded defaults (fs store,
  * oci builder, oci-layout target) under a unique Redis prefix, and runs `mll batch` against it.
@@ -41,6 +41,11 @@ const concurrency = arg('concurrency', 8);
 const cpuProf = flag('cpu-prof');
 const keep = flag('keep');
 const split = flag('split');
+/** --rss-every S: print the service's and mll's RSS every S seconds while the batch runs (0: only the summary). */
+const rssEvery = (() => {
+  const i = process.argv.indexOf('--rss-every');
+  return i > 0 ? Math.max(0, Number(process.argv[i + 1]) || 0) : 0;
+})();
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 function freePort(): Promise<number> {
@@ -51,6 +56,15 @@ function freePort(): Promise<number> {
     });
     s.on('error', reject);
   });
+}
+
+function vmRssKiB(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
 }
 
 function vmHwmKiB(pid: number | undefined): number {
@@ -71,6 +85,20 @@ function cpuSeconds(pid: number | undefined): number {
   } catch {
     return 0;
   }
+}
+
+/** The service's and mll's RSS (VmRSS) when 1,000, 2,000, … versions had been released (first sample after), and at the end. */
+function rssByThousands(series: { versions: number; service: number; cli: number }[]): string {
+  const out: string[] = [];
+  let next = 1000;
+  for (const r of series) {
+    if (r.versions < next) continue;
+    out.push(`${r.versions}: ${r.service.toFixed(0)} MB (mll ${r.cli.toFixed(0)} MB)`);
+    next = (Math.floor(r.versions / 1000) + 1) * 1000;
+  }
+  const last = series.at(-1);
+  if (last) out.push(`end: ${last.service.toFixed(0)} MB (mll ${last.cli.toFixed(0)} MB)`);
+  return out.join('; ') || '(no sample)';
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -197,6 +225,17 @@ try {
     cliPeak = Math.max(cliPeak, vmHwmKiB(cli?.pid));
     cliCpu = Math.max(cliCpu, cpuSeconds(cli?.pid));
   }, 250);
+  // RSS over time (VmRSS now, not the peak), printed as it is taken so a run cut short still
+  // says how memory grew; also kept at every 1,000 versions the sampler has seen.
+  const rssSeries: { at: number; versions: number; service: number; cli: number }[] = [];
+  const counts = new Redis(redisUrl);
+  const rssTimer = setInterval(() => {
+    void counts.hget(redisKeys(prefix).statusCounts(), 'released').then((released) => {
+      const row = { at: (Date.now() - start) / 1000, versions: Number(released ?? 0), service: vmRssKiB(service?.pid) / 1024, cli: vmRssKiB(cli?.pid) / 1024 };
+      rssSeries.push(row);
+      if (rssEvery > 0) console.error(`rss t=${row.at.toFixed(0)} s released=${row.versions}: service ${row.service.toFixed(0)} MB, mll ${row.cli.toFixed(0)} MB`);
+    }, () => undefined);
+  }, Math.max(1, rssEvery || 5) * 1000);
   let out = '';
   let err = '';
   cli.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
@@ -204,6 +243,8 @@ try {
   const code = await new Promise<number | null>((r) => cli!.on('close', r));
   const end = Date.now();
   clearInterval(peakTimer);
+  clearInterval(rssTimer);
+  counts.disconnect();
   sampling = false;
   await samplers;
   const servicePeak = vmHwmKiB(service.pid);
@@ -247,6 +288,7 @@ try {
     ['  while uploading / after', `${phase(true)} / ${phase(false)}`],
     ['API peak RSS (VmHWM)', `${(servicePeak / 1024).toFixed(0)} MB (${(serviceBaseline / 1024).toFixed(0)} MB once ready; ${split ? `API alone; the workers' process: ${(workersPeak / 1024).toFixed(0)} MB` : 'API and workers in one process'})`],
     ['mll peak RSS (VmHWM)', `${(cliPeak / 1024).toFixed(0)} MB`],
+    ['service RSS by versions released', rssByThousands(rssSeries)],
     ['service CPU', `${serviceCpu.toFixed(1)} s user+sys (${((1000 * serviceCpu) / N).toFixed(0)} ms per version); mll: ${cliCpu.toFixed(1)} s`],
     ['machine load (1 min)', `${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after (${os.cpus().length} CPUs; other work on the machine slows every figure above)`],
   ];

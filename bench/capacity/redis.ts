@@ -72,7 +72,7 @@ export function commandDelta(after: RedisStats, before: RedisStats): { commands:
 
 /**
  * Requests per second one shard answers with redis-benchmark (pipelined, 16 commands per round
- * trip, 50 clients): a small SET and an XADD of an event-sized field, the commands ML Lambda sends
+ * trip, 50 clients; best of three): a SET and an XADD of an event-sized field, the commands ML Lambda sends
  * most that redis-benchmark can replay. Run on the benchmark's own server after the batches.
  */
 export async function benchmarkShard(port: number, requests = 200_000): Promise<Map<string, number>> {
@@ -83,11 +83,14 @@ export async function benchmarkShard(port: number, requests = 200_000): Promise<
     ['XADD', ['-t', 'xadd']],
     ['EVAL (1 SET)', ['eval', "redis.call('SET', KEYS[1], ARGV[1]) return 1", '1', 'bench:eval:__rand_int__', 'x']],
   ];
-  for (const [name, args] of tests) {
-    const { stdout } = await run('redis-benchmark', ['-h', '127.0.0.1', '-p', String(port), '-n', String(requests), '-c', '50', '-P', '16', '-r', '100000', '-q', ...args], { maxBuffer: 1 << 20 });
-    // -q prints "NAME: 123456.78 requests per second, p50=..." (the \r progress lines come first).
-    const rates = [...stdout.matchAll(/([0-9.]+) requests per second/g)].map((m) => Number(m[1]));
-    if (rates.length > 0) out.set(name, rates.at(-1)!);
+  // Best of three runs: the machine is shared, and the best run is the one least slowed by others.
+  for (let round = 0; round < 3; round++) {
+    for (const [name, args] of tests) {
+      const { stdout } = await run('redis-benchmark', ['-h', '127.0.0.1', '-p', String(port), '-n', String(requests), '-c', '50', '-P', '16', '-r', '100000', '-q', ...args], { maxBuffer: 1 << 20 });
+      // -q prints "NAME: 123456.78 requests per second, p50=..." (the \r progress lines come first).
+      const rates = [...stdout.matchAll(/([0-9.]+) requests per second/g)].map((m) => Number(m[1]));
+      if (rates.length > 0) out.set(name, Math.max(out.get(name) ?? 0, rates.at(-1)!));
+    }
   }
   return out;
 }

@@ -300,7 +300,7 @@ try {
     const commands = [...p.redis.commands.values()].reduce((a, b) => a + b.calls, 0) / p.released;
     const usec = [...p.redis.commands.values()].reduce((a, b) => a + b.usec, 0) / p.released;
     for (const [bench, rate] of shard) {
-      rows.push([`one Redis shard (${p.name})`, fmt(rate / commands, 0), `${fmt(rate, 0)} ${bench}/s (redis-benchmark -P 16 -c 50, same server) ÷ ${fmt(commands)} commands per version`]);
+      rows.push([`one Redis shard (${p.name})`, fmt(rate / commands, 0), `${fmt(rate, 0)} ${bench}/s (redis-benchmark -P 16 -c 50, best of 3, same server) ÷ ${fmt(commands)} commands per version`]);
     }
     rows.push([`one Redis shard, CPU (${p.name})`, fmt(p.released / p.redis.cpuSeconds, 0), `1 s ÷ ${fmt((1000 * p.redis.cpuSeconds) / p.released, 2)} ms redis-server CPU per version (used_cpu_user+sys delta)`]);
     rows.push([`one Redis shard, command time (${p.name})`, fmt(1e6 / usec, 0), `1 s ÷ ${fmt(usec)} µs of commandstats usec per version (execution only, no I/O)`]);
