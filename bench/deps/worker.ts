@@ -40,7 +40,7 @@ const registries = new Registries({ logger });
 async function run(job: BuildJob): Promise<BuildResult> {
   const store = new FsObjectStore({ root: job.storeRoot });
   const dependencies: DependencySettings = {
-    install: true, index: { indexUrl: job.indexUrl, extraIndexUrls: [], trustedHosts: [] }, allowSdist: false,
+    install: true, index: { indexUrl: job.indexUrl, extraIndexUrls: [], trustedHosts: [] }, allowSdist: false, sandbox: 'bwrap',
     timeoutMs: 600_000, maxBytes: 2 * 1024 ** 3, interpreter: 'python3', defaultPythonVersion: '3.11',
     searchPath: process.env.PATH ?? '/usr/bin:/bin',
   };

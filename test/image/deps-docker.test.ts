@@ -48,7 +48,7 @@ describe('dependency layer (docker builder, pip in the runtime)', () => {
 
   function settings(overrides: Partial<DependencySettings> = {}): DependencySettings {
     return {
-      install: true, index: { indexUrl: index.url, extraIndexUrls: [], trustedHosts: [] }, allowSdist: false,
+      install: true, index: { indexUrl: index.url, extraIndexUrls: [], trustedHosts: [] }, allowSdist: false, sandbox: 'bwrap',
       timeoutMs: 120_000, maxBytes: 64 * 1024 * 1024, interpreter: 'python3', defaultPythonVersion: '3.11',
       searchPath: process.env.PATH ?? '/usr/bin:/bin', ...overrides,
     };

@@ -20,6 +20,50 @@ import { buildRequest, logger, putTree, tempStore, testContext } from './helpers
 const MiB = 1024 * 1024;
 const execFileAsync = promisify(execFile);
 
+/**
+ * A real source distribution whose in-tree build backend (no setuptools, nothing to download) runs
+ * code at build time: it tries to read `secret` and write `escape`, and ships what happened in the
+ * wheel it builds, so a test sees what package build code could do on the worker.
+ */
+async function writeProbeSdist(indexDir: string, secret: string, escape: string): Promise<void> {
+  const root = await fs.mkdtemp(path.join(indexDir, '..', 'sdist-'));
+  const top = path.join(root, 'sandboxed_probe-1.0');
+  await fs.mkdir(top);
+  await fs.writeFile(path.join(top, 'PKG-INFO'), 'Metadata-Version: 2.1\nName: sandboxed-probe\nVersion: 1.0\n');
+  await fs.writeFile(path.join(top, 'pyproject.toml'), '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n');
+  await fs.writeFile(path.join(top, 'backend.py'), [
+    'import base64, hashlib, os, zipfile',
+    'def _try(fn):',
+    '    try:',
+    '        fn()',
+    '        return "ok"',
+    '    except Exception as e:',
+    '        return type(e).__name__',
+    'def _seen():',
+    `    return {"secret": _try(lambda: open(${JSON.stringify(secret)}).read()), "escape": _try(lambda: open(${JSON.stringify(escape)}, "w").write("x")), "root": sorted(os.listdir("/"))}`,
+    'def get_requires_for_build_wheel(config_settings=None):',
+    '    return []',
+    'def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):',
+    '    name = "sandboxed_probe-1.0-py3-none-any.whl"',
+    '    files = {"sandboxed_probe/__init__.py": "SEEN = %r\\n" % (_seen(),),',
+    '             "sandboxed_probe-1.0.dist-info/METADATA": "Metadata-Version: 2.1\\nName: sandboxed-probe\\nVersion: 1.0\\n",',
+    '             "sandboxed_probe-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"}',
+    '    record = []',
+    '    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as z:',
+    '        for p, text in files.items():',
+    '            data = text.encode()',
+    '            z.writestr(p, data)',
+    '            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()',
+    '            record.append("%s,sha256=%s,%d" % (p, digest, len(data)))',
+    '        record.append("sandboxed_probe-1.0.dist-info/RECORD,,")',
+    '        z.writestr("sandboxed_probe-1.0.dist-info/RECORD", "\\n".join(record) + "\\n")',
+    '    return name',
+    '',
+  ].join('\n'));
+  execFileSync('tar', ['-czf', path.join(indexDir, 'sandboxed_probe-1.0.tar.gz'), '-C', root, 'sandboxed_probe-1.0']);
+  await fs.rm(root, { recursive: true, force: true });
+}
+
 /** The paths in a tar (uncompressed), and the whole bytes, read with the system tar. */
 function tarListing(file: string): string[] {
   return execFileSync('tar', ['-tf', file], { encoding: 'utf8' }).split('\n').filter(Boolean);
@@ -62,6 +106,7 @@ describe('dependency layer (oci builder, pip on the worker)', () => {
       install: true,
       index: { indexUrl: index.url, extraIndexUrls: [], trustedHosts: [] },
       allowSdist: false,
+      sandbox: 'bwrap',
       timeoutMs: 120_000,
       maxBytes: 64 * MiB,
       interpreter: 'python3',
@@ -224,6 +269,27 @@ describe('dependency layer (oci builder, pip on the worker)', () => {
     } finally {
       index.stallFiles = false;
     }
+  });
+
+  it('builds a source distribution only when allowed, inside the sandbox: its build code sees neither the worker\'s files nor a writable path outside its scratch', async () => {
+    const secret = path.join(env.dir, 'worker-secret.txt');
+    // Outside /tmp: the sandbox's /tmp is a throwaway tmpfs where a write would succeed unseen.
+    const escape = path.join('/var/tmp', `${uniqueName('written-by-a-build')}.txt`);
+    await fs.writeFile(secret, 'the worker\'s secret');
+    await writeProbeSdist(index.dir, secret, escape);
+    await buildFails(await request('sandboxed-probe==1.0\n'), 'DEPENDENCY_SDIST_REFUSED', /"sandboxed-probe==1\.0" is available only as a source distribution/);
+
+    const image = await builder({ allowSdist: true }).build(await request('sandboxed-probe==1.0\n'), testContext()) as OciBuiltImage;
+    assert.deepEqual(image.dependencies!.packages.map((p) => p.name), ['sandboxed-probe']);
+    const seen = execFileSync('tar', ['-xOf', await layerFile(image.dependencies!.digest), 'model/lib/sandboxed_probe/__init__.py'], { encoding: 'utf8' });
+    assert.match(seen, /'secret': 'FileNotFoundError'/, `the build code could not read a worker file: ${seen}`);
+    assert.match(seen, /'escape': '(FileNotFoundError|PermissionError|OSError)'/, `the build code could not write outside its scratch: ${seen}`);
+    assert.match(seen, /'root': \[[^\]]*'usr'/, 'it saw the system read-only');
+    assert.doesNotMatch(seen, /'root': \[[^\]]*'(home|var|srv|work)'/, 'and no home or data directory');
+    const escaped = await fs.stat(escape).then(() => true, () => false);
+    await fs.rm(escape, { force: true });
+    assert.equal(escaped, false, `${escape} was not written on the worker`);
+    assert.deepEqual(await scratchLeft(), []);
   });
 
   it('refuses forbidden lines before pip runs', async () => {

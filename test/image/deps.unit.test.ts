@@ -8,6 +8,7 @@ import { simpleIndexFiles } from '../../src/image/deps/probe.js';
 import { platformTags, pythonTarget } from '../../src/image/deps/python-target.js';
 import { logicalLines, vetRequirements, type PayloadView } from '../../src/image/deps/requirements.js';
 import { reportedPackages } from '../../src/image/deps/layer.js';
+import { sandboxArgs } from '../../src/image/deps/sandbox.js';
 import { chooseRuntime, matchRuntime, runtimeAllowed } from '../../src/image/runtime.js';
 import type { ImageWarning } from '../../src/image/types.js';
 import { redactUrlCredentials, secretRedactor } from '../../src/shared/redact.js';
@@ -274,5 +275,29 @@ describe('pip output', () => {
     const nopip = await pipFailure({ exitCode: 1, tail: ['/usr/bin/python3: No module named pip'] }, fc());
     assert.equal(nopip.code, 'BUILDER_UNAVAILABLE');
     assert.match(nopip.message, /python3-pip/);
+  });
+
+  it('says what to do when the source-build sandbox cannot run', async () => {
+    const missing = Object.assign(new Error('spawn bwrap ENOENT'), { code: 'ENOENT' });
+    const absent = await pipFailure({ exitCode: null, spawnError: missing, sandboxed: true, tail: [] }, fc({ allowSdist: true }));
+    assert.equal(absent.code, 'BUILDER_UNAVAILABLE');
+    assert.match(absent.message, /bwrap is not installed.*Install bubblewrap.*MLL_PIP_SANDBOX=none/);
+    const refused = await pipFailure({ exitCode: 1, sandboxed: true, tail: ['bwrap: No permissions to creating new namespace'] }, fc({ allowSdist: true }));
+    assert.match(refused.message, /refused to start \(bwrap: No permissions to creating new namespace\)/);
+    const unsandboxed = await pipFailure({ exitCode: null, spawnError: missing, tail: [] }, fc());
+    assert.match(unsandboxed.message, /python3 cannot be run/, 'without the sandbox a missing program is the interpreter');
+  });
+
+  it('sandboxes a source build: /usr read-only, its scratch writable, no other namespace shared but the network', () => {
+    const args = sandboxArgs({ writable: ['/scratch/deps-1'], readable: ['/opt/py/3.11', '/usr'], cwd: '/scratch/deps-1/payload', command: ['python3', '-m', 'pip'] });
+    const pairs = (flag: string) => args.flatMap((a, i) => (a === flag ? [`${args[i + 1]} ${args[i + 2]}`] : []));
+    assert.ok(pairs('--ro-bind').includes('/usr /usr'));
+    assert.deepEqual(pairs('--bind'), ['/scratch/deps-1 /scratch/deps-1'], 'only the scratch directory is writable');
+    assert.ok(pairs('--ro-bind').includes('/opt/py/3.11 /opt/py/3.11'), 'the interpreter\'s installation is readable');
+    assert.equal(pairs('--ro-bind').filter((p) => p.startsWith('/usr ')).length, 1);
+    assert.ok(!pairs('--ro-bind').some((p) => /^\/(home|root|var|run|srv|work|etc) /.test(p)), `no home, data or whole /etc: ${pairs('--ro-bind').join(', ')}`);
+    for (const flag of ['--unshare-all', '--share-net', '--die-with-parent', '--new-session']) assert.ok(args.includes(flag), flag);
+    assert.deepEqual(args.slice(args.indexOf('--cap-drop'), args.indexOf('--cap-drop') + 2), ['--cap-drop', 'ALL']);
+    assert.deepEqual(args.slice(args.indexOf('--chdir')), ['--chdir', '/scratch/deps-1/payload', '--', 'python3', '-m', 'pip']);
   });
 });

@@ -53,6 +53,13 @@ export async function pipFailure(outcome: PipOutcome, fc: FailureContext): Promi
   const text = tail.join('\n');
   const errors = pipErrorLines(tail);
 
+  const sandboxRefused = outcome.sandboxed ? tail.find((l) => /^bwrap: /.test(l)) : undefined;
+  if (outcome.sandboxed && (outcome.spawnError?.code === 'ENOENT' || sandboxRefused)) {
+    const why = sandboxRefused ? `it refused to start (${sandboxRefused.trim()})` : 'bwrap is not installed';
+    return new MllError('BUILDER_UNAVAILABLE',
+      `This worker cannot build source distributions: they run in a bubblewrap sandbox (MLL_PIP_ALLOW_SDIST) and ${why}. Install bubblewrap on the worker and allow it user namespaces, or set MLL_PIP_SANDBOX=none to build without a sandbox`,
+      { details: { sandbox: 'bwrap' } });
+  }
   if (outcome.spawnError || /No module named pip\b/.test(text)) {
     const why = outcome.spawnError ? `${fc.interpreter} cannot be run (${outcome.spawnError.code ?? outcome.spawnError.message})` : `${fc.interpreter} has no pip`;
     return new MllError('BUILDER_UNAVAILABLE',

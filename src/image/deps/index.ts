@@ -41,6 +41,7 @@ export function dependencySettings(config: Config): DependencySettings {
     install: config.installDependencies,
     index: { indexUrl: config.pipIndexUrl, extraIndexUrls: config.pipExtraIndexUrl, trustedHosts: config.pipTrustedHost },
     allowSdist: config.pipAllowSdist,
+    sandbox: config.pipSandbox,
     timeoutMs: config.pipTimeoutMs,
     maxBytes: config.dependencyMaxBytes,
     interpreter: config.pipPython,

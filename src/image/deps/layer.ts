@@ -17,6 +17,7 @@ import { describeTarget, pipFailure, tooLarge } from './failure.js';
 import { normaliseTree } from './normalise-tree.js';
 import { indexUrls, pipEnv, pipInstallArgs, publicIndexConfig, runPip, type PipIndexConfig } from './pip.js';
 import type { PythonTarget } from './python-target.js';
+import { interpreterPaths } from './sandbox.js';
 import { logicalLines, vetRequirements, type PayloadView, type VettedRequirements } from './requirements.js';
 
 /** Bumped whenever what goes into a dependency layer (pip flags, normalisation, tar) changes. */
@@ -32,6 +33,8 @@ export interface DependencySettings {
   install: boolean;
   index: PipIndexConfig;
   allowSdist: boolean;
+  /** Where source builds run (wheels-only installs run no package code). */
+  sandbox: 'bwrap' | 'none';
   timeoutMs: number;
   maxBytes: number;
   /** The interpreter pip runs with on the worker. */
@@ -219,16 +222,19 @@ async function install(r: DependencyLayerRequest, vetted: VettedRequirements, ke
     const started = performance.now();
     ctx.log(`dependencies: installing ${vetted.requirements} requirement line(s) for ${describeTarget(python)} from ${shownIndexes.join(', ')}${settings.allowSdist ? ' (source builds allowed)' : ', wheels only'}`);
     let shown = 0;
+    const env = pipEnv(settings.index, dirs, settings.searchPath);
+    const sandbox = settings.allowSdist && settings.sandbox === 'bwrap' ? await sandboxFor(settings.interpreter, env, scratch) : undefined;
     const outcome = await runPip({
-      python: settings.interpreter,
+      python: sandbox?.executable ?? settings.interpreter,
       args: pipInstallArgs({ target: dirs.lib, requirementFile: vetted.entry, report: path.join(scratch, 'report.json'), python, allowSdist: settings.allowSdist }),
       cwd: dirs.payload,
-      env: pipEnv(settings.index, dirs, settings.searchPath),
+      env,
       timeoutMs: settings.timeoutMs,
       watchDir: scratch,
       // Downloaded wheels and their unpacked copy sit side by side before pip moves them into place.
       maxScratchBytes: 2 * settings.maxBytes + 64 * 1024 * 1024,
       signal: ctx.signal,
+      sandbox,
       onLine: (line) => {
         if (line.trim() === '') return;
         if (shown++ < MAX_LOG_LINES) ctx.log(`pip: ${redact(line)}`);
@@ -288,5 +294,17 @@ async function materialise(r: DependencyLayerRequest, vetted: VettedRequirements
   for (const p of vetted.localFiles) {
     const body = await r.store.get(keys.blob(digests.get(p)!), { signal });
     await pipeline(body, createWriteStream(await place(p)), { signal });
+  }
+}
+
+/** The sandbox of a source build: its scratch writable, the interpreter's installation readable. */
+async function sandboxFor(interpreter: string, env: Record<string, string>, scratch: string): Promise<{ executable: string; writable: string[]; readable: string[] }> {
+  try {
+    const { executable, prefixes } = await interpreterPaths(interpreter, env);
+    return { executable, writable: [scratch], readable: prefixes };
+  } catch (err) {
+    throw new MllError('BUILDER_UNAVAILABLE',
+      `This worker cannot install dependencies: ${interpreter} cannot be run (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}). Install python3 and python3-pip on the worker, or point MLL_PIP_PYTHON at an interpreter with pip`,
+      { details: { interpreter }, cause: err });
   }
 }

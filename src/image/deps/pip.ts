@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { PythonTarget } from './python-target.js';
+import { SANDBOX_PROGRAM, sandboxArgs } from './sandbox.js';
 
 /** The operator's package indexes (MLL_PIP_*). URLs may carry credentials: never log this value. */
 export interface PipIndexConfig {
@@ -91,14 +92,18 @@ export interface PipRunOptions {
   signal: AbortSignal;
   /** Each line pip prints on stdout (progress), as it comes. */
   onLine(line: string): void;
+  /** Run inside the bubblewrap sandbox, with only these directories writable (source builds). */
+  sandbox?: { writable: string[]; readable: string[] };
 }
 
 export interface PipOutcome {
   exitCode: number | null;
   /** How the run ended when pip did not end it itself. */
   stopped?: 'timeout' | 'too-large' | 'aborted';
-  /** The spawn failed (the interpreter does not exist). */
+  /** The spawn failed (the interpreter, or the sandbox program, does not exist). */
   spawnError?: NodeJS.ErrnoException;
+  /** pip ran (or was to run) inside the sandbox. */
+  sandboxed?: boolean;
   /** The last lines of stdout and stderr, in order of arrival. */
   tail: string[];
 }
@@ -135,9 +140,11 @@ export function runPip(opts: PipRunOptions): Promise<PipOutcome> {
     };
     let stopped: PipOutcome['stopped'];
     let settled = false;
-    const child = spawn(opts.python, ['-I', '-m', 'pip', ...opts.args], {
-      cwd: opts.cwd, env: opts.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const pip = [opts.python, '-I', '-m', 'pip', ...opts.args];
+    const [program, ...args] = opts.sandbox
+      ? [SANDBOX_PROGRAM, ...sandboxArgs({ ...opts.sandbox, cwd: opts.cwd, command: pip })]
+      : pip;
+    const child = spawn(program!, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const kill = (why: NonNullable<PipOutcome['stopped']>) => {
       stopped ??= why;
       if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
@@ -160,13 +167,13 @@ export function runPip(opts: PipRunOptions): Promise<PipOutcome> {
     opts.signal.addEventListener('abort', onAbort, { once: true });
     if (opts.signal.aborted) kill('aborted');
 
-    const finish = (outcome: Omit<PipOutcome, 'tail' | 'stopped'>) => {
+    const finish = (outcome: Omit<PipOutcome, 'tail' | 'stopped' | 'sandboxed'>) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       clearInterval(watch);
       opts.signal.removeEventListener('abort', onAbort);
-      resolve({ ...outcome, stopped, tail });
+      resolve({ ...outcome, stopped, tail, sandboxed: opts.sandbox !== undefined });
     };
     const streams = [child.stdout, child.stderr].map((stream, i) => new Promise<void>((done) => {
       const rl = createInterface({ input: stream });
