@@ -80,12 +80,22 @@ async function inferCandidate(c: Candidate): Promise<Inferred> {
 function mismatchWarning(declared: string, declaredBy: string, detected: string): Warning | null {
   if (declared === detected) return null;
   const sameFramework = frameworkOf(declared) === frameworkOf(detected);
-  if (sameFramework && versionOf(detected) === UNKNOWN_VERSION) return null;
+  if (sameFramework && (versionOf(detected) === UNKNOWN_VERSION || versionOf(declared) === UNKNOWN_VERSION)) return null;
   return {
     code: 'MODEL_TYPE_MISMATCH',
     message: `${declaredBy} says model-type ${declared}, but the model files say ${detected}; ${declared} is used`,
     details: { declared, declaredBy, detected },
   };
+}
+
+/**
+ * The model-type a version gets when it declares one and its files tell one: the declared one,
+ * except that a declared framework without a version (`tensorflow:unknown`, what a 2018 client's
+ * bare `tensorflow` becomes) takes the version the files tell.
+ */
+function resolveDeclared(declared: string, detected: string): string {
+  const versionless = versionOf(declared) === UNKNOWN_VERSION && frameworkOf(declared) === frameworkOf(detected);
+  return versionless ? detected : declared;
 }
 
 /** The candidate to read: the only one, or the only one of the declared framework. */
@@ -144,7 +154,7 @@ async function inspectDirectory(dir: string, options: InspectOptions): Promise<I
     });
   }
   const fromOptions = declaredFromOptions(options, warnings);
-  if (yaml?.modelType && fromOptions !== undefined && fromOptions !== yaml.modelType) {
+  if (yaml?.modelType && fromOptions !== undefined && fromOptions !== yaml.modelType && resolveDeclared(fromOptions, yaml.modelType) !== yaml.modelType) {
     warnings.push({
       code: 'MODEL_TYPE_MISMATCH',
       message: `the upload says model-type ${fromOptions}, ${yaml.file} says ${yaml.modelType}; ${yaml.modelType} is used`,
@@ -194,7 +204,7 @@ async function inspectDirectory(dir: string, options: InspectOptions): Promise<I
   if (declared !== undefined) {
     const w = mismatchWarning(declared, declaredBy, inferred.modelType);
     if (w) warnings.push(w);
-    modelType = declared;
+    modelType = resolveDeclared(declared, inferred.modelType);
   }
   return { contract: inferred.contract, modelType, servingYaml: yaml, warnings };
 }
@@ -224,6 +234,7 @@ async function contractFromServingYaml(
         if (modelType === undefined) modelType = inferred.modelType;
         const w = mismatchWarning(modelType, declaredBy, inferred.modelType);
         if (w) warnings.push(w);
+        modelType = resolveDeclared(modelType, inferred.modelType);
         const diff = diffContracts({ ...inferred.contract, framework: framework() }, { framework: framework(), signatures });
         if (diff.changes.length > 0) {
           warnings.push({
@@ -288,7 +299,7 @@ async function inspectFile(file: string, options: InspectOptions): Promise<Inspe
   if (declared !== undefined) {
     const w = mismatchWarning(declared, 'the upload', inferred.modelType);
     if (w) warnings.push(w);
-    modelType = declared;
+    modelType = resolveDeclared(declared, inferred.modelType);
   }
   return { contract: inferred.contract, modelType, servingYaml: null, warnings };
 }

@@ -351,6 +351,21 @@ describe('serving.yaml in an upload', () => {
     assert.equal(bad.warnings[0]?.code, 'MODEL_TYPE_IGNORED');
   });
 
+  test('an upload model-type without a version (a 2018 client\'s bare `tensorflow`) takes the version the files tell, without a warning', async () => {
+    const got = await inspectModel(sharedModel('tensorflow', 'hydro_tensorflow_model'), { modelType: 'tensorflow:unknown' });
+    assert.equal(got.modelType, 'tensorflow:1.1.0');
+    assert.deepEqual(got.warnings, []);
+    const other = await inspectModel(sharedModel('tensorflow', 'hydro_tensorflow_model'), { modelType: 'keras:unknown' });
+    assert.equal(other.modelType, 'keras:unknown', 'another framework is still the upload\'s word');
+    assert.equal(other.warnings[0]?.code, 'MODEL_TYPE_MISMATCH');
+    await withTemp(async (dir) => {
+      await writeTree(dir, { 'serving.yaml': valid, ...validFiles });
+      const yaml = await inspectModel(dir, { modelType: 'python:unknown' });
+      assert.equal(yaml.modelType, 'python:3.6');
+      assert.ok(!yaml.warnings.some((w) => w.code === 'MODEL_TYPE_MISMATCH'), JSON.stringify(yaml.warnings));
+    });
+  });
+
   test('the upload model-type and serving.yaml disagree: serving.yaml wins', async () => {
     await withTemp(async (dir) => {
       await writeTree(dir, { 'serving.yaml': valid, ...validFiles });

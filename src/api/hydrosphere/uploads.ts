@@ -3,6 +3,7 @@ import {
   contractFromV1Binary, contractFromV2Json, contractFromV3Signature, installCommandToRequirements, labelsFromMetadata,
   modelTypeFromRuntime, runtimeReferenceFromV2,
 } from '../../contract/hydrosphere/index.js';
+import { UNKNOWN_VERSION } from '../../contract/frameworks/common.js';
 import { Report } from '../../contract/report.js';
 import { modelNameFromHydrosphere } from '../../domain/model-name.js';
 import type { ClientInputs, VersionRecord, Warning } from '../../domain/version.js';
@@ -39,12 +40,19 @@ function invalid(message: string, details?: unknown): MllError {
 
 const text = (bytes: Buffer | undefined) => (bytes === undefined ? undefined : bytes.toString('utf8'));
 
-/** A Hydrosphere model-type (`python:3.6`, `unknown:ssd_demo`) as ours; a bare `tensorflow` says nothing the files do not. */
-function modelTypeOf(raw: string | undefined, where: string): string | undefined {
-  if (raw === undefined || raw === '') return undefined;
+/**
+ * A Hydrosphere model-type (`python:3.6`, `unknown:ssd_demo`) as ours. A bare framework
+ * (`tensorflow`, `python`) is that framework with its version still unknown: `tensorflow:unknown`,
+ * which takes the version the model files tell (inspectModel), and otherwise stays as it is.
+ */
+function modelTypeOf(sent: string | undefined, where: string): string | undefined {
+  if (sent === undefined || sent.trim() === '') return undefined;
+  // The framework in any case (`Tensorflow:1.15`); the version as written.
+  const colon = sent.indexOf(':');
+  const raw = colon < 0 ? sent.trim().toLowerCase() : `${sent.slice(0, colon).trim().toLowerCase()}:${sent.slice(colon + 1).trim()}`;
   if (modelTypePattern.test(raw)) return raw;
-  if (/^[a-z][a-z0-9_.-]*$/.test(raw)) return undefined;
-  throw invalid(`${where} "${raw}" is not a model type: write framework:version, e.g. python:3.6 or tensorflow:1.15`);
+  if (/^[a-z][a-z0-9_.-]*$/.test(raw)) return `${raw}:${UNKNOWN_VERSION}`;
+  throw invalid(`${where} "${sent}" is not a model type: write framework:version, e.g. python:3.6 or tensorflow:1.15`);
 }
 
 function assertName(name: string | undefined, where: string): string {
