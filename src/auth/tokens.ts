@@ -3,7 +3,7 @@ import { redisKeys, type RedisKeys } from '../catalog/redis-keys.js';
 import { keys } from '../domain/keys.js';
 import { MllError } from '../errors.js';
 import type { RedisClient } from '../redis/connect.js';
-import { getJson, isNotFound, putJson, type ObjectStore } from '../storage/object-store.js';
+import { getJson, getJsonIfPresent, putJson, type ObjectStore } from '../storage/object-store.js';
 import { scopes as allScopes, type Scope } from './scopes.js';
 
 /** What is stored about a token: never the token itself, only its SHA-256. */
@@ -70,14 +70,10 @@ export class Tokens {
   async get(id: string): Promise<TokenRecord | null> {
     const cached = await this.redis.get(this.cacheKey(id));
     if (cached) return JSON.parse(cached) as TokenRecord;
-    try {
-      const record = await getJson<TokenRecord>(this.store, keys.token(id));
-      await this.redis.set(this.cacheKey(id), JSON.stringify(record), 'EX', 60);
-      return record;
-    } catch (err) {
-      if (isNotFound(err)) return null;
-      throw err;
-    }
+    const record = await getJsonIfPresent<TokenRecord>(this.store, keys.token(id));
+    if (!record) return null;
+    await this.redis.set(this.cacheKey(id), JSON.stringify(record), 'EX', 60);
+    return record;
   }
 
   /** The record of a valid (known, unrevoked, unexpired) token, or null. */

@@ -6,7 +6,7 @@ import { keys } from '../domain/keys.js';
 import { terminalStatuses, type VersionRecord, type VersionStatus } from '../domain/version.js';
 import { MllError, type ErrorBody } from '../errors.js';
 import type { RedisClient } from '../redis/connect.js';
-import { getJson, isNotFound, putJson, type ObjectStore } from '../storage/object-store.js';
+import { getJsonIfPresent, putJson, type ObjectStore } from '../storage/object-store.js';
 
 /** One model of a batch: a version, or the reason it was refused before it became one. */
 export interface BatchItem {
@@ -101,12 +101,9 @@ export class Batches {
     if (!idPattern.test(id)) throw new MllError('NOT_FOUND', `No batch "${id}"`);
     const cached = await this.redis.get(this.k.batch(id));
     if (cached) return JSON.parse(cached) as BatchRecord;
-    try {
-      return await getJson<BatchRecord>(this.store, keys.batch(id));
-    } catch (err) {
-      if (isNotFound(err)) throw new MllError('NOT_FOUND', `No batch "${id}"`, { details: { id } });
-      throw err;
-    }
+    const record = await getJsonIfPresent<BatchRecord>(this.store, keys.batch(id));
+    if (!record) throw new MllError('NOT_FOUND', `No batch "${id}"`, { details: { id } });
+    return record;
   }
 
   async view(id: string): Promise<BatchView> {

@@ -2,7 +2,7 @@ import type { RedisClient } from '../redis/connect.js';
 import { redisDown } from '../catalog/catalog.js';
 import { redisKeys, type RedisKeys } from '../catalog/redis-keys.js';
 import { keys } from '../domain/keys.js';
-import { getJson, isNotFound, isPreconditionFailed, putJson, type ObjectStore } from '../storage/object-store.js';
+import { getJson, getJsonIfPresent, isPreconditionFailed, putJson, type ObjectStore } from '../storage/object-store.js';
 
 /**
  * Hydrosphere's clients address builds, versions and models by integer id. Each id is recorded
@@ -43,15 +43,6 @@ function parseMember(value: string): VersionRef {
   return { model: value.slice(0, slash), version: Number(value.slice(slash + 1)) };
 }
 
-async function readOrNull<T>(store: ObjectStore, key: string): Promise<T | null> {
-  try {
-    return await getJson<T>(store, key);
-  } catch (err) {
-    if (isNotFound(err)) return null;
-    throw err;
-  }
-}
-
 export class HydrosphereIds {
   private readonly k: RedisKeys;
 
@@ -88,7 +79,7 @@ export class HydrosphereIds {
   async resolve(id: number): Promise<VersionRef | null> {
     const cached = await this.redis.zrangebyscore(this.k.hydrosphereVersions(), id, id).catch((e: unknown) => Promise.reject(redisDown(e)));
     if (cached[0]) return parseMember(cached[0]);
-    const record = await readOrNull<IdRecord>(this.store, idKey(id));
+    const record = await getJsonIfPresent<IdRecord>(this.store, idKey(id));
     if (!record || record.kind !== 'version' || record.version === null) return null;
     const ref = { model: record.model, version: record.version };
     await this.indexVersion(id, ref);
@@ -99,7 +90,7 @@ export class HydrosphereIds {
   async idOf(ref: VersionRef): Promise<number | null> {
     const cached = await this.redis.hget(this.k.hydrosphereVersionIds(), member(ref)).catch((e: unknown) => Promise.reject(redisDown(e)));
     if (cached) return Number(cached);
-    const record = await readOrNull<{ id: number }>(this.store, versionKey(ref));
+    const record = await getJsonIfPresent<{ id: number }>(this.store, versionKey(ref));
     if (!record) return null;
     await this.indexVersion(record.id, ref);
     return record.id;
@@ -126,7 +117,7 @@ export class HydrosphereIds {
   async ensureModel(model: string, name = model): Promise<HydrosphereModel> {
     const cached = await this.redis.hget(this.k.hydrosphereModelIds(), model).catch((e: unknown) => Promise.reject(redisDown(e)));
     if (cached) return JSON.parse(cached) as HydrosphereModel;
-    let known = await readOrNull<HydrosphereModel>(this.store, modelKey(model));
+    let known = await getJsonIfPresent<HydrosphereModel>(this.store, modelKey(model));
     if (!known) {
       const id = await this.allocate((n) => ({ id: n, kind: 'model', model }));
       known = await this.createOrRead(modelKey(model), { id, name }, (r: HydrosphereModel) => r);
@@ -150,7 +141,7 @@ export class HydrosphereIds {
     let models = 0;
     let max = 0;
     for await (const info of this.store.list(keys.hydrosphereIdsPrefix())) {
-      const record = await readOrNull<IdRecord>(this.store, info.key);
+      const record = await getJsonIfPresent<IdRecord>(this.store, info.key);
       if (!record) continue;
       max = Math.max(max, record.id);
       if (record.kind === 'void') continue;
@@ -158,12 +149,12 @@ export class HydrosphereIds {
         if (record.version === null) continue;
         const ref = { model: record.model, version: record.version };
         // Only the id the version is bound to (a record left by a lost race names it too).
-        const bound = await readOrNull<{ id: number }>(this.store, versionKey(ref));
+        const bound = await getJsonIfPresent<{ id: number }>(this.store, versionKey(ref));
         if (bound?.id !== record.id) continue;
         await this.indexVersion(record.id, ref);
         versions += 1;
       } else {
-        const model = await readOrNull<HydrosphereModel>(this.store, modelKey(record.model));
+        const model = await getJsonIfPresent<HydrosphereModel>(this.store, modelKey(record.model));
         if (model?.id !== record.id) continue;
         await this.redis.hset(this.k.hydrosphereModelIds(), record.model, JSON.stringify(model));
         models += 1;

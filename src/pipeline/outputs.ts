@@ -1,7 +1,7 @@
 import { canonicalJson } from '../shared/canonical-json.js';
 import { sha256Digest } from '../shared/digest.js';
 import { keys } from '../domain/keys.js';
-import { getJson, isNotFound, putJson, type ObjectStore } from '../storage/object-store.js';
+import { getJsonIfPresent, putJson, type ObjectStore } from '../storage/object-store.js';
 
 /**
  * Stage outputs are keyed by the digest of everything that decides them, so a retried or
@@ -11,14 +11,7 @@ export function inputsDigest(inputs: unknown): string {
   return sha256Digest(Buffer.from(canonicalJson(inputs)));
 }
 
-export async function readOutput<T>(store: ObjectStore, key: string): Promise<T | undefined> {
-  try {
-    return await getJson<T>(store, key);
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
-}
+export const readOutput = <T>(store: ObjectStore, key: string) => getJsonIfPresent<T>(store, key);
 
 export const writeOutput = (store: ObjectStore, key: string, value: unknown) => putJson(store, key, value);
 

@@ -150,6 +150,16 @@ export async function getJson<T>(store: ObjectStore, key: string): Promise<T> {
   return JSON.parse((await getBuffer(store, key)).toString('utf8')) as T;
 }
 
+/** Like getJson, but undefined when there is no such object (other errors, unparsable JSON included, still throw). */
+export async function getJsonIfPresent<T>(store: ObjectStore, key: string): Promise<T | undefined> {
+  try {
+    return await getJson<T>(store, key);
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
 /** Reads a small object whole with the etag of the version read (refuses objects over `limit` bytes). */
 export async function getBufferWithEtag(store: ObjectStore, key: string, limit = 16 * 1024 * 1024): Promise<{ body: Buffer; etag: string }> {
   const { stream, info } = await store.getWithInfo(key);

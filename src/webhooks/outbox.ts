@@ -4,7 +4,7 @@ import { keys } from '../domain/keys.js';
 import { terminalStatuses, type OutboxEntry, type VersionRecord } from '../domain/version.js';
 import { failpoint } from '../failpoints.js';
 import type { Logger } from '../log.js';
-import { getJson, isNotFound, putJson, type ObjectStore } from '../storage/object-store.js';
+import { getJson, getJsonIfPresent, isNotFound, putJson, type ObjectStore } from '../storage/object-store.js';
 import type { Webhooks } from './service.js';
 import type { OutboxIntent, WebhookEventType } from './types.js';
 
@@ -97,10 +97,7 @@ export class Outbox {
 
   /** Relays the intent of one event, if it is still there. */
   async relayEvent(eventId: string): Promise<'relayed' | 'waiting' | 'dropped' | 'gone'> {
-    const intent = await getJson<OutboxIntent>(this.deps.store, keys.outboxIntent(eventId)).catch((err: unknown) => {
-      if (isNotFound(err)) return null;
-      throw err;
-    });
+    const intent = await getJsonIfPresent<OutboxIntent>(this.deps.store, keys.outboxIntent(eventId));
     return intent ? this.relay(intent) : 'gone';
   }
 

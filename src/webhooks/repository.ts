@@ -5,7 +5,7 @@ import type { RedisClient } from '../redis/connect.js';
 import { mapLimit } from '../shared/map-limit.js';
 import { compareAndSwapBackoff } from '../shared/retry.js';
 import {
-  getBufferWithEtag, getJson, isNotFound, isPreconditionFailed, putJson, putJsonIf, type ObjectStore,
+  getBufferWithEtag, getJson, getJsonIfPresent, isNotFound, isPreconditionFailed, putJson, putJsonIf, type ObjectStore,
 } from '../storage/object-store.js';
 import type { Delivery, DeliveryRecord, StoredEvent, WebhookEndpoint } from './types.js';
 
@@ -75,12 +75,7 @@ export class WebhookRepository {
 
   /** The endpoint as the store has it (deliveries read the truth, not the index). */
   async getEndpointDurable(id: string): Promise<WebhookEndpoint | null> {
-    try {
-      return await getJson<WebhookEndpoint>(this.store, keys.webhookEndpoint(id));
-    } catch (err) {
-      if (isNotFound(err)) return null;
-      throw err;
-    }
+    return (await getJsonIfPresent<WebhookEndpoint>(this.store, keys.webhookEndpoint(id))) ?? null;
   }
 
   async deleteEndpoint(id: string): Promise<void> {
@@ -98,12 +93,8 @@ export class WebhookRepository {
   async reindex(): Promise<number> {
     const entries: string[] = [];
     for await (const info of this.store.list(keys.webhookEndpointsPrefix())) {
-      try {
-        const endpoint = await getJson<WebhookEndpoint>(this.store, info.key);
-        entries.push(endpoint.id, JSON.stringify(endpoint));
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
+      const endpoint = await getJsonIfPresent<WebhookEndpoint>(this.store, info.key);
+      if (endpoint) entries.push(endpoint.id, JSON.stringify(endpoint));
     }
     const multi = this.redis.multi().del(this.k.endpoints());
     if (entries.length > 0) multi.hset(this.k.endpoints(), ...entries);
@@ -125,10 +116,7 @@ export class WebhookRepository {
   }
 
   async getEvent(id: string): Promise<StoredEvent | null> {
-    return getJson<StoredEvent>(this.store, keys.webhookEvent(id)).catch((err: unknown) => {
-      if (isNotFound(err)) return null;
-      throw err;
-    });
+    return (await getJsonIfPresent<StoredEvent>(this.store, keys.webhookEvent(id))) ?? null;
   }
 
   /**
@@ -148,10 +136,7 @@ export class WebhookRepository {
   }
 
   async getDelivery(endpointId: string, id: string): Promise<DeliveryRecord | null> {
-    return getJson<DeliveryRecord>(this.store, keys.webhookDelivery(endpointId, id)).catch((err: unknown) => {
-      if (isNotFound(err)) return null;
-      throw err;
-    });
+    return (await getJsonIfPresent<DeliveryRecord>(this.store, keys.webhookDelivery(endpointId, id))) ?? null;
   }
 
   /**
@@ -196,10 +181,7 @@ export class WebhookRepository {
   /** Every delivery marked pending: those whose last attempt may not have been their last. */
   async *pending(): AsyncIterable<{ deliveryId: string; endpointId: string }> {
     for await (const info of this.store.list(keys.webhookPendingPrefix())) {
-      const marker = await getJson<{ deliveryId: string; endpointId: string }>(this.store, info.key).catch((err: unknown) => {
-        if (isNotFound(err)) return null;
-        throw err;
-      });
+      const marker = await getJsonIfPresent<{ deliveryId: string; endpointId: string }>(this.store, info.key);
       if (marker) yield marker;
     }
   }

@@ -12,7 +12,7 @@ function cataloguePrefixes(): string[] {
 }
 
 const storeMethods = 'put|putFile|putIf|get|getWithInfo|stat|list|delete|copy|presignPut|presignGet';
-const storeHelpers = 'getJson|putJson|putJsonIf|getBuffer|getBufferWithEtag|exists';
+const storeHelpers = 'getJson|getJsonIfPresent|putJson|putJsonIf|getBuffer|getBufferWithEtag|exists';
 
 /** Hand-built object keys in some TypeScript: literals under a catalogue prefix, or literal keys given to a store. */
 export function handBuiltKeys(source: string, prefixes: string[]): string[] {

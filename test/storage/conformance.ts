@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { after, afterEach, before, describe, it } from 'node:test';
 import {
-  exists, getBuffer, getBufferWithEtag, isNotFound, isPreconditionFailed, type ObjectStore,
+  exists, getBuffer, getBufferWithEtag, getJsonIfPresent, isNotFound, isPreconditionFailed, putJson, type ObjectStore,
 } from '../../src/storage/object-store.js';
 
 export interface StoreHarness {
@@ -98,6 +98,17 @@ export function objectStoreConformance(name: string, makeHarness: () => Promise<
       await assert.rejects(h.store.stat(`${area}missing`), (e) => isNotFound(e));
       await assert.rejects(h.store.copy(`${area}missing`, `${area}x`), (e) => isNotFound(e));
       assert.equal(await exists(h.store, `${area}missing`), false);
+    });
+
+    it('getJsonIfPresent: the value, undefined for a missing key, and still an error for unparsable JSON', async () => {
+      area = fresh();
+      await putJson(h.store, `${area}a.json`, { a: [1, 'x'] });
+      await h.store.put(`${area}bad.json`, '{"a":');
+      assert.deepEqual(await getJsonIfPresent(h.store, `${area}a.json`), { a: [1, 'x'] });
+      assert.equal(await getJsonIfPresent(h.store, `${area}missing.json`), undefined);
+      await assert.rejects(getJsonIfPresent(h.store, `${area}bad.json`), SyntaxError);
+      await h.store.delete(`${area}a.json`);
+      await h.store.delete(`${area}bad.json`);
     });
 
     it('rejects keys that are absolute or climb out', async () => {

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { keys } from '../../domain/keys.js';
 import type { TreeManifest } from '../../domain/tree.js';
 import { MllError } from '../../errors.js';
-import { exists, getBuffer, getJson, isNotFound, type ObjectStore } from '../../storage/object-store.js';
+import { exists, getBuffer, getJsonIfPresent, type ObjectStore } from '../../storage/object-store.js';
 import { secretRedactor } from '../../shared/redact.js';
 import { LAYER_FORMAT, type Compression } from '../oci/layers.js';
 import { mediaTypes } from '../oci/media-types.js';
@@ -112,15 +112,10 @@ export function dependencyCacheKey(parts: {
 }
 
 async function readRecord(store: ObjectStore, key: string): Promise<DependencyLayerRecord | undefined> {
-  try {
-    const record = await getJson<DependencyLayerRecord>(store, keys.dependencyLayer(key));
-    if (record.format !== DEPENDENCY_LAYER_FORMAT) return undefined;
-    // The layer is only good while its bytes are still stored.
-    return (await exists(store, keys.blob(record.layer.digest))) ? record : undefined;
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
+  const record = await getJsonIfPresent<DependencyLayerRecord>(store, keys.dependencyLayer(key));
+  if (!record || record.format !== DEPENDENCY_LAYER_FORMAT) return undefined;
+  // The layer is only good while its bytes are still stored.
+  return (await exists(store, keys.blob(record.layer.digest))) ? record : undefined;
 }
 
 interface PipReport {

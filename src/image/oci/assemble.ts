@@ -1,6 +1,6 @@
 import { keys } from '../../domain/keys.js';
 import { MllError } from '../../errors.js';
-import { getBuffer, getJson, isNotFound, type ObjectStore } from '../../storage/object-store.js';
+import { getBuffer, getJsonIfPresent, type ObjectStore } from '../../storage/object-store.js';
 import { sha256Digest } from '../../shared/digest.js';
 import { putIfAbsent } from '../runtime.js';
 import type { OciImage } from '../types.js';
@@ -24,10 +24,7 @@ export async function refreshImage<T extends OciImage>(store: ObjectStore, image
   const hashed = new Map<string, string>();
   for (const layer of image.layers) {
     if (layer.digest !== null || layer.source.kind !== 'recipe') continue;
-    const record = await getJson<LayerRecord>(store, layer.source.key).catch((err: unknown) => {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    });
+    const record = await getJsonIfPresent<LayerRecord>(store, layer.source.key);
     if (record?.digest) hashed.set(layer.source.key, record.digest);
   }
   if (hashed.size === 0) return image;

@@ -9,7 +9,7 @@ import { createGzip } from 'node:zlib';
 import type { TreeManifest } from '../../domain/tree.js';
 import { keys } from '../../domain/keys.js';
 import { MllError } from '../../errors.js';
-import { exists, getJson, isNotFound, type ObjectStore } from '../../storage/object-store.js';
+import { exists, getJson, getJsonIfPresent, type ObjectStore } from '../../storage/object-store.js';
 import { segmentStream } from './layer-stream.js';
 import { mediaTypes } from './media-types.js';
 import { compareBytes, segmentsSize, tarSegments, withParents, type TarEntry } from './tar.js';
@@ -129,16 +129,11 @@ export interface PrepareOptions {
 }
 
 async function readRecord(store: ObjectStore, key: string, compression: Compression): Promise<LayerRecord | undefined> {
-  try {
-    const record = await getJson<LayerRecord>(store, key);
-    if (record.format !== LAYER_FORMAT || record.compression !== compression) return undefined;
-    // A compressed layer is only good while its bytes are still stored.
-    if (compression !== 'none' && record.digest && !(await exists(store, keys.blob(record.digest)))) return undefined;
-    return record;
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
+  const record = await getJsonIfPresent<LayerRecord>(store, key);
+  if (!record || record.format !== LAYER_FORMAT || record.compression !== compression) return undefined;
+  // A compressed layer is only good while its bytes are still stored.
+  if (compression !== 'none' && record.digest && !(await exists(store, keys.blob(record.digest)))) return undefined;
+  return record;
 }
 
 async function writeRecord(store: ObjectStore, key: string, record: LayerRecord): Promise<void> {
