@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { isMllError, MllError, toErrorBody } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { ErrorResponse } from './schemas/common.js';
 import { isRedisUnavailable, redisUnavailable } from '../redis/errors.js';
 
 /** One error shape everywhere: {"error":{"code","message","details"}} with the catalogue's status. */
@@ -29,7 +30,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (isMllError(error) && typeof (error.details as { retryAfter?: number })?.retryAfter === 'number') {
       res.setHeader('Retry-After', String((error.details as { retryAfter: number }).retryAfter));
     }
-    res.status(httpStatus).json({ error: body });
+    res.status(httpStatus).json({ error: body } satisfies ErrorResponse);
   };
 }
 

@@ -1,15 +1,15 @@
-import { errorCatalogue } from '../errors.js';
 import { modelNamePattern } from '../domain/model-name.js';
-import { versionStatuses } from '../domain/version.js';
-import { dtypeNames, SUBFIELDS } from '../contract/types.js';
 import { requiredScope } from '../auth/scopes.js';
 import { protectedPaths } from './auth.js';
 import { webhookEvents, webhookPaths, webhookSchemas } from '../webhooks/openapi.js';
 import { hydrosphereOpenApiPaths, hydrosphereSchemas, hydrosphereTag } from './hydrosphere/openapi.js';
+import { componentSchemas } from './schemas/components.js';
 
 /**
- * The OpenAPI 3.1 description of the HTTP API. test/api/openapi.unit.test.ts checks that every route
- * the app serves is described here and that nothing described is missing from the app.
+ * The OpenAPI 3.1 description of the HTTP API. Paths, parameters and summaries are written here;
+ * the request and response bodies are the zod schemas the routes use (src/api/schemas), rendered
+ * into components.schemas. test/api/openapi.unit.test.ts checks that every route the app serves is
+ * described here and nothing more; test/api/openapi-responses.test.ts checks real answers against it.
  */
 type Operation = Record<string, unknown>;
 type PathItem = Partial<Record<'get' | 'post' | 'put' | 'delete' | 'patch', Operation>>;
@@ -23,7 +23,7 @@ const versionParam = { name: 'version', in: 'path', required: true, schema: { ty
 
 const paths: Record<string, PathItem> = {
   '/healthz': {
-    get: { summary: 'Liveness', tags: ['health'], security: [], responses: { 200: json({ type: 'object', properties: { status: { const: 'ok' } } }) } },
+    get: { summary: 'Liveness', tags: ['health'], security: [], responses: { 200: json(ref('Health')) } },
   },
   '/readyz': {
     get: {
@@ -47,7 +47,7 @@ const paths: Record<string, PathItem> = {
         { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
         { name: 'after', in: 'query', schema: { type: 'string' }, description: 'Cursor: the last name of the previous page' },
       ],
-      responses: { 200: json({ type: 'object', properties: { items: { type: 'array', items: ref('Model') }, next: { type: ['string', 'null'] } } }), ...errors(503) },
+      responses: { 200: json(ref('ModelList')), ...errors(503) },
     },
   },
   '/api/v1/models/{name}': {
@@ -63,7 +63,7 @@ const paths: Record<string, PathItem> = {
         { name: 'before', in: 'query', schema: { type: 'integer', minimum: 1 }, description: 'Cursor: versions below this number' },
       ],
       responses: {
-        200: json({ type: 'object', properties: { items: { type: 'array', items: ref('Version') }, total: { type: 'integer' }, next: { type: ['string', 'null'] } } }),
+        200: json(ref('VersionList')),
         ...errors(400, 404, 503),
       },
     },
@@ -88,9 +88,7 @@ const paths: Record<string, PathItem> = {
           'multipart/form-data': {
             schema: { type: 'object', required: ['payload'], properties: { payload: { type: 'string', format: 'binary' }, metadata: ref('UploadMetadata') } },
           },
-          'application/json': {
-            schema: { type: 'object', required: ['upload'], additionalProperties: false, properties: { upload: { type: 'string', description: 'id from POST /api/v1/uploads' }, metadata: ref('UploadMetadata') } },
-          },
+          'application/json': { schema: ref('VersionFromUpload') },
         },
       },
       responses: {
@@ -115,7 +113,7 @@ const paths: Record<string, PathItem> = {
       responses: {
         200: {
           description: 'The contract',
-          content: { 'application/json': { schema: ref('Contract') }, 'application/x-protobuf': { schema: { type: 'string', format: 'binary' } } },
+          content: { 'application/json': { schema: ref('VersionContract') }, 'application/x-protobuf': { schema: { type: 'string', format: 'binary' } } },
         },
         ...errors(400, 404, 409, 503),
       },
@@ -137,7 +135,7 @@ const paths: Record<string, PathItem> = {
         200: {
           description: 'Events',
           content: {
-            'application/json': { schema: { type: 'object', properties: { items: { type: 'array', items: ref('VersionEvent') }, status: { type: 'string' }, terminal: { type: 'boolean' }, last: { type: ['string', 'null'] } } } },
+            'application/json': { schema: ref('VersionEvents') },
             'text/event-stream': { schema: { type: 'string' } },
           },
         },
@@ -151,7 +149,7 @@ const paths: Record<string, PathItem> = {
       description: 'Also happens by itself at start-up and whenever a running process finds that Redis lost its state. Safe to repeat.',
       tags: ['admin'],
       responses: {
-        200: json({ type: 'object', properties: { models: { type: 'integer' }, versions: { type: 'integer' }, requeued: { type: 'integer' }, ms: { type: 'integer' } } }),
+        200: json(ref('ReindexResult')),
         ...errors(401, 403, 503),
       },
     },
@@ -160,23 +158,13 @@ const paths: Record<string, PathItem> = {
     get: {
       summary: 'List API tokens (never the tokens themselves)',
       tags: ['tokens'],
-      responses: { 200: json({ type: 'object', properties: { items: { type: 'array', items: ref('Token') } } }), ...errors(401, 403, 503) },
+      responses: { 200: json(ref('TokenList')), ...errors(401, 403, 503) },
     },
     post: {
       summary: 'Create an API token; the answer is the only place the token ever appears',
       tags: ['tokens'],
-      requestBody: {
-        required: true,
-        content: {
-          'application/json': {
-            schema: {
-              type: 'object', required: ['name', 'scopes'], additionalProperties: false,
-              properties: { name: { type: 'string' }, scopes: { type: 'array', items: { enum: ['read', 'write', 'admin'] } }, expiresInDays: { type: 'integer', minimum: 1 } },
-            },
-          },
-        },
-      },
-      responses: { 201: json({ allOf: [ref('Token'), { type: 'object', properties: { token: { type: 'string' } } }] }), ...errors(400, 401, 403, 503) },
+      requestBody: { required: true, content: { 'application/json': { schema: ref('TokenRequest') } } },
+      responses: { 201: json(ref('TokenCreated')), ...errors(400, 401, 403, 503) },
     },
   },
   '/api/v1/tokens/{id}': {
@@ -192,9 +180,9 @@ const paths: Record<string, PathItem> = {
       summary: 'Start a presigned upload for a large payload',
       description: 'Returns an upload id and a URL that accepts one PUT of the tar/tar.gz bytes (S3 presigned, or the API store route for the fs store). Then create the version with {"upload": id}.',
       tags: ['uploads'],
-      requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', additionalProperties: false, properties: { expiresIn: { type: 'integer', minimum: 60, maximum: 604800 } } } } } },
+      requestBody: { required: false, content: { 'application/json': { schema: ref('UploadRequest') } } },
       responses: {
-        201: json({ type: 'object', properties: { id: { type: 'string' }, method: { const: 'PUT' }, url: { type: 'string' }, expiresAt: { type: 'string' } } }),
+        201: json(ref('Upload')),
         ...errors(400, 503),
       },
     },
@@ -211,12 +199,7 @@ const paths: Record<string, PathItem> = {
         required: true,
         content: {
           'multipart/form-data': { schema: { type: 'object', additionalProperties: { type: 'string', format: 'binary' } } },
-          'application/json': {
-            schema: {
-              type: 'object', required: ['items'],
-              properties: { items: { type: 'array', items: { type: 'object', required: ['model', 'upload'], properties: { model: { type: 'string' }, upload: { type: 'string' }, metadata: ref('UploadMetadata') } } } },
-            },
-          },
+          'application/json': { schema: ref('BatchRequest') },
         },
       },
       responses: { 202: json(ref('Batch')), ...errors(400, 415, 503) },
@@ -235,7 +218,7 @@ const paths: Record<string, PathItem> = {
       summary: "The batch's item transitions (SSE with Accept: text/event-stream, else JSON after ?after=)",
       tags: ['batches'],
       parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, { name: 'after', in: 'query', schema: { type: 'string' } }],
-      responses: { 200: { description: 'Events', content: { 'application/json': { schema: { type: 'object' } }, 'text/event-stream': { schema: { type: 'string' } } } }, ...errors(404, 503) },
+      responses: { 200: { description: 'Events', content: { 'application/json': { schema: ref('BatchEvents') }, 'text/event-stream': { schema: { type: 'string' } } } }, ...errors(404, 503) },
     },
   },
   '/api/v1/store/{key}': {
@@ -251,153 +234,6 @@ const paths: Record<string, PathItem> = {
       parameters: [{ name: 'key', in: 'path', required: true, schema: { type: 'string' } }],
       requestBody: { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
       responses: { 200: { description: 'Stored' }, ...errors(403, 413) },
-    },
-  },
-};
-
-const field = {
-  type: 'object',
-  required: ['name', 'dtype', 'shape'],
-  properties: {
-    name: { type: 'string' },
-    dtype: { anyOf: [{ enum: [...dtypeNames, SUBFIELDS] }, { type: 'string', pattern: '^unsupported:' }] },
-    shape: { type: ['array', 'null'], items: { type: 'integer', minimum: -1 } },
-    dimNames: { type: 'array', items: { type: ['string', 'null'] } },
-    profile: { type: 'string' },
-    subfields: { type: 'array', description: 'The fields of a record (dtype subfields), in order; each has this same shape', items: { type: 'object' } },
-  },
-};
-
-const schemas: Record<string, unknown> = {
-  Error: {
-    type: 'object',
-    required: ['error'],
-    properties: {
-      error: {
-        type: 'object',
-        required: ['code', 'message'],
-        properties: { code: { enum: Object.keys(errorCatalogue) }, message: { type: 'string' }, details: {} },
-      },
-    },
-  },
-  Readiness: {
-    type: 'object',
-    properties: {
-      status: { enum: ['ready', 'unready', 'draining'] },
-      checks: { type: 'object', additionalProperties: { type: 'object', properties: { ok: { type: 'boolean' }, error: { type: 'string' }, ms: { type: 'number' } } } },
-    },
-  },
-  UploadMetadata: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      'model-type': { type: 'string', examples: ['tensorflow:2.15', 'python:3.11'] },
-      labels: { type: 'object', additionalProperties: { type: 'string' } },
-      description: { type: 'string' },
-    },
-  },
-  Contract: {
-    type: 'object',
-    required: ['framework', 'signatures'],
-    properties: {
-      framework: { type: 'string' },
-      signatures: {
-        type: 'array',
-        items: { type: 'object', required: ['name', 'inputs', 'outputs'], properties: { name: { type: 'string' }, inputs: { type: 'array', items: field }, outputs: { type: 'array', items: field } } },
-      },
-    },
-  },
-  Token: {
-    type: 'object',
-    properties: {
-      id: { type: 'string' }, name: { type: 'string' }, scopes: { type: 'array', items: { enum: ['read', 'write', 'admin'] } },
-      createdAt: { type: 'string' }, expiresAt: { type: ['string', 'null'] }, revokedAt: { type: ['string', 'null'] },
-    },
-  },
-  Batch: {
-    type: 'object',
-    properties: {
-      id: { type: 'string' },
-      createdAt: { type: 'string', format: 'date-time' },
-      sealed: { type: 'boolean' },
-      done: { type: 'boolean' },
-      total: { type: 'integer' },
-      counts: { type: 'object', additionalProperties: { type: 'integer' } },
-      items: {
-        type: 'array',
-        items: {
-          type: 'object',
-          properties: {
-            index: { type: 'integer' }, model: { type: 'string' }, version: { type: ['integer', 'null'] },
-            status: { enum: [...versionStatuses, 'rejected'] }, error: { type: ['object', 'null'] }, versionUrl: { type: ['string', 'null'] },
-          },
-        },
-      },
-      url: { type: 'string' },
-    },
-  },
-  VersionEvent: {
-    type: 'object',
-    required: ['id', 'type', 'at'],
-    properties: {
-      id: { type: 'string' },
-      type: { enum: ['created', 'status', 'log', 'warning'] },
-      at: { type: 'string', format: 'date-time' },
-      status: { enum: [...versionStatuses] },
-      stage: { enum: ['extract', 'build', 'push'] },
-      message: { type: 'string' },
-      error: { type: ['object', 'null'] },
-    },
-  },
-  Model: {
-    type: 'object',
-    properties: {
-      name: { type: 'string' },
-      createdAt: { type: 'string', format: 'date-time' },
-      updatedAt: { type: 'string', format: 'date-time' },
-      versions: { type: 'integer' },
-      latest: { type: ['object', 'null'], properties: { version: { type: 'integer' }, status: { enum: [...versionStatuses] }, updatedAt: { type: 'string' } } },
-      url: { type: 'string' },
-    },
-  },
-  Version: {
-    type: 'object',
-    required: ['model', 'version', 'status', 'createdAt', 'updatedAt', 'url'],
-    properties: {
-      model: { type: 'string' },
-      version: { type: 'integer' },
-      status: { enum: [...versionStatuses] },
-      createdAt: { type: 'string', format: 'date-time' },
-      updatedAt: { type: 'string', format: 'date-time' },
-      description: { type: ['string', 'null'] },
-      labels: { type: 'object', additionalProperties: { type: 'string' } },
-      displayName: { type: 'string', description: 'The model name as the user wrote it (a Hydrosphere name with upper case or dots), when it is not `model`' },
-      modelType: { type: ['string', 'null'] },
-      payload: { type: 'object', properties: { digest: { type: 'string' }, size: { type: 'integer' }, format: { enum: ['tar', 'tar+gzip'] }, files: { type: 'integer' }, unpackedSize: { type: 'integer' } } },
-      stages: {
-        type: 'object',
-        additionalProperties: { type: 'object', properties: { startedAt: { type: 'string' }, finishedAt: { type: 'string' }, attempts: { type: 'integer' } } },
-      },
-      contract: { oneOf: [ref('Contract'), { type: 'null' }] },
-      contractDigest: { type: ['string', 'null'] },
-      tree: { type: ['object', 'null'] },
-      image: {
-        type: ['object', 'null'],
-        properties: {
-          reference: { type: 'string' }, repository: { type: 'string' }, tag: { type: 'string' }, digest: { type: ['string', 'null'] },
-          base: { type: ['object', 'null'] }, modelOnly: { type: 'boolean' }, builder: { type: 'string' }, target: { type: 'string' },
-          dependencies: {
-            type: ['object', 'null'],
-            description: 'What was installed under /model/lib: source, target Python and platform, packages with their wheel digests, and (oci builder) the layer and whether it was reused',
-          },
-        },
-      },
-      warnings: { type: 'array', items: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } } },
-      error: { type: ['object', 'null'], properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} } },
-      diff: { type: ['object', 'null'] },
-      batchId: { type: ['string', 'null'] },
-      url: { type: 'string' },
-      links: { type: 'object' },
     },
   },
 };
@@ -439,7 +275,7 @@ export function openApiDocument(serverUrl: string, extraPaths: Record<string, Pa
         bearer: { type: 'http', scheme: 'bearer', description: 'An API token (mll_…) with the scope the operation lists: read, write or admin (admin includes write, write includes read).' },
         basic: { type: 'http', scheme: 'basic', description: 'The same API token as the password of HTTP Basic auth (any user name), for clients that cannot send a bearer token; same scopes.' },
       },
-      schemas: { ...schemas, ...webhookSchemas, ...hydrosphereSchemas, ...extraSchemas },
+      schemas: { ...componentSchemas(), ...webhookSchemas, ...hydrosphereSchemas, ...extraSchemas },
       responses: Object.fromEntries(Object.entries(statusText).map(([code, text]) => [`Error${code}`, json(ref('Error'), text)])),
     },
   };

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import { createApp } from '../../src/api/app.js';
 import type { ApiDeps } from '../../src/api/deps.js';
 import { openApiDocument } from '../../src/api/openapi.js';
@@ -48,4 +50,24 @@ it('lists every error code of the catalogue in the Error schema', () => {
   const doc = openApiDocument('http://x');
   const error = (doc.components.schemas.Error as { properties: { error: { properties: { code: { enum: string[] } } } } });
   assert.deepEqual(error.properties.error.properties.code.enum.sort(), Object.keys(errorCatalogue).sort());
+});
+
+it('renders components.schemas from the zod schemas as valid JSON Schema 2020-12, objects closed on the answer side', () => {
+  const doc = openApiDocument('http://x');
+  const schemas = doc.components.schemas as Record<string, Record<string, unknown>>;
+  // strict: unknown keywords or formats in a component fail here, not in a client's generator.
+  const ajv = new Ajv2020({ strict: true });
+  addFormats.default(ajv);
+  ajv.addFormat('binary', true);
+  for (const [name, schema] of Object.entries(schemas)) {
+    const rebased = JSON.parse(JSON.stringify(schema).replaceAll('"#/components/schemas/', '"https://ml-lambda.test/c/')) as Record<string, unknown>;
+    ajv.addSchema({ ...rebased, $id: `https://ml-lambda.test/c/${name}` });
+  }
+  for (const name of Object.keys(schemas)) assert.ok(ajv.getSchema(`https://ml-lambda.test/c/${name}`), name);
+  for (const name of ['Version', 'Model', 'Batch', 'Token', 'TokenCreated', 'Upload', 'Readiness', 'VersionContract', 'VersionEvents', 'ReindexResult']) {
+    assert.equal(schemas[name]!.additionalProperties, false, `${name} lists every field the server sends`);
+  }
+  assert.equal(schemas.VersionFromUpload!.additionalProperties, false, 'a request body with an unknown field is refused');
+  const version = ajv.getSchema('https://ml-lambda.test/c/Version')!;
+  assert.equal(version({ model: 'm' }), false);
 });

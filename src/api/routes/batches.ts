@@ -1,21 +1,13 @@
 import { Router } from 'express';
-import { z } from 'zod';
 import { batchTopic, type Batches } from '../../batches/batches.js';
 import { MllError } from '../../errors.js';
 import type { Intake } from '../../intake/intake.js';
-import { parseUploadMetadata, uploadMetadataSchema } from '../../intake/metadata.js';
+import { parseUploadMetadata } from '../../intake/metadata.js';
 import { receiveBatchParts } from '../batch-multipart.js';
 import type { ApiDeps } from '../deps.js';
 import { mediaType } from '../media-type.js';
+import { batchRequest, type BatchBody, type BatchEventsBody } from '../schemas/batches.js';
 import { serveSse } from '../sse.js';
-
-const jsonBatch = z.strictObject({
-  items: z.array(z.strictObject({
-    model: z.string(),
-    upload: z.string(),
-    metadata: uploadMetadataSchema.optional(),
-  })).min(1).max(10_000),
-});
 
 /**
  * Many models in one request; each item becomes its own version or is refused alone with its
@@ -31,7 +23,7 @@ export function batchesRouter(deps: ApiDeps, batches: Batches, intake: Intake): 
     const type = mediaType(req);
     let batch;
     if (type === 'application/json') {
-      const parsed = jsonBatch.safeParse(req.body);
+      const parsed = batchRequest.safeParse(req.body);
       if (!parsed.success) {
         throw new MllError('BAD_REQUEST', `Invalid batch: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       }
@@ -49,12 +41,12 @@ export function batchesRouter(deps: ApiDeps, batches: Batches, intake: Intake): 
     if (batch.record.items.length === 0) throw new MllError('BAD_REQUEST', 'The batch has no items: add one file part per model');
     const view = await batch.seal();
     const url = `${deps.config.baseUrl}/api/v1/batches/${view.id}`;
-    res.status(202).location(url).json({ ...view, url });
+    res.status(202).location(url).json({ ...view, url } satisfies BatchBody);
   });
 
   router.get('/batches/:id', async (req, res) => {
     const view = await batches.view(req.params.id!);
-    res.json({ ...view, url: `${deps.config.baseUrl}/api/v1/batches/${view.id}` });
+    res.json({ ...view, url: `${deps.config.baseUrl}/api/v1/batches/${view.id}` } satisfies BatchBody);
   });
 
   router.get('/batches/:id/events', async (req, res) => {
@@ -74,7 +66,7 @@ export function batchesRouter(deps: ApiDeps, batches: Batches, intake: Intake): 
     }
     const after = typeof req.query.after === 'string' ? req.query.after : undefined;
     const events = await batches.readEvents(id, after);
-    res.json({ items: events, last: events.at(-1)?.id ?? after ?? null });
+    res.json({ items: events, last: events.at(-1)?.id ?? after ?? null } satisfies BatchEventsBody);
   });
 
   return router;

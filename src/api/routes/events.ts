@@ -3,6 +3,7 @@ import { versionTopic } from '../../catalog/event-hub.js';
 import { assertModelName, parseVersionNumber } from '../../domain/model-name.js';
 import { terminalStatuses } from '../../domain/version.js';
 import type { ApiDeps } from '../deps.js';
+import type { VersionEventsBody } from '../schemas/versions.js';
 import { serveSse } from '../sse.js';
 
 /**
@@ -33,7 +34,7 @@ export function eventsRouter(deps: ApiDeps): Router {
     const after = typeof req.query.after === 'string' ? req.query.after : undefined;
     const limit = Math.min(Math.max(Number(req.query.limit ?? 1000) || 1000, 1), 5000);
     const events = await catalog.readEvents(model, version, after, limit);
-    res.json({ items: events, status: record.status, terminal: terminalStatuses.has(record.status), last: events.at(-1)?.id ?? after ?? null });
+    res.json({ items: events, status: record.status, terminal: terminalStatuses.has(record.status), last: events.at(-1)?.id ?? after ?? null } satisfies VersionEventsBody);
   });
 
   return router;

@@ -1,6 +1,7 @@
 import { Router, type RequestHandler } from 'express';
 import { errorMessage } from '../../errors.js';
 import type { ApiDeps } from '../deps.js';
+import type { HealthBody, ReadinessBody } from '../schemas/health.js';
 
 async function probe(name: string, check: () => Promise<unknown>, timeoutMs: number): Promise<[string, { ok: boolean; error?: string; ms: number }]> {
   const started = Date.now();
@@ -28,14 +29,14 @@ export function readinessHandler(deps: Pick<ApiDeps, 'redis' | 'store' | 'builde
       probe('target', () => deps.target.check(), 3000),
     ]));
     const ready = Object.values(checks).every((c) => c.ok) && !deps.draining?.value;
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : deps.draining?.value ? 'draining' : 'unready', checks });
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : deps.draining?.value ? 'draining' : 'unready', checks } satisfies ReadinessBody);
   };
 }
 
 export function healthRouter(deps: ApiDeps): Router {
   const router = Router();
   router.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+    res.json({ status: 'ok' } satisfies HealthBody);
   });
   router.get('/readyz', readinessHandler(deps));
   return router;

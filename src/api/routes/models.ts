@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { assertModelName } from '../../domain/model-name.js';
 import type { ApiDeps } from '../deps.js';
 import { presentModel } from '../present.js';
+import type { ModelListBody } from '../schemas/models.js';
 
 export function modelsRouter(deps: ApiDeps): Router {
   const router = Router();
@@ -16,7 +17,7 @@ export function modelsRouter(deps: ApiDeps): Router {
     res.json({
       items: page.items.map((m) => presentModel(m, config.baseUrl)),
       next: page.nextAfter === null ? null : `${config.baseUrl}/api/v1/models?${params}&after=${encodeURIComponent(page.nextAfter)}`,
-    });
+    } satisfies ModelListBody);
   });
 
   router.get('/models/:name', async (req, res) => {

@@ -10,10 +10,13 @@ import { mediaType } from '../media-type.js';
 import { metadataFromQuery } from '../metadata.js';
 import { receiveMultipart } from '../multipart.js';
 import { presentVersion } from '../present.js';
+import type { VersionContractBody } from '../schemas/contract.js';
+import { versionFromUpload, type VersionListBody } from '../schemas/versions.js';
 
 const tarTypes = new Set(['application/x-tar', 'application/tar', 'application/gzip', 'application/x-gzip', 'application/tar+gzip', 'application/octet-stream']);
 
-const fromUpload = z.strictObject({ upload: z.string(), metadata: z.unknown().optional() });
+// The documented body; its metadata is checked apart, by parseUploadMetadata, to answer INVALID_METADATA.
+const fromUpload = versionFromUpload.extend({ metadata: z.unknown().optional() });
 
 export function versionsRouter(deps: ApiDeps, intake: Intake): Router {
   const router = Router();
@@ -56,7 +59,7 @@ export function versionsRouter(deps: ApiDeps, intake: Intake): Router {
       items: page.items.map((r) => presentVersion(r, config.baseUrl)),
       total: page.total,
       next: page.nextBefore === null ? null : `${config.baseUrl}/api/v1/models/${model}/versions?limit=${limit}&before=${page.nextBefore}`,
-    });
+    } satisfies VersionListBody);
   });
 
   router.get('/models/:name/versions/:version', async (req, res) => {
@@ -77,7 +80,7 @@ export function versionsRouter(deps: ApiDeps, intake: Intake): Router {
       bytes.pipe(res);
       return;
     }
-    res.json({ model: record.model, version: record.version, digest: record.contractDigest, ...record.contract });
+    res.json({ model: record.model, version: record.version, digest: record.contractDigest, ...record.contract } satisfies VersionContractBody);
   });
 
   return router;
