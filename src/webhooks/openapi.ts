@@ -1,6 +1,9 @@
 import { webhookEventTypes } from './types.js';
 
-/** The webhook part of the OpenAPI document (src/api/openapi.ts spreads it in). */
+/**
+ * The webhook part of the OpenAPI document (src/api/openapi.ts spreads it in): paths and the
+ * `webhooks` section. The bodies are zod schemas (src/api/schemas/webhooks.ts).
+ */
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: unknown, description = 'OK') => ({ description, content: { 'application/json': { schema } } });
@@ -27,7 +30,7 @@ export const webhookPaths: Record<string, Record<string, unknown>> = {
     get: {
       summary: 'List webhook endpoints (without secrets)',
       tags: ['webhooks'],
-      responses: { 200: json({ type: 'object', properties: { items: { type: 'array', items: ref('WebhookEndpoint') } } }), ...errors(503) },
+      responses: { 200: json(ref('WebhookEndpointList')), ...errors(503) },
     },
   },
   '/api/v1/webhooks/{id}': {
@@ -43,7 +46,7 @@ export const webhookPaths: Record<string, Record<string, unknown>> = {
         { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
         { name: 'before', in: 'query', schema: { type: 'integer' }, description: 'Cursor from `next`' },
       ],
-      responses: { 200: json({ type: 'object', properties: { items: { type: 'array', items: ref('WebhookDelivery') }, next: { type: ['string', 'null'] } } }), ...errors(404, 503) },
+      responses: { 200: json(ref('WebhookDeliveryList')), ...errors(404, 503) },
     },
   },
   '/api/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver': {
@@ -52,85 +55,6 @@ export const webhookPaths: Record<string, Record<string, unknown>> = {
       tags: ['webhooks'],
       parameters: [idParam, { name: 'deliveryId', in: 'path', required: true, schema: { type: 'string', pattern: '^dlv_[0-9a-f]{24}$' } }],
       responses: { 202: json(ref('WebhookDelivery'), 'Queued'), ...errors(404, 409, 503) },
-    },
-  },
-};
-
-const endpointProperties = {
-  id: { type: 'string' },
-  url: { type: 'string', format: 'uri' },
-  events: { type: 'array', items: { enum: [...webhookEventTypes] } },
-  models: { type: ['array', 'null'], items: { type: 'string' }, description: 'Model names or `prefix*` patterns; null for every model' },
-  description: { type: ['string', 'null'] },
-  enabled: { type: 'boolean' },
-  disabledReason: { type: ['string', 'null'], description: 'Why deliveries stopped (the receiver answered 410 Gone)' },
-  createdAt: { type: 'string', format: 'date-time' },
-  updatedAt: { type: 'string', format: 'date-time' },
-  links: { type: 'object', properties: { self: { type: 'string' }, deliveries: { type: 'string' } } },
-};
-
-const attemptOutcomes = ['delivered', 'retrying', 'gave_up', 'failed', 'disabled'];
-
-export const webhookSchemas: Record<string, unknown> = {
-  WebhookEndpointInput: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['url'],
-    properties: {
-      url: { type: 'string', format: 'uri', examples: ['https://ci.example.com/hooks/mll'] },
-      events: { type: 'array', minItems: 1, items: { enum: [...webhookEventTypes] }, description: 'Default: every event type' },
-      models: { type: ['array', 'null'], items: { type: 'string', pattern: '^([a-z0-9][a-z0-9_-]{0,62}\\*?|\\*)$' } },
-      secret: { type: 'string', description: '`whsec_` + base64 of 24–64 bytes; generated when absent' },
-      description: { type: ['string', 'null'], maxLength: 500 },
-    },
-  },
-  WebhookEndpoint: { type: 'object', required: ['id', 'url', 'events', 'enabled'], properties: endpointProperties },
-  WebhookEndpointCreated: {
-    type: 'object',
-    required: ['id', 'url', 'events', 'enabled', 'secret'],
-    properties: { ...endpointProperties, secret: { type: 'string', pattern: '^whsec_', description: 'Shown only in this answer' } },
-  },
-  WebhookDelivery: {
-    type: 'object',
-    properties: {
-      id: { type: 'string' },
-      endpointId: { type: 'string' },
-      eventId: { type: 'string', description: 'The webhook-id header' },
-      eventType: { enum: [...webhookEventTypes] },
-      status: { enum: ['pending', 'delivered', 'failed'] },
-      outcome: { enum: [...attemptOutcomes, null] },
-      error: { type: ['string', 'null'] },
-      redeliveries: { type: 'integer' },
-      createdAt: { type: 'string', format: 'date-time' },
-      updatedAt: { type: 'string', format: 'date-time' },
-      attempts: {
-        type: 'array',
-        items: {
-          type: 'object',
-          properties: {
-            attempt: { type: 'integer' },
-            at: { type: 'string', format: 'date-time' },
-            trigger: { enum: ['event', 'redeliver'] },
-            statusCode: { type: ['integer', 'null'] },
-            durationMs: { type: 'integer' },
-            error: { type: ['string', 'null'] },
-            outcome: { enum: attemptOutcomes },
-            nextAttemptAt: { type: ['string', 'null'], format: 'date-time' },
-          },
-        },
-      },
-    },
-  },
-  WebhookEvent: {
-    type: 'object',
-    required: ['type', 'timestamp', 'data'],
-    properties: {
-      type: { enum: [...webhookEventTypes] },
-      timestamp: { type: 'string', format: 'date-time', description: 'When the event happened (not the attempt)' },
-      data: {
-        description: 'version.*: the version record as GET /api/v1/models/{name}/versions/{version} shows it, plus imageDigest; batch.completed: the batch summary',
-        oneOf: [{ allOf: [ref('Version'), { type: 'object', properties: { imageDigest: { type: ['string', 'null'] } } }] }, { type: 'object' }],
-      },
     },
   },
 };

@@ -1,6 +1,8 @@
 import type { Queue } from 'bullmq';
-import { z } from 'zod';
 import { presentVersion } from '../api/present.js';
+import {
+  webhookEndpointInput as createInput, type VersionEventData, type WebhookEndpointBody, type WebhookEndpointCreatedBody,
+} from '../api/schemas/webhooks.js';
 import type { VersionRecord } from '../domain/version.js';
 import { MllError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -27,17 +29,8 @@ export interface EmitOptions {
   key?: string;
 }
 
-const modelPattern = /^[a-z0-9][a-z0-9_-]{0,62}\*?$|^\*$/;
-const createInput = z.strictObject({
-  url: z.string(),
-  events: z.array(z.enum(webhookEventTypes)).min(1).optional(),
-  models: z.array(z.string().regex(modelPattern, 'a model name, or a prefix ending in *')).min(1).max(100).nullable().optional(),
-  secret: z.string().optional(),
-  description: z.string().max(500).nullable().optional(),
-});
-
 /** An endpoint as the API shows it: never its secret. */
-export function presentEndpoint(e: WebhookEndpoint, baseUrl: string) {
+export function presentEndpoint(e: WebhookEndpoint, baseUrl: string): WebhookEndpointBody {
   const { secret: _secret, ...shown } = e;
   const url = `${baseUrl}/api/v1/webhooks/${e.id}`;
   return { ...shown, links: { self: url, deliveries: `${url}/deliveries` } };
@@ -68,7 +61,7 @@ export class Webhooks {
   // Endpoints
 
   /** Registers an endpoint; the answer is the only place its secret is ever shown. */
-  async create(body: unknown): Promise<ReturnType<typeof presentEndpoint> & { secret: string }> {
+  async create(body: unknown): Promise<WebhookEndpointCreatedBody> {
     const parsed = createInput.safeParse(body);
     if (!parsed.success) {
       const issues = parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`);
@@ -95,11 +88,11 @@ export class Webhooks {
     return { ...presentEndpoint(endpoint, this.settings.baseUrl()), secret };
   }
 
-  async list(): Promise<Array<ReturnType<typeof presentEndpoint>>> {
+  async list(): Promise<WebhookEndpointBody[]> {
     return (await this.repo.listEndpoints()).map((e) => presentEndpoint(e, this.settings.baseUrl()));
   }
 
-  async get(id: string): Promise<ReturnType<typeof presentEndpoint>> {
+  async get(id: string): Promise<WebhookEndpointBody> {
     return presentEndpoint(await this.mustGet(id), this.settings.baseUrl());
   }
 
@@ -231,7 +224,7 @@ export class Webhooks {
   }
 
   /** The body of a version event: the version record as the API shows it, plus its image digest. */
-  versionEventData(record: VersionRecord) {
+  versionEventData(record: VersionRecord): VersionEventData {
     return { ...presentVersion(record, this.settings.baseUrl()), imageDigest: record.image?.digest ?? null };
   }
 }

@@ -218,6 +218,18 @@ describe('the OpenAPI document describes the real answers of every route', () =>
       items = (await oa.call<{ items: { id: string; status: string }[] }>({ method: 'get', path: '/api/v1/webhooks/{id}/deliveries', params: { id } }, 200)).body.items;
     }
     assert.ok(items.some((d) => d.status === 'delivered'), `no delivery for ${model}:${v.body.version}: ${JSON.stringify(items)}`);
+    // A batch of the model's prefix completes: a batch.completed event.
+    const form = new FormData();
+    form.append(`${model}-wb`, new Blob([new Uint8Array(await tarOf(pythonModel))]), 'a.tar');
+    await oa.call({ method: 'post', path: '/api/v1/batches', body: form }, 202);
+    const bodies = async () => receiver.requests.map((r) => JSON.parse(r.body.toString('utf8')) as { type: string });
+    for (let i = 0; i < 900 && !(await bodies()).some((b) => b.type === 'batch.completed'); i++) await new Promise((r) => setTimeout(r, 100));
+    const sent = await bodies();
+    assert.deepEqual([...new Set(sent.map((b) => b.type))].sort(), ['batch.completed', 'version.released']);
+    for (const body of sent) oa.checkComponent('WebhookEvent', body);
+    // The webhooks section of the document points at the same schema.
+    const webhooks = oa.doc.webhooks as Record<string, { post: { requestBody: { content: Record<string, { schema: { $ref: string } }> } } }>;
+    assert.equal(webhooks['batch.completed']!.post.requestBody.content['application/json']!.schema.$ref, '#/components/schemas/WebhookEvent');
     await oa.call({ method: 'get', path: '/api/v1/webhooks/{id}/deliveries', params: { id: 'wh_00000000000000000000' } }, 404);
     await oa.call({ method: 'post', path: '/api/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver', params: { id, deliveryId: items[0]!.id } }, 202);
     await oa.call({ method: 'post', path: '/api/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver', params: { id, deliveryId: 'dlv_000000000000000000000000' } }, 404);

@@ -84,6 +84,17 @@ export class OpenApiChecker {
     return checked;
   }
 
+  /** Validates a value against one of components.schemas (a webhook body, say); fails with the reasons. */
+  checkComponent(name: string, value: unknown): void {
+    const ref = `${docId}#/components/schemas/${escapePointer(name)}`;
+    let validate = this.validators.get(ref);
+    if (!validate) {
+      validate = this.ajv.compile({ $ref: ref });
+      this.validators.set(ref, validate);
+    }
+    if (!validate(value)) assert.fail(`${name} does not match: ${this.ajv.errorsText(validate.errors, { separator: '\n  ' })}\nvalue: ${JSON.stringify(value).slice(0, 1500)}`);
+  }
+
   /** Checks one response against the document and returns its parsed body (JSON) or text. */
   check(method: string, path: string, status: number, contentType: string | null, text: string): unknown {
     const where = `${method.toUpperCase()} ${path} → ${status}`;

@@ -1,6 +1,7 @@
 import express, { Router } from 'express';
 import { MllError } from '../../errors.js';
 import type { ApiDeps } from '../deps.js';
+import type { WebhookDeliveryBody, WebhookDeliveryListBody, WebhookEndpointBody, WebhookEndpointCreatedBody, WebhookEndpointListBody } from '../schemas/webhooks.js';
 
 /**
  * Webhook endpoints and their deliveries. The secret is in the POST answer and nowhere else.
@@ -17,15 +18,15 @@ export function webhooksRouter(deps: ApiDeps): Router {
     if (!req.is('application/json')) throw new MllError('UNSUPPORTED_MEDIA_TYPE', 'Send the webhook as application/json');
     const created = await deps.webhooks.create(req.body);
     // The only answer that carries the secret: keep it out of caches.
-    res.status(201).location(created.links.self).set('cache-control', 'no-store').json(created);
+    res.status(201).location(created.links.self).set('cache-control', 'no-store').json(created satisfies WebhookEndpointCreatedBody);
   });
 
   router.get('/webhooks', async (_req, res) => {
-    res.json({ items: await deps.webhooks.list() });
+    res.json({ items: await deps.webhooks.list() } satisfies WebhookEndpointListBody);
   });
 
   router.get('/webhooks/:id', async (req, res) => {
-    res.json(await deps.webhooks.get(req.params.id!));
+    res.json((await deps.webhooks.get(req.params.id!)) satisfies WebhookEndpointBody);
   });
 
   router.delete('/webhooks/:id', async (req, res) => {
@@ -38,12 +39,12 @@ export function webhooksRouter(deps: ApiDeps): Router {
     const before = typeof req.query.before === 'string' && /^\d+$/.test(req.query.before) ? Number(req.query.before) : undefined;
     const page = await deps.webhooks.deliveries(req.params.id!, { limit, before });
     const base = `${deps.config.baseUrl}/api/v1/webhooks/${req.params.id}/deliveries`;
-    res.json({ items: page.items, next: page.nextBefore === null ? null : `${base}?limit=${limit}&before=${page.nextBefore}` });
+    res.json({ items: page.items, next: page.nextBefore === null ? null : `${base}?limit=${limit}&before=${page.nextBefore}` } satisfies WebhookDeliveryListBody);
   });
 
   router.post('/webhooks/:id/deliveries/:deliveryId/redeliver', async (req, res) => {
     draining();
-    res.status(202).json(await deps.webhooks.redeliver(req.params.id!, req.params.deliveryId!));
+    res.status(202).json((await deps.webhooks.redeliver(req.params.id!, req.params.deliveryId!)) satisfies WebhookDeliveryBody);
   });
 
   return router;

@@ -9,6 +9,7 @@ import './batches.js';
 import './tokens.js';
 import './uploads.js';
 import './health.js';
+import './webhooks.js';
 
 type JsonSchema = Record<string, unknown>;
 
