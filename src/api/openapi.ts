@@ -2,7 +2,7 @@ import { modelNamePattern } from '../domain/model-name.js';
 import { requiredScope } from '../auth/scopes.js';
 import { protectedPaths } from './auth.js';
 import { webhookEvents, webhookPaths } from '../webhooks/openapi.js';
-import { hydrosphereOpenApiPaths, hydrosphereSchemas, hydrosphereTag } from './hydrosphere/openapi.js';
+import { hydrosphereOpenApiPaths, hydrosphereTag } from './hydrosphere/openapi.js';
 import { componentSchemas } from './schemas/components.js';
 
 /**
@@ -275,7 +275,7 @@ export function openApiDocument(serverUrl: string, extraPaths: Record<string, Pa
         bearer: { type: 'http', scheme: 'bearer', description: 'An API token (mll_…) with the scope the operation lists: read, write or admin (admin includes write, write includes read).' },
         basic: { type: 'http', scheme: 'basic', description: 'The same API token as the password of HTTP Basic auth (any user name), for clients that cannot send a bearer token; same scopes.' },
       },
-      schemas: { ...componentSchemas(), ...hydrosphereSchemas, ...extraSchemas },
+      schemas: { ...componentSchemas(), ...extraSchemas },
       responses: Object.fromEntries(Object.entries(statusText).map(([code, text]) => [`Error${code}`, json(ref('Error'), text)])),
     },
   };

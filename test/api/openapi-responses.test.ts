@@ -241,6 +241,7 @@ describe('the OpenAPI document describes the real answers of every route', () =>
     const payload = await hydrosphereTarball({
       'src/func_main.py': await fs.readFile(path.join(pythonModel, 'src', 'func_main.py'), 'utf8'),
       'requirements.txt': await fs.readFile(path.join(pythonModel, 'requirements.txt'), 'utf8'),
+      'serving.yaml': await fs.readFile(path.join(pythonModel, 'serving.yaml'), 'utf8'),
     });
     const multipart = (parts: Parameters<typeof requestsMultipart>[0]) => {
       const m = requestsMultipart(parts);
@@ -252,7 +253,14 @@ describe('the OpenAPI document describes the real answers of every route', () =>
       ...multipart([{ name: 'model_name', value: v1name }, { name: 'model_type', value: 'python:3.6' }, { name: 'payload', file: payload, filename: 'filename' }]),
     }, 200);
     await oa.call({ method: 'post', path: '/api/v1/model/upload', ...multipart([{ name: 'model_name', value: 'has space' }, { name: 'payload', file: payload, filename: 'filename' }]) }, 400);
-    await oa.call({ method: 'get', path: '/api/v1/model/build/{id}', params: { id: build.body.id } }, 200);
+    // Polled as the 2018 CLI does until it finished: a finished build has its modelVersion.
+    let polled = await oa.call<{ status: string; modelVersion: unknown }>({ method: 'get', path: '/api/v1/model/build/{id}', params: { id: build.body.id } }, 200);
+    for (let i = 0; i < 900 && !['Finished', 'Failed'].includes(polled.body.status); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      polled = await oa.call({ method: 'get', path: '/api/v1/model/build/{id}', params: { id: build.body.id } }, 200);
+    }
+    assert.equal(polled.body.status, 'Finished', JSON.stringify(polled.body));
+    assert.ok(polled.body.modelVersion);
     await oa.call({ method: 'get', path: '/api/v1/model/build/{id}', params: { id: 'x' } }, 400);
     await oa.call({ method: 'get', path: '/api/v1/model/build/{id}', params: { id: 999999999 } }, 404);
 

@@ -3,6 +3,7 @@ import { modelNameFromHydrosphere, parseVersionNumber } from '../../domain/model
 import { MllError } from '../../errors.js';
 import type { Intake } from '../../intake/intake.js';
 import type { ApiDeps } from '../deps.js';
+import type { HydrosphereModelVersionListBody } from '../schemas/hydrosphere.js';
 import { presentModelBuild, presentModelVersion } from './present.js';
 import { serveBuildLogs, serveModelUpdates } from './streams.js';
 import { unsupportedRouter } from './unsupported.js';
@@ -39,7 +40,7 @@ export function hydrosphereRouter(deps: ApiDeps, intake: Intake): Router {
   });
 
   router.get('/api/v2/model/version', async (_req, res) => {
-    res.json((await versions.list()).map(presentModelVersion));
+    res.json((await versions.list()).map(presentModelVersion) satisfies HydrosphereModelVersionListBody);
   });
 
   // Before /:name/:version, which the logs path would match too.

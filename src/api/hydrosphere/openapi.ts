@@ -1,6 +1,9 @@
 import { unsupportedRoutes } from './unsupported.js';
 
-/** The Hydrosphere part of the OpenAPI document (src/api/openapi.ts spreads it in). */
+/**
+ * The Hydrosphere part of the OpenAPI document (src/api/openapi.ts spreads it in): paths only; the
+ * answers are zod schemas (src/api/schemas/hydrosphere.ts).
+ */
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: unknown, description = 'OK') => ({ description, content: { 'application/json': { schema } } });
@@ -66,7 +69,7 @@ const paths: Record<string, Record<string, unknown>> = {
   '/api/v2/model/version': {
     get: {
       summary: 'Every version, as ModelVersions (a version without a Hydrosphere id gets one)',
-      tags, responses: { 200: json({ type: 'array', items: ref('HydrosphereModelVersion') }), ...errors(401, 403, 503) },
+      tags, responses: { 200: json(ref('HydrosphereModelVersionList')), ...errors(401, 403, 503) },
     },
   },
   '/api/v2/model/version/{name}/{version}': {
@@ -110,68 +113,3 @@ for (const r of unsupportedRoutes) {
 }
 
 export const hydrosphereOpenApiPaths = paths;
-
-const v2Field = {
-  type: 'object',
-  required: ['name', 'profile', 'shape', 'dtype'],
-  properties: {
-    name: { type: 'string' }, profile: { type: 'string', examples: ['NUMERICAL', 'NONE'] }, dtype: { type: 'string', examples: ['DT_FLOAT'] },
-    shape: { type: 'object', properties: { dim: { type: 'array', items: { type: 'object', properties: { size: { type: 'integer' }, name: { type: 'string' } } } }, unknownRank: { type: 'boolean' } } },
-  },
-};
-const v2Signature = { type: 'object', required: ['signatureName', 'inputs', 'outputs'], properties: { signatureName: { type: 'string' }, inputs: { type: 'array', items: v2Field }, outputs: { type: 'array', items: v2Field } } };
-const v3Field = {
-  type: 'object',
-  required: ['name', 'profile', 'shape', 'dtype'],
-  properties: {
-    name: { type: 'string' }, profile: { type: 'string' }, dtype: { type: 'string' },
-    shape: { type: ['object', 'null'], properties: { dims: { type: 'array', items: { type: 'integer' } } } },
-  },
-};
-const dockerImage = { type: 'object', required: ['name', 'tag'], properties: { name: { type: 'string' }, tag: { type: 'string' }, sha256: { type: ['string', 'null'] } } };
-const model = {
-  type: 'object',
-  properties: {
-    id: { type: 'integer' }, name: { type: 'string' }, modelType: { type: 'string' }, description: { type: ['string', 'null'] },
-    modelContract: { type: 'object', properties: { modelName: { type: 'string' }, signatures: { type: 'array', items: v2Signature } } },
-    created: { type: 'string' }, updated: { type: 'string' },
-  },
-};
-
-export const hydrosphereSchemas: Record<string, unknown> = {
-  HydrosphereModelBuild: {
-    type: 'object',
-    required: ['id', 'model', 'version', 'started', 'status', 'modelVersion'],
-    properties: {
-      id: { type: 'integer' }, model, version: { type: 'integer' }, started: { type: 'string' }, finished: { type: ['string', 'null'] },
-      status: { enum: ['Pending', 'Running', 'Failed', 'Finished'] }, statusText: { type: ['string', 'null'] }, logsUrl: { type: 'string' },
-      modelVersion: {
-        type: ['object', 'null'],
-        properties: {
-          id: { type: 'integer' }, imageName: { type: 'string' }, imageTag: { type: 'string' }, imageSHA256: { type: 'string' }, created: { type: ['string', 'null'] },
-          modelName: { type: 'string' }, modelVersion: { type: 'integer' }, modelType: { type: 'string' }, model, modelContract: model.properties.modelContract,
-        },
-      },
-      script: { type: 'string' },
-    },
-  },
-  HydrosphereModelVersion: {
-    type: 'object',
-    required: ['id', 'model', 'modelVersion', 'status', 'runtime', 'modelContract', 'modelSignature', 'monitoringConfiguration', 'metadata'],
-    properties: {
-      id: { type: 'integer' },
-      model: { type: 'object', required: ['id', 'name'], properties: { id: { type: 'integer' }, name: { type: 'string' } } },
-      modelVersion: { type: 'integer' },
-      status: { enum: ['Assembling', 'Released', 'Failed'] },
-      created: { type: 'string' }, finished: { type: ['string', 'null'] },
-      runtime: dockerImage, image: { oneOf: [dockerImage, { type: 'null' }] },
-      modelContract: { type: 'object', required: ['modelName', 'predict'], properties: { modelName: { type: 'string' }, predict: v2Signature } },
-      modelSignature: { type: 'object', required: ['signatureName', 'inputs', 'outputs'], properties: { signatureName: { type: 'string' }, inputs: { type: 'array', items: v3Field }, outputs: { type: 'array', items: v3Field } } },
-      installCommand: { type: ['string', 'null'] },
-      metadata: { type: 'object', additionalProperties: { type: 'string' } },
-      monitoringConfiguration: { type: 'object', required: ['batchSize'], properties: { batchSize: { type: 'integer' } } },
-      applications: { type: 'array', items: { type: 'string' } },
-      isExternal: { const: false },
-    },
-  },
-};

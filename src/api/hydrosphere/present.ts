@@ -2,6 +2,7 @@ import type { VersionRecord, VersionStatus } from '../../domain/version.js';
 import type { HydrosphereModel } from '../../hydrosphere/ids.js';
 import { toV1Contract, toV2Contract, toV3Signature } from '../../contract/hydrosphere/index.js';
 import type { Contract } from '../../contract/types.js';
+import type { HydrosphereModelBuildBody, HydrosphereModelVersionBody } from '../schemas/hydrosphere.js';
 
 /**
  * ML Lambda versions as Hydrosphere's clients read them: the 2018 ModelBuild (v1) and the
@@ -104,7 +105,7 @@ function imageOf(record: VersionRecord): { name: string; tag: string; sha256: st
 }
 
 /** hydro-serving 2.x/3.x ModelVersion. */
-export function presentModelVersion(view: HydrosphereVersion) {
+export function presentModelVersion(view: HydrosphereVersion): HydrosphereModelVersionBody {
   const { record, model } = view;
   const inputs = hydrosphereInputs(record);
   return {
@@ -127,7 +128,7 @@ export function presentModelVersion(view: HydrosphereVersion) {
 }
 
 /** The 2018 ModelBuild; `modelVersion` stays null until the build finished. */
-export function presentModelBuild(view: HydrosphereVersion, logsUrl: string) {
+export function presentModelBuild(view: HydrosphereVersion, logsUrl: string): HydrosphereModelBuildBody {
   const { record, model } = view;
   const modelType = record.modelType ?? 'unknown:unknown';
   const modelContract = v1ModelContract(model.name, record);

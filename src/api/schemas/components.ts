@@ -10,6 +10,7 @@ import './tokens.js';
 import './uploads.js';
 import './health.js';
 import './webhooks.js';
+import './hydrosphere.js';
 
 type JsonSchema = Record<string, unknown>;
 

@@ -8,18 +8,22 @@ import { z } from 'zod';
  */
 export interface ComponentMeta {
   id: string;
-  description?: string;
 }
 
 export const requestBodies = z.registry<ComponentMeta>();
 export const responseBodies = z.registry<ComponentMeta>();
 
+/** Registers `schema` under `id`; the description goes where zod renders it from (the schema's own metadata). */
+function register<S extends z.ZodType>(registry: typeof requestBodies, id: string, schema: S, description?: string): S {
+  const described = description ? (schema.describe(description) as S) : schema;
+  registry.add(described, { id });
+  return described;
+}
+
 export function requestBody<S extends z.ZodType>(id: string, schema: S, description?: string): S {
-  requestBodies.add(schema, { id, ...(description ? { description } : {}) });
-  return schema;
+  return register(requestBodies, id, schema, description);
 }
 
 export function responseBody<S extends z.ZodType>(id: string, schema: S, description?: string): S {
-  responseBodies.add(schema, { id, ...(description ? { description } : {}) });
-  return schema;
+  return register(responseBodies, id, schema, description);
 }
