@@ -183,6 +183,8 @@ async function phase(name: string, glob: string, expected: number, server: strin
 }
 
 const fmt = (x: number, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : '–');
+/** A rate with two significant digits below 10 (0.22, 3.4), whole numbers above. */
+const rate = (x: number) => (!Number.isFinite(x) ? '–' : x >= 10 ? x.toFixed(0) : x.toPrecision(2));
 const bytes = (n: number) => (n >= 1024 * 1024 ? `${fmt(n / 1024 / 1024)} MiB` : n >= 1024 ? `${fmt(n / 1024)} KiB` : `${Math.round(n)} B`);
 const lines: string[] = [];
 const say = (s = '') => {
@@ -299,25 +301,25 @@ try {
   for (const p of phases) {
     const commands = [...p.redis.commands.values()].reduce((a, b) => a + b.calls, 0) / p.released;
     const usec = [...p.redis.commands.values()].reduce((a, b) => a + b.usec, 0) / p.released;
-    for (const [bench, rate] of shard) {
-      rows.push([`one Redis shard (${p.name})`, fmt(rate / commands, 0), `${fmt(rate, 0)} ${bench}/s (redis-benchmark -P 16 -c 50, best of 3, same server) ÷ ${fmt(commands)} commands per version`]);
+    for (const [bench, perSecond] of shard) {
+      rows.push([`one Redis shard (${p.name})`, rate(perSecond / commands), `${fmt(perSecond, 0)} ${bench}/s (redis-benchmark -P 16 -c 50, best of 3, same server) ÷ ${fmt(commands)} commands per version`]);
     }
-    rows.push([`one Redis shard, CPU (${p.name})`, fmt(p.released / p.redis.cpuSeconds, 0), `1 s ÷ ${fmt((1000 * p.redis.cpuSeconds) / p.released, 2)} ms redis-server CPU per version (used_cpu_user+sys delta)`]);
-    rows.push([`one Redis shard, command time (${p.name})`, fmt(1e6 / usec, 0), `1 s ÷ ${fmt(usec)} µs of commandstats usec per version (execution only, no I/O)`]);
+    rows.push([`one Redis shard, CPU (${p.name})`, rate(p.released / p.redis.cpuSeconds), `1 s ÷ ${fmt((1000 * p.redis.cpuSeconds) / p.released, 2)} ms redis-server CPU per version (used_cpu_user+sys delta)`]);
+    rows.push([`one Redis shard, command time (${p.name})`, rate(1e6 / usec), `1 s ÷ ${fmt(usec)} µs of commandstats usec per version (execution only, no I/O)`]);
     const puts = [...p.s3].filter(([k]) => /^(PUT|POST|DELETE) /.test(k)).reduce((a, [, t]) => a + t.requests, 0) / p.released;
     const gets = [...p.s3].filter(([k]) => /^(GET|HEAD) /.test(k)).reduce((a, [, t]) => a + t.requests, 0) / p.released;
-    rows.push([`one S3 prefix, AWS (${p.name})`, fmt(Math.min(3500 / puts, 5500 / gets), 0), `min(3,500 PUT/s ÷ ${fmt(puts, 2)} PUT+POST+DELETE, 5,500 GET/s ÷ ${fmt(gets, 2)} GET+HEAD) per version (AWS's published per-prefix request rates)`]);
+    rows.push([`one S3 prefix, AWS (${p.name})`, rate(Math.min(3500 / puts, 5500 / gets)), `min(3,500 PUT/s ÷ ${fmt(puts, 2)} PUT+POST+DELETE, 5,500 GET/s ÷ ${fmt(gets, 2)} GET+HEAD) per version (AWS's published per-prefix request rates)`]);
     const wall = p.wallSeconds;
     const s3Requests = [...p.s3.values()].reduce((a, t) => a + t.requests, 0);
-    rows.push([`local S3 server, as measured (${p.name})`, `≥ ${fmt(p.released / wall, 1)}`, `${s3Requests} requests in ${fmt(wall)} s = ${fmt(s3Requests / wall, 0)} req/s served while the batch ran ÷ ${fmt(s3Requests / p.released, 1)} per version (a lower bound: the batch, not the server, set the pace)`]);
+    rows.push([`local S3 server, as measured (${p.name})`, `≥ ${rate(p.released / wall)}`, `${s3Requests} requests in ${fmt(wall)} s = ${fmt(s3Requests / wall, 0)} req/s served while the batch ran ÷ ${fmt(s3Requests / p.released, 1)} per version (a lower bound: the batch, not the server, set the pace)`]);
     for (const role of stages.filter((s) => s !== 'webhooks')) {
       const ms = (1000 * (p.cpu.get(role) ?? 0)) / p.released;
-      rows.push([`one worker core, ${role} (${p.name})`, fmt(1000 / ms, 0), `1 s ÷ ${fmt(ms)} ms CPU per version in the ${role} process`]);
+      rows.push([`one worker core, ${role} (${p.name})`, rate(1000 / ms), `1 s ÷ ${fmt(ms)} ms CPU per version in the ${role} process`]);
     }
     const workerMs = (1000 * stages.reduce((a, s) => a + (p.cpu.get(s) ?? 0), 0)) / p.released;
-    rows.push([`one worker core, all stages (${p.name})`, fmt(1000 / workerMs, 1), `1 s ÷ ${fmt(workerMs)} ms CPU per version, every worker process`]);
+    rows.push([`one worker core, all stages (${p.name})`, rate(1000 / workerMs), `1 s ÷ ${fmt(workerMs)} ms CPU per version, every worker process`]);
     const apiMs = (1000 * (p.cpu.get('api') ?? 0)) / p.released;
-    rows.push([`one API core (${p.name})`, fmt(1000 / apiMs, 1), `1 s ÷ ${fmt(apiMs)} ms CPU per version in the API`]);
+    rows.push([`one API core (${p.name})`, rate(1000 / apiMs), `1 s ÷ ${fmt(apiMs)} ms CPU per version in the API`]);
   }
   table(['ceiling', 'versions/s', 'formula'], rows);
   say(`\nPeak RSS (VmHWM): ${[...rss].map(([role, mib]) => `${role} ${fmt(mib, 0)} MB`).join(', ')}`);
