@@ -1,4 +1,4 @@
-import { isNotFound, type ObjectStore } from '../storage/object-store.js';
+import { putBlobBytes, type ObjectStore } from '../storage/object-store.js';
 import { resolveBase, RuntimeUnreachable, type ResolvedBase } from './oci/base.js';
 import { formatReference, parseReference } from './registry/reference.js';
 import type { Registries } from './registry/registries.js';
@@ -122,12 +122,5 @@ export async function resolveRuntime(
   }
 }
 
-/** Content-addressed small blobs: written once, skipped when present. */
-export async function putIfAbsent(store: ObjectStore, key: string, bytes: Buffer): Promise<void> {
-  try {
-    if ((await store.stat(key)).size === bytes.length) return;
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
-  await store.put(key, bytes, { size: bytes.length });
-}
+/** Content-addressed blobs held in memory: see putBlobBytes (small ones are written without a stat first). */
+export const putIfAbsent = (store: ObjectStore, key: string, bytes: Buffer): Promise<void> => putBlobBytes(store, key, bytes);

@@ -12,7 +12,7 @@ import type { DependencySource, PayloadInfo, TreeInfo, Warning } from '../domain
 import { isMllError, MllError } from '../errors.js';
 import { failpoint } from '../failpoints.js';
 import { sha256Digest } from '../shared/digest.js';
-import { exists } from '../storage/object-store.js';
+import { blindWriteMaxBytes, exists, putBlobBytes } from '../storage/object-store.js';
 import { inputsDigest, outputKey, readOutput, writeOutput } from './outputs.js';
 import type { StageContext, StagePorts } from './ports.js';
 
@@ -220,15 +220,9 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/**
- * Blobs are content-addressed (the same key always holds the same bytes), so writing one again is
- * harmless. Up to this size a write costs about what asking whether it exists costs (one request
- * on S3), so small blobs are written without asking: one request instead of two for a new blob.
- */
-const blindWriteMaxBytes = 256 * 1024;
+/** Files up to blindWriteMaxBytes are stored without asking first whether their blob exists (see putBlobBytes). */
 const writesBlindly = (size: number) => size <= blindWriteMaxBytes;
 
 async function putBlobIfAbsent(ports: StagePorts, digest: string, bytes: Buffer): Promise<void> {
-  const key = keys.blob(digest);
-  if (writesBlindly(bytes.length) || !(await exists(ports.store, key))) await ports.store.put(key, bytes, { size: bytes.length });
+  await putBlobBytes(ports.store, keys.blob(digest), bytes);
 }

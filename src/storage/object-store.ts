@@ -120,6 +120,26 @@ export function assertValidKey(key: string): void {
   }
 }
 
+/**
+ * Content-addressed blobs (the same key always holds the same bytes) may be written again
+ * harmlessly. Up to this size a write costs about what asking whether the blob exists costs (one
+ * request on S3), so small blobs are written without asking: one request instead of two for a new
+ * blob, and still one for a blob that was there.
+ */
+export const blindWriteMaxBytes = 256 * 1024;
+
+/** Writes a small content-addressed blob; a larger one only when it is missing (or of another size). */
+export async function putBlobBytes(store: ObjectStore, key: string, bytes: Buffer): Promise<void> {
+  if (bytes.length > blindWriteMaxBytes) {
+    try {
+      if ((await store.stat(key)).size === bytes.length) return;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+  await store.put(key, bytes, { size: bytes.length });
+}
+
 export async function exists(store: ObjectStore, key: string): Promise<boolean> {
   try {
     await store.stat(key);
