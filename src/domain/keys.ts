@@ -21,6 +21,8 @@ export const keys = {
   layerRecord: (id: string) => `image-layers/${id}.json`,
   /** A dependency (/model/lib) layer's record, keyed by the hash of its inputs, credentials excluded (hex). */
   dependencyLayer: (id: string) => `dependency-layers/${id}.json`,
+  /** A docker-built image exported into the store, keyed by the hash of what decides its manifest (hex; src/image/docker/export.ts). */
+  dockerExport: (id: string) => `docker-exports/${id}.json`,
   batch: (id: string) => `batches/${id}.json`,
   token: (id: string) => `tokens/${id}.json`,
   tokensPrefix: () => 'tokens/',

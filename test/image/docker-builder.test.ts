@@ -1,5 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import type Docker from 'dockerode';
+import { keys } from '../../src/domain/keys.js';
 import { DockerImageBuilder } from '../../src/image/docker/builder.js';
 import { createDocker } from '../../src/image/docker/engine.js';
 import { OciImageBuilder } from '../../src/image/oci/builder.js';
@@ -18,6 +20,23 @@ const treeScript = [
   'find . -type f | sort | xargs sha256sum',
   'find . -type l | sort | while read -r f; do echo "$f -> $(readlink "$f")"; done',
 ].join(' && ');
+
+/** The real engine, counting the images read out of it (`docker save`). */
+function countingSaves(make: () => Docker): { docker: () => Docker; saves: () => number } {
+  let saves = 0;
+  const docker = () => {
+    const engine = make();
+    const getImage = engine.getImage.bind(engine);
+    engine.getImage = (name: string) => {
+      const image = getImage(name);
+      const get = image.get.bind(image) as () => Promise<NodeJS.ReadableStream>;
+      Object.assign(image, { get: () => (saves++, get()) });
+      return image;
+    };
+    return engine;
+  };
+  return { docker, saves: () => saves };
+}
 
 describe('docker builder (dockerode)', () => {
   let env: Awaited<ReturnType<typeof tempStore>>;
@@ -90,6 +109,44 @@ describe('docker builder (dockerode)', () => {
     const labelsOf = (ref: string) => JSON.parse(docker(['inspect', '--format', '{{json .Config.Labels}}', ref])) as Record<string, string>;
     assert.deepEqual(labelsOf(ociPushed.reference), labelsOf(pushed.reference));
     assert.equal(labelsOf(pushed.reference)['ai.mll.model.version'], '7');
+  });
+
+  it('an unchanged rebuild reuses the export (the engine is not read again) and publishes the identical image', async () => {
+    const model = uniqueName('dock');
+    const tree = await putTree(env.store, [
+      { path: 'weights/model.bin', content: 2 * MiB },
+      { path: 'config.json', content: `{"model": "${model}"}` },
+    ]);
+    const req = buildRequest(model, tree, { version: 3 });
+    const registries = new Registries({ logger });
+    const counted = countingSaves(dockerClient);
+    const builder = new DockerImageBuilder({ store: env.store, logger, registries, runtimes: { python: services.baseImages().python }, docker: counted.docker });
+    const target = new RegistryTarget({ store: env.store, logger, registries, registry });
+
+    const first = await builder.build(req, testContext()) as DockerBuiltImage;
+    rmi(first.localTag);
+    assert.equal(counted.saves(), 1);
+    const ctx = testContext();
+    const second = await builder.build(req, ctx) as DockerBuiltImage;
+    assert.equal(second.imageId, first.imageId, 'the engine\'s cache gave the same image');
+    assert.equal(counted.saves(), 1, 'the unchanged image was not exported again');
+    assert.ok(ctx.lines.some((l) => l.startsWith(`reused the export of ${first.imageId}`)), ctx.lines.join('\n'));
+    assert.deepEqual(second, first);
+
+    const published = await target.publish(first, { repository: model, tag: '3' }, testContext());
+    cleanups.push(() => deleteManifest(registry, model, published.digest));
+    const again = await target.publish(second, { repository: model, tag: '3-again' }, testContext());
+    assert.equal(again.digest, published.digest);
+    assert.equal((await fetchManifest(registry, model, '3-again')).digest, published.digest);
+
+    // A blob of the export gone from the store: the image is exported again, to the same manifest.
+    const layer = first.layers.find((l) => l.source.kind === 'blob');
+    assert.ok(layer?.digest, 'the image has a layer of its own');
+    await env.store.delete(keys.blob(layer.digest));
+    const third = await builder.build(req, testContext()) as DockerBuiltImage;
+    assert.equal(counted.saves(), 2);
+    assert.equal(third.manifestDigest, first.manifestDigest);
+    assert.ok(await env.store.stat(keys.blob(layer.digest)));
   });
 
   it('builds a model-only image FROM scratch when no runtime is configured', async () => {

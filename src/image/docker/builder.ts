@@ -156,11 +156,13 @@ export class DockerImageBuilder implements ImageBuilder {
     if (!imageId.startsWith('sha256:')) imageId = (await docker.getImage(imageId).inspect()).Id;
     // Build is separate from publish: the image leaves the engine now, as an OCI image in the store.
     const t0 = performance.now();
-    const exported = await exportImage(docker, imageId, {
+    const { image: exported, reused } = await exportImage(docker, imageId, {
       store, base: resolved, annotations: imageAnnotations(meta), signal: ctx.signal,
       scratchDir: this.options.scratchDir ?? path.join(os.tmpdir(), 'mll-build'),
     });
-    ctx.log(`exported ${imageId} as ${exported.manifestDigest}: ${exported.layers.length} layers in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+    ctx.log(reused
+      ? `reused the export of ${imageId} as ${exported.manifestDigest} (the same image, runtime and annotations)`
+      : `exported ${imageId} as ${exported.manifestDigest}: ${exported.layers.length} layers in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
     return {
       kind: 'docker', builder: 'docker', imageId, localTag, ...exported,
       base: resolved?.base ?? null, modelOnly: !resolved, dependencies: deps?.summary ?? null, labels, warnings, assembly: null,

@@ -8,8 +8,9 @@ import type Docker from 'dockerode';
 import { extract } from 'tar-stream';
 import { keys } from '../../domain/keys.js';
 import { MllError } from '../../errors.js';
+import { canonicalJson } from '../../shared/canonical-json.js';
 import { sha256Digest } from '../../shared/digest.js';
-import { exists, type ObjectStore } from '../../storage/object-store.js';
+import { exists, getJsonIfPresent, putJson, type ObjectStore } from '../../storage/object-store.js';
 import type { ImageConfigJson, ResolvedBase } from '../oci/base.js';
 import { manifestBytes } from '../oci/image-config.js';
 import { mediaTypes, ociLayerMediaType } from '../oci/media-types.js';
@@ -45,13 +46,58 @@ export interface ExportOptions {
   signal?: AbortSignal;
 }
 
+export type ExportedImage = Omit<OciImage, 'labels' | 'warnings' | 'modelOnly' | 'base' | 'assembly'>;
+
+/** Raise when an export record's content or the way an export is made changes: older records are then not reused. */
+const EXPORT_FORMAT = 1;
+
+interface ExportRecord {
+  format: number;
+  imageId: string;
+  image: ExportedImage;
+}
+
 /**
- * Exports an image from a Docker engine into the store as a complete OCI image: `docker save` is
- * streamed once, each layer hashed on its way to a store blob (the runtime's layers are skipped:
- * the manifest points at them in the runtime's registry, as for the oci builder), the engine's
- * config kept as it is, and an OCI manifest written. Any target then publishes it like any image.
+ * What decides an export's manifest, hashed (hex): the engine's image id (the digest of its config,
+ * which holds the labels and the layers' diff ids), the runtime's platform manifest (its layers
+ * are pointed at, not stored) and the manifest's annotations.
  */
-export async function exportImage(docker: Docker, imageId: string, options: ExportOptions): Promise<Omit<OciImage, 'labels' | 'warnings' | 'modelOnly' | 'base' | 'assembly'>> {
+export function exportId(imageId: string, options: Pick<ExportOptions, 'base' | 'annotations'>): string {
+  const base = options.base ? { digest: options.base.base.digest, manifestDigest: options.base.base.manifestDigest } : null;
+  return sha256Digest(Buffer.from(canonicalJson({ format: EXPORT_FORMAT, imageId, base, annotations: options.annotations }))).replace(/^sha256:/, '');
+}
+
+/**
+ * Exports an image from a Docker engine into the store as a complete OCI image (saveImage), or
+ * reuses the export of the same image id, runtime and annotations while its blobs are all still
+ * stored: an unchanged version rebuilt by the engine's cache is not read out of the engine again.
+ */
+export async function exportImage(docker: Docker, imageId: string, options: ExportOptions): Promise<{ image: ExportedImage; reused: boolean }> {
+  const { store } = options;
+  const key = keys.dockerExport(exportId(imageId, options));
+  const record = await getJsonIfPresent<ExportRecord>(store, key);
+  if (record?.format === EXPORT_FORMAT && record.imageId === imageId && (await stillStored(store, record.image))) return { image: record.image, reused: true };
+  const image = await saveImage(docker, imageId, options);
+  await putJson(store, key, { format: EXPORT_FORMAT, imageId, image } satisfies ExportRecord);
+  return { image, reused: false };
+}
+
+/** Whether every blob an exported image needs from the store is there (the runtime's layers live in its registry). */
+async function stillStored(store: ObjectStore, image: ExportedImage): Promise<boolean> {
+  const digests = [image.manifestDigest, image.configDigest, ...image.layers.filter((l) => l.source.kind !== 'base').map((l) => l.digest)];
+  for (const digest of digests) {
+    if (!digest || !(await exists(store, keys.blob(digest)))) return false;
+  }
+  return true;
+}
+
+/**
+ * Reads an image out of a Docker engine into the store: `docker save` is streamed once, each
+ * layer hashed on its way to a store blob (the runtime's layers are skipped: the manifest points
+ * at them in the runtime's registry, as for the oci builder), the engine's config kept as it is,
+ * and an OCI manifest written. Any target then publishes it like any image.
+ */
+async function saveImage(docker: Docker, imageId: string, options: ExportOptions): Promise<ExportedImage> {
   const { store } = options;
   const baseDiffIds = options.base?.config.rootfs?.diff_ids ?? [];
   const scratch = path.join(options.scratchDir, `docker-export-${randomUUID()}`);
