@@ -8,6 +8,7 @@ import type { ImageConfigJson } from './base.js';
 import { imageConfigBytes, manifestBytes } from './image-config.js';
 import type { LayerRecord } from './layers.js';
 import { mediaTypes } from './media-types.js';
+import { cachedConfig, rememberConfig } from './config-cache.js';
 
 /** True when every layer digest, and so the config and manifest, is known. */
 export function isComplete(image: OciImage): boolean {
@@ -51,7 +52,7 @@ export async function completeImage<T extends OciImage>(store: ObjectStore, imag
   const assembly = image.assembly;
   if (!assembly) throw new MllError('INTERNAL', 'An incomplete image without its assembly; build it again');
   const baseConfig = assembly.baseConfigDigest
-    ? JSON.parse((await getBuffer(store, keys.blob(assembly.baseConfigDigest))).toString('utf8')) as ImageConfigJson
+    ? JSON.parse((await readBaseConfig(store, assembly.baseConfigDigest)).toString('utf8')) as ImageConfigJson
     : null;
   const modelLayers = layers.filter((l) => l.source.kind !== 'base');
   if (modelLayers.length !== assembly.history.length) throw new MllError('INTERNAL', 'The image assembly does not match its layers');
@@ -68,4 +69,12 @@ export async function completeImage<T extends OciImage>(store: ObjectStore, imag
   // counts when an unchanged payload's new version does little else).
   await Promise.all([putIfAbsent(store, keys.blob(configDigest), config), putIfAbsent(store, keys.blob(manifestDigest), manifest)]);
   return { ...image, layers, configDigest, configSize: config.length, manifestDigest, manifestSize: manifest.length };
+}
+
+async function readBaseConfig(store: ObjectStore, digest: string): Promise<Buffer> {
+  const cached = cachedConfig(store, digest);
+  if (cached) return cached;
+  const bytes = await getBuffer(store, keys.blob(digest));
+  rememberConfig(store, digest, bytes);
+  return bytes;
 }

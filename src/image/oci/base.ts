@@ -7,6 +7,7 @@ import { parseReference } from '../registry/reference.js';
 import type { Registries } from '../registry/registries.js';
 import type { BaseImage, Descriptor } from '../types.js';
 import { mediaTypes } from './media-types.js';
+import { cachedConfig, rememberConfig } from './config-cache.js';
 
 /** The parts of an image config we read and extend (docker and OCI configs share them). */
 export interface ImageConfigJson {
@@ -93,8 +94,12 @@ async function readConfig(
   client: ReturnType<Registries['client']>, repository: string, desc: Descriptor, store: ObjectStore, signal?: AbortSignal,
 ): Promise<Buffer> {
   const key = keys.blob(desc.digest);
+  const cached = cachedConfig(store, desc.digest);
+  if (cached) return cached;
   try {
-    return await getBuffer(store, key);
+    const stored = await getBuffer(store, key);
+    rememberConfig(store, desc.digest, stored);
+    return stored;
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
@@ -114,5 +119,6 @@ async function readConfig(
     throw new MllError('REGISTRY_UNAVAILABLE', `The registry ${client.registry} returned a config for ${repository} that does not match its digest`);
   }
   await store.put(key, bytes, { size: bytes.length });
+  rememberConfig(store, desc.digest, bytes);
   return bytes;
 }
