@@ -105,6 +105,8 @@ const servingYamlAliases: Readonly<Record<string, NamedDType>> = {
   float16: 'half', float32: 'float', float64: 'double', single: 'float',
   byte: 'int8', short: 'int16', int: 'int64', ubyte: 'uint8', ushort: 'uint16',
   str: 'string', bytes: 'string', complex: 'complex128',
+  // NumPy's scalar type names (`np.float_` is 64-bit whatever a bare float means) and Python 2's.
+  float_: 'double', int_: 'int64', bool_: 'bool', str_: 'string', bytes_: 'string', unicode: 'string', unicode_: 'string', long: 'int64',
 };
 
 export interface DtypeNameOptions {
@@ -117,8 +119,13 @@ export interface DtypeNameOptions {
 
 /** The dtype a serving.yaml `type` names, or null when the name is none we know. */
 export function dtypeFromServingYaml(raw: string, options: DtypeNameOptions = { float: 'float' }): NamedDType | null {
-  let name = raw.trim().toLowerCase();
-  if (name.startsWith('dt_')) name = name.slice(3);
+  // `np.float32`, `numpy.int64`, `tf.string`: the module prefix says nothing more.
+  const name = raw.trim().toLowerCase().replace(/^(np|numpy|tf|tensorflow)\./, '');
+  // A TensorFlow enum name says its width: DT_FLOAT is 32-bit in every dialect.
+  if (name.startsWith('dt_')) {
+    const tf = dtypeFromTfName(name);
+    return tf !== null && isNamedDtype(tf) ? tf : null;
+  }
   if (name === 'float') return options.float;
   if (Object.hasOwn(servingYamlAliases, name)) return servingYamlAliases[name]!;
   return isNamedDtype(name) ? name : null;

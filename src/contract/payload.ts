@@ -48,7 +48,9 @@ export function parsePayloadEntry(raw: string): { entry: string; glob: boolean; 
   if (raw.startsWith('/') || /^[A-Za-z]:/.test(raw) || raw.startsWith('~')) return 'a relative path inside the upload (not absolute, no "~")';
   const norm = path.posix.normalize(raw).replace(/\/+$/, '');
   if (norm === '..' || norm.startsWith('../')) return 'a path that stays inside the upload (no ".." leaving it)';
-  if (norm === '' || norm === '.') return 'a file or folder of the upload (for everything, write "./*")';
+  if (norm === '') return 'a file or folder of the upload (for everything, write "./*")';
+  // `.` is the whole folder: every top-level entry where it is, as "./*" says it.
+  if (norm === '.') return { entry: '*', glob: true, dir: true };
   return { entry: norm, glob: globChars.test(norm), dir: raw.endsWith('/') };
 }
 

@@ -68,14 +68,40 @@ export class Checker extends Report {
   }
 }
 
+/** A structural key as compared: any case, `_` for `-`, surrounding spaces ignored (`Model_Type` is model-type). */
+const foldKey = (k: string) => k.trim().toLowerCase().replace(/_/g, '-');
+
+/**
+ * A mapping with its structural keys as ML Lambda knows them: users' folders write `Kind`,
+ * `Model-Type`, `model_type` or `Inputs`, which mean the known key. Names (of fields, signatures,
+ * labels) are never touched. The same key written twice that way is an issue.
+ */
+export function canonicalKeys(c: Checker, m: Map<unknown, unknown>, known: ReadonlySet<string>, at: string): Map<unknown, unknown> {
+  const byFold = new Map([...known].map((k) => [foldKey(k), k]));
+  if ([...m.keys()].every((k) => typeof k !== 'string' || known.has(k) || !byFold.has(foldKey(k)))) return m;
+  const out = new Map<unknown, unknown>();
+  const writtenAs = new Map<unknown, string>();
+  for (const [k, v] of m) {
+    const key = typeof k === 'string' && !known.has(k) ? byFold.get(foldKey(k)) ?? k : k;
+    if (out.has(key)) {
+      c.issue(childPath(at, String(key)), `${String(key)} written once`, `${writtenAs.get(key)} and ${String(k)}`);
+      continue;
+    }
+    out.set(key, v);
+    writtenAs.set(key, String(k));
+  }
+  return out;
+}
+
 /** Whether a contract section is the one-signature form (2019+) rather than a map of signatures. */
 export function isOneSignature(contract: Map<unknown, unknown>): boolean {
-  return contract.has('inputs') || contract.has('outputs');
+  return [...contract.keys()].some((k) => typeof k === 'string' && (foldKey(k) === 'inputs' || foldKey(k) === 'outputs'));
 }
 
 /** Reads a contract section (a map); null when it is no usable contract (the issues say why). */
 export function contractFromYaml(c: Checker, contract: Map<unknown, unknown>, at: string, options: YamlContractOptions): ContractSignature[] | null {
   if (isOneSignature(contract)) {
+    contract = canonicalKeys(c, contract, oneSignatureKeys, at);
     c.unknownKeys(contract, oneSignatureKeys, at);
     const rawName = contract.get('name');
     let name = 'Predict';
@@ -96,12 +122,13 @@ export function contractFromYaml(c: Checker, contract: Map<unknown, unknown>, at
   return sortSignatures(c.named(contract, at, 'signature').map(([sig, body]) => signatureOf(c, sig, body, childPath(at, sig), options, true)));
 }
 
-function signatureOf(c: Checker, sig: string, body: unknown, at: string, options: YamlContractOptions, checkKeys: boolean): ContractSignature {
+function signatureOf(c: Checker, sig: string, doc: unknown, at: string, options: YamlContractOptions, checkKeys: boolean): ContractSignature {
   const signature: ContractSignature = { name: sig, inputs: [], outputs: [] };
-  if (!isMap(body)) {
-    c.issue(at, 'a mapping with inputs and outputs', describe(body));
+  if (!isMap(doc)) {
+    c.issue(at, 'a mapping with inputs and outputs', describe(doc));
     return signature;
   }
+  const body = checkKeys ? canonicalKeys(c, doc, signatureKeys, at) : doc;
   if (checkKeys) c.unknownKeys(body, signatureKeys, at);
   for (const dir of ['inputs', 'outputs'] as const) {
     const list = body.get(dir);
@@ -132,6 +159,13 @@ function fieldsOf(c: Checker, list: Map<unknown, unknown>, at: string, options: 
   return out;
 }
 
+/** What a dimension must be, with a hint for what Python users write instead (None, quoted sizes). */
+function dimExpected(d: unknown): string {
+  if (d === null || (typeof d === 'string' && /^\s*(none|null|~)\s*$/i.test(d))) return '-1 (any size; write -1 where Python prints None) or a positive integer';
+  if (typeof d === 'string' && /^\s*-?[0-9]+\s*$/.test(d)) return '-1 (any size) or a positive integer, written without quotes';
+  return '-1 (any size) or a positive integer';
+}
+
 function shapeOf(c: Checker, at: string, name: string, shapeDoc: unknown, options: YamlContractOptions): number[] | null | undefined {
   const where = childPath(at, 'shape');
   if (shapeDoc === undefined || shapeDoc === null) {
@@ -157,17 +191,18 @@ function shapeOf(c: Checker, at: string, name: string, shapeDoc: unknown, option
     if (typeof d === 'number' && Number.isSafeInteger(d) && (d === -1 || d > 0)) shape.push(d);
     else {
       ok = false;
-      c.issue(`${where}[${i}]`, '-1 (any size) or a positive integer', describe(d));
+      c.issue(`${where}[${i}]`, dimExpected(d), describe(d));
     }
   });
   return ok ? shape : undefined;
 }
 
-function fieldOf(c: Checker, at: string, name: string, body: unknown, options: YamlContractOptions, depth: number): ContractField | null | 'over budget' {
-  if (!isMap(body)) {
-    c.issue(at, 'a mapping with shape, type (or fields) and optionally profile', describe(body));
+function fieldOf(c: Checker, at: string, name: string, doc: unknown, options: YamlContractOptions, depth: number): ContractField | null | 'over budget' {
+  if (!isMap(doc)) {
+    c.issue(at, 'a mapping with shape, type (or fields) and optionally profile', describe(doc));
     return null;
   }
+  const body = canonicalKeys(c, doc, fieldKeys, at);
   c.unknownKeys(body, fieldKeys, at);
   const type = body.get('type');
   const subfields = body.get('fields');

@@ -12,7 +12,7 @@ import { isImageReference, modelTypeFromRuntime } from './hydrosphere/runtime-im
 import { parsePayloadEntry, resolvePayload, sourceOfTarget, type PayloadEntrySpec, type PayloadPlacement } from './payload.js';
 import { topLevelFunctions } from './python-source.js';
 import { Report, childPath, describe, type DocumentIssue } from './report.js';
-import { Checker, contractFromYaml, isMap, isOneSignature } from './serving-yaml-contract.js';
+import { canonicalKeys, Checker, contractFromYaml, isMap, isOneSignature } from './serving-yaml-contract.js';
 import type { ContractSignature } from './types.js';
 
 /**
@@ -94,6 +94,7 @@ const keys2018a = new Set(['model']);
 const keys2018aModel = new Set(['name', 'type', 'contract', 'payload', 'description']);
 const keys2018b = new Set(['kind', 'name', 'model-type', 'payload', 'contract', 'description', 'training-data']);
 const keys2019 = new Set(['kind', 'name', 'model-type', 'runtime', 'install-command', 'payload', 'contract', 'description', 'training-data', 'metadata', 'monitoring', 'host-selector']);
+const rootKeys: ReadonlySet<string> = new Set([...keys2018a, ...keys2018b, ...keys2019]);
 /** Keys of the 2019 dialects that tell it from 2018b. */
 const markers2019 = ['runtime', 'install-command', 'metadata', 'monitoring', 'host-selector'];
 const notUsed: Readonly<Record<string, string>> = {
@@ -127,7 +128,8 @@ export interface ParsedServingYaml {
 }
 
 function yamlError(file: string, err: unknown): MllError {
-  const reason = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+  const first = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+  const reason = /tab characters/i.test(first) ? `${first}; indent with spaces (YAML does not allow tabs there)` : first;
   return new MllError('INVALID_SERVING_YAML', `${file} is not valid YAML: ${reason}`, {
     details: [{ file, path: '', expected: 'a YAML document (a mapping)', found: reason }],
   });
@@ -145,7 +147,7 @@ function nameOf(c: Checker, body: Map<unknown, unknown>, at: string): { name: st
 function payloadOf(c: Checker, payload: unknown, at: string): PayloadEntrySpec[] {
   const entries: PayloadEntrySpec[] = [];
   if (!Array.isArray(payload) || payload.length === 0) {
-    c.issue(at, 'a non-empty list of files and folders of the upload', describe(payload));
+    c.issue(at, 'a non-empty list of files and folders of the upload (leave payload out to send the whole folder)', describe(payload));
     return entries;
   }
   const seen = new Set<string>();
@@ -170,31 +172,33 @@ export function parseServingYaml(text: string, file = 'serving.yaml', options: S
       details: [{ file, path: '', expected: `at most ${MAX_SERVING_YAML_BYTES} bytes`, found: `${Buffer.byteLength(text)} bytes` }],
     });
   }
-  let doc: unknown;
+  let loaded: unknown;
   try {
-    doc = load(text, { filename: file, schema: CORE_SCHEMA.withTags(realMapTag), maxAliases: MAX_ALIASES, maxDepth: 32 });
+    loaded = load(text, { filename: file, schema: CORE_SCHEMA.withTags(realMapTag), maxAliases: MAX_ALIASES, maxDepth: 32 });
   } catch (err) {
     throw yamlError(file, err);
   }
-  if (!isMap(doc)) {
+  if (!isMap(loaded)) {
     throw new MllError('INVALID_SERVING_YAML', `${file} must be a mapping with kind, name, model-type, payload and contract`, {
-      details: [{ file, path: '', expected: 'a mapping', found: describe(doc) }],
+      details: [{ file, path: '', expected: 'a mapping', found: describe(loaded) }],
     });
   }
   const c = new Checker(file, options.strict === true);
+  // Keys in any case or with `_` for `-` (`Kind`, `model_type`) are the known keys.
+  const doc = canonicalKeys(c, loaded, rootKeys, '');
   const dialect = detectDialect(doc);
   const is2018a = dialect === '2018a';
   let body: Map<unknown, unknown> = doc;
   let at = '';
   if (is2018a) {
     c.unknownKeys(doc, keys2018a, '');
-    body = doc.get('model') as Map<unknown, unknown>;
     at = 'model';
+    body = canonicalKeys(c, doc.get('model') as Map<unknown, unknown>, keys2018aModel, at);
     c.unknownKeys(body, keys2018aModel, at);
   } else {
     c.unknownKeys(doc, dialect === '2018b' ? keys2018b : keys2019, '');
     const kind = doc.get('kind');
-    if (kind !== 'Model') c.issue('kind', '"Model"', describe(kind));
+    if (typeof kind !== 'string' || kind.trim().toLowerCase() !== 'model') c.issue('kind', '"Model"', describe(kind));
   }
 
   const names = nameOf(c, body, childPath(at, 'name'));
@@ -251,7 +255,9 @@ export function parseServingYaml(text: string, file = 'serving.yaml', options: S
 
 function modelTypeOf(c: Checker, body: Map<unknown, unknown>, dialect: ServingYamlDialect, at: string): string | null {
   const key = dialect === '2018a' ? 'type' : 'model-type';
-  const raw = body.get(key);
+  const written = body.get(key);
+  // The framework in any case (`Python:3.6`, `TensorFlow`); the version as written.
+  const raw = typeof written === 'string' ? written.trim().replace(/^[^:]*/, (framework) => framework.toLowerCase()) : written;
   const where = childPath(at, key);
   const expected = '<framework>:<version>, e.g. "python:3.6" or "tensorflow:1.14.0"';
   if (raw === undefined || raw === null) {
@@ -261,7 +267,7 @@ function modelTypeOf(c: Checker, body: Map<unknown, unknown>, dialect: ServingYa
   if (typeof raw === 'string' && modelTypePattern.test(raw)) return raw;
   // 2018a wrote the framework alone ("tensorflow"); the files tell the version.
   if (dialect === '2018a' && typeof raw === 'string' && /^[a-z][a-z0-9_.-]*$/.test(raw)) return `${raw}:unknown`;
-  c.issue(where, expected, describe(raw));
+  c.issue(where, expected, describe(written));
   return null;
 }
 
