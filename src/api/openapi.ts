@@ -124,7 +124,8 @@ const paths: Record<string, PathItem> = {
       summary: "The version's events: stage transitions and build log lines",
       description:
         'With `Accept: text/event-stream`: a live server-sent event stream, resumable with `Last-Event-ID`, with heartbeats ' +
-        'and a final `end` event once the version is released or failed. Otherwise the same events as JSON after `?after=<id>`.',
+        'and a final `end` event once the version is released or failed; the data of every other event is a VersionEvent. ' +
+        'Otherwise the same events as JSON after `?after=<id>`.',
       tags: ['versions'],
       parameters: [
         nameParam, versionParam,
@@ -216,6 +217,7 @@ const paths: Record<string, PathItem> = {
   '/api/v1/batches/{id}/events': {
     get: {
       summary: "The batch's item transitions (SSE with Accept: text/event-stream, else JSON after ?after=)",
+      description: 'In the stream, the data of every `item` event is a BatchEvent; a final `end` event carries done, counts and total.',
       tags: ['batches'],
       parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, { name: 'after', in: 'query', schema: { type: 'string' } }],
       responses: { 200: { description: 'Events', content: { 'application/json': { schema: ref('BatchEvents') }, 'text/event-stream': { schema: { type: 'string' } } } }, ...errors(404, 503) },

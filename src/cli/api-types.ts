@@ -1,31 +1,33 @@
-import type { BatchView } from '../batches/batches.js';
-import type { ModelSummary } from '../catalog/catalog.js';
-import type { ImageInfo, VersionEvent, VersionRecord, VersionStatus } from '../domain/version.js';
+import type { z } from 'zod';
+import type { BatchBody, batchEvent } from '../api/schemas/batches.js';
+import type { ModelBody } from '../api/schemas/models.js';
+import type { VersionBody, VersionEventsBody, VersionListBody } from '../api/schemas/versions.js';
+import type { WebhookDeliveryBody, WebhookEndpointBody } from '../api/schemas/webhooks.js';
+import type { ImageInfo, VersionEvent, VersionStatus } from '../domain/version.js';
 
-/** The shapes the API answers with, as the CLI reads them (see src/api/openapi.ts). */
+/** The shapes the API answers with, as the CLI reads them: the types of the schemas the API builds its answers to (src/api/schemas). */
 
 export type { VersionEvent, VersionStatus };
 
+/** An error as the CLI reads it: any code, so a newer server's codes still read. */
 export interface ApiErrorBody {
   code: string;
   message: string;
   details?: unknown;
 }
 
-export type Version = VersionRecord & { url: string; links?: Record<string, string> };
-export type Model = ModelSummary & { url: string };
+export type Version = VersionBody;
+export type Model = ModelBody;
 
 export interface Page<T> {
   items: T[];
   next: string | null;
 }
 
-export interface VersionPage extends Page<Version> {
-  total: number;
-}
+export type VersionPage = VersionListBody;
 
-export type Batch = BatchView & { url: string };
-export type BatchItemView = BatchView['items'][number];
+export type Batch = BatchBody;
+export type BatchItemView = BatchBody['items'][number];
 
 /** The `end` event of a version's event stream. */
 export interface VersionEnd {
@@ -34,61 +36,12 @@ export interface VersionEnd {
   image: ImageInfo | null;
 }
 
-export interface EventsPage {
-  items: VersionEvent[];
-  status: VersionStatus;
-  terminal: boolean;
-  last: string | null;
-}
+export type EventsPage = VersionEventsBody;
+export type BatchEvent = z.output<typeof batchEvent>;
 
-export interface BatchEvent {
-  id: string;
-  model: string;
-  version: number | null;
-  status: VersionStatus | 'rejected';
-  error: ApiErrorBody | null;
-  at: string;
-}
-
-export interface Webhook {
-  id: string;
-  url: string;
-  events: string[];
-  models: string[] | null;
-  description: string | null;
-  enabled: boolean;
-  disabledReason?: string | null;
-  createdAt: string;
-  updatedAt: string;
-  links?: Record<string, string>;
-  /** Only in the answer to the POST that created it. */
-  secret?: string;
-}
-
-export interface WebhookAttempt {
-  attempt: number;
-  at: string;
-  trigger: string;
-  statusCode: number | null;
-  durationMs: number;
-  error: string | null;
-  outcome: string;
-  nextAttemptAt: string | null;
-}
-
-export interface WebhookDelivery {
-  id: string;
-  endpointId: string;
-  eventId: string;
-  eventType: string;
-  status: 'pending' | 'delivered' | 'failed';
-  outcome: string | null;
-  error: string | null;
-  redeliveries: number;
-  createdAt: string;
-  updatedAt: string;
-  attempts: WebhookAttempt[];
-}
+/** `secret` only in the answer to the POST that created it. */
+export type Webhook = WebhookEndpointBody & { secret?: string };
+export type WebhookDelivery = WebhookDeliveryBody;
 
 export const terminal = (status: string) => status === 'released' || status === 'failed' || status === 'rejected';
 

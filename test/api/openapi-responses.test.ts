@@ -20,6 +20,16 @@ const jsonHeaders = { 'content-type': 'application/json' };
 
 type Version = { model: string; version: number; status: string; url: string };
 
+/** The events of a finished server-sent event stream: its `event:` and `data:` lines. */
+function sseEvents(text: string): { event: string; data: string }[] {
+  return text.split(/\n\n+/).map((block) => {
+    const lines = block.split('\n');
+    const event = lines.find((l) => l.startsWith('event:'))?.slice(6).trim() ?? 'message';
+    const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).replace(/^ /, '')).join('\n');
+    return { event, data };
+  }).filter((e) => e.data !== '');
+}
+
 /**
  * Every operation of the served OpenAPI document is called on a real app (real Redis, fs store,
  * real pipeline), for its success answer and its main errors, and every answer is validated
@@ -146,6 +156,10 @@ describe('the OpenAPI document describes the real answers of every route', () =>
     await oa.call({ method: 'get', path: '/api/v1/models/{name}/versions/{version}/events', params: { name: model, version: released.version }, query: { after: events.body.items[0]!.id } }, 200);
     const sse = await oa.call<string>({ method: 'get', path: '/api/v1/models/{name}/versions/{version}/events', params: { name: model, version: released.version }, headers: { accept: 'text/event-stream' } }, 200);
     assert.match(sse.body, /event: end/);
+    // Each event of the stream is a VersionEvent, as in the JSON form.
+    const streamed = sseEvents(sse.body).filter((e) => e.event !== 'end');
+    assert.ok(streamed.length > 0);
+    for (const e of streamed) oa.checkComponent('VersionEvent', JSON.parse(e.data));
     await oa.call({ method: 'get', path: '/api/v1/models/{name}/versions/{version}/events', params: { name: model, version: 999 } }, 404);
   });
 
@@ -169,7 +183,10 @@ describe('the OpenAPI document describes the real answers of every route', () =>
     await oa.call({ method: 'get', path: '/api/v1/batches/{id}', params: { id: batch.body.id }, headers: { 'if-none-match': view.headers.get('etag')!, 'cache-control': 'max-age=0' } }, 304);
     await oa.call({ method: 'get', path: '/api/v1/batches/{id}', params: { id: 'nope' } }, 404);
     await oa.call({ method: 'get', path: '/api/v1/batches/{id}/events', params: { id: batch.body.id } }, 200);
-    await oa.call({ method: 'get', path: '/api/v1/batches/{id}/events', params: { id: batch.body.id }, headers: { accept: 'text/event-stream' } }, 200);
+    const sse = await oa.call<string>({ method: 'get', path: '/api/v1/batches/{id}/events', params: { id: batch.body.id }, headers: { accept: 'text/event-stream' } }, 200);
+    const items = sseEvents(sse.body).filter((e) => e.event === 'item');
+    assert.ok(items.length > 0);
+    for (const e of items) oa.checkComponent('BatchEvent', JSON.parse(e.data));
     await oa.call({ method: 'get', path: '/api/v1/batches/{id}/events', params: { id: 'nope' } }, 404);
   });
 

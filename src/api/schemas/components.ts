@@ -30,8 +30,18 @@ function render(registry: typeof requestBodies, io: 'input' | 'output'): Record<
   return Object.fromEntries(Object.entries(schemas).map(([id, { $schema: _s, $id: _i, ...schema }]) => [id, schema]));
 }
 
-/** components.schemas of the OpenAPI document, generated from the zod schemas the routes use. */
+let rendered: Record<string, JsonSchema> | undefined;
+
+/**
+ * components.schemas of the OpenAPI document, generated from the zod schemas the routes use.
+ * Rendered once (tens of milliseconds on a busy machine): the schemas do not change while running.
+ */
 export function componentSchemas(): Record<string, JsonSchema> {
+  rendered ??= renderAll();
+  return rendered;
+}
+
+function renderAll(): Record<string, JsonSchema> {
   const requests = render(requestBodies, 'input');
   const responses = render(responseBodies, 'output');
   const both = Object.keys(requests).filter((id) => id in responses);
