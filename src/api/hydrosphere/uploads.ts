@@ -13,7 +13,7 @@ import type { Intake } from '../../intake/intake.js';
 import type { UploadMetadata } from '../../intake/metadata.js';
 import type { Logger } from '../../log.js';
 import { mediaType } from '../media-type.js';
-import { receiveHydrosphereForm, type FormSpec } from './form.js';
+import { receiveForm, type FormSpec } from '../form.js';
 
 /**
  * Hydrosphere's upload requests translated into a request to our intake (HYDROSPHERE.md): the
@@ -176,7 +176,7 @@ export async function receiveHydrosphereUpload(
   const spec: FormSpec = protocol === 'hydrosphere-v1'
     ? { fields: { model_name: KiB, model_type: KiB, model_description: 16 * KiB, model_contract: 8 * MiB }, payload: 'payload' }
     : { fields: { metadata: 8 * MiB }, payload: 'payload' };
-  const { payload, fields } = await receiveHydrosphereForm(req, intake, spec);
+  const { payload, fields } = await receiveForm(req, intake, spec);
   let translated: TranslatedUpload;
   let model: string;
   let id: number;

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import busboy from 'busboy';
-import { MllError } from '../../errors.js';
+import { MllError } from '../errors.js';
 
 /** Where the payload part goes: the intake streams it into the store while checking it. */
 export interface PayloadSink<P> {
@@ -14,20 +14,32 @@ export interface FormSpec {
   fields: Record<string, number>;
   /** The file part that carries the model archive. */
   payload: string;
+  /**
+   * Text parts are text: decoded as their part says (UTF-8 by default) and kept as UTF-8. Without
+   * it they are kept as the bytes sent (Hydrosphere's v1 sends protobuf bytes as a text part).
+   */
+  textFields?: boolean;
+  /** The payload's largest size in bytes, if the parser should stop reading beyond it. */
+  maxPayloadBytes?: number;
+  /** The error for a text part over its size (default: BAD_REQUEST naming the part and the size). */
+  fieldTooLarge?: (name: string, limit: number) => MllError;
 }
 
 /**
- * A python-requests multipart form as Hydrosphere's clients send it: text parts without a content
- * type (the v1 `model_contract` is raw protobuf bytes sent as a plain field, so every field is
- * kept as bytes, never decoded) and one file part with the archive, in any order. The archive
- * streams straight into the store; if anything else in the form is wrong, it is removed again.
+ * A multipart form with text parts and one file part carrying the model archive, in any order:
+ * ours (`payload` and `metadata`) and Hydrosphere's clients' (python-requests, text parts without
+ * a content type; the v1 `model_contract` is raw protobuf bytes sent as a plain field, so every
+ * field is kept as bytes, never decoded). The archive streams straight into the store; if
+ * anything else in the form is wrong, it is removed again.
  */
-export async function receiveHydrosphereForm<P>(req: IncomingMessage, sink: PayloadSink<P>, spec: FormSpec): Promise<{ payload: P; fields: Map<string, Buffer> }> {
+export async function receiveForm<P>(req: IncomingMessage, sink: PayloadSink<P>, spec: FormSpec): Promise<{ payload: P; fields: Map<string, Buffer> }> {
   const largest = Math.max(1, ...Object.values(spec.fields));
+  const charset = spec.textFields ? 'utf8' : 'latin1';
   let parser: busboy.Busboy;
   try {
+    const limits = { files: 1, fields: Object.keys(spec.fields).length, fieldSize: largest + 1, ...(spec.maxPayloadBytes === undefined ? {} : { fileSize: spec.maxPayloadBytes + 1 }) };
     // latin1 maps each byte to one character, so Buffer.from(value, 'latin1') gives back the bytes sent.
-    parser = busboy({ headers: req.headers, defCharset: 'latin1', limits: { files: 1, fields: Object.keys(spec.fields).length, fieldSize: largest + 1 } });
+    parser = busboy({ headers: req.headers, defCharset: charset, limits });
   } catch (err) {
     throw new MllError('BAD_REQUEST', `Malformed multipart request: ${(err as Error).message}`, { cause: err });
   }
@@ -54,8 +66,8 @@ export async function receiveHydrosphereForm<P>(req: IncomingMessage, sink: Payl
         if (name === spec.payload) return fail(new MllError('BAD_REQUEST', `The "${name}" part must be a file part (with a filename) holding the model's tar.gz`));
         return fail(new MllError('BAD_REQUEST', `Unexpected part "${name}": this route accepts the parts ${expected()}`));
       }
-      const bytes = Buffer.from(value, 'latin1');
-      if (info.valueTruncated || bytes.length > limit) return fail(new MllError('BAD_REQUEST', `The "${name}" part is larger than ${limit} bytes`));
+      const bytes = Buffer.from(value, charset);
+      if (info.valueTruncated || bytes.length > limit) return fail(spec.fieldTooLarge?.(name, limit) ?? new MllError('BAD_REQUEST', `The "${name}" part is larger than ${limit} bytes`));
       if (fields.has(name)) return fail(new MllError('BAD_REQUEST', `The "${name}" part is sent twice`));
       fields.set(name, bytes);
     });
