@@ -1,7 +1,7 @@
 import { MllError } from '../errors.js';
 import { binaryDtypeNumber, dtypeFromBinary, isNamedDtype, profileFromNumber, profileNumber } from './dtypes.js';
 import { sortSignatures } from './frameworks/common.js';
-import { contractType, has, toNumber } from './proto/schemas.js';
+import { contractType, has, shapeFromMessage } from './proto/schemas.js';
 import { MAX_CONTRACT_FIELDS, MAX_SUBFIELD_DEPTH } from './limits.js';
 import { SUBFIELDS, type Contract, type NamedDType, type ContractField, type ContractSignature, type DType } from './types.js';
 
@@ -72,15 +72,7 @@ function decodeField(f: PbField, depth: number, budget: Budget): ContractField {
   const isRecord = has(f, 'subfields');
   if (isRecord && depth >= MAX_SUBFIELD_DEPTH) throw new Error(`subfields nested more than ${MAX_SUBFIELD_DEPTH} levels deep`);
   const dtype: DType = isRecord ? SUBFIELDS : dtypeFromBinary(f.dtype ?? 0);
-  let shape: number[] | null = null;
-  let dimNames: (string | null)[] | undefined;
-  if (has(f, 'shape') && !f.shape!.unknown_rank) {
-    shape = f.shape!.dim.map((d) => toNumber(d.size));
-    const names = f.shape!.dim.map((d) => (d.name ? d.name : null));
-    if (names.some((n) => n !== null)) dimNames = names;
-  }
-  const out: ContractField = { name: f.name ?? '', dtype, shape };
-  if (dimNames) out.dimNames = dimNames;
+  const out: ContractField = { name: f.name ?? '', dtype, ...shapeFromMessage(has(f, 'shape') ? f.shape : null) };
   const profile = profileFromNumber(f.profile ?? 0);
   if (profile !== undefined && profile !== 'none') out.profile = profile;
   if (isRecord) out.subfields = f.subfields!.data.map((sub) => decodeField(sub, depth + 1, budget));
