@@ -308,5 +308,9 @@ describe('the OpenAPI document describes the real answers of every route', () =>
     const seen = merge();
     const missing = oa.operations().filter((op) => ![...(seen.get(op) ?? [])].some((s) => s < 300 || s === 501));
     assert.deepEqual(missing, [], 'operations never answered with success');
+    // The JSON request bodies were held to the document too.
+    assert.deepEqual([...new Set([...oa.requestsChecked, ...readOnly.requestsChecked])].sort(), [
+      'post /api/v1/batches', 'post /api/v1/models/{name}/versions', 'post /api/v1/tokens', 'post /api/v1/uploads', 'post /api/v1/webhooks',
+    ]);
   });
 });

@@ -39,6 +39,8 @@ export class OpenApiChecker {
   private readonly validators = new Map<string, ValidateFunction>();
   /** "method path" → statuses seen. */
   readonly seen = new Map<string, Set<number>>();
+  /** "method path" of every JSON request body checked against the document. */
+  readonly requestsChecked: string[] = [];
 
   constructor(readonly doc: Json, private readonly baseUrl: string, private readonly authorization?: string) {
     // strict: false because the document is not a schema itself (openapi, paths, summary… are not keywords).
@@ -81,7 +83,30 @@ export class OpenApiChecker {
     const checked = { status: res.status, headers: res.headers, text, body: undefined as T };
     if (expected !== undefined) assert.equal(res.status, expected, `${call.method.toUpperCase()} ${call.path}: ${text.slice(0, 500)}`);
     checked.body = this.check(call.method, call.path, res.status, res.headers.get('content-type'), text) as T;
+    this.checkRequest(call, headers, res.status);
     return checked;
+  }
+
+  /**
+   * The request side: a JSON body the server took (2xx) must match the documented request body,
+   * and one the document refuses must have been refused (4xx).
+   */
+  private checkRequest(call: OpenApiCall, headers: Record<string, string>, status: number): void {
+    const type = Object.entries(headers).find(([k]) => k.toLowerCase() === 'content-type')?.[1];
+    if (typeof call.body !== 'string' || type !== 'application/json') return;
+    const paths = this.doc.paths as Record<string, Record<string, { requestBody?: { content?: Record<string, unknown> } }>>;
+    if (!paths[call.path]?.[call.method]?.requestBody?.content?.['application/json']) return;
+    const pointer = `/paths/${escapePointer(call.path)}/${call.method}/requestBody/content/application~1json/schema`;
+    let validate = this.validators.get(pointer);
+    if (!validate) {
+      validate = this.ajv.compile({ $ref: `${docId}#${pointer}` });
+      this.validators.set(pointer, validate);
+    }
+    const where = `${call.method.toUpperCase()} ${call.path} with ${call.body.slice(0, 200)}`;
+    const valid = validate(JSON.parse(call.body));
+    this.requestsChecked.push(`${call.method} ${call.path}`);
+    if (status < 300) assert.ok(valid, `${where}: the server took a body the document refuses: ${this.ajv.errorsText(validate.errors)}`);
+    if (!valid) assert.ok(status >= 400 && status < 500, `${where}: the document refuses this body, the server answered ${status}`);
   }
 
   /** Validates a value against one of components.schemas (a webhook body, say); fails with the reasons. */
