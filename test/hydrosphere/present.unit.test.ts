@@ -85,6 +85,8 @@ describe('Hydrosphere answers built from a version record', () => {
       assertHydrosdk3ModelVersion(mv);
       assertV1ModelBuild(presentModelBuild(view(r), 'http://x/logs'));
     }
+    // HYDROSPHERE.md: image is {name, tag, sha256}; before the push its digest is not known yet.
+    assert.deepEqual(presentModelVersion(view(record('queued'))).image, { name: 'm', tag: '3', sha256: null });
     const mv = presentModelVersion(view(released));
     assert.deepEqual(mv.image, { name: 'reg:5000/ns/m', tag: '3', sha256: 'a'.repeat(64) });
     assert.deepEqual(mv.runtime, { name: 'reg:5000/runtimes/python', tag: '3.11', sha256: 'b'.repeat(64) });

@@ -99,8 +99,13 @@ function runtimeOf(record: VersionRecord, inputs: HydrosphereInputs): { name: st
   return { name: '', tag: '' };
 }
 
-function imageOf(record: VersionRecord): { name: string; tag: string; sha256: string | null } | null {
-  if (!record.image) return null;
+/**
+ * The version's image as a DockerImage, always an object as Hydrosphere's answers have it: before
+ * the build, the repository and tag the build gives it (the model's name, the version number);
+ * `sha256` stays null until the image is pushed.
+ */
+function imageOf(record: VersionRecord): { name: string; tag: string; sha256: string | null } {
+  if (!record.image) return { name: record.model, tag: String(record.version), sha256: null };
   return { name: record.image.repository, tag: record.image.tag, sha256: hex(record.image.digest) };
 }
 

@@ -90,7 +90,7 @@ export const hydrosphereModelVersion = responseBody('HydrosphereModelVersion', z
   created: timestamp,
   finished: timestamp.nullable(),
   runtime: dockerImage,
-  image: dockerImage.nullable(),
+  image: dockerImage.describe('the image the version gets: repository and tag from its creation, sha256 once pushed'),
   modelContract: z.object({ modelName: z.string(), predict: v2Signature }).describe('2.x clients read this'),
   modelSignature: v3Signature.describe('3.x clients read this'),
   installCommand: z.string().nullable(),
