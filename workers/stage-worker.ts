@@ -110,7 +110,11 @@ export function startStageWorker<I, O>(definition: StageDefinition<I, O>, ports:
       timing = { startedAt: await firstStart(durable.record, attempt), attempts: attempt };
       const started = startedRecord(durable.record, timing);
       // A retry shows no new transition: an earlier attempt showed this status already.
-      await catalog.show(started, attempt > 1 ? started.status : durable.record.status, { type: 'status', status: started.status, stage, message: attempt > 1 ? `${stage}: attempt ${attempt}` : undefined });
+      const shown = await catalog.show(started, attempt > 1 ? started.status : durable.record.status, { type: 'status', status: started.status, stage, message: attempt > 1 ? `${stage}: attempt ${attempt}` : undefined });
+      if (!shown) {
+        ctx.logger.info('version became terminal before this stage started (another flow finished it); nothing to do');
+        return { skipped: true };
+      }
       const output = await definition.run(definition.input(started), ports, ctx);
       await record(durable, started, output);
       timer?.({ outcome: 'succeeded' });

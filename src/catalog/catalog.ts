@@ -63,14 +63,23 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * The version's own keys, in its model's slot. An older record (by updatedAt) never overwrites a
- * newer one, so a reindex racing a stage is safe.
- * KEYS: record, versions, model summary. ARGV: json, version, createdAt, status, updatedAt.
+ * newer one, so a reindex racing a stage is safe. Two flows of the same version (a duplicated job)
+ * race only on what is shown: a stage's start that is only shown (ARGV[6] = 1) never replaces a
+ * terminal status, and a written terminal status replaces a shown start even when that start was
+ * stamped a moment later than the end (the end's time is taken before its store write).
+ * KEYS: record, versions, model summary. ARGV: json, version, createdAt, status, updatedAt, shown.
  */
+const terminalLua = `{${[...terminalStatuses].map((s) => `['${s}'] = true`).join(', ')}}`;
 const cacheScript = `
 local existing = redis.call('GET', KEYS[1])
 if existing then
   local ok, old = pcall(cjson.decode, existing)
-  if ok and old.updatedAt and old.updatedAt > ARGV[5] then return 0 end
+  if ok then
+    local terminal = ${terminalLua}
+    if ARGV[6] == '1' and terminal[old.status] then return 0 end
+    local ends = ARGV[6] ~= '1' and terminal[ARGV[4]] and not terminal[old.status]
+    if not ends and old.updatedAt and old.updatedAt > ARGV[5] then return 0 end
+  end
 end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[2])
@@ -85,14 +94,17 @@ return 1`;
  * The deployment-wide indexes, in their own slot: the model list and the count of versions per
  * status. `status-of` remembers what was counted for each version, so a repeated or late
  * (older updatedAt) call changes nothing and a reindex repairs whatever a crash left undone.
- * KEYS: models, status-of, status counts. ARGV: model, model/version, status, updatedAt.
+ * KEYS: models, status-of, status counts. ARGV: model, model/version, status, updatedAt, shown.
  */
 const indexScript = `
 redis.call('ZADD', KEYS[1], 0, ARGV[1])
 local counted = redis.call('HGET', KEYS[2], ARGV[2])
 if counted then
   local at, status = string.match(counted, '^(%S+) (%S+)$')
-  if at and at > ARGV[4] then return 0 end
+  local terminal = ${terminalLua}
+  if ARGV[5] == '1' and terminal[status] then return 0 end
+  local ends = ARGV[5] ~= '1' and terminal[ARGV[3]] and not terminal[status]
+  if not ends and at and at > ARGV[4] then return 0 end
   if status == ARGV[3] then
     redis.call('HSET', KEYS[2], ARGV[2], ARGV[4] .. ' ' .. ARGV[3])
     return 1
@@ -280,9 +292,17 @@ export class Catalog {
    * durable record as it was, and the job is taken over). The cache, the event and the listeners
    * see it as they see a durable change; the record's own updatedAt orders it against those.
    */
-  async show(record: VersionRecord, previous: VersionStatus, event?: EventInput): Promise<VersionRecord> {
+  /**
+   * Shows a stage's start (cache, event, listeners) without writing the store. Null when the
+   * version became terminal meanwhile (another flow of the same version finished it): nothing is
+   * shown, and the caller's stage has nothing left to do.
+   */
+  async show(record: VersionRecord, previous: VersionStatus, event?: EventInput): Promise<VersionRecord | null> {
     const shown = { ...record, updatedAt: new Date().toISOString() };
-    await this.cache(shown);
+    if (!(await this.cache(shown, { shown: true }))) {
+      const held = await this.get(record.model, record.version).catch(() => null);
+      if (held && terminalStatuses.has(held.status)) return null;
+    }
     if (event) await this.appendEvent(record.model, record.version, event);
     if (previous !== shown.status) await this.notify(shown, previous);
     return shown;
@@ -297,21 +317,23 @@ export class Catalog {
    * the model's keys and the deployment-wide indexes live in different Cluster slots; each is
    * atomic and ignores a record older than what it holds, so they may run in either order.
    */
-  async cache(record: VersionRecord): Promise<void> {
+  async cache(record: VersionRecord, options: { shown?: boolean } = {}): Promise<boolean> {
     const { model, version } = record;
+    const shown = options.shown ? '1' : '0';
     try {
-      await Promise.all([
+      const [written] = await Promise.all([
         this.redis.eval(
           cacheScript, 3,
           this.k.version(model, version), this.k.versions(model), this.k.model(model),
-          JSON.stringify(record), String(version), record.createdAt, record.status, record.updatedAt,
+          JSON.stringify(record), String(version), record.createdAt, record.status, record.updatedAt, shown,
         ),
         this.redis.eval(
           indexScript, 3,
           this.k.models(), this.k.statusOf(), this.k.statusCounts(),
-          model, `${model}/${version}`, record.status, record.updatedAt,
+          model, `${model}/${version}`, record.status, record.updatedAt, shown,
         ),
       ]);
+      return written === 1;
     } catch (err) {
       throw redisDown(err);
     }

@@ -22,6 +22,8 @@ function record(model: string, version: number, status: VersionRecord['status'] 
   };
 }
 
+const nonZero = (counts: Record<string, number>) => Object.fromEntries(Object.entries(counts).filter(([, n]) => n !== 0));
+
 describe('Catalog on real Redis and an fs store', () => {
   let dir: string;
   let redis: Redis;
@@ -107,6 +109,31 @@ describe('Catalog on real Redis and an fs store', () => {
     assert.equal((await local.get(model, 1)).status, 'released');
     await local.reindex(); // the store still has v1 as queued, which is older than what was counted
     assert.deepEqual(await local.countByStatus(), { queued: 1, released: 1 });
+  });
+
+  it('shows what a duplicated flow\'s stage starts only while the version is not terminal, and a written end wins over a later-stamped start', async () => {
+    const racePrefix = uniqueName('race');
+    const local = new Catalog(new FsObjectStore({ root: path.join(dir, racePrefix) }), redis, racePrefix);
+    after(() => cleanRedis(racePrefix));
+    const model = uniqueName('m');
+    const at = (ms: number) => new Date(Date.parse('2026-01-01T00:00:00Z') + ms).toISOString();
+    const base = { ...record(model, 1, 'pushing'), updatedAt: at(0) };
+    await local.create(base);
+    await local.cache(base);
+
+    // One flow shows its build start a moment after the other flow's release was stamped, and its cache write lands first.
+    assert.ok(await local.show({ ...base, status: 'building' }, 'pushing'));
+    assert.equal((await local.get(model, 1)).status, 'building');
+    await local.cache({ ...base, status: 'released', updatedAt: at(-5) });
+    assert.equal((await local.get(model, 1)).status, 'released', 'the written end replaced the shown start');
+    assert.deepEqual(nonZero(await local.countByStatus()), { released: 1 });
+
+    // Once released, a late start is not shown at all, and its stage learns there is nothing to do.
+    assert.equal(await local.show({ ...base, status: 'building' }, 'pushing'), null);
+    assert.equal((await local.get(model, 1)).status, 'released');
+    assert.deepEqual(nonZero(await local.countByStatus()), { released: 1 });
+    const events = await local.readEvents(model, 1);
+    assert.equal(events.filter((e) => e.type === 'status' && e.status === 'building').length, 0, 'no event for a start that was not shown');
   });
 
   it('rebuilds counters, caches and indexes from the store after Redis lost everything; numbers are never reused', async () => {
