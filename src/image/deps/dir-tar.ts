@@ -1,11 +1,12 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { MllError } from '../../errors.js';
+import { DigestingStream } from '../../shared/digest.js';
 import { GZIP_LEVEL, type Compression } from '../oci/layers.js';
 import { entryHeader, withParents, type TarEntry } from '../oci/tar.js';
 
@@ -60,16 +61,6 @@ function tarStream(root: string, prefix: string, entries: TarEntry[]): Readable 
   return Readable.from(generate(), { objectMode: false });
 }
 
-function hashing(hash: ReturnType<typeof createHash>, counter: { bytes: number }): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      counter.bytes += chunk.length;
-      done(null, chunk);
-    },
-  });
-}
-
 export interface WrittenLayer {
   file: string;
   /** Of the bytes written (compressed when gzip). */
@@ -89,16 +80,14 @@ export async function writeDirectoryLayer(
   root: string, prefix: string, entries: TarEntry[], compression: Compression, scratchDir: string, signal: AbortSignal,
 ): Promise<WrittenLayer> {
   const file = path.join(scratchDir, `layer-${randomUUID()}.tar${compression === 'gzip' ? '.gz' : ''}`);
-  const diffHash = createHash('sha256');
-  const raw = { bytes: 0 };
-  const stages: NodeJS.ReadWriteStream[] = [hashing(diffHash, raw)];
-  const packedHash = createHash('sha256');
-  const packed = { bytes: 0 };
-  if (compression === 'gzip') stages.push(createGzip({ level: GZIP_LEVEL }), hashing(packedHash, packed));
+  const raw = new DigestingStream();
+  const stages: NodeJS.ReadWriteStream[] = [raw];
+  const packed = new DigestingStream();
+  if (compression === 'gzip') stages.push(createGzip({ level: GZIP_LEVEL }), packed);
   await pipeline([tarStream(root, prefix, entries), ...stages, createWriteStream(file)], { signal });
-  const diffId = `sha256:${diffHash.digest('hex')}`;
+  const diffId = raw.digest();
   if (compression === 'gzip') {
-    return { file, digest: `sha256:${packedHash.digest('hex')}`, size: packed.bytes, diffId, uncompressedSize: raw.bytes };
+    return { file, digest: packed.digest(), size: packed.bytes, diffId, uncompressedSize: raw.bytes };
   }
   return { file, digest: diffId, size: raw.bytes, diffId, uncompressedSize: raw.bytes };
 }

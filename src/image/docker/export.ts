@@ -1,15 +1,15 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { PassThrough, Transform, type Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type Docker from 'dockerode';
 import { extract } from 'tar-stream';
 import { keys } from '../../domain/keys.js';
 import { MllError } from '../../errors.js';
 import { canonicalJson } from '../../shared/canonical-json.js';
-import { sha256Digest } from '../../shared/digest.js';
+import { DigestingStream, sha256Digest } from '../../shared/digest.js';
 import { exists, getJsonIfPresent, putJson, type ObjectStore } from '../../storage/object-store.js';
 import type { ImageConfigJson, ResolvedBase } from '../oci/base.js';
 import { manifestBytes } from '../oci/image-config.js';
@@ -192,18 +192,17 @@ async function readSave(archive: Readable, scratch: string, skip: Set<string>, s
         entry.resume();
         continue;
       }
-      const hash = createHash('sha256');
-      const hashing = new Transform({ transform(chunk: Buffer, _e, done) { hash.update(chunk); done(null, chunk); } });
+      const hashing = new DigestingStream();
       if (size <= IN_MEMORY_BYTES) {
         const chunks: Buffer[] = [];
         const sink = new PassThrough();
         sink.on('data', (c: Buffer) => chunks.push(c));
         await pipeline(entry, hashing, sink);
-        entries.set(name, { digest: `sha256:${hash.digest('hex')}`, size, bytes: Buffer.concat(chunks) });
+        entries.set(name, { digest: hashing.digest(), size, bytes: Buffer.concat(chunks) });
       } else {
         const file = path.join(scratch, randomUUID());
         await pipeline(entry, hashing, createWriteStream(file));
-        entries.set(name, { digest: `sha256:${hash.digest('hex')}`, size, file });
+        entries.set(name, { digest: hashing.digest(), size, file });
       }
     }
   } finally {

@@ -3,12 +3,13 @@ import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Transform } from 'node:stream';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { TreeManifest } from '../../domain/tree.js';
 import { keys } from '../../domain/keys.js';
 import { MllError } from '../../errors.js';
+import { DigestingStream } from '../../shared/digest.js';
 import { exists, getJson, getJsonIfPresent, type ObjectStore } from '../../storage/object-store.js';
 import { segmentStream } from './layer-stream.js';
 import { mediaTypes } from './media-types.js';
@@ -109,16 +110,6 @@ export function layerRecordKey(entries: TarEntry[], compression: Compression): s
   return keys.layerRecord(id);
 }
 
-function hashing(hash: ReturnType<typeof createHash>, counter: { bytes: number }): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      counter.bytes += chunk.length;
-      done(null, chunk);
-    },
-  });
-}
-
 export interface PrepareOptions {
   compression: Compression;
   /** Hash uncompressed layers now instead of leaving it to the first publish. */
@@ -169,32 +160,24 @@ export async function prepareLayer(store: ObjectStore, entries: TarEntry[], opti
     return { key, record, state: 'pending' };
   }
   const source = () => segmentStream(store, segments, { start: 0, end: size }, options.signal);
-  const diffHash = createHash('sha256');
-  const raw = { bytes: 0 };
+  const raw = new DigestingStream();
   let record: LayerRecord;
   if (options.compression === 'none') {
-    for await (const chunk of source() as AsyncIterable<Buffer>) {
-      diffHash.update(chunk);
-      raw.bytes += chunk.length;
-    }
-    const digest = `sha256:${diffHash.digest('hex')}`;
+    await pipeline(source(), raw, new Writable({ write: (_chunk, _encoding, done) => done() }), { signal: options.signal });
+    const digest = raw.digest();
     record = { format: LAYER_FORMAT, compression: 'none', entries, mediaType: mediaTypes.ociLayer, digest, diffId: digest, size, uncompressedSize: size };
   } else {
     const dir = options.scratchDir ?? os.tmpdir();
     await fs.mkdir(dir, { recursive: true });
     const temp = path.join(dir, `layer-${randomUUID()}.tar.gz`);
-    const gzHash = createHash('sha256');
-    const packed = { bytes: 0 };
+    const packed = new DigestingStream();
     try {
-      await pipeline(
-        source(), hashing(diffHash, raw), createGzip({ level: GZIP_LEVEL }), hashing(gzHash, packed),
-        createWriteStream(temp), { signal: options.signal },
-      );
-      const digest = `sha256:${gzHash.digest('hex')}`;
+      await pipeline(source(), raw, createGzip({ level: GZIP_LEVEL }), packed, createWriteStream(temp), { signal: options.signal });
+      const digest = packed.digest();
       await store.putFile(keys.blob(digest), temp, { size: packed.bytes, move: true, signal: options.signal });
       record = {
         format: LAYER_FORMAT, compression: 'gzip', entries, mediaType: mediaTypes.ociLayerGzip,
-        digest, diffId: `sha256:${diffHash.digest('hex')}`, size: packed.bytes, uncompressedSize: size,
+        digest, diffId: raw.digest(), size: packed.bytes, uncompressedSize: size,
       };
     } finally {
       await fs.rm(temp, { force: true });
