@@ -249,6 +249,22 @@ function describeSuite(target: 'oci-layout' | 'registry') {
       assert.equal(released.status, 'Released');
     });
 
+    onLayout('v1: a model_type without a version (hs upload of a folder whose serving.yaml says just "python") is that framework, not dropped', async () => {
+      const name = uniqueName('hs1bare');
+      const res = await requestsUpload(hs, '/api/v1/model/upload', [
+        { name: 'model_contract', value: Buffer.from(encodeContract(name, tokenize)) },
+        { name: 'model_type', value: 'python' },
+        { name: 'model_name', value: name },
+        { name: 'payload', file: await payload(), filename: 'filename' },
+      ]);
+      assert.equal(res.status, 200, res.text);
+      const build = await v1Loop((res.json as Build).id);
+      assert.equal(build.status, 'Finished', JSON.stringify(build));
+      const record = await ours(name, build.version);
+      assert.equal(record.body.modelType, 'python:unknown', 'the framework the client said, its version unknown (it was unknown:unknown)');
+      assert.deepEqual((record.body.contract as Contract).signatures.map((s) => s.name), ['tokenize']);
+    });
+
     onLayout('shows a failed build as Failed in each protocol', async () => {
       // A SavedModel that is not one: extract fails reading it (INVALID_MODEL).
       const broken = await hydrosphereTarball({ 'saved_model.pb': 'not a protobuf at all \u0000\u0001', 'variables/variables.index': '' });
