@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { keys, parseVersionRecordKey } from '../../src/domain/keys.js';
 import { repoRoot } from '../support/paths.js';
+import { typescriptFiles, withoutComments } from '../support/source-scan.js';
 
 /** The first path segment of every key the catalogue builds (`models`, `blobs`, …). */
 function cataloguePrefixes(): string[] {
@@ -16,22 +17,12 @@ const storeHelpers = 'getJson|getJsonIfPresent|putJson|putJsonIf|getBuffer|getBu
 
 /** Hand-built object keys in some TypeScript: literals under a catalogue prefix, or literal keys given to a store. */
 export function handBuiltKeys(source: string, prefixes: string[]): string[] {
-  const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:\\'"`])\/\/.*$/gm, '$1');
+  const code = withoutComments(source);
   const found: string[] = [];
   const underPrefix = new RegExp(`['"\`](?:${prefixes.map((p) => p.replace(/[-.]/g, '\\$&')).join('|')})/[^'"\`]*['"\`]?`, 'g');
   const toStore = new RegExp(`store\\)?\\.(?:${storeMethods})\\(\\s*['"\`][^'"\`]*|\\b(?:${storeHelpers})\\([^,()]+,\\s*['"\`][^'"\`]*`, 'g');
   for (const re of [underPrefix, toStore]) for (const m of code.matchAll(re)) found.push(m[0]);
   return found;
-}
-
-async function sourceFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await sourceFiles(full)));
-    else if (entry.name.endsWith('.ts')) out.push(full);
-  }
-  return out;
 }
 
 describe('object-store keys', () => {
@@ -51,7 +42,7 @@ describe('object-store keys', () => {
   it('no code under src/ builds an object key outside src/domain/keys.ts', async () => {
     const prefixes = cataloguePrefixes();
     const offenders: string[] = [];
-    for (const file of await sourceFiles(path.join(repoRoot, 'src'))) {
+    for (const file of await typescriptFiles(path.join(repoRoot, 'src'))) {
       const rel = path.relative(repoRoot, file);
       // The CLI runs on users' machines and never touches the store (its `models/*` is a folder glob).
       if (rel === path.join('src', 'domain', 'keys.ts') || rel.startsWith(path.join('src', 'cli') + path.sep)) continue;

@@ -25,45 +25,66 @@ import { services } from '../support/services.js';
 import { startOwnRedis } from '../support/redis-server.js';
 import { eventId } from '../../src/webhooks/ids.js';
 import { startReceiver } from '../webhooks/receiver.js';
-import { startTcpProxy } from '../support/tcp-proxy.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { uniqueName } from '../support/unique.js';
+import { sleep, waitFor } from '../support/wait.js';
 
-export interface FaultReport {
+/** What every fault scenario (here and in test/redis) accounts for, version by version. */
+export interface VersionAccounting {
   fault: string;
-  /** Uploads the API accepted (202). */
+  /** Uploads the API accepted (202), after the client's retries where it retries. */
   attempted: number;
   released: number;
   /** Failed with a reason (error code and message on the version). */
   failedWithReason: number;
-  /** Accepted but neither released nor failed with a reason at the end: must be 0. */
+  /** Accepted but neither released nor failed with a reason at the end (stuck or not found): must be 0. */
   lost: number;
-  /** Released twice, a number given twice, or more than one image: must be 0. */
+  /** Released twice, a number given twice, or more than one image or version: must be 0. */
   duplicated: number;
+  /** Other observations the tests assert on. */
+  notes: Record<string, unknown>;
+}
+
+export interface FaultReport extends VersionAccounting {
   /** Processes that did not exit within their grace period plus a bound after SIGTERM: must be 0. */
   hung: number;
   /** Failures the scenario causes on purpose (a permanent outage); any other failure is unexpected. */
   expectedFailures?: number;
   /** Webhook events received (once per event id) of those expected, when the scenario has a receiver. */
   webhooks?: { delivered: number; expected: number };
-  /** Other observations the tests assert on. */
-  notes: Record<string, unknown>;
 }
 
 const pythonModel = path.join(repoRoot, 'test', 'fixtures', 'models', 'python-tokenizer');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function modelTar(): Promise<Buffer> {
   return tarOf(pythonModel);
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
+/** Kills the worker processes a scenario started, waits for them to go, stops the app. */
+async function stopAll(workers: ServiceProcess[], app: TestApp): Promise<void> {
+  for (const w of workers) w.kill('SIGKILL');
+  await Promise.all(workers.map((w) => w.exited));
+  await app.stop();
+}
+
+/** The model's tags in the registry: one per version, or the report counts a duplicate. */
+async function countTags(report: FaultReport, app: TestApp, model: string, versions: number): Promise<void> {
+  const tags = await registryTags(app.registry!, model);
+  report.notes.tags = tags.length;
+  if (tags.length !== versions) report.duplicated += 1;
+}
+
+/** ML Lambda on the S3 store through a proxy the scenario cuts (`down`) and mends (`up`); `stop` mends it, stops the app, closes the proxy. */
+async function appBehindStoreProxy(env: Record<string, string>): Promise<{ app: TestApp; proxy: TcpProxy; stop(): Promise<void> }> {
+  const s3 = new URL(services.s3().endpoint);
+  const proxy = await startTcpProxy(s3.hostname, Number(s3.port));
+  const app = await startTestApp({ store: 'minio', env: { MLL_S3_ENDPOINT: `http://${proxy.host}:${proxy.port}`, ...env } });
+  const stop = async () => {
+    await proxy.up().catch(() => undefined);
+    await app.stop();
+    await proxy.close();
+  };
+  return { app, proxy, stop };
 }
 
 async function versionOf(app: TestApp, model: string, version: number): Promise<PresentedVersion | undefined> {
@@ -176,9 +197,7 @@ export async function killWorkerAt(point: KillPoint, versions = 1): Promise<Faul
     if ((report.notes.tags as string[]).length !== versions + 1) report.duplicated += 1;
     return report;
   } finally {
-    for (const w of workers) w.kill('SIGKILL');
-    await Promise.all(workers.map((w) => w.exited));
-    await app.stop();
+    await stopAll(workers, app);
   }
 }
 
@@ -253,13 +272,8 @@ export async function loseRedis(versions = 3): Promise<FaultReport> {
  * the reason after the configured attempts).
  */
 export async function storeOutage(): Promise<FaultReport> {
-  const s3 = new URL(services.s3().endpoint);
-  const proxy = await startTcpProxy(s3.hostname, Number(s3.port));
-  const app = await startTestApp({
-    store: 'minio',
-    // The pause in the middle of extract lets the store go away while extraction is under way.
-    env: { MLL_S3_ENDPOINT: `http://${proxy.host}:${proxy.port}`, MLL_STAGE_ATTEMPTS: '4', MLL_STAGE_BACKOFF_MS: '400', MLL_FAILPOINTS: 'extract-mid=sleep:1000' },
-  });
+  // The pause in the middle of extract lets the store go away while extraction is under way.
+  const { app, proxy, stop } = await appBehindStoreProxy({ MLL_STAGE_ATTEMPTS: '4', MLL_STAGE_BACKOFF_MS: '400', MLL_FAILPOINTS: 'extract-mid=sleep:1000' });
   try {
     const model = uniqueName('store-down');
     const body = await modelTar();
@@ -298,9 +312,7 @@ export async function storeOutage(): Promise<FaultReport> {
     report.expectedFailures = 1;
     return report;
   } finally {
-    await proxy.up().catch(() => undefined);
-    await app.stop();
-    await proxy.close();
+    await stop();
   }
 }
 
@@ -561,14 +573,10 @@ export async function raceSameVersion(versions = 4): Promise<FaultReport> {
     }
     report.notes.incompleteRecords = incomplete;
     report.lost += incomplete;
-    const tags = await registryTags(app.registry!, model);
-    report.notes.tags = tags.length;
-    if (tags.length !== versions) report.duplicated += 1;
+    await countTags(report, app, model, versions);
     return report;
   } finally {
-    for (const w of workers) w.kill('SIGKILL');
-    await Promise.all(workers.map((w) => w.exited));
-    await app.stop();
+    await stopAll(workers, app);
   }
 }
 
@@ -578,12 +586,7 @@ export async function raceSameVersion(versions = 4): Promise<FaultReport> {
  * is back, `mll reindex` must run it again: the kept jobs must not make the new flow a no-op.
  */
 export async function reindexAfterRetainedFailure(): Promise<FaultReport> {
-  const s3 = new URL(services.s3().endpoint);
-  const proxy = await startTcpProxy(s3.hostname, Number(s3.port));
-  const app = await startTestApp({
-    store: 'minio',
-    env: { MLL_S3_ENDPOINT: `http://${proxy.host}:${proxy.port}`, MLL_STAGE_ATTEMPTS: '2', MLL_STAGE_BACKOFF_MS: '200', MLL_FAILPOINTS: 'extract-mid=sleep:1000' },
-  });
+  const { app, proxy, stop } = await appBehindStoreProxy({ MLL_STAGE_ATTEMPTS: '2', MLL_STAGE_BACKOFF_MS: '200', MLL_FAILPOINTS: 'extract-mid=sleep:1000' });
   try {
     const model = uniqueName('reindex-retained');
     const version = await upload(app, model, await modelTar());
@@ -602,9 +605,7 @@ export async function reindexAfterRetainedFailure(): Promise<FaultReport> {
     const report = await account('a version failed while the store was down, then mll reindex (its failed jobs kept)', app, [{ model, version }], notes);
     return report;
   } finally {
-    await proxy.up().catch(() => undefined);
-    await app.stop();
-    await proxy.close();
+    await stop();
   }
 }
 
@@ -635,14 +636,10 @@ export async function twoWorkers(versions = 8): Promise<FaultReport> {
     });
     await queue.close();
     report.notes.duplicateJobResult = result;
-    const tags = await registryTags(app.registry!, model);
-    report.notes.tags = tags.length;
-    if (tags.length !== versions) report.duplicated += 1;
+    await countTags(report, app, model, versions);
     return report;
   } finally {
-    for (const w of workers) w.kill('SIGKILL');
-    await Promise.all(workers.map((w) => w.exited));
-    await app.stop();
+    await stopAll(workers, app);
   }
 }
 

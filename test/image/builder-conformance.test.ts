@@ -10,9 +10,8 @@ import type { BuildRequest, BuiltImage, ImageBuilder } from '../../src/image/typ
 import { services } from '../support/services.js';
 import { uniqueName } from '../support/unique.js';
 import { expectedModelTree, fileTree, readLayout, readRegistry, startConformanceBase, type FsEntry, type StoredImage } from './conformance-support.js';
-import { buildRequest, docker, logger, putTree, tempStore, testContext } from './helpers.js';
+import { buildRequest, docker, logger, putTree, tempStore, testContext, varietyTree } from './helpers.js';
 
-const MiB = 1024 * 1024;
 
 /** What a builder made, as a user of the image sees it. */
 interface Seen {
@@ -42,15 +41,7 @@ describe('ImageBuilder conformance', () => {
     const [host, ...rest] = base.reference.split('/');
     const [repository, tag] = rest.join('/').split(':');
     baseImage = await readRegistry(host!, repository!, tag!);
-    const tree = await putTree(env.store, [
-      { path: 'weights/model.bin', content: 5 * MiB },
-      { path: 'weights/small.bin', content: 1000 },
-      { path: 'config.json', content: '{"x": 1}' },
-      { path: 'bin/serve.sh', content: '#!/bin/sh\nexit 0\n', mode: 0o755 },
-      { path: 'empty.txt', content: '' },
-      { path: `deep/${'n'.repeat(110)}/file.txt`, content: 'long path' },
-      { path: 'current', symlink: 'weights/model.bin' },
-    ]);
+    const tree = await putTree(env.store, varietyTree);
     req = buildRequest(uniqueName('conform'), tree, { version: 4, labels: { team: 'tests', 'ai.mll.runtime': 'overridden by the user' } });
   });
   after(async () => {

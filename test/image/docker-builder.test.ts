@@ -10,7 +10,7 @@ import { RegistryTarget } from '../../src/image/registry/target.js';
 import type { DockerBuiltImage, OciBuiltImage } from '../../src/image/types.js';
 import { services } from '../support/services.js';
 import { uniqueName } from '../support/unique.js';
-import { buildRequest, deleteManifest, docker, fetchManifest, logger, putTree, tempStore, testContext } from './helpers.js';
+import { buildRequest, deleteManifest, docker, fetchManifest, logger, putTree, tempStore, testContext, varietyTree } from './helpers.js';
 
 const MiB = 1024 * 1024;
 // Every path, type, mode and size under /model, the content hash of each file and each link's target.
@@ -59,15 +59,7 @@ describe('docker builder (dockerode)', () => {
 
   it('builds FROM the runtime with the same files, contract and labels as the oci builder', async () => {
     const model = uniqueName('dock');
-    const tree = await putTree(env.store, [
-      { path: 'weights/model.bin', content: 5 * MiB },
-      { path: 'weights/small.bin', content: 1000 },
-      { path: 'config.json', content: '{"x": 1}' },
-      { path: 'bin/serve.sh', content: '#!/bin/sh\nexit 0\n', mode: 0o755 },
-      { path: 'empty.txt', content: '' },
-      { path: `deep/${'n'.repeat(110)}/file.txt`, content: 'long path' },
-      { path: 'current', symlink: 'weights/model.bin' },
-    ]);
+    const tree = await putTree(env.store, varietyTree);
     const req = buildRequest(model, tree, { version: 7 });
     const registries = new Registries({ logger });
     const runtimes = { python: services.baseImages().python };

@@ -32,6 +32,17 @@ export interface FileSpec {
 
 export type TreeSpec = (FileSpec | { path: string; symlink: string })[];
 
+/** A model tree with every kind of entry the builders must carry: a large and a small file, an executable, an empty file, a path over 100 bytes, a symlink. */
+export const varietyTree: TreeSpec = [
+  { path: 'weights/model.bin', content: 5 * 1024 * 1024 },
+  { path: 'weights/small.bin', content: 1000 },
+  { path: 'config.json', content: '{"x": 1}' },
+  { path: 'bin/serve.sh', content: '#!/bin/sh\nexit 0\n', mode: 0o755 },
+  { path: 'empty.txt', content: '' },
+  { path: `deep/${'n'.repeat(110)}/file.txt`, content: 'long path' },
+  { path: 'current', symlink: 'weights/model.bin' },
+];
+
 /** Writes the files' bytes as content blobs and returns the tree manifest the extract stage would make. */
 export async function putTree(store: ObjectStore, spec: TreeSpec): Promise<TreeManifest> {
   const entries: TreeEntry[] = [];

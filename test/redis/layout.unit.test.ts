@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { repoRoot } from '../support/paths.js';
+import { typescriptFiles, withoutComments } from '../support/source-scan.js';
 
 /**
  * Redis keys hand-built in some TypeScript (a template on a deployment prefix, or a literal `mll:`
@@ -10,22 +11,12 @@ import { repoRoot } from '../support/paths.js';
  * and its slot check) and what keeps connections right for their role (the connection factory).
  */
 export function redisBypasses(source: string): string[] {
-  const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:\\'"`])\/\/.*$/gm, '$1');
+  const code = withoutComments(source);
   const found: string[] = [];
   for (const re of [/`[^`]*\$\{[^}]*prefix\}[:}][^`]*`/gi, /['"`]\{?mll:[A-Za-z{]/g, /from\s+['"]ioredis['"]/g, /new (?:Redis|Cluster)\(/g]) {
     for (const m of code.matchAll(re)) found.push(m[0]);
   }
   return found;
-}
-
-async function sourceFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await sourceFiles(full)));
-    else if (entry.name.endsWith('.ts')) out.push(full);
-  }
-  return out;
 }
 
 describe('Redis keys and connections have one home each', () => {
@@ -45,7 +36,7 @@ describe('Redis keys and connections have one home each', () => {
     const homes = new Set([path.join('src', 'catalog', 'redis-keys.ts'), path.join('queues', 'names.ts')]);
     const offenders: string[] = [];
     for (const dir of ['src', 'queues', 'workers']) {
-      for (const file of await sourceFiles(path.join(repoRoot, dir))) {
+      for (const file of await typescriptFiles(path.join(repoRoot, dir))) {
         const rel = path.relative(repoRoot, file);
         if (homes.has(rel) || rel.startsWith(path.join('src', 'redis') + path.sep)) continue;
         for (const hit of redisBypasses(await fs.readFile(file, 'utf8'))) offenders.push(`${rel}: ${hit}`);

@@ -16,10 +16,10 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { api, type PresentedVersion } from '../support/client.js';
 import { clusterHealthy, clusterNodes, masterOfSlot, startRedisTopology, type RedisTopology } from '../support/redis-topology.js';
 import { uniqueName } from '../support/unique.js';
-import { modelTar } from '../faults/scenarios.js';
+import { sleep, waitFor } from '../support/wait.js';
+import { modelTar, type VersionAccounting } from '../faults/scenarios.js';
 
 const exec = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export interface Refusal {
   status: number | 'no answer';
@@ -27,29 +27,9 @@ export interface Refusal {
   message?: string;
 }
 
-export interface RedisFaultReport {
-  fault: string;
-  /** Uploads the API accepted (202), after the client's retries. */
-  attempted: number;
-  released: number;
-  failedWithReason: number;
-  /** Accepted but not terminal at the end (stuck) or not found: must be 0. */
-  lost: number;
-  /** A number given twice, a version released twice, or more versions than accepted: must be 0. */
-  duplicated: number;
+export interface RedisFaultReport extends VersionAccounting {
   /** Every answer that was not a 202 while uploading or reading (503s during a failover). */
   refusals: Refusal[];
-  notes: Record<string, unknown>;
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 /** An upload as a careful client sends it: on a 503 or a lost connection, the same request again with the same Idempotency-Key. */

@@ -9,24 +9,14 @@ import { repoRoot } from '../support/paths.js';
 import { spawnService, type ServiceProcess } from '../support/processes.js';
 import { freePort } from '../support/registry.js';
 import { uniqueName } from '../support/unique.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 const pythonModel = path.join(repoRoot, 'test', 'fixtures', 'models', 'python-tokenizer');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ratePerMinute = 20;
 
 interface Replica {
   proc: ServiceProcess;
   url: string;
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 /**

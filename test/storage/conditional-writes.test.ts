@@ -15,9 +15,9 @@ import { startOwnRedis } from '../support/redis-server.js';
 import { cleanRedis } from '../support/redis.js';
 import { services, testBucket } from '../support/services.js';
 import { uniqueName } from '../support/unique.js';
+import { sleep } from '../support/wait.js';
 
 const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** `processes` child processes each make `increments` CAS increments of one counter; returns the final counter and the conflicts retried. */
 async function raceProcesses(store: ObjectStore, key: string, env: Record<string, string>, processes: number, increments: number) {

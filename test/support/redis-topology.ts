@@ -5,10 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from './paths.js';
+import { sleep } from './wait.js';
 
 const exec = promisify(execFile);
 const script = path.join(repoRoot, 'scripts', 'services', 'redis-cluster.sh');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * A Redis Cluster (3 masters + 3 replicas) or a Sentinel setup (master, replica, 3 sentinels) of a
