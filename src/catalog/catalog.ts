@@ -295,13 +295,18 @@ export class Catalog {
   /**
    * Shows a stage's start (cache, event, listeners) without writing the store. Null when the
    * version became terminal meanwhile (another flow of the same version finished it): nothing is
-   * shown, and the caller's stage has nothing left to do.
+   * shown, and the caller's stage has nothing left to do. A terminal status that only Redis holds
+   * (a failure recorded while the store was down, which a reindex runs again) is replaced.
    */
   async show(record: VersionRecord, previous: VersionStatus, event?: EventInput): Promise<VersionRecord | null> {
     const shown = { ...record, updatedAt: new Date().toISOString() };
     if (!(await this.cache(shown, { shown: true }))) {
       const held = await this.get(record.model, record.version).catch(() => null);
-      if (held && terminalStatuses.has(held.status)) return null;
+      if (held && terminalStatuses.has(held.status)) {
+        const durable = await this.readDurable(record.model, record.version);
+        if (terminalStatuses.has(durable.record.status)) return null;
+        await this.cache(shown);
+      }
     }
     if (event) await this.appendEvent(record.model, record.version, event);
     if (previous !== shown.status) await this.notify(shown, previous);

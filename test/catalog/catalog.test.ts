@@ -8,7 +8,7 @@ import { Catalog } from '../../src/catalog/catalog.js';
 import { keys } from '../../src/domain/keys.js';
 import type { VersionRecord } from '../../src/domain/version.js';
 import { FsObjectStore } from '../../src/storage/fs-store.js';
-import { exists } from '../../src/storage/object-store.js';
+import { exists, putJson } from '../../src/storage/object-store.js';
 import { cleanRedis } from '../support/redis.js';
 import { services } from '../support/services.js';
 import { uniqueName } from '../support/unique.js';
@@ -113,7 +113,8 @@ describe('Catalog on real Redis and an fs store', () => {
 
   it('shows what a duplicated flow\'s stage starts only while the version is not terminal, and a written end wins over a later-stamped start', async () => {
     const racePrefix = uniqueName('race');
-    const local = new Catalog(new FsObjectStore({ root: path.join(dir, racePrefix) }), redis, racePrefix);
+    const raceStore = new FsObjectStore({ root: path.join(dir, racePrefix) });
+    const local = new Catalog(raceStore, redis, racePrefix);
     after(() => cleanRedis(racePrefix));
     const model = uniqueName('m');
     const at = (ms: number) => new Date(Date.parse('2026-01-01T00:00:00Z') + ms).toISOString();
@@ -124,7 +125,9 @@ describe('Catalog on real Redis and an fs store', () => {
     // One flow shows its build start a moment after the other flow's release was stamped, and its cache write lands first.
     assert.ok(await local.show({ ...base, status: 'building' }, 'pushing'));
     assert.equal((await local.get(model, 1)).status, 'building');
-    await local.cache({ ...base, status: 'released', updatedAt: at(-5) });
+    const released = { ...base, status: 'released' as const, updatedAt: at(-5) };
+    await putJson(raceStore, keys.versionRecord(model, 1), released);
+    await local.cache(released);
     assert.equal((await local.get(model, 1)).status, 'released', 'the written end replaced the shown start');
     assert.deepEqual(nonZero(await local.countByStatus()), { released: 1 });
 
@@ -134,6 +137,14 @@ describe('Catalog on real Redis and an fs store', () => {
     assert.deepEqual(nonZero(await local.countByStatus()), { released: 1 });
     const events = await local.readEvents(model, 1);
     assert.equal(events.filter((e) => e.type === 'status' && e.status === 'building').length, 0, 'no event for a start that was not shown');
+
+    // A failure only Redis holds (written while the store was down): a reindexed run shows its start over it.
+    const second = { ...record(model, 2, 'extracting'), updatedAt: at(0) };
+    await local.create(second);
+    await local.cache({ ...second, status: 'failed', updatedAt: at(1000) });
+    const rerun = await local.show({ ...second, status: 'extracting' }, 'failed');
+    assert.equal(rerun?.status, 'extracting');
+    assert.equal((await local.get(model, 2)).status, 'extracting');
   });
 
   it('rebuilds counters, caches and indexes from the store after Redis lost everything; numbers are never reused', async () => {
