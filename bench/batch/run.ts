@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -11,6 +11,7 @@ import { deploymentKeyPatterns, redisKeys } from '../../src/catalog/redis-keys.j
 import { dockerSampleTable, measureDockerSample } from './docker-sample.js';
 import { writePythonModels } from './models.js';
 import { summarizeProfiles } from './profile.js';
+import { cpuSeconds, statusKiB } from '../lib/proc.js';
 
 /**
  * The batch benchmark (issue 6):
@@ -58,34 +59,8 @@ function freePort(): Promise<number> {
   });
 }
 
-function vmRssKiB(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
-}
-
-function vmHwmKiB(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  } catch {
-    return 0;
-  }
-}
-
-/** User + system CPU seconds a process has used so far (/proc/<pid>/stat, clock ticks of 1/100 s). */
-function cpuSeconds(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
+const vmRssKiB = (pid: number | undefined) => statusKiB(pid, 'VmRSS');
+const vmHwmKiB = (pid: number | undefined) => statusKiB(pid, 'VmHWM');
 
 /** The service's and mll's RSS (VmRSS) when 1,000, 2,000, … versions had been released (first sample after), and at the end. */
 function rssByThousands(series: { versions: number; service: number; cli: number }[]): string {

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from 'minio';
 import { startPrivateRegistry, type PrivateRegistry } from '../../test/support/registry.js';
 import { writePythonModel, writePythonModels } from '../batch/models.js';
-import { freePort } from '../lib/proc.js';
+import { cpuSeconds, freePort, statusKiB } from '../lib/proc.js';
 import { classifyRegistry, classifyS3, startCountingProxy, tallyDelta, type CountingProxy, type Tally } from './counting-proxy.js';
 import { benchmarkShard, commandDelta, startOwnRedis, type OwnRedis, type RedisStats } from './redis.js';
 
@@ -46,24 +46,7 @@ const bucket = 'mll-test';
 const stages = ['extract', 'build', 'push', 'webhooks'] as const;
 type Role = 'api' | (typeof stages)[number];
 
-/** User + system CPU seconds of a process so far (/proc/<pid>/stat, 1/100 s ticks). */
-function cpuSeconds(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
-function rssMiB(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number {
-  try {
-    return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-  } catch {
-    return 0;
-  }
-}
+const rssMiB = (pid: number | undefined, field: 'VmRSS' | 'VmHWM') => statusKiB(pid, field) / 1024;
 
 async function stop(child: ChildProcess | undefined, graceMs = 15_000): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
