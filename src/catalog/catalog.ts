@@ -291,12 +291,10 @@ export class Catalog {
    * worker records durably with the stage's output when it ends (a crash before then leaves the
    * durable record as it was, and the job is taken over). The cache, the event and the listeners
    * see it as they see a durable change; the record's own updatedAt orders it against those.
-   */
-  /**
-   * Shows a stage's start (cache, event, listeners) without writing the store. Null when the
-   * version became terminal meanwhile (another flow of the same version finished it): nothing is
-   * shown, and the caller's stage has nothing left to do. A terminal status that only Redis holds
-   * (a failure recorded while the store was down, which a reindex runs again) is replaced.
+   * Null when the version became terminal meanwhile (another flow of the same version finished
+   * it): nothing is shown, and the caller's stage has nothing left to do. A terminal status that
+   * only Redis holds (a failure recorded while the store was down, which a reindex runs again) is
+   * replaced.
    */
   async show(record: VersionRecord, previous: VersionStatus, event?: EventInput): Promise<VersionRecord | null> {
     const shown = { ...record, updatedAt: new Date().toISOString() };
