@@ -11,8 +11,9 @@ RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 # The workers run pip (wheels only, for the runtime's Python) to install models' requirements;
-# bubblewrap sandboxes source builds when an operator allows them (MLL_PIP_ALLOW_SDIST).
-RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-pip bubblewrap \
+# bubblewrap sandboxes source builds when an operator allows them (MLL_PIP_ALLOW_SDIST);
+# zstd compresses layers when MLL_LAYER_COMPRESSION=zstd.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-pip bubblewrap zstd \
  && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production MLL_HOST=0.0.0.0 MLL_PORT=8080 MLL_DATA_DIR=/data
 WORKDIR /app

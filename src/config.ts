@@ -112,7 +112,7 @@ const vars = {
   registryPassword: v('MLL_REGISTRY_PASSWORD', z.string().optional(), undefined, 'Registry password.'),
   runtimes: v('MLL_RUNTIMES', runtimeMap, '', 'Runtime base image per framework, or per framework and version prefix: python=host/img:tag,python:3.6=host/img:py36,tensorflow=... or JSON. The most specific match of the model-type wins; frameworks without one get a model-only image.'),
   runtimeAllow: v('MLL_RUNTIME_ALLOW', list, '', 'Image reference patterns (comma-separated, * within a path segment, ** across) a serving.yaml `runtime:` may name as its base; anything else is ignored with a warning and MLL_RUNTIMES decides.'),
-  layerCompression: v('MLL_LAYER_COMPRESSION', z.enum(['none', 'gzip']), 'none', 'Compression of model layers (model weights barely compress).'),
+  layerCompression: v('MLL_LAYER_COMPRESSION', z.enum(['none', 'gzip', 'zstd']), 'none', 'Compression of model layers: none (model weights barely compress), gzip (level 1, one thread per layer) or zstd (level 3 on every core, the zstd program; pulling needs Docker 23+ or containerd 1.5+).'),
   installDependencies: v('MLL_INSTALL_DEPENDENCIES', bool, 'true', 'Install a model\'s requirements.txt (or pip install-command) into a /model/lib layer at build time; false builds without them and the version warns.'),
   pipIndexUrl: v('MLL_PIP_INDEX_URL', httpUrl.optional(), undefined, 'Package index (PEP 503) pip installs from; pip\'s default (PyPI) when unset. Credentials in the URL never reach logs, records or images.'),
   pipExtraIndexUrl: v('MLL_PIP_EXTRA_INDEX_URL', z.string().transform(splitList).pipe(z.array(httpUrl)), '', 'More package indexes, space- or comma-separated.'),

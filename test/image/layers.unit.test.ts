@@ -1,3 +1,4 @@
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { describe, it, before, after } from 'node:test';
@@ -5,10 +6,12 @@ import assert from 'node:assert/strict';
 import { keys } from '../../src/domain/keys.js';
 import type { TreeManifest } from '../../src/domain/tree.js';
 import { segmentStream } from '../../src/image/oci/layer-stream.js';
-import { LARGE_FILE_BYTES, MAX_MODEL_LAYERS, planModelLayers, prepareLayer, recordLayerDigest } from '../../src/image/oci/layers.js';
+import { LARGE_FILE_BYTES, MAX_MODEL_LAYERS, layerRecordKey, planModelLayers, prepareLayer, recordLayerDigest } from '../../src/image/oci/layers.js';
 import { segmentsSize, tarSegments } from '../../src/image/oci/tar.js';
 import { getBuffer } from '../../src/storage/object-store.js';
 import { putTree, sha256, tempStore } from './helpers.js';
+
+const zstdMissing = spawnSync('zstd', ['--version']).status !== 0;
 
 const contract = { digest: `sha256:${'c'.repeat(64)}`, size: 10 };
 const fakeDigest = (i: number) => `sha256:${i.toString(16).padStart(64, '0')}`;
@@ -117,5 +120,21 @@ describe('prepareLayer', () => {
     assert.equal(again.record.digest, gz.record.digest);
     await ctx.store.delete(keys.blob(gz.record.digest!));
     assert.equal((await prepareLayer(ctx.store, plan.entries, { compression: 'gzip', scratchDir: ctx.dir })).state, 'hashed', 'a gzip layer whose bytes are gone is made again');
+  });
+
+  it('stores zstd layers whole (zstd on every core), the same bytes whatever the threads, with the uncompressed diff id', { skip: zstdMissing && 'the zstd program is not installed (scripts/services/test-deps.sh installs it)' }, async () => {
+    const plan = planModelLayers(t, contract)[0]!;
+    const plain = await prepareLayer(ctx.store, plan.entries, { compression: 'none', eager: true });
+    const zst = await prepareLayer(ctx.store, plan.entries, { compression: 'zstd', scratchDir: ctx.dir });
+    assert.equal(zst.state, 'hashed');
+    assert.equal(zst.record.mediaType, 'application/vnd.oci.image.layer.v1.tar+zstd');
+    assert.equal(zst.record.diffId, plain.record.digest);
+    const packed = await collect(await ctx.store.get(keys.blob(zst.record.digest!)));
+    assert.equal(sha256(execFileSync('zstd', ['-d', '-q', '-c'], { input: packed })), plain.record.digest, 'zstd -d gives the uncompressed layer');
+    assert.equal(sha256(execFileSync('zstd', ['-3', '-T1', '-q', '-c'], { input: execFileSync('zstd', ['-d', '-q', '-c'], { input: packed }) })), zst.record.digest, 'one thread makes the same bytes');
+    await ctx.store.delete(keys.blob(zst.record.digest!));
+    await ctx.store.delete(layerRecordKey(plan.entries, 'zstd'));
+    const again = await prepareLayer(ctx.store, plan.entries, { compression: 'zstd', scratchDir: ctx.dir });
+    assert.equal(again.record.digest, zst.record.digest, 'made again, the same digest');
   });
 });

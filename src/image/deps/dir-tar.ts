@@ -4,10 +4,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
 import { MllError } from '../../errors.js';
 import { DigestingStream } from '../../shared/digest.js';
-import { GZIP_LEVEL, type Compression } from '../oci/layers.js';
+import { layerCompressor, layerFileSuffix, type Compression } from '../oci/compress.js';
 import { entryHeader, withParents, type TarEntry } from '../oci/tar.js';
 
 const BLOCK = 512;
@@ -73,20 +72,20 @@ export interface WrittenLayer {
 
 /**
  * Streams the deterministic tar of a directory (sorted entries, fixed times, owners and modes: the
- * project's tar headers) into a file under `scratchDir`, hashing it on the way; gzip when asked.
+ * project's tar headers) into a file under `scratchDir`, hashing it on the way; compressed when asked.
  * Memory stays at a chunk or two whatever the size. The caller moves or removes the file.
  */
 export async function writeDirectoryLayer(
   root: string, prefix: string, entries: TarEntry[], compression: Compression, scratchDir: string, signal: AbortSignal,
 ): Promise<WrittenLayer> {
-  const file = path.join(scratchDir, `layer-${randomUUID()}.tar${compression === 'gzip' ? '.gz' : ''}`);
+  const file = path.join(scratchDir, `layer-${randomUUID()}${layerFileSuffix[compression]}`);
   const raw = new DigestingStream();
   const stages: NodeJS.ReadWriteStream[] = [raw];
   const packed = new DigestingStream();
-  if (compression === 'gzip') stages.push(createGzip({ level: GZIP_LEVEL }), packed);
+  if (compression !== 'none') stages.push(layerCompressor(compression), packed);
   await pipeline([tarStream(root, prefix, entries), ...stages, createWriteStream(file)], { signal });
   const diffId = raw.digest();
-  if (compression === 'gzip') {
+  if (compression !== 'none') {
     return { file, digest: packed.digest(), size: packed.bytes, diffId, uncompressedSize: raw.bytes };
   }
   return { file, digest: diffId, size: raw.bytes, diffId, uncompressedSize: raw.bytes };

@@ -9,7 +9,7 @@ import { MllError } from '../../errors.js';
 import { exists, getBuffer, getJsonIfPresent, type ObjectStore } from '../../storage/object-store.js';
 import { secretRedactor } from '../../shared/redact.js';
 import { LAYER_FORMAT, type Compression } from '../oci/layers.js';
-import { mediaTypes } from '../oci/media-types.js';
+import { layerMediaType } from '../oci/compress.js';
 import type { DependencyLayerInfo, DependencySpec, InstalledPackage, OciLayer, StageContext } from '../types.js';
 import { formatBytes } from '../util.js';
 import { directoryEntries, writeDirectoryLayer } from './dir-tar.js';
@@ -259,7 +259,7 @@ async function install(r: DependencyLayerRequest, vetted: VettedRequirements, ke
       format: DEPENDENCY_LAYER_FORMAT,
       key,
       layer: {
-        mediaType: r.compression === 'gzip' ? mediaTypes.ociLayerGzip : mediaTypes.ociLayer,
+        mediaType: layerMediaType[r.compression],
         digest: written.digest, diffId: written.diffId, size: written.size, uncompressedSize: written.uncompressedSize,
       },
       installedBytes: bytes,

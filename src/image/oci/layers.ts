@@ -5,12 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
 import type { TreeManifest } from '../../domain/tree.js';
 import { keys } from '../../domain/keys.js';
 import { MllError } from '../../errors.js';
 import { DigestingStream } from '../../shared/digest.js';
 import { exists, getJson, getJsonIfPresent, type ObjectStore } from '../../storage/object-store.js';
+import { layerCompressor, layerFileSuffix, layerMediaType, type Compression } from './compress.js';
 import { segmentStream } from './layer-stream.js';
 import { mediaTypes } from './media-types.js';
 import { compareBytes, segmentsSize, tarSegments, withParents, type TarEntry } from './tar.js';
@@ -25,9 +25,7 @@ export const LAYER_FORMAT = 'mll-layer/1';
 export const LARGE_FILE_BYTES = 4 * 1024 * 1024;
 /** Model layers in one image, all counted (shared files layer and contract included). */
 export const MAX_MODEL_LAYERS = 64;
-export const GZIP_LEVEL = 1;
-
-export type Compression = 'none' | 'gzip';
+export { GZIP_LEVEL, type Compression } from './compress.js';
 
 export const MODEL_ROOT = 'model';
 export const FILES_ROOT = 'model/files';
@@ -143,8 +141,9 @@ export interface PreparedLayer {
 /**
  * A layer's record: from the store when this exact layer was seen before (no content byte is read);
  * otherwise an uncompressed layer is left pending (its size is known from the entries alone, its
- * digest comes from the first publish, which hashes while it uploads), and a gzip layer is streamed
- * once through gzip into the store now, because another zlib could compress the same tar to other bytes.
+ * digest comes from the first publish, which hashes while it uploads), and a compressed layer is
+ * streamed once through its compressor into the store now, because another zlib or zstd could
+ * compress the same tar to other bytes.
  */
 export async function prepareLayer(store: ObjectStore, entries: TarEntry[], options: PrepareOptions): Promise<PreparedLayer> {
   const key = layerRecordKey(entries, options.compression);
@@ -169,14 +168,14 @@ export async function prepareLayer(store: ObjectStore, entries: TarEntry[], opti
   } else {
     const dir = options.scratchDir ?? os.tmpdir();
     await fs.mkdir(dir, { recursive: true });
-    const temp = path.join(dir, `layer-${randomUUID()}.tar.gz`);
+    const temp = path.join(dir, `layer-${randomUUID()}${layerFileSuffix[options.compression]}`);
     const packed = new DigestingStream();
     try {
-      await pipeline(source(), raw, createGzip({ level: GZIP_LEVEL }), packed, createWriteStream(temp), { signal: options.signal });
+      await pipeline(source(), raw, layerCompressor(options.compression), packed, createWriteStream(temp), { signal: options.signal });
       const digest = packed.digest();
       await store.putFile(keys.blob(digest), temp, { size: packed.bytes, move: true, signal: options.signal });
       record = {
-        format: LAYER_FORMAT, compression: 'gzip', entries, mediaType: mediaTypes.ociLayerGzip,
+        format: LAYER_FORMAT, compression: options.compression, entries, mediaType: layerMediaType[options.compression],
         digest, diffId: raw.digest(), size: packed.bytes, uncompressedSize: size,
       };
     } finally {
