@@ -448,7 +448,8 @@ export class Catalog {
 
   /**
    * Rebuilds Redis from the object store: counters (never lowered), record caches, indexes.
-   * Returns the versions that are not terminal, for the caller to re-enqueue.
+   * Returns the versions that are not terminal, for the caller to re-enqueue; their cache shows
+   * the store's state even where Redis held a failure the store never heard of.
    */
   async reindex(): Promise<{ models: number; versions: number; unfinished: VersionRecord[]; unreadable: { key: string; message: string }[] }> {
     const maxByModel = new Map<string, number>();
@@ -472,9 +473,16 @@ export class Catalog {
         throw err;
       }
       versions += 1;
-      await this.cache(record);
+      const cached = await this.cache(record);
       maxByModel.set(parsed.model, Math.max(maxByModel.get(parsed.model) ?? 0, parsed.version));
-      if (!terminalStatuses.has(record.status)) unfinished.push(record);
+      if (!terminalStatuses.has(record.status)) {
+        unfinished.push(record);
+        // A failure only Redis held (written while the store was down) gives way to the run the
+        // caller starts again, so nobody reads the version as finished while it is queued.
+        if (!cached && terminalStatuses.has((await this.get(record.model, record.version)).status)) {
+          await this.cache({ ...record, updatedAt: new Date().toISOString() });
+        }
+      }
     }
     for (const model of maxByModel.keys()) await this.rebuildSequence(model);
     return { models: maxByModel.size, versions, unfinished, unreadable };

@@ -145,6 +145,15 @@ describe('Catalog on real Redis and an fs store', () => {
     const rerun = await local.show({ ...second, status: 'extracting' }, 'failed');
     assert.equal(rerun?.status, 'extracting');
     assert.equal((await local.get(model, 2)).status, 'extracting');
+
+    // And a reindex, which runs such a version again, shows the store's state at once.
+    const third = { ...record(model, 3, 'extracting'), updatedAt: at(0) };
+    await local.create(third);
+    await local.cache({ ...third, status: 'failed', updatedAt: at(1000) });
+    const { unfinished } = await local.reindex();
+    assert.ok(unfinished.some((v) => v.model === model && v.version === 3));
+    assert.equal((await local.get(model, 3)).status, 'extracting', 'not read as failed while it is queued again');
+    assert.equal((await local.get(model, 1)).status, 'released', 'a version the store has as released stays released');
   });
 
   it('rebuilds counters, caches and indexes from the store after Redis lost everything; numbers are never reused', async () => {

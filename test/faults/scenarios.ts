@@ -593,8 +593,13 @@ export async function reindexAfterRetainedFailure(): Promise<FaultReport> {
     await waitForStatus(app, model, version, ['extracting']);
     await proxy.down();
     const failed = await waitForStatus(app, model, version, ['failed', 'released'], 60_000);
-    await proxy.up();
     const { catalog, queue } = app.running.services;
+    // The worker's own 'failed' handler marks the version again once BullMQ has moved the job; it
+    // must see the store down too, or the failure becomes durable and there is nothing to re-run.
+    await waitFor('the failed job to be kept', async () =>
+      ((await (await queue(stageQueueNames.extract).getJob(stageJobId('extract', { model, version })))?.getState()) === 'failed' ? true : undefined));
+    await sleep(1000);
+    await proxy.up();
     const durable = await catalog.getDurable(model, version);
     const kept = await queue(stageQueueNames.extract).getJob(stageJobId('extract', { model, version }));
     const notes: Record<string, unknown> = {
