@@ -1,6 +1,9 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FlowJob, FlowProducer, Queue } from 'bullmq';
 import { stages } from '../src/domain/version.js';
 import type { Config } from '../src/config.js';
+import { isReshardingAbort } from '../src/redis/errors.js';
+import { RetryPolicy } from '../src/shared/retry.js';
 import { stageQueueNames } from './names.js';
 import { stageJobData, stageJobId, type StageJobData } from './jobs.js';
 import { stageJobOptions } from './options.js';
@@ -22,12 +25,24 @@ export function versionFlow(config: Pick<Config, 'stageAttempts' | 'stageBackoff
   return job('push', [job('build', [job('extract')])]);
 }
 
+/** Flows refused while a Cluster slot moves are sent again: 8 attempts, 50 ms doubling to 800 ms. */
+const reshardingRetry = new RetryPolicy({ attempts: 8, baseDelayMs: 50, maxDelayMs: 800, jitter: [0.5, 1] });
+
 export async function enqueueVersion(
   flows: FlowProducer,
   config: Pick<Config, 'stageAttempts' | 'stageBackoffMs'>,
   input: StageJobData,
 ): Promise<void> {
-  await flows.add(versionFlow(config, input));
+  const flow = versionFlow(config, input);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await flows.add(flow);
+      return;
+    } catch (err) {
+      if (!isReshardingAbort(err) || attempt >= reshardingRetry.rules.attempts) throw err;
+      await sleep(reshardingRetry.delay(attempt));
+    }
+  }
 }
 
 /**

@@ -12,9 +12,21 @@ const unavailable = [
   /Reached the max retries per request limit/i,
 ];
 
+const messageOf = (err: unknown) => (err instanceof Error ? err.message : typeof err === 'string' ? err : '');
+
 export function isRedisUnavailable(err: unknown): boolean {
-  const message = err instanceof Error ? err.message : typeof err === 'string' ? err : '';
-  return unavailable.some((pattern) => pattern.test(message));
+  return unavailable.some((pattern) => pattern.test(messageOf(err))) || isReshardingAbort(err);
+}
+
+/**
+ * A transaction (MULTI/EXEC, as BullMQ adds a flow) that a Redis Cluster refused while one of its
+ * slots was moving: EXEC answers EXECABORT because a queued command was redirected (MOVED, ASK) or
+ * told to try again. Nothing of it ran, so it may simply be sent again.
+ */
+export function isReshardingAbort(err: unknown): boolean {
+  if (!/^EXECABORT/.test(messageOf(err))) return false;
+  const previous = (err as { previousErrors?: unknown[] }).previousErrors ?? [];
+  return previous.some((e) => /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/.test(messageOf(e)));
 }
 
 /** The error users see when Redis is unavailable: 503, transient, "retry shortly". */
