@@ -163,9 +163,10 @@ describe('Hydrosphere follow-up routes on versions (any route made them), with B
       { name: 'serving.yaml', body: 'kind: Model\nname: x\nmodel-type: python:3.11\npayload: [src/]\ncontract:\n  nowhere:\n    inputs: {a: {shape: scalar, type: int64}}\n    outputs: {b: {shape: scalar, type: int64}}\n' },
       { name: 'src/func_main.py', body: 'def predict(a):\n    return a\n' },
     ]);
+    // Listening before the upload: extract fails at once, and the stream does not replay what it missed.
+    const events = await sseConnect(hs, '/api/v2/events');
     const version = await upload(model, broken);
     const { id } = await get<Mv>(`/api/v2/model/version/${model}/${version}`);
-    const events = await sseConnect(hs, '/api/v2/events');
     const failed = await cli2Wait(model, version);
     assert.equal(failed.status, 'Failed');
     assertHydrosdk2ModelVersion(failed);
