@@ -95,8 +95,8 @@ async function waitForSomeStatus(url: string, created: { model: string; version:
   });
 }
 
-async function uploadMany(app: TestApp, models: string[], perModel: number, body: Buffer, refusals: Refusal[]) {
-  return Promise.all(models.flatMap((model) => Array.from({ length: perModel }, async () => ({ model, version: await uploadRetrying(app.url, model, body, refusals) }))));
+async function uploadMany(app: TestApp, models: string[], perModel: number, body: Buffer, refusals: Refusal[], deadlineMs?: number) {
+  return Promise.all(models.flatMap((model) => Array.from({ length: perModel }, async () => ({ model, version: await uploadRetrying(app.url, model, body, refusals, deadlineMs) }))));
 }
 
 /** The app's settings for these scenarios: short locks and retries, a pause in build so work is in flight. */
@@ -297,9 +297,12 @@ export async function sentinelFailover(): Promise<RedisFaultReport> {
     const [master, replica, sentinel] = [topology.ports[0]!, topology.ports[1]!, topology.ports[2]!];
     const killedAt = Date.now();
     await topology.kill(master);
-    const during = uploadMany(app, models, 1, body, refusals);
+    // A failover the sentinels must try again starts over after 2 × failover-timeout (20 s): on a
+    // loaded machine uploads may wait that long, as a careful client would.
+    const during = uploadMany(app, models, 1, body, refusals, 150_000);
+    during.catch(() => undefined); // awaited below; not an unhandled rejection while the promotion is awaited
     await waitFor('the sentinels to promote the replica', async () =>
-      ((await topology.cli(sentinel, 'sentinel', 'get-master-addr-by-name', 'mll')).split('\n')[1] === String(replica) ? true : undefined));
+      ((await topology.cli(sentinel, 'sentinel', 'get-master-addr-by-name', 'mll')).split('\n')[1] === String(replica) ? true : undefined), 150_000);
     const promotedAfterMs = Date.now() - killedAt;
     created.push(...(await during));
     const report = await account('Sentinel: the master SIGKILLed mid-batch', app.url, created, refusals, { killed: master, promoted: replica, promotedAfterMs });
