@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +10,7 @@ import { deploymentKeyPatterns, redisKeys } from '../../src/catalog/redis-keys.j
 import { dockerSampleTable, measureDockerSample } from './docker-sample.js';
 import { writePythonModels } from './models.js';
 import { summarizeProfiles } from './profile.js';
-import { cpuSeconds, statusKiB } from '../lib/proc.js';
+import { cpuSeconds, freePort, statusKiB, stopChild } from '../lib/proc.js';
 
 /**
  * The batch benchmark (issue 6):
@@ -49,16 +48,6 @@ const rssEvery = (() => {
 })();
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
 const vmRssKiB = (pid: number | undefined) => statusKiB(pid, 'VmRSS');
 const vmHwmKiB = (pid: number | undefined) => statusKiB(pid, 'VmHWM');
 
@@ -79,15 +68,6 @@ function rssByThousands(series: { versions: number; service: number; cli: number
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-async function stop(child: ChildProcess | undefined, graceMs = 15_000): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
 }
 
 async function deletePrefix(prefix: string): Promise<number> {
@@ -119,9 +99,9 @@ let service: ChildProcess | undefined;
 let workers: ChildProcess | undefined;
 let cli: ChildProcess | undefined;
 const cleanup = async () => {
-  await stop(cli, 2000);
-  await stop(service);
-  await stop(workers);
+  await stopChild(cli, 2000);
+  await stopChild(service);
+  await stopChild(workers);
   const keys = await deletePrefix(prefix).catch(() => -1);
   if (!keep) await fs.rm(tmp, { recursive: true, force: true });
   return keys;
@@ -277,8 +257,8 @@ try {
   console.log('| Measure | Result |\n| --- | --- |');
   for (const [k, v] of rows) console.log(`| ${k} | ${v} |`);
 
-  await stop(service);
-  await stop(workers);
+  await stopChild(service);
+  await stopChild(workers);
   service = undefined;
   workers = undefined;
   if (cpuProf) {

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from 'minio';
 import { startPrivateRegistry, type PrivateRegistry } from '../../test/support/registry.js';
 import { writePythonModel, writePythonModels } from '../batch/models.js';
-import { cpuSeconds, freePort, statusKiB } from '../lib/proc.js';
+import { cpuSeconds, freePort, statusKiB, stopChild } from '../lib/proc.js';
 import { classifyRegistry, classifyS3, startCountingProxy, tallyDelta, type CountingProxy, type Tally } from './counting-proxy.js';
 import { benchmarkShard, commandDelta, startOwnRedis, type OwnRedis, type RedisStats } from './redis.js';
 
@@ -48,15 +48,6 @@ type Role = 'api' | (typeof stages)[number];
 
 const rssMiB = (pid: number | undefined, field: 'VmRSS' | 'VmHWM') => statusKiB(pid, field) / 1024;
 
-async function stop(child: ChildProcess | undefined, graceMs = 15_000): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
-}
-
 async function waitReady(url: string, child: ChildProcess, what: string, headers: Record<string, string> = {}): Promise<void> {
   const deadline = Date.now() + 180_000;
   for (;;) {
@@ -90,8 +81,8 @@ const processes = new Map<Role, ChildProcess>();
 let cli: ChildProcess | undefined;
 
 const cleanup = async () => {
-  await stop(cli, 2000);
-  await Promise.all([...processes.values()].map((p) => stop(p)));
+  await stopChild(cli, 2000);
+  await Promise.all([...processes.values()].map((p) => stopChild(p)));
   await s3Proxy?.close();
   await registryProxy?.close();
   await registry?.dispose();
