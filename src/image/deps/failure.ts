@@ -40,6 +40,14 @@ export function pipErrorLines(tail: string[]): string[] {
   return out;
 }
 
+/** The worker's interpreter cannot be run (`cause`), or has no pip (no cause). */
+export function interpreterUnavailable(interpreter: string, cause?: NodeJS.ErrnoException): MllError {
+  const why = cause ? `${interpreter} cannot be run (${cause.code ?? cause.message})` : `${interpreter} has no pip`;
+  return new MllError('BUILDER_UNAVAILABLE',
+    `This worker cannot install dependencies: ${why}. Install python3 and python3-pip on the worker, or point MLL_PIP_PYTHON at an interpreter with pip`,
+    { details: { interpreter }, ...(cause ? { cause } : {}) });
+}
+
 export function describeTarget(python: PythonTarget): string {
   return `Python ${python.version} (${python.abis[0]}) on ${python.platform}`;
 }
@@ -60,12 +68,8 @@ export async function pipFailure(outcome: PipOutcome, fc: FailureContext): Promi
       `This worker cannot build source distributions: they run in a bubblewrap sandbox (MLL_PIP_ALLOW_SDIST) and ${why}. Install bubblewrap on the worker and allow it user namespaces, or set MLL_PIP_SANDBOX=none to build without a sandbox`,
       { details: { sandbox: 'bwrap' } });
   }
-  if (outcome.spawnError || /No module named pip\b/.test(text)) {
-    const why = outcome.spawnError ? `${fc.interpreter} cannot be run (${outcome.spawnError.code ?? outcome.spawnError.message})` : `${fc.interpreter} has no pip`;
-    return new MllError('BUILDER_UNAVAILABLE',
-      `This worker cannot install dependencies: ${why}. Install python3 and python3-pip on the worker, or point MLL_PIP_PYTHON at an interpreter with pip`,
-      { details: { interpreter: fc.interpreter } });
-  }
+  if (outcome.spawnError) return interpreterUnavailable(fc.interpreter, outcome.spawnError);
+  if (/No module named pip\b/.test(text)) return interpreterUnavailable(fc.interpreter);
   if (outcome.stopped === 'timeout') {
     const last = tail.filter((l) => l.trim() !== '').slice(-1)[0];
     return new MllError('DEPENDENCY_TIMEOUT',

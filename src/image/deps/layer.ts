@@ -13,7 +13,7 @@ import { layerMediaType } from '../oci/compress.js';
 import type { DependencyLayerInfo, DependencySpec, InstalledPackage, OciLayer, StageContext } from '../types.js';
 import { formatBytes } from '../util.js';
 import { directoryEntries, writeDirectoryLayer } from './dir-tar.js';
-import { describeTarget, pipFailure, tooLarge } from './failure.js';
+import { describeTarget, interpreterUnavailable, pipFailure, tooLarge } from './failure.js';
 import { normaliseTree } from './normalise-tree.js';
 import { indexUrls, pipEnv, pipInstallArgs, publicIndexConfig, runPip, type PipIndexConfig } from './pip.js';
 import type { PythonTarget } from './python-target.js';
@@ -298,8 +298,6 @@ async function sandboxFor(interpreter: string, env: Record<string, string>, scra
     const { executable, prefixes } = await interpreterPaths(interpreter, env);
     return { executable, writable: [scratch], readable: prefixes };
   } catch (err) {
-    throw new MllError('BUILDER_UNAVAILABLE',
-      `This worker cannot install dependencies: ${interpreter} cannot be run (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}). Install python3 and python3-pip on the worker, or point MLL_PIP_PYTHON at an interpreter with pip`,
-      { details: { interpreter }, cause: err });
+    throw interpreterUnavailable(interpreter, err as NodeJS.ErrnoException);
   }
 }
