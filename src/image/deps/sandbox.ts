@@ -17,14 +17,7 @@ const ETC_READABLE = ['/etc/ssl', '/etc/ca-certificates', '/etc/resolv.conf', '/
 /** Top-level directories that merged-/usr systems keep as links into /usr. */
 const ROOT_LINKS = ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
 
-function exists(p: string): boolean {
-  try {
-    lstatSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const lstatIfPresent = (p: string) => lstatSync(p, { throwIfNoEntry: false });
 
 /**
  * The interpreter's real executable and its prefixes, asked of the interpreter itself: a name on
@@ -46,12 +39,11 @@ export async function interpreterPaths(interpreter: string, env: Record<string, 
 export function sandboxArgs(opts: { writable: string[]; readable: string[]; cwd: string; command: string[] }): string[] {
   const args = ['--die-with-parent', '--new-session', '--unshare-all', '--share-net', '--cap-drop', 'ALL', '--ro-bind', '/usr', '/usr'];
   for (const link of ROOT_LINKS) {
-    if (!exists(link)) continue;
-    const stat = lstatSync(link);
-    if (stat.isSymbolicLink()) args.push('--symlink', readlinkSync(link), link);
-    else if (stat.isDirectory()) args.push('--ro-bind', link, link);
+    const stat = lstatIfPresent(link);
+    if (stat?.isSymbolicLink()) args.push('--symlink', readlinkSync(link), link);
+    else if (stat?.isDirectory()) args.push('--ro-bind', link, link);
   }
-  for (const p of ETC_READABLE) if (exists(p)) args.push('--ro-bind', p, p);
+  for (const p of ETC_READABLE) if (lstatIfPresent(p)) args.push('--ro-bind', p, p);
   for (const p of opts.readable) {
     if (p !== '/' && p !== '/usr' && !p.startsWith('/usr/')) args.push('--ro-bind', p, p);
   }
