@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { FlowJob, FlowProducer, Queue } from 'bullmq';
 import { stages } from '../src/domain/version.js';
 import type { Config } from '../src/config.js';
@@ -34,15 +33,7 @@ export async function enqueueVersion(
   input: StageJobData,
 ): Promise<void> {
   const flow = versionFlow(config, input);
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await flows.add(flow);
-      return;
-    } catch (err) {
-      if (!isReshardingAbort(err) || attempt >= reshardingRetry.rules.attempts) throw err;
-      await sleep(reshardingRetry.delay(attempt));
-    }
-  }
+  await reshardingRetry.run(() => flows.add(flow), { retryIf: isReshardingAbort });
 }
 
 /**

@@ -96,11 +96,11 @@ export class RetryPolicy {
   /**
    * Runs `fn` until it succeeds, the policy says stop, or the signal aborts; the last error is
    * thrown. `fn` reports answers by throwing errors the policy can judge (MllErrors, whose
-   * details.retryAfter is honoured, or network errors).
+   * details.retryAfter is honoured, or network errors), or `retryIf` judges them instead.
    */
   async run<T>(
     fn: (attempt: number) => Promise<T>,
-    options: { signal?: AbortSignal; onRetry?: (err: unknown, attempt: number, delayMs: number) => void } = {},
+    options: { signal?: AbortSignal; onRetry?: (err: unknown, attempt: number, delayMs: number) => void; retryIf?: (err: unknown) => boolean } = {},
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       options.signal?.throwIfAborted();
@@ -108,7 +108,9 @@ export class RetryPolicy {
         return await fn(attempt);
       } catch (err) {
         if (options.signal?.aborted) throw err;
-        const decision = this.decide(attempt, { error: err, retryAfter: retryAfterOf(err) });
+        const decision = options.retryIf
+          ? (attempt < this.rules.attempts && options.retryIf(err) ? { retry: true, delayMs: this.delay(attempt) } : { retry: false, delayMs: 0 })
+          : this.decide(attempt, { error: err, retryAfter: retryAfterOf(err) });
         if (!decision.retry) throw err;
         options.onRetry?.(err, attempt, decision.delayMs);
         await sleep(decision.delayMs, undefined, { signal: options.signal }).catch((e: unknown) => {

@@ -83,6 +83,20 @@ describe('RetryPolicy (one policy, rules as data)', () => {
     assert.deepEqual(delays, [1000]);
   });
 
+  it('run() with retryIf judges errors by it alone, within the same attempts and delays', async () => {
+    const p = new RetryPolicy({ attempts: 3, baseDelayMs: 1, maxDelayMs: 2 });
+    const moved = new Error('EXECABORT Transaction discarded because of previous errors.');
+    let calls = 0;
+    assert.equal(await p.run(async () => { if (calls++ === 0) throw moved; return 'added'; }, { retryIf: (e) => e === moved }), 'added');
+    assert.equal(calls, 2);
+    calls = 0;
+    await assert.rejects(p.run(async () => { calls++; throw moved; }, { retryIf: (e) => e === moved }), (e) => e === moved);
+    assert.equal(calls, 3, 'gives up after the policy\'s attempts');
+    calls = 0;
+    await assert.rejects(p.run(async () => { calls++; throw new MllError('REGISTRY_UNAVAILABLE', 'down'); }, { retryIf: (e) => e === moved }), { code: 'REGISTRY_UNAVAILABLE' });
+    assert.equal(calls, 1, 'what retryIf refuses is final, even an error the policy would retry');
+  });
+
   it('run() stops waiting when its signal aborts, with the signal\'s reason', async () => {
     const p = new RetryPolicy({ attempts: 5, baseDelayMs: 10_000, maxDelayMs: 10_000 });
     const controller = new AbortController();
