@@ -3,6 +3,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { redisKeys } from '../catalog/redis-keys.js';
 import { MllError } from '../errors.js';
 import type { RedisClient } from '../redis/connect.js';
+import { deleteIfHeldScript, RedisScript } from '../redis/script.js';
 
 interface Stored {
   state: 'pending' | 'done';
@@ -24,8 +25,7 @@ const ttlSeconds = 24 * 3600;
 const claimSeconds = 10;
 
 /** Renews or releases a claim only while it is still the caller's own pending claim. */
-const renewScript = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0";
-const releaseScript = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+const renewScript = new RedisScript("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0", 1);
 
 /**
  * What makes two requests "the same": method, path, query, content type and length, and the
@@ -85,10 +85,10 @@ export function idempotency(redis: RedisClient, prefix: string, scopeOf: (req: R
       return next(new MllError('QUEUE_UNAVAILABLE', 'Redis cannot be reached to check the Idempotency-Key', { cause: err }));
     }
     const renewal = setInterval(() => {
-      redis.eval(renewScript, 1, redisKey, claim, String(claimSeconds)).catch(() => undefined);
+      renewScript.run(redis, [redisKey], [claim, String(claimSeconds)]).catch(() => undefined);
     }, (claimSeconds * 1000) / 3);
     renewal.unref();
-    const release = () => redis.eval(releaseScript, 1, redisKey, claim).catch(() => undefined);
+    const release = () => deleteIfHeldScript.run(redis, [redisKey], [claim]).catch(() => undefined);
     const json = res.json.bind(res);
     res.json = (body: unknown) => {
       clearInterval(renewal);

@@ -1,5 +1,6 @@
 import type { RedisClient } from '../redis/connect.js';
 import { isRedisUnavailable, redisUnavailable } from '../redis/errors.js';
+import { raiseCounterScript, RedisScript } from '../redis/script.js';
 import { keys, parseVersionRecordKey } from '../domain/keys.js';
 import {
   terminalStatuses, type OutboxEntry, type VersionEvent, type VersionEventType, type VersionRecord, type VersionStatus,
@@ -70,7 +71,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * KEYS: record, versions, model summary. ARGV: json, version, createdAt, status, updatedAt, shown.
  */
 const terminalLua = `{${[...terminalStatuses].map((s) => `['${s}'] = true`).join(', ')}}`;
-const cacheScript = `
+const cacheScript = new RedisScript(`
 local existing = redis.call('GET', KEYS[1])
 if existing then
   local ok, old = pcall(cjson.decode, existing)
@@ -88,7 +89,7 @@ local latest = tonumber(redis.call('HGET', KEYS[3], 'latestVersion') or '0')
 if tonumber(ARGV[2]) >= latest then
   redis.call('HSET', KEYS[3], 'latestVersion', ARGV[2], 'latestStatus', ARGV[4], 'updatedAt', ARGV[5])
 end
-return 1`;
+return 1`, 3);
 
 /**
  * The deployment-wide indexes, in their own slot: the model list and the count of versions per
@@ -96,7 +97,7 @@ return 1`;
  * (older updatedAt) call changes nothing and a reindex repairs whatever a crash left undone.
  * KEYS: models, status-of, status counts. ARGV: model, model/version, status, updatedAt, shown.
  */
-const indexScript = `
+const indexScript = new RedisScript(`
 redis.call('ZADD', KEYS[1], 0, ARGV[1])
 local counted = redis.call('HGET', KEYS[2], ARGV[2])
 if counted then
@@ -113,7 +114,7 @@ if counted then
 end
 redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[4] .. ' ' .. ARGV[3])
-return 1`;
+return 1`, 3);
 
 /** Redis faults as QUEUE_UNAVAILABLE (503, transient); anything else unchanged. */
 export function redisDown(err: unknown): unknown {
@@ -177,10 +178,7 @@ export class Catalog {
       if (parsed && parsed.version > max) max = parsed.version;
     }
     // Only ever raise the counter.
-    await this.redis.eval(
-      "local c = tonumber(redis.call('GET', KEYS[1]) or '0'); if c < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end; return 1",
-      1, this.k.sequence(model), String(max),
-    );
+    await raiseCounterScript.run(this.redis, [this.k.sequence(model)], [String(max)]);
   }
 
   /** Writes a new version's record; never over an existing one (a number is never given twice). */
@@ -325,15 +323,15 @@ export class Catalog {
     const shown = options.shown ? '1' : '0';
     try {
       const [written] = await Promise.all([
-        this.redis.eval(
-          cacheScript, 3,
-          this.k.version(model, version), this.k.versions(model), this.k.model(model),
-          JSON.stringify(record), String(version), record.createdAt, record.status, record.updatedAt, shown,
+        cacheScript.run(
+          this.redis,
+          [this.k.version(model, version), this.k.versions(model), this.k.model(model)],
+          [JSON.stringify(record), String(version), record.createdAt, record.status, record.updatedAt, shown],
         ),
-        this.redis.eval(
-          indexScript, 3,
-          this.k.models(), this.k.statusOf(), this.k.statusCounts(),
-          model, `${model}/${version}`, record.status, record.updatedAt, shown,
+        indexScript.run(
+          this.redis,
+          [this.k.models(), this.k.statusOf(), this.k.statusCounts()],
+          [model, `${model}/${version}`, record.status, record.updatedAt, shown],
         ),
       ]);
       return written === 1;

@@ -1,4 +1,5 @@
 import type { RedisClient } from '../redis/connect.js';
+import { raiseCounterScript } from '../redis/script.js';
 import { redisDown } from '../catalog/catalog.js';
 import { redisKeys, type RedisKeys } from '../catalog/redis-keys.js';
 import { keys } from '../domain/keys.js';
@@ -212,9 +213,6 @@ export class HydrosphereIds {
 
   /** Only ever raises the counter. */
   private async raiseSequence(to: number): Promise<void> {
-    await this.redis.eval(
-      "local c = tonumber(redis.call('GET', KEYS[1]) or '0'); if c < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end; return 1",
-      1, this.k.hydrosphereSequence(), String(to),
-    ).catch((e: unknown) => Promise.reject(redisDown(e)));
+    await raiseCounterScript.run(this.redis, [this.k.hydrosphereSequence()], [String(to)]).catch((e: unknown) => Promise.reject(redisDown(e)));
   }
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { redisKeys, writeLockEpochKey } from '../catalog/redis-keys.js';
 import type { RedisClient } from '../redis/connect.js';
+import { deleteIfHeldScript } from '../redis/script.js';
 import { MllError } from '../errors.js';
 
 /** What a writer holding a lease may ask of it. */
@@ -105,6 +106,6 @@ export class RedisWriteLock implements WriteLock {
   }
 
   private async release(key: string, token: string): Promise<void> {
-    await this.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, key, token);
+    await deleteIfHeldScript.run(this.redis, [key], [token]);
   }
 }
