@@ -20,7 +20,7 @@ interface CpuProfile {
 }
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const short = (url: string) => url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, 'node_modules/').replace(`${repoRoot}/`, '');
+const short = (url: string) => url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, 'node_modules/').replace(`${repoRoot}/`, '').replace(/^dist\//, '');
 
 export async function summarizeProfiles(dir: string, top = 20): Promise<string> {
   const files = (await fs.readdir(dir).catch(() => [])).filter((f) => f.endsWith('.cpuprofile'));
@@ -30,7 +30,8 @@ export async function summarizeProfiles(dir: string, top = 20): Promise<string> 
   // Each sample charged to the innermost frame of the project's own code on its stack: where
   // time goes, library and native calls included.
   const byOwnCode = new Map<string, number>();
-  const own = new RegExp(`^file://${repoRoot.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/(src|workers|queues)/`);
+  // Sources run through tsx, or compiled into dist/.
+  const own = new RegExp(`^file://${repoRoot.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/(dist/)?(src|workers|queues)/`);
   let total = 0;
   let wall = 0;
   const perFile: string[] = [];
