@@ -19,6 +19,19 @@ export interface ExtractedTree {
   summary: ArchiveSummary;
 }
 
+/**
+ * Files up to this size are collected from the archive and written with one call (open, write and
+ * close in the thread pool at once) instead of through a write stream; a model upload is mostly such
+ * files, and per-file overhead, not bytes, is then what extraction spends.
+ */
+const WHOLE_FILE_BYTES = 256 * 1024;
+
+async function readWhole(body: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
 function hashingTap(onDigest: (hex: string) => void): Transform {
   const hash = createHash('sha256');
   return new Transform({
@@ -47,6 +60,13 @@ export async function extractToDir(
   options: { stripSingleTopFolder?: boolean } = {},
 ): Promise<ExtractedTree> {
   await fs.mkdir(dir, { recursive: true });
+  // Directories this call made (or found): each is made once, not once per file in it.
+  const made = new Set<string>([dir]);
+  const mkdirOnce = async (at: string) => {
+    if (made.has(at)) return;
+    await fs.mkdir(at, { recursive: true });
+    made.add(at);
+  };
   const entries: TreeEntry[] = [];
   const files = new Map<string, TreeFile>();
   const gen = readArchive(input, limits, signal);
@@ -55,17 +75,23 @@ export async function extractToDir(
     const { entry, body } = next.value;
     const target = path.join(dir, ...entry.path.split('/'));
     if (entry.type === 'directory') {
-      await fs.mkdir(target, { recursive: true });
+      await mkdirOnce(target);
     } else if (entry.type === 'file') {
-      await fs.mkdir(path.dirname(target), { recursive: true });
+      await mkdirOnce(path.dirname(target));
       let digest = '';
-      await pipeline(body!, hashingTap((hex) => (digest = `sha256:${hex}`)), createWriteStream(target, { flags: 'wx', mode: entry.mode }));
+      if (entry.size <= WHOLE_FILE_BYTES) {
+        const bytes = await readWhole(body!);
+        digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+        await fs.writeFile(target, bytes, { flag: 'wx', mode: entry.mode });
+      } else {
+        await pipeline(body!, hashingTap((hex) => (digest = `sha256:${hex}`)), createWriteStream(target, { flags: 'wx', mode: entry.mode }));
+      }
       const file: TreeFile = { type: 'file', path: entry.path, mode: entry.mode, size: entry.size, digest };
       files.set(entry.path, file);
       entries.push(file);
     } else if (entry.type === 'hardlink') {
       const source = files.get(entry.target)!;
-      await fs.mkdir(path.dirname(target), { recursive: true });
+      await mkdirOnce(path.dirname(target));
       await fs.copyFile(path.join(dir, ...entry.target.split('/')), target, fs.constants.COPYFILE_EXCL);
       const file: TreeFile = { type: 'file', path: entry.path, mode: source.mode, size: source.size, digest: source.digest };
       files.set(entry.path, file);
@@ -78,7 +104,7 @@ export async function extractToDir(
   for (const link of entries) {
     if (link.type !== 'symlink') continue;
     const at = path.join(dir, ...link.path.split('/'));
-    await fs.mkdir(path.dirname(at), { recursive: true });
+    await mkdirOnce(path.dirname(at));
     await fs.symlink(link.target, at);
   }
   if (options.stripSingleTopFolder === false) return { entries: sortEntries(entries), root: dir, strippedPrefix: null, summary: next.value };
