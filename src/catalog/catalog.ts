@@ -58,6 +58,8 @@ export interface UpdateOptions {
 }
 
 const eventStreamLength = 5000;
+/** Numbers tried by one createNext: a taken one raises the counter past every stored version, so the next try is free. */
+const createAttempts = 5;
 /** Compare-and-swap attempts of one update before it gives up (TIMEOUT, transient: the job retries). */
 const updateAttempts = 12;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -156,18 +158,20 @@ export class Catalog {
   }
 
   /**
-   * Allocates the next version number atomically (INCR). If Redis lost its counter, a number whose
-   * version.json already exists is skipped, so a number is never reused.
+   * Creates the model's next version: the number comes from an atomic INCR, and the record is
+   * written create-only, so a number is never given twice. If Redis lost its counter, the write
+   * finds that number's version.json already there: the counter is raised past every stored
+   * version and the next number tried (no store lookup is spent on the usual case).
    */
-  async allocateVersion(model: string): Promise<number> {
-    for (;;) {
+  async createNext(model: string, make: (version: number) => VersionRecord): Promise<VersionRecord> {
+    for (let attempt = 1; ; attempt++) {
       const n = await this.redis.incr(this.k.sequence(model)).catch((e: unknown) => Promise.reject(redisDown(e)));
-      const taken = await this.store.stat(keys.versionRecord(model, n)).then(() => true, (e: unknown) => {
-        if (isNotFound(e)) return false;
-        throw e;
-      });
-      if (!taken) return n;
-      await this.rebuildSequence(model);
+      try {
+        return await this.create(make(n));
+      } catch (err) {
+        if (!isMllError(err) || err.code !== 'CONFLICT' || attempt >= createAttempts) throw err;
+        await this.rebuildSequence(model);
+      }
     }
   }
 

@@ -9,7 +9,7 @@ import type { Config } from '../config.js';
 import { keys } from '../domain/keys.js';
 import { assertModelName } from '../domain/model-name.js';
 import type { ClientInputs, VersionRecord, Warning } from '../domain/version.js';
-import { MllError } from '../errors.js';
+import { isMllError, MllError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isNotFound, type ObjectStore } from '../storage/object-store.js';
 import { BatchIntake } from './batch.js';
@@ -87,21 +87,21 @@ export class Intake {
   }
 
   /**
-   * Allocates the next version number, writes the record and enqueues its stages. If any of it
+   * Writes the record under the model's next version number and enqueues its stages. If any of it
    * fails, the record and the payload are removed.
    */
   async createVersion(model: string, payload: ReceivedPayload, request: VersionRequest): Promise<VersionRecord> {
     const { catalog, store, flows, config } = this.deps;
+    // The record last tried: it is this upload's once written (a number found taken is never written over).
     let record: VersionRecord | undefined;
     try {
       assertModelName(model);
-      const version = await catalog.allocateVersion(model);
-      record = newVersionRecord(model, version, payload, request);
-      await catalog.create(record);
-      await enqueueVersion(flows, config, { model, version });
+      record = await catalog.createNext(model, (version) => (record = newVersionRecord(model, version, payload, request)));
+      await enqueueVersion(flows, config, { model, version: record.version });
       return record;
     } catch (err) {
-      if (record) await store.delete(keys.versionRecord(model, record.version)).catch(() => undefined);
+      const taken = isMllError(err) && err.code === 'CONFLICT';
+      if (record && !taken) await store.delete(keys.versionRecord(model, record.version)).catch(() => undefined);
       await store.delete(payload.key).catch(() => undefined);
       throw err;
     }

@@ -44,16 +44,15 @@ describe('Catalog on real Redis and an fs store', () => {
     await fs.rm(dir, { recursive: true, force: true });
   });
 
-  it('allocates 50 concurrent version numbers as 1..50 without gaps or repeats', async () => {
+  it('creates 50 concurrent versions as 1..50 without gaps or repeats', async () => {
     const model = uniqueName('m');
-    const numbers = await Promise.all(Array.from({ length: 50 }, () => catalog.allocateVersion(model)));
-    assert.deepEqual([...numbers].sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i + 1));
+    const created = await Promise.all(Array.from({ length: 50 }, () => catalog.createNext(model, (v) => record(model, v))));
+    assert.deepEqual(created.map((r) => r.version).sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i + 1));
   });
 
   it('writes version.json first, serves it from Redis, and falls back to the store when the cache is gone', async () => {
     const model = uniqueName('m');
-    const v = await catalog.allocateVersion(model);
-    await catalog.create(record(model, v));
+    const { version: v } = await catalog.createNext(model, (n) => record(model, n));
     assert.ok(await exists(store, keys.versionRecord(model, v)));
     assert.equal((await catalog.get(model, v)).status, 'queued');
     await redis.del(catalog.redisKeys.version(model, v));
@@ -67,8 +66,7 @@ describe('Catalog on real Redis and an fs store', () => {
     const seen: string[] = [];
     const local = new Catalog(store, redis, prefix);
     local.onTransition((r, previous) => void seen.push(`${previous}->${r.status}`));
-    const v = await local.allocateVersion(model);
-    await local.create(record(model, v));
+    const { version: v } = await local.createNext(model, (n) => record(model, n));
     await local.update(model, v, (r) => void (r.status = 'extracting'), { type: 'status', status: 'extracting', stage: 'extract' });
     await local.update(model, v, (r) => void (r.labels.touched = 'yes'));
     const untouched = await local.update(model, v, () => null);
@@ -81,7 +79,7 @@ describe('Catalog on real Redis and an fs store', () => {
 
   it('lists versions newest first with a cursor, and models with their latest version', async () => {
     const model = uniqueName('m');
-    for (let i = 0; i < 5; i++) await catalog.create(record(model, await catalog.allocateVersion(model)));
+    for (let i = 0; i < 5; i++) await catalog.createNext(model, (v) => record(model, v));
     const first = await catalog.listVersions(model, { limit: 2 });
     assert.deepEqual(first.items.map((r) => r.version), [5, 4]);
     assert.equal(first.total, 5);
@@ -158,15 +156,19 @@ describe('Catalog on real Redis and an fs store', () => {
 
   it('rebuilds counters, caches and indexes from the store after Redis lost everything; numbers are never reused', async () => {
     const model = uniqueName('m');
-    for (let i = 0; i < 3; i++) await catalog.create(record(model, await catalog.allocateVersion(model), i === 2 ? 'building' : 'released'));
+    for (let i = 0; i < 3; i++) await catalog.createNext(model, (v) => record(model, v, i === 2 ? 'building' : 'released'));
+    const stored = await fs.readFile(path.join(dir, 'objects', ...keys.versionRecord(model, 1).split('/')));
     await cleanRedis(prefix);
-    // Even before a reindex, allocation skips numbers whose version.json exists.
-    assert.equal(await catalog.allocateVersion(model), 4);
+    // Even before a reindex, creation skips numbers whose version.json exists, and leaves them as they were.
+    const tried: number[] = [];
+    assert.equal((await catalog.createNext(model, (v) => (tried.push(v), record(model, v)))).version, 4);
+    assert.deepEqual(tried, [1, 4], 'the counter is raised past every stored version after the first number is found taken');
+    assert.deepEqual(await fs.readFile(path.join(dir, 'objects', ...keys.versionRecord(model, 1).split('/'))), stored);
     await cleanRedis(prefix);
     const result = await catalog.reindex();
-    assert.ok(result.versions >= 3);
-    assert.deepEqual(result.unfinished.filter((r) => r.model === model).map((r) => r.version), [3]);
-    assert.equal(await catalog.allocateVersion(model), 4);
-    assert.equal((await catalog.getModel(model)).versions, 3);
+    assert.ok(result.versions >= 4);
+    assert.deepEqual(result.unfinished.filter((r) => r.model === model).map((r) => r.version), [3, 4]);
+    assert.equal((await catalog.createNext(model, (v) => record(model, v))).version, 5);
+    assert.equal((await catalog.getModel(model)).versions, 5);
   });
 });

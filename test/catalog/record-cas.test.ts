@@ -31,7 +31,7 @@ async function raceOnOneVersion(makeStore: () => ObjectStore, prefix: string) {
   const [workerA, workerB, api] = redises.map((r) => new Catalog(makeStore(), r, prefix)) as [Catalog, Catalog, Catalog];
   const model = uniqueName('race');
   try {
-    await api.create(record(model, await api.allocateVersion(model)));
+    await api.createNext(model, (v) => record(model, v));
     const stageUpdates = (catalog: Catalog, who: string) => (async () => {
       for (let i = 0; i < 8; i++) {
         await catalog.update(model, 1, (r) => {
