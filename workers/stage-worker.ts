@@ -75,7 +75,7 @@ export function startStageWorker<I, O>(definition: StageDefinition<I, O>, ports:
       logger,
       log: (line) => {
         logger.debug({ line }, 'stage log');
-        catalog.appendEvent(data.model, data.version, { type: 'log', stage, message: line }).catch((err: unknown) => {
+        catalog.appendEvent(data.model, data.version, { type: 'log', stage, message: line }, { soon: true }).catch((err: unknown) => {
           if (options.outages && isRedisDown(err)) options.outages.failed(redisSource('commands'), err);
           else logger.warn({ err }, 'could not record a log line');
         });

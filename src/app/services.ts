@@ -119,6 +119,8 @@ export async function createServices(config: Config, options: { logger?: Logger 
     config, logger, store, redis, queueRedis, queuePrefix: keys.queuePrefix, catalog, flows, builder, target, storeUrlSecret, events, batches, tokens: new Tokens(store, redis, config.prefix), metrics: createMetrics(),
     hydrosphereIds: new HydrosphereIds(store, redis, config.prefix),
     async close() {
+      // Log lines still waiting to be coalesced (the stages have stopped by now).
+      await settleWithin(catalog.flushEvents(), closeDeadlineMs);
       await settleWithin(events.close(), closeDeadlineMs);
       // BullMQ's close waits for Redis to answer QUIT; a Redis that is down never does.
       const quitWithin = outages.isDown(redisSource('queues')) ? 0 : closeDeadlineMs;

@@ -12,7 +12,7 @@ import {
 } from '../storage/object-store.js';
 import { compareAndSwapBackoff } from '../shared/retry.js';
 import { redisKeys, type RedisKeys } from './redis-keys.js';
-import { appendAndAnnounce } from './stream-append.js';
+import { StreamAppender, type StreamHead } from './stream-append.js';
 
 export interface ModelSummary {
   name: string;
@@ -60,6 +60,13 @@ export interface UpdateOptions {
 const eventStreamLength = 5000;
 /** Numbers tried by one createNext: a taken one raises the counter past every stored version, so the next try is free. */
 const createAttempts = 5;
+/**
+ * How long a log line waits for the lines after it, to go to the version's stream in one call: a
+ * stage's lines come 10-40 ms apart on a busy machine (10 ms merged 20 events per tiny version
+ * into 14 calls, 50 ms into 9), and a live reader does not notice 50 ms. The next event of the
+ * version takes whatever waits with it, ahead of itself.
+ */
+const logCoalesceMs = 50;
 /** Compare-and-swap attempts of one update before it gives up (TIMEOUT, transient: the job retries). */
 const updateAttempts = 12;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -134,6 +141,7 @@ export class Catalog {
   private readonly k: RedisKeys;
   private readonly listeners: TransitionListener[] = [];
   private outbox: OutboxHook | undefined;
+  private readonly events: StreamAppender;
 
   constructor(
     private readonly store: ObjectStore,
@@ -141,6 +149,7 @@ export class Catalog {
     prefix: string,
   ) {
     this.k = redisKeys(prefix);
+    this.events = new StreamAppender(redis, { coalesceMs: logCoalesceMs, maxEntries: 100 });
   }
 
   get redisKeys(): RedisKeys {
@@ -426,16 +435,28 @@ export class Catalog {
     return false;
   }
 
-  async appendEvent(model: string, version: number, input: EventInput): Promise<string> {
-    const body = { ...input, at: new Date().toISOString() };
+  /**
+   * Appends an event to the version's stream and announces it: its stream id. Events of a version
+   * appended by one process reach the stream in the order they were appended. `soon` (a stage's
+   * log line) lets it wait up to logCoalesceMs for the lines after it, to go in one call; it
+   * always goes before the version's next event. Lines still waiting at a shutdown go with
+   * `flushEvents`.
+   */
+  async appendEvent(model: string, version: number, input: EventInput, options: { soon?: boolean } = {}): Promise<string> {
+    const body = JSON.stringify({ ...input, at: new Date().toISOString() });
+    const head: StreamHead = {
+      stream: this.k.events(model, version), maxLen: eventStreamLength, channel: this.k.eventChannel(), notice: { model, version },
+    };
     try {
-      return await appendAndAnnounce(this.redis, {
-        stream: this.k.events(model, version), maxLen: eventStreamLength, fields: ['e', JSON.stringify(body)],
-        channel: this.k.eventChannel(), notice: { model, version },
-      });
+      return await (options.soon ? this.events.appendSoon(head, ['e', body]) : this.events.append(head, ['e', body]));
     } catch (err) {
       throw redisDown(err);
     }
+  }
+
+  /** Sends the events still waiting to be coalesced, and waits for those in flight (a shutdown). */
+  flushEvents(): Promise<void> {
+    return this.events.flush();
   }
 
   /** Events after `afterId` (exclusive; '0' or undefined for all), oldest first. */

@@ -60,3 +60,92 @@ export async function appendManyAndAnnounce(redis: RedisClient, append: StreamAp
   ]);
   return (ids as unknown[]).map(String);
 }
+
+/** Where and how a stream's entries are appended: every append to one stream gives the same. */
+export type StreamHead = Omit<StreamAppend, 'fields'>;
+
+interface Waiting {
+  fields: string[];
+  resolve: (id: string) => void;
+  reject: (err: unknown) => void;
+}
+
+interface StreamQueue {
+  head: StreamHead;
+  waiting: Waiting[];
+  timer: NodeJS.Timeout | undefined;
+  /** The call in flight, if any: the next one starts only after it. */
+  sending: Promise<void> | undefined;
+}
+
+export interface StreamAppenderOptions {
+  /** How long an entry appended `soon` waits for others to go with it. */
+  coalesceMs: number;
+  /** Entries in one call at most. */
+  maxEntries: number;
+}
+
+/**
+ * Appends entries to streams with as few round trips as order allows. Per stream, one call is in
+ * flight at a time and the entries that come meanwhile go together in the next one, so a stream
+ * gets its entries in the order they were appended whatever the retries (NOSCRIPT, a failover)
+ * do to a call. `append` sends at once (or right after the call in flight); `appendSoon` waits up
+ * to coalesceMs for others, and goes with any `append` of its stream that comes meanwhile, always
+ * before it. A failed call fails each of its entries (the callers decide what a lost entry means);
+ * the entries after it are tried in their own call.
+ */
+export class StreamAppender {
+  private readonly streams = new Map<string, StreamQueue>();
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly options: StreamAppenderOptions,
+  ) {}
+
+  append(head: StreamHead, fields: string[]): Promise<string> {
+    return this.enqueue(head, fields, false);
+  }
+
+  appendSoon(head: StreamHead, fields: string[]): Promise<string> {
+    return this.enqueue(head, fields, true);
+  }
+
+  /** Sends whatever waits, now, and resolves once nothing is waiting or in flight (a shutdown). */
+  async flush(): Promise<void> {
+    while (this.streams.size > 0) {
+      for (const queue of this.streams.values()) if (!queue.sending) this.send(queue);
+      await Promise.all([...this.streams.values()].map((q) => q.sending));
+    }
+  }
+
+  private enqueue(head: StreamHead, fields: string[], soon: boolean): Promise<string> {
+    let queue = this.streams.get(head.stream);
+    if (!queue) {
+      queue = { head, waiting: [], timer: undefined, sending: undefined };
+      this.streams.set(head.stream, queue);
+    }
+    const appended = new Promise<string>((resolve, reject) => queue.waiting.push({ fields, resolve, reject }));
+    if (queue.sending) return appended;
+    if (!soon || queue.waiting.length >= this.options.maxEntries) this.send(queue);
+    else queue.timer ??= setTimeout(() => this.send(queue), this.options.coalesceMs);
+    return appended;
+  }
+
+  private send(queue: StreamQueue): void {
+    clearTimeout(queue.timer);
+    queue.timer = undefined;
+    const batch = queue.waiting.splice(0, this.options.maxEntries);
+    if (batch.length === 0) {
+      this.streams.delete(queue.head.stream);
+      return;
+    }
+    queue.sending = appendManyAndAnnounce(this.redis, { ...queue.head, entries: batch.map((w) => w.fields) }).then(
+      (ids) => batch.forEach((w, i) => w.resolve(ids[i]!)),
+      (err: unknown) => batch.forEach((w) => w.reject(err)),
+    ).finally(() => {
+      queue.sending = undefined;
+      // What came while this call was in flight has waited long enough.
+      this.send(queue);
+    });
+  }
+}

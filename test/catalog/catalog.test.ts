@@ -77,6 +77,23 @@ describe('Catalog on real Redis and an fs store', () => {
     assert.equal((await local.readEvents(model, v, events[0]!.id))[0]!.status, 'extracting');
   });
 
+  it('log lines appended soon reach the stream as entries of their own, in order, before the version\'s next event', async () => {
+    const model = uniqueName('m');
+    const { version: v } = await catalog.createNext(model, (n) => record(model, n));
+    const lines = ['unpacking', 'contract', 'done'].map((message) => catalog.appendEvent(model, v, { type: 'log', stage: 'extract', message }, { soon: true }));
+    await catalog.update(model, v, (r) => void (r.status = 'extracting'), { type: 'status', status: 'extracting', stage: 'extract' });
+    const events = await catalog.readEvents(model, v);
+    assert.deepEqual(events.map((e) => [e.type, e.message ?? e.status]), [
+      ['created', 'queued'], ['log', 'unpacking'], ['log', 'contract'], ['log', 'done'], ['status', 'extracting'],
+    ]);
+    assert.deepEqual(events.slice(1, 4).map((e) => e.id), await Promise.all(lines));
+    assert.ok(events.slice(1, 4).every((e) => e.stage === 'extract' && e.model === model && e.version === v && !Number.isNaN(Date.parse(e.at))));
+    // A line still waiting when the process stops goes with flushEvents.
+    const last = catalog.appendEvent(model, v, { type: 'log', stage: 'extract', message: 'last words' }, { soon: true });
+    await catalog.flushEvents();
+    assert.deepEqual((await catalog.readEvents(model, v, events[4]!.id)).map((e) => [e.id, e.message]), [[await last, 'last words']]);
+  });
+
   it('lists versions newest first with a cursor, and models with their latest version', async () => {
     const model = uniqueName('m');
     for (let i = 0; i < 5; i++) await catalog.createNext(model, (v) => record(model, v));
