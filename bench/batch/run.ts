@@ -15,7 +15,7 @@ import { cpuSeconds, freePort, statusKiB, stopChild } from '../lib/proc.js';
 
 /**
  * The batch benchmark (issue 6):
- *   node --import tsx bench/batch/run.ts [--models 1000] [--concurrency 8] [--split] [--cpu-prof] [--keep] [--rss-every S] [--tsx]
+ *   node --import tsx bench/batch/run.ts [--models 1000] [--concurrency 8] [--split] [--cpu-prof] [--keep] [--rss-every S] [--tsx] [--skip-build]
  * Writes N small Python models (serving.yaml + src/func_main.py, ~10 KB each) to a temporary
  * folder, starts ML Lambda as a child process on a free port with the embedded defaults (fs store,
  * oci builder, oci-layout target) under a unique Redis prefix, and runs `mll batch` against it.
@@ -46,6 +46,8 @@ const cpuProf = flag('cpu-prof');
 const keep = flag('keep');
 const split = flag('split');
 const viaTsx = flag('tsx');
+/** --skip-build: run the dist/ already there (A/B runs of two worktrees built once each). */
+const skipBuild = flag('skip-build');
 /** --rss-every S: print the service's and mll's RSS every S seconds while the batch runs (0: only the summary). */
 const rssEvery = (() => {
   const i = process.argv.indexOf('--rss-every');
@@ -119,7 +121,7 @@ process.once('SIGINT', () => {
 const entryArgs = (entry: string) => (viaTsx ? ['--import', 'tsx', entry] : [path.join('dist', entry.replace(/\.ts$/, '.js'))]);
 
 try {
-  if (!viaTsx) {
+  if (!viaTsx && !skipBuild) {
     const built = Date.now();
     await buildProject();
     console.error(`compiled the project (npm run build) in ${((Date.now() - built) / 1000).toFixed(1)} s`);

@@ -81,7 +81,9 @@ export async function receivePayload(
   body.pipe(tap);
   const feeding = pipeline(tap, source, { signal: options.signal });
   feeding.catch(() => undefined);
-  const putting = store.put(key, source, { size: options.declaredSize, contentType: 'application/octet-stream' });
+  // No content type: nothing reads it back, S3 stores bytes as octet-stream by default, and the fs
+  // store would write a metadata sidecar per upload for it.
+  const putting = store.put(key, source, { size: options.declaredSize });
   try {
     const [, summary] = await Promise.all([putting, validation, feeding]);
     body.off('error', onBodyError);
