@@ -114,6 +114,22 @@ describe('oci-layout target', () => {
     assert.equal((await fs.readdir(path.join(root, '.tmp'))).length, 0, 'no temp files left');
   });
 
+  it('makes a layout again when it was removed after this process wrote to it (and the temp directory too)', async () => {
+    const model = uniqueName('layout');
+    const tree = await putTree(env.store, [{ path: 'g.txt', content: 'removed and back' }]);
+    const first = await target.publish(await builder.build(buildRequest(model, tree), testContext()), { repository: model, tag: '1' }, testContext());
+    await fs.rm(path.join(root, model), { recursive: true });
+    await fs.rm(path.join(root, '.tmp'), { recursive: true });
+    const again = await target.publish(await builder.build(buildRequest(model, tree, { version: 2 }), testContext()), { repository: model, tag: '2' }, testContext());
+    const dir = path.join(root, model);
+    assert.deepEqual(JSON.parse(await fs.readFile(path.join(dir, 'oci-layout'), 'utf8')), { imageLayoutVersion: '1.0.0' });
+    const tags = JSON.parse(await fs.readFile(path.join(dir, 'index.json'), 'utf8')).manifests
+      .map((m: { annotations: Record<string, string> }) => m.annotations['org.opencontainers.image.ref.name']);
+    assert.deepEqual(tags, ['2'], 'the removed tag is gone with its layout; the new one is there');
+    assert.notEqual(again.digest, first.digest);
+    assert.equal(JSON.parse(skopeo(['inspect', `oci:${dir}:2`])).Digest, again.digest);
+  });
+
   it('refuses a repository name that is not a safe directory name', async () => {
     const image = await builder.build(buildRequest(uniqueName('layout'), { entries: [] }), testContext());
     await assert.rejects(target.publish(image, { repository: '../escape', tag: '1' }, testContext()), { code: 'BAD_REQUEST' });

@@ -41,6 +41,11 @@ const repositoryPattern = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
  */
 export class OciLayoutTarget implements ImageTarget {
   readonly name = 'oci-layout' as const;
+  /**
+   * Layouts (and the temp directory) this process made or found complete: not made again on every
+   * publish. One removed behind its back is made again when a rename into it fails (see intoDir).
+   */
+  private readonly ready = new Set<string>();
 
   constructor(private readonly options: OciLayoutTargetOptions) {}
 
@@ -64,9 +69,7 @@ export class OciLayoutTarget implements ImageTarget {
     const started = performance.now();
     const dir = this.layoutDir(ref.repository);
     const blobsDir = path.join(dir, 'blobs', 'sha256');
-    await fs.mkdir(blobsDir, { recursive: true });
-    await fs.mkdir(this.tmpDir(), { recursive: true });
-    await writeIfMissing(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    await this.prepare(dir);
 
     const concurrency = this.options.concurrency ?? 2;
     const writer: BlobWriter = {
@@ -111,24 +114,73 @@ export class OciLayoutTarget implements ImageTarget {
     return path.join(this.options.root, '.tmp');
   }
 
+  /** The layout's folders and `oci-layout` file, and the temp directory, once per process. */
+  private async prepare(dir: string): Promise<void> {
+    if (!this.ready.has(this.tmpDir())) {
+      await fs.mkdir(this.tmpDir(), { recursive: true });
+      this.ready.add(this.tmpDir());
+    }
+    if (this.ready.has(dir)) return;
+    await fs.mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true });
+    await writeIfMissing(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    this.ready.add(dir);
+  }
+
+  /**
+   * Renames a complete temp file into a layout. Should the layout (or the temp directory) have
+   * been removed since this process made it, it is made again and the rename retried: the caller
+   * wrote its temp file first, so a missing temp directory shows as the write's own ENOENT.
+   */
+  private async intoPlace(temp: string, file: string): Promise<void> {
+    await this.retryingMissingLayout(file, () => fs.rename(temp, file));
+  }
+
+  /** Runs `place` (a rename or link to `file` in a layout's blobs), making the layout again once if it went missing. */
+  private async retryingMissingLayout(file: string, place: () => Promise<void>): Promise<void> {
+    try {
+      await place();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      const dir = path.dirname(path.dirname(path.dirname(file)));
+      this.ready.delete(dir);
+      await this.prepare(dir);
+      await place();
+    }
+  }
+
+  /** Creates a new temp file; a temp directory removed since it was made is made again. */
+  private async tempWith<T>(write: (temp: string) => Promise<T>): Promise<{ temp: string; result: T }> {
+    const temp = path.join(this.tmpDir(), randomUUID());
+    try {
+      return { temp, result: await write(temp) };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || (await exists(this.tmpDir()))) throw err;
+      this.ready.delete(this.tmpDir());
+      await fs.mkdir(this.tmpDir(), { recursive: true });
+      this.ready.add(this.tmpDir());
+      return { temp, result: await write(temp) };
+    }
+  }
+
   /**
    * Streams a blob to a temp file while `reader` hashes it, checks its digest when it is known,
    * and renames it into place (`file` may depend on the digest, for layers hashed on the way).
    */
   private async writeBlob(reader: HashingReader, file: string | ((digest: string) => string), expected?: string): Promise<string> {
-    const temp = path.join(this.tmpDir(), randomUUID());
+    const part = reader.part();
+    const { temp } = await this.tempWith(async (t) => pipeline(await part.open(), createWriteStream(t, { flags: 'wx' })));
     try {
-      const part = reader.part();
-      await pipeline(await part.open(), createWriteStream(temp, { flags: 'wx' }));
       part.accept();
       const digest = reader.digest();
       if (expected !== undefined && digest !== expected) {
         throw new MllError('INTERNAL', `Blob ${expected} came out as ${digest} (${reader.size} bytes); it was not written`);
       }
-      await fs.rename(temp, typeof file === 'string' ? file : file(digest));
+      await this.intoPlace(temp, typeof file === 'string' ? file : file(digest));
       return digest;
-    } finally {
+    } catch (err) {
+      // Renamed into place, the temp file is gone; only a failure leaves it to remove.
       await fs.rm(temp, { force: true });
+      throw err;
     }
   }
 
@@ -139,7 +191,7 @@ export class OciLayoutTarget implements ImageTarget {
     const pooled = path.join(poolDir, hex(source.digest));
     if (!(await hasSize(pooled, source.size))) await this.writeBlob(new HashingReader(source, signal), pooled, source.digest);
     try {
-      await fs.link(pooled, file);
+      await this.retryingMissingLayout(file, () => fs.link(pooled, file));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') return;
@@ -151,9 +203,13 @@ export class OciLayoutTarget implements ImageTarget {
   }
 
   private async atomicWrite(file: string, data: Buffer): Promise<void> {
-    const temp = path.join(this.tmpDir(), randomUUID());
-    await fs.writeFile(temp, data, { flag: 'wx' });
-    await fs.rename(temp, file);
+    const { temp } = await this.tempWith((t) => fs.writeFile(t, data, { flag: 'wx' }));
+    try {
+      await this.intoPlace(temp, file);
+    } catch (err) {
+      await fs.rm(temp, { force: true });
+      throw err;
+    }
   }
 
   /** A lock file around index.json, so concurrent publishes (other processes too) never lose a tag. */
@@ -178,7 +234,9 @@ export class OciLayoutTarget implements ImageTarget {
     try {
       return await fn();
     } finally {
-      await fs.rm(lock, { force: true });
+      await fs.unlink(lock).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
     }
   }
 }
@@ -190,6 +248,10 @@ function hex(digest: string): string {
 async function hasSize(file: string, size: number): Promise<boolean> {
   const st = await fs.stat(file).catch(() => undefined);
   return st !== undefined && st.isFile() && st.size === size;
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.access(file).then(() => true, () => false);
 }
 
 async function writeIfMissing(file: string, text: string): Promise<void> {
