@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type Stats } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { addAbortSignal, Readable } from 'node:stream';
+import { addAbortSignal, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MllError } from '../errors.js';
+import { intoPlace, removeIfPresent, writeAll } from '../shared/files.js';
 import { signStoreUrl } from './fs-presign.js';
 import {
-  assertValidKey, NotFoundError, PreconditionFailedError, type GetOptions, type ListOptions, type ObjectInfo, type ObjectStore,
+  assertValidKey, NotFoundError, PreconditionFailedError, tooLargeToReadWhole, type GetOptions, type ListOptions, type ObjectInfo, type ObjectStore,
   type PutOptions, type VersionedObject, type WriteCondition,
 } from './object-store.js';
 
@@ -25,15 +26,32 @@ export interface FsStoreOptions {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** What a sidecar holds: the etag of the object it describes ties it to exactly that version. */
 interface Sidecar {
+  etag?: string;
   contentType?: string;
   metadata?: Record<string, string>;
 }
 
 /**
+ * The owner-execute bit marks an object that has a sidecar, so a read learns from the stat it
+ * does anyway whether there is one to read (no failing probe for the usual object without).
+ * A file moved in with the bit set loses it (else every read would probe for nothing).
+ */
+const HAS_SIDECAR = 0o100;
+
+/** A complete temp file in `tmp/` and its stat: rename and link keep inode, size and mtime, so it is the object's. */
+interface Staged {
+  temp: string;
+  st: Stats;
+}
+
+/**
  * Objects as files under `root/objects`. Writes go to `root/tmp` and are renamed into place,
- * so an object is visible only once complete. Content type and metadata live in a sidecar
- * under `root/meta` (written only when given).
+ * so an object is visible only once complete. A content type other than the one the key implies
+ * (application/json for `.json`, application/octet-stream otherwise) and metadata live in a
+ * sidecar under `root/meta`, written only when there is something to say and tied to the object's
+ * etag, so a stale one (left by an earlier version, or a writer that lost a race) is ignored.
  */
 export class FsObjectStore implements ObjectStore {
   readonly kind = 'fs' as const;
@@ -92,57 +110,92 @@ export class FsObjectStore implements ObjectStore {
     return path.join(this.meta, ...key.split('/')) + '.json';
   }
 
-  private async commit(tempFile: string, key: string, options: PutOptions | undefined): Promise<ObjectInfo> {
-    const target = this.file(key);
-    await this.writeSidecar(key, options);
-    // rename keeps the inode, size and mtime: the info of the object is that of the temp file.
-    const st = await fs.stat(tempFile);
-    // A concurrent delete may prune the (then empty) parent directory between mkdir and rename.
-    for (let attempt = 0; ; attempt++) {
-      await fs.mkdir(path.dirname(target), { recursive: true });
-      try {
-        await fs.rename(tempFile, target);
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw err;
-      }
+  private tempName(): string {
+    return path.join(this.tmp, randomUUID());
+  }
+
+  /** Writes a whole body to a new temp file with one open, write, fstat and close. */
+  private async stageBytes(bytes: Buffer, marked: boolean): Promise<Staged> {
+    const temp = this.tempName();
+    const handle = await fs.open(temp, 'wx');
+    let st: Stats;
+    try {
+      await writeAll(handle, bytes);
+      st = await handle.stat();
+      // chmod changes the ctime only: the etag (size, mtime, inode) stays that of the bytes.
+      if (marked) await handle.chmod(st.mode | HAS_SIDECAR);
+    } catch (err) {
+      await handle.close().catch(() => undefined);
+      await removeIfPresent(temp);
+      throw err;
     }
-    return { key, size: st.size, lastModified: st.mtime, etag: etagOf(st), contentType: options?.contentType, metadata: options?.metadata };
+    await handle.close();
+    return { temp, st };
+  }
+
+  private async commit(staged: Staged, key: string, options: PutOptions | undefined): Promise<ObjectInfo> {
+    const { temp, st } = staged;
+    const target = this.file(key);
+    const side = sidecarFor(key, options);
+    // Written before the object it describes; until the rename it names an etag no object has yet.
+    if (side) await this.writeSidecar(key, { etag: etagOf(st), ...side });
+    await intoPlace(fs.rename, temp, target);
+    return { key, size: st.size, lastModified: st.mtime, etag: etagOf(st), ...described(key, side) };
   }
 
   async put(key: string, body: Readable | Buffer | string, options?: PutOptions): Promise<ObjectInfo> {
     this.file(key);
     await this.init();
-    const temp = path.join(this.tmp, randomUUID());
+    const marked = sidecarFor(key, options) !== undefined;
+    let staged: Staged | undefined;
+    let temp: string | undefined;
     try {
-      const source = typeof body === 'string' || Buffer.isBuffer(body) ? Readable.from([Buffer.from(body)]) : body;
-      let written = 0;
-      await pipeline(
-        source,
-        async function* count(chunks: AsyncIterable<Buffer>) {
-          for await (const chunk of chunks) {
-            written += chunk.length;
-            yield chunk;
-          }
-        },
-        createWriteStream(temp, { flags: 'wx' }),
-        { signal: options?.signal },
-      );
-      if (options?.size !== undefined && written !== options.size) {
-        throw new MllError('BAD_REQUEST', `Object "${key}": expected ${options.size} bytes, received ${written}`);
+      if (typeof body === 'string' || Buffer.isBuffer(body)) {
+        const bytes = Buffer.from(body);
+        if (options?.size !== undefined && bytes.length !== options.size) {
+          throw new MllError('BAD_REQUEST', `Object "${key}": expected ${options.size} bytes, received ${bytes.length}`);
+        }
+        options?.signal?.throwIfAborted();
+        staged = await this.stageBytes(bytes, marked);
+        temp = staged.temp;
+      } else {
+        temp = this.tempName();
+        let written = 0;
+        await pipeline(
+          body,
+          async function* count(chunks: AsyncIterable<Buffer>) {
+            for await (const chunk of chunks) {
+              written += chunk.length;
+              yield chunk;
+            }
+          },
+          createWriteStream(temp, { flags: 'wx' }),
+          { signal: options?.signal },
+        );
+        if (options?.size !== undefined && written !== options.size) {
+          throw new MllError('BAD_REQUEST', `Object "${key}": expected ${options.size} bytes, received ${written}`);
+        }
+        staged = { temp, st: await this.statStaged(temp, marked) };
       }
-      return await this.commit(temp, key, options);
+      return await this.commit(staged, key, options);
     } catch (err) {
-      await fs.rm(temp, { force: true });
+      if (temp !== undefined) await removeIfPresent(temp);
       throw wrapFsError(err, key);
     }
+  }
+
+  private async statStaged(temp: string, marked: boolean): Promise<Stats> {
+    const st = await fs.stat(temp);
+    if (marked) await fs.chmod(temp, st.mode | HAS_SIDECAR);
+    else if (st.mode & HAS_SIDECAR) await fs.chmod(temp, st.mode & ~HAS_SIDECAR);
+    return st;
   }
 
   async putFile(key: string, filePath: string, options?: PutOptions & { move?: boolean }): Promise<ObjectInfo> {
     this.file(key);
     await this.init();
     if (options?.move) {
-      const temp = path.join(this.tmp, randomUUID());
+      const temp = this.tempName();
       try {
         await fs.rename(filePath, temp);
       } catch (err) {
@@ -150,9 +203,9 @@ export class FsObjectStore implements ObjectStore {
         return this.put(key, createReadStream(filePath), options).finally(() => fs.rm(filePath, { force: true }));
       }
       try {
-        return await this.commit(temp, key, options);
+        return await this.commit({ temp, st: await this.statStaged(temp, sidecarFor(key, options) !== undefined) }, key, options);
       } catch (err) {
-        await fs.rm(temp, { force: true });
+        await removeIfPresent(temp);
         throw wrapFsError(err, key);
       }
     }
@@ -161,8 +214,9 @@ export class FsObjectStore implements ObjectStore {
 
   /**
    * Compare-and-swap on a file system, atomic across processes that share the directory.
-   * Create-only is `link(temp, target)`, which fails with EEXIST when the target exists.
-   * Replace-if-match hard-links the current file to a claim named after the expected etag
+   * Create-only is `link(temp, target)`, which fails with EEXIST when the target exists (opening
+   * the target with O_EXCL would do it in fewer calls, but would show the object before it is
+   * complete). Replace-if-match hard-links the current file to a claim named after the expected etag
    * (`claims/<key>.<etag>.<n>`): `link` succeeds for exactly one writer, so only one writer ever
    * replaces a given version; the winner checks the file is still that version and renames its
    * temp file over it. A claim whose writer died in between (two system calls apart) is passed
@@ -171,36 +225,35 @@ export class FsObjectStore implements ObjectStore {
   async putIf(key: string, body: Buffer | string, condition: WriteCondition, options?: Pick<PutOptions, 'contentType' | 'metadata'>): Promise<ObjectInfo & { etag: string }> {
     const target = this.file(key);
     await this.init();
-    const temp = path.join(this.tmp, randomUUID());
+    const side = sidecarFor(key, options);
+    let staged: Staged | undefined;
+    let placed = false;
     try {
-      await fs.writeFile(temp, body, { flag: 'wx' });
-      const written = await fs.stat(temp);
+      staged = await this.stageBytes(Buffer.from(body), side !== undefined);
+      const etag = etagOf(staged.st);
       if ('ifNoneMatch' in condition) {
-        await this.linkNew(temp, target, key, condition);
+        await this.linkNew(staged.temp, target, key, condition);
       } else {
-        await this.replaceClaimed(temp, target, key, condition.ifMatch);
+        await this.replaceClaimed(staged.temp, target, key, condition.ifMatch);
+        placed = true;
       }
-      await this.writeSidecar(key, options);
-      return { key, size: written.size, lastModified: written.mtime, etag: etagOf(written), contentType: options?.contentType, metadata: options?.metadata };
+      // After the write, not before: a refused write must not replace the sidecar of the object that stays.
+      if (side) await this.writeSidecar(key, { etag, ...side });
+      return { key, size: staged.st.size, lastModified: staged.st.mtime, etag, ...described(key, side) };
     } catch (err) {
       throw wrapFsError(err, key);
     } finally {
-      await removeIfPresent(temp);
+      // link leaves the temp file behind; rename has consumed it.
+      if (staged && !placed) await removeIfPresent(staged.temp);
     }
   }
 
   private async linkNew(temp: string, target: string, key: string, condition: WriteCondition): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      await fs.mkdir(path.dirname(target), { recursive: true });
-      try {
-        await fs.link(temp, target);
-        return;
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EEXIST') throw new PreconditionFailedError(key, condition);
-        // A concurrent delete may prune the (then empty) parent directory between mkdir and link.
-        if (code !== 'ENOENT' || attempt >= 5) throw err;
-      }
+    try {
+      await intoPlace(fs.link, temp, target);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new PreconditionFailedError(key, condition);
+      throw err;
     }
   }
 
@@ -208,8 +261,9 @@ export class FsObjectStore implements ObjectStore {
     const condition = { ifMatch: expected };
     if (!/^[0-9a-f]+-[0-9a-f]+-[0-9a-f]+$/.test(expected)) throw new PreconditionFailedError(key, condition);
     const claimBase = path.join(this.claims, ...key.split('/')) + `.${expected}`;
-    await fs.mkdir(path.dirname(claimBase), { recursive: true });
     const waitUntil = Date.now() + this.claimStaleMs * 2 + 5_000;
+    // The claims directory usually exists (nothing removes one): it is made only when link says it is missing.
+    let claimDirMade = false;
     let n = 0;
     for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
       const claim = `${claimBase}.${n}`;
@@ -217,6 +271,12 @@ export class FsObjectStore implements ObjectStore {
         await fs.link(target, claim);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' && !claimDirMade) {
+          await fs.mkdir(path.dirname(claimBase), { recursive: true });
+          claimDirMade = true;
+          continue;
+        }
+        // With the claims directory in place, ENOENT means the object is gone.
         if (code === 'ENOENT') throw new PreconditionFailedError(key, condition, { cause: err });
         if (code !== 'EEXIST') throw err;
         // Another writer is replacing this version (or died doing it).
@@ -234,24 +294,31 @@ export class FsObjectStore implements ObjectStore {
         if (etagOf(current) !== expected) throw new PreconditionFailedError(key, condition);
         await fs.rename(temp, target);
       } finally {
-        for (let i = n; i >= 0; i--) await fs.rm(`${claimBase}.${i}`, { force: true });
+        for (let i = n; i >= 0; i--) await removeIfPresent(`${claimBase}.${i}`);
       }
       return;
     }
   }
 
-  private async writeSidecar(key: string, options: Pick<PutOptions, 'contentType' | 'metadata'> | undefined): Promise<void> {
-    if (options?.contentType || options?.metadata) {
-      // Temp file + rename, like the object itself: a concurrent stat never reads half a sidecar.
-      const side = this.sidecar(key);
-      await fs.mkdir(path.dirname(side), { recursive: true });
-      const sidecar: Sidecar = { contentType: options.contentType, metadata: options.metadata };
-      const temp = path.join(this.tmp, `${randomUUID()}.meta`);
-      await fs.writeFile(temp, JSON.stringify(sidecar));
-      await fs.rename(temp, side);
-    } else {
-      await removeIfPresent(this.sidecar(key));
+  /** Temp file + rename, like the object itself: a concurrent read never sees half a sidecar. */
+  private async writeSidecar(key: string, sidecar: Sidecar): Promise<void> {
+    const temp = `${this.tempName()}.meta`;
+    await fs.writeFile(temp, JSON.stringify(sidecar), { flag: 'wx' });
+    try {
+      await intoPlace(fs.rename, temp, this.sidecar(key));
+    } catch (err) {
+      await removeIfPresent(temp);
+      throw err;
     }
+  }
+
+  /** Content type and metadata of the object `st` describes: its sidecar's when it has one for exactly that version. */
+  private async describe(key: string, st: Stats): Promise<Pick<ObjectInfo, 'contentType' | 'metadata'>> {
+    if (st.mode & HAS_SIDECAR) {
+      const side = await fs.readFile(this.sidecar(key), 'utf8').then((t) => JSON.parse(t) as Sidecar).catch(() => undefined);
+      if (side?.etag === etagOf(st)) return described(key, side);
+    }
+    return described(key, undefined);
   }
 
   async getWithInfo(key: string): Promise<VersionedObject> {
@@ -262,10 +329,9 @@ export class FsObjectStore implements ObjectStore {
     try {
       // fstat: the info of exactly the file this handle reads, even if it is replaced meanwhile.
       const st = await handle.stat();
-      const side = await this.readSidecar(key);
       return {
         stream: handle.createReadStream(),
-        info: { key, size: st.size, lastModified: st.mtime, etag: etagOf(st), contentType: side.contentType, metadata: side.metadata },
+        info: { key, size: st.size, lastModified: st.mtime, etag: etagOf(st), ...(await this.describe(key, st)) },
       };
     } catch (err) {
       await handle.close();
@@ -273,8 +339,33 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
-  private readSidecar(key: string): Promise<Sidecar> {
-    return fs.readFile(this.sidecar(key), 'utf8').then((t) => JSON.parse(t) as Sidecar).catch(() => ({}) as Sidecar);
+  /** A small object whole: open, fstat, one read, close (no stream). */
+  async getSmall(key: string, limit: number): Promise<{ body: Buffer; info: ObjectInfo & { etag: string } }> {
+    const file = this.file(key);
+    const handle = await fs.open(file, 'r').catch((err: unknown) => {
+      throw wrapFsError(err, key);
+    });
+    try {
+      const st = await handle.stat();
+      if (!st.isFile()) throw new NotFoundError(key);
+      if (st.size > limit) throw tooLargeToReadWhole(key, limit);
+      // Objects are never written in place (every write renames a new file), so size bytes are all there is.
+      const body = Buffer.allocUnsafe(st.size);
+      let got = 0;
+      while (got < body.length) {
+        const { bytesRead } = await handle.read(body, got, body.length - got, got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return {
+        body: got === body.length ? body : body.subarray(0, got),
+        info: { key, size: st.size, lastModified: st.mtime, etag: etagOf(st), ...(await this.describe(key, st)) },
+      };
+    } catch (err) {
+      throw wrapFsError(err, key);
+    } finally {
+      await handle.close();
+    }
   }
 
   async get(key: string, options?: GetOptions): Promise<Readable> {
@@ -292,15 +383,7 @@ export class FsObjectStore implements ObjectStore {
     try {
       const st = await fs.stat(file);
       if (!st.isFile()) throw new NotFoundError(key);
-      const side = await this.readSidecar(key);
-      return {
-        key,
-        size: st.size,
-        lastModified: st.mtime,
-        etag: etagOf(st),
-        contentType: side.contentType,
-        metadata: side.metadata,
-      };
+      return { key, size: st.size, lastModified: st.mtime, etag: etagOf(st), ...(await this.describe(key, st)) };
     } catch (err) {
       throw wrapFsError(err, key);
     }
@@ -329,8 +412,9 @@ export class FsObjectStore implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     const file = this.file(key);
-    await fs.rm(file, { force: true });
-    await fs.rm(this.sidecar(key), { force: true });
+    await removeIfPresent(file);
+    // Stale sidecars are ignored anyway; this one goes so that nothing is left behind.
+    await removeIfPresent(this.sidecar(key));
     await pruneEmptyDirs(path.dirname(file), this.objects);
   }
 
@@ -373,13 +457,20 @@ function etagOf(st: { size: number; mtimeMs: number; ino: number }): string {
   return `${st.size.toString(16)}-${Math.trunc(st.mtimeMs * 1000).toString(16)}-${st.ino.toString(16)}`;
 }
 
-/** One unlink (fs.rm would lstat first): most calls find nothing to remove. */
-async function removeIfPresent(file: string): Promise<void> {
-  try {
-    await fs.unlink(file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
+/** What the key implies, so that the usual object needs no sidecar. */
+export function impliedContentType(key: string): string {
+  return key.endsWith('.json') ? 'application/json' : 'application/octet-stream';
+}
+
+/** The sidecar a write needs: none when the content type is the implied one and there is no metadata. */
+function sidecarFor(key: string, options: Pick<PutOptions, 'contentType' | 'metadata'> | undefined): Omit<Sidecar, 'etag'> | undefined {
+  const contentType = options?.contentType && options.contentType !== impliedContentType(key) ? options.contentType : undefined;
+  const metadata = options?.metadata && Object.keys(options.metadata).length > 0 ? options.metadata : undefined;
+  return contentType || metadata ? { contentType, metadata } : undefined;
+}
+
+function described(key: string, side: Omit<Sidecar, 'etag'> | undefined): Pick<ObjectInfo, 'contentType' | 'metadata'> {
+  return { contentType: side?.contentType ?? impliedContentType(key), metadata: side?.metadata };
 }
 
 async function walk(dir: string, dirKey: string, out: string[]): Promise<void> {

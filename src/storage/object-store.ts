@@ -64,6 +64,12 @@ export interface ObjectStore {
    */
   putIf(key: string, body: Buffer | string, condition: WriteCondition, options?: Pick<PutOptions, 'contentType' | 'metadata'>): Promise<ObjectInfo & { etag: string }>;
   stat(key: string): Promise<ObjectInfo>;
+  /**
+   * Optional: a small object whole with the info of exactly that version, in fewer round trips
+   * than a stream (`getBuffer` and `getBufferWithEtag` use it when an adapter has it). Raises
+   * `tooLargeToReadWhole` for an object over `limit` bytes.
+   */
+  getSmall?(key: string, limit: number): Promise<{ body: Buffer; info: ObjectInfo & { etag: string } }>;
   /** Every object under a prefix, recursively, in lexical key order. */
   list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo>;
   /** Idempotent: deleting a missing key succeeds. */
@@ -150,8 +156,13 @@ export async function exists(store: ObjectStore, key: string): Promise<boolean> 
   }
 }
 
+export function tooLargeToReadWhole(key: string, limit: number): MllError {
+  return new MllError('INTERNAL', `Object "${key}" is larger than ${limit} bytes and was not read whole`);
+}
+
 /** Reads a small object whole; refuses objects over `limit` bytes rather than buffering them. */
 export async function getBuffer(store: ObjectStore, key: string, limit = 16 * 1024 * 1024): Promise<Buffer> {
+  if (store.getSmall) return (await store.getSmall(key, limit)).body;
   const stream = await store.get(key);
   const chunks: Buffer[] = [];
   let total = 0;
@@ -159,7 +170,7 @@ export async function getBuffer(store: ObjectStore, key: string, limit = 16 * 10
     total += chunk.length;
     if (total > limit) {
       stream.destroy();
-      throw new MllError('INTERNAL', `Object "${key}" is larger than ${limit} bytes and was not read whole`);
+      throw tooLargeToReadWhole(key, limit);
     }
     chunks.push(chunk);
   }
@@ -182,10 +193,14 @@ export async function getJsonIfPresent<T>(store: ObjectStore, key: string): Prom
 
 /** Reads a small object whole with the etag of the version read (refuses objects over `limit` bytes). */
 export async function getBufferWithEtag(store: ObjectStore, key: string, limit = 16 * 1024 * 1024): Promise<{ body: Buffer; etag: string }> {
+  if (store.getSmall) {
+    const { body, info } = await store.getSmall(key, limit);
+    return { body, etag: info.etag };
+  }
   const { stream, info } = await store.getWithInfo(key);
   if (info.size > limit) {
     stream.destroy();
-    throw new MllError('INTERNAL', `Object "${key}" is larger than ${limit} bytes and was not read whole`);
+    throw tooLargeToReadWhole(key, limit);
   }
   const chunks: Buffer[] = [];
   for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);

@@ -92,6 +92,23 @@ export function objectStoreConformance(name: string, makeHarness: () => Promise<
       await h.store.delete(`${area}a.txt`);
     });
 
+    it('an overwrite without content type or metadata keeps neither of the version before', async () => {
+      area = fresh();
+      const key = `${area}typed.bin`;
+      await h.store.put(key, 'first', { contentType: 'text/plain', metadata: { origin: 'test' } });
+      await h.store.put(key, 'second');
+      const st = await h.store.stat(key);
+      assert.notEqual(st.contentType, 'text/plain');
+      assert.equal(st.metadata?.origin, undefined);
+      const { info } = await h.store.getWithInfo(key).then(async (got) => {
+        got.stream.destroy();
+        return got;
+      });
+      assert.notEqual(info.contentType, 'text/plain');
+      assert.equal(info.metadata?.origin, undefined);
+      await h.store.delete(key);
+    });
+
     it('raises NotFoundError for a missing key from get, stat and copy', async () => {
       area = fresh();
       await assert.rejects(h.store.get(`${area}missing`), (e) => isNotFound(e));

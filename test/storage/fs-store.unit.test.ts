@@ -1,10 +1,13 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { serveStoreUrl } from '../../src/storage/fs-presign.js';
+import { after, before, describe, it } from 'node:test';
 import { FsObjectStore } from '../../src/storage/fs-store.js';
+import { getBuffer, isNotFound, putJson } from '../../src/storage/object-store.js';
 import { objectStoreConformance } from './conformance.js';
 
 objectStoreConformance('fs', async () => {
@@ -22,4 +25,68 @@ objectStoreConformance('fs', async () => {
     presignServer: { close: () => new Promise<void>((r) => server.close(() => r())) },
     dispose: () => rm(root, { recursive: true, force: true }),
   };
+});
+
+describe('fs store: sidecars and directories', () => {
+  let root: string;
+  let store: FsObjectStore;
+  before(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), 'mll-fs-side-'));
+    store = new FsObjectStore({ root });
+  });
+  after(() => rm(root, { recursive: true, force: true }));
+
+  const sidecarFiles = async () => (await readdir(path.join(root, 'meta'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
+
+  it('writes no sidecar when the content type is the one the key implies and there is no metadata', async () => {
+    await putJson(store, 'plain/a.json', { a: 1 });
+    await store.putIf('plain/b.json', '{}', { ifNoneMatch: '*' }, { contentType: 'application/json' });
+    await store.put('plain/blob', Buffer.from('x'));
+    await store.put('plain/upload', Buffer.from('x'), { contentType: 'application/octet-stream', metadata: {} });
+    assert.deepEqual(await sidecarFiles(), []);
+    assert.equal((await store.stat('plain/a.json')).contentType, 'application/json');
+    assert.equal((await store.stat('plain/b.json')).contentType, 'application/json');
+    assert.equal((await store.stat('plain/blob')).contentType, 'application/octet-stream');
+  });
+
+  it('ignores a sidecar that describes another version of the object', async () => {
+    const written = await store.put('side/k.txt', 'v1', { contentType: 'text/plain', metadata: { origin: 'a' } });
+    assert.equal((await store.stat('side/k.txt')).contentType, 'text/plain');
+    const sidecar = path.join(root, 'meta', 'side', 'k.txt.json');
+    const kept = await readFile(sidecar, 'utf8');
+    assert.equal((JSON.parse(kept) as { etag: string }).etag, written.etag, 'the sidecar names the version it describes');
+    // A writer that lost a race: its sidecar is in place, another version of the object is.
+    await store.put('side/k.txt', 'v2', { contentType: 'text/csv' });
+    await writeFile(sidecar, kept);
+    const st = await store.stat('side/k.txt');
+    assert.equal(st.contentType, 'application/octet-stream');
+    assert.equal(st.metadata, undefined);
+    const small = await store.getSmall('side/k.txt', 1024);
+    assert.equal(small.body.toString(), 'v2');
+    assert.equal(small.info.contentType, 'application/octet-stream');
+    await store.delete('side/k.txt');
+    await assert.rejects(readFile(sidecar), /ENOENT/, 'delete removes the sidecar');
+  });
+
+  it('getSmall refuses an object over the limit and reads an empty one', async () => {
+    await store.put('small/big', Buffer.alloc(100));
+    await assert.rejects(getBuffer(store, 'small/big', 99), /larger than 99 bytes/);
+    await store.put('small/empty', Buffer.alloc(0));
+    assert.equal((await getBuffer(store, 'small/empty')).length, 0);
+    await assert.rejects(store.getSmall('small/missing', 10), (e) => isNotFound(e));
+  });
+
+  it('a put survives a concurrent delete that prunes the directory it writes into', async () => {
+    const rounds = 40;
+    await Promise.all(Array.from({ length: rounds }, async (_, i) => {
+      await store.put(`prune/d/${i}`, `v${i}`);
+      await store.delete(`prune/d/${i}`);
+    }));
+    await Promise.all(Array.from({ length: rounds }, async (_, i) => {
+      await store.putIf(`prune/e/${i}.json`, '{}', { ifNoneMatch: '*' });
+      await store.delete(`prune/e/${i}.json`);
+    }));
+    assert.deepEqual(await readdir(path.join(root, 'objects')).then((names) => names.filter((n) => n === 'prune')), [], 'every directory was pruned at the end');
+    assert.deepEqual(await readdir(path.join(root, 'tmp')), [], 'no temp file left behind');
+  });
 });
