@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import type { TreeEntry, TreeFile } from '../domain/tree.js';
 import type { ArchiveLimits } from './entry-policy.js';
 import { readArchive, type ArchiveSummary } from './read-archive.js';
+import { makeDir, smallFileBytes, writeSmallFile } from '../shared/local-fs.js';
 
 export interface ExtractedTree {
   /** Sorted by path; paths relative to `root`. */
@@ -18,13 +19,6 @@ export interface ExtractedTree {
   strippedPrefix: string | null;
   summary: ArchiveSummary;
 }
-
-/**
- * Files up to this size are collected from the archive and written with one call (open, write and
- * close in the thread pool at once) instead of through a write stream; a model upload is mostly such
- * files, and per-file overhead, not bytes, is then what extraction spends.
- */
-const WHOLE_FILE_BYTES = 256 * 1024;
 
 async function readWhole(body: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -59,12 +53,13 @@ export async function extractToDir(
   signal?: AbortSignal,
   options: { stripSingleTopFolder?: boolean } = {},
 ): Promise<ExtractedTree> {
-  await fs.mkdir(dir, { recursive: true });
+  // Scratch space is a local disk: folders and small files are made synchronously (src/shared/local-fs.ts).
+  makeDir(dir);
   // Directories this call made (or found): each is made once, not once per file in it.
   const made = new Set<string>([dir]);
-  const mkdirOnce = async (at: string) => {
+  const mkdirOnce = (at: string) => {
     if (made.has(at)) return;
-    await fs.mkdir(at, { recursive: true });
+    makeDir(at);
     made.add(at);
   };
   const entries: TreeEntry[] = [];
@@ -75,14 +70,15 @@ export async function extractToDir(
     const { entry, body } = next.value;
     const target = path.join(dir, ...entry.path.split('/'));
     if (entry.type === 'directory') {
-      await mkdirOnce(target);
+      mkdirOnce(target);
     } else if (entry.type === 'file') {
-      await mkdirOnce(path.dirname(target));
+      mkdirOnce(path.dirname(target));
       let digest = '';
-      if (entry.size <= WHOLE_FILE_BYTES) {
+      // A model upload is mostly small files: per file, a write stream costs more than the bytes.
+      if (entry.size <= smallFileBytes) {
         const bytes = await readWhole(body!);
         digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-        await fs.writeFile(target, bytes, { flag: 'wx', mode: entry.mode });
+        writeSmallFile(target, bytes, { flag: 'wx', mode: entry.mode });
       } else {
         await pipeline(body!, hashingTap((hex) => (digest = `sha256:${hex}`)), createWriteStream(target, { flags: 'wx', mode: entry.mode }));
       }
@@ -91,7 +87,7 @@ export async function extractToDir(
       entries.push(file);
     } else if (entry.type === 'hardlink') {
       const source = files.get(entry.target)!;
-      await mkdirOnce(path.dirname(target));
+      mkdirOnce(path.dirname(target));
       await fs.copyFile(path.join(dir, ...entry.target.split('/')), target, fs.constants.COPYFILE_EXCL);
       const file: TreeFile = { type: 'file', path: entry.path, mode: source.mode, size: source.size, digest: source.digest };
       files.set(entry.path, file);
@@ -104,7 +100,7 @@ export async function extractToDir(
   for (const link of entries) {
     if (link.type !== 'symlink') continue;
     const at = path.join(dir, ...link.path.split('/'));
-    await mkdirOnce(path.dirname(at));
+    mkdirOnce(path.dirname(at));
     await fs.symlink(link.target, at);
   }
   if (options.stripSingleTopFolder === false) return { entries: sortEntries(entries), root: dir, strippedPrefix: null, summary: next.value };
