@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MllError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ObjectStore } from '../../storage/object-store.js';
+import { makeDir, readSmallFile, removeFile, renameFile, smallFileBytes, statIfPresent, writeSmallFile } from '../../shared/local-fs.js';
 import { mediaTypes } from '../oci/media-types.js';
 import { HashingReader } from '../publish/hashing-reader.js';
 import { publishBlobs, seconds, type BlobWriter } from '../publish/publish.js';
@@ -69,40 +71,37 @@ export class OciLayoutTarget implements ImageTarget {
     const started = performance.now();
     const dir = this.layoutDir(ref.repository);
     const blobsDir = path.join(dir, 'blobs', 'sha256');
-    await this.prepare(dir);
+    this.prepare(dir);
 
     const concurrency = this.options.concurrency ?? 2;
     const writer: BlobWriter = {
       known: async (blob, source, _image, signal) => {
         const file = path.join(blobsDir, hex(blob.digest));
-        if (await hasSize(file, blob.size)) return 'exists';
-        if (blob.source.kind === 'base') await this.linkFromPool(source, file, signal);
-        else await this.writeBlob(new HashingReader(source, signal), file, source.digest);
+        if (hasSize(file, blob.size)) return 'exists';
+        if (blob.source.kind === 'base') await this.linkFromPool(source, dir, file, signal);
+        else await this.writeBlob(new HashingReader(source, signal), dir, file, source.digest);
         return 'uploaded';
       },
       // A layer never seen before: hashed while it is written, then renamed to its digest.
-      hashing: (reader) => this.writeBlob(reader, (d) => path.join(blobsDir, hex(d))),
+      hashing: (reader) => this.writeBlob(reader, dir, (d) => path.join(blobsDir, hex(d))),
       concurrency: { hashing: concurrency, known: concurrency },
       written: 'written',
     };
     const { image, manifest, tally } = await publishBlobs(this.options, built, writer, ctx);
     const manifestDigest = image.manifestDigest!;
     const manifestFile = path.join(blobsDir, hex(manifestDigest));
-    if (!(await hasSize(manifestFile, manifest.length))) await this.atomicWrite(manifestFile, manifest);
+    if (!hasSize(manifestFile, manifest.length)) await this.atomicWrite(dir, manifestFile, manifest);
 
     await this.withLock(dir, async () => {
       const indexFile = path.join(dir, 'index.json');
-      const index = await fs.readFile(indexFile, 'utf8').then((t) => JSON.parse(t) as IndexJson, (err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') return { schemaVersion: 2, manifests: [] } as IndexJson;
-        throw err;
-      });
+      const index = statIfPresent(indexFile) ? JSON.parse(readSmallFile(indexFile).toString('utf8')) as IndexJson : { schemaVersion: 2, manifests: [] } as IndexJson;
       const manifests = index.manifests.filter((m) => m.annotations?.[REF_NAME] !== ref.tag);
       manifests.push({
         mediaType: image.manifestMediaType, digest: manifestDigest, size: manifest.length,
         annotations: { [REF_NAME]: ref.tag },
       });
       manifests.sort((a, b) => (a.annotations?.[REF_NAME] ?? '').localeCompare(b.annotations?.[REF_NAME] ?? '', 'en', { numeric: true }));
-      await this.atomicWrite(indexFile, Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: mediaTypes.ociIndex, manifests }, null, 2)));
+      await this.atomicWrite(dir, indexFile, Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: mediaTypes.ociIndex, manifests }, null, 2)));
     });
     const written = tally.uploaded.count + tally.mounted.count + tally.hashed.count;
     const writtenBytes = tally.uploaded.bytes + tally.mounted.bytes + tally.hashed.bytes;
@@ -114,84 +113,88 @@ export class OciLayoutTarget implements ImageTarget {
     return path.join(this.options.root, '.tmp');
   }
 
-  /** The layout's folders and `oci-layout` file, and the temp directory, once per process. */
-  private async prepare(dir: string): Promise<void> {
+  /**
+   * The layout's folders and `oci-layout` file, and the temp directory, once per process. Folders
+   * and small files here are made synchronously (src/shared/local-fs.ts).
+   */
+  private prepare(dir: string): void {
     if (!this.ready.has(this.tmpDir())) {
-      await fs.mkdir(this.tmpDir(), { recursive: true });
+      makeDir(this.tmpDir());
       this.ready.add(this.tmpDir());
     }
     if (this.ready.has(dir)) return;
-    await fs.mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true });
-    await writeIfMissing(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    makeDir(path.join(dir, 'blobs', 'sha256'));
+    try {
+      writeSmallFile(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }), { flag: 'wx' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
     this.ready.add(dir);
   }
 
   /**
-   * Renames a complete temp file into a layout. Should the layout (or the temp directory) have
-   * been removed since this process made it, it is made again and the rename retried: the caller
-   * wrote its temp file first, so a missing temp directory shows as the write's own ENOENT.
+   * Runs `place` (a rename, link or create in the layout `dir`; null for the shared pool, made just
+   * before). Should the layout have been removed since this process made it, it is made again and
+   * `place` retried once.
    */
-  private async intoPlace(temp: string, file: string): Promise<void> {
-    await this.retryingMissingLayout(file, () => fs.rename(temp, file));
-  }
-
-  /** Runs `place` (a rename or link to `file` in a layout's blobs), making the layout again once if it went missing. */
-  private async retryingMissingLayout(file: string, place: () => Promise<void>): Promise<void> {
+  private async retryingMissingLayout(dir: string | null, place: () => void | Promise<void>): Promise<void> {
     try {
       await place();
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      const dir = path.dirname(path.dirname(path.dirname(file)));
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dir === null) throw err;
       this.ready.delete(dir);
-      await this.prepare(dir);
+      this.prepare(dir);
       await place();
     }
   }
 
-  /** Creates a new temp file; a temp directory removed since it was made is made again. */
-  private async tempWith<T>(write: (temp: string) => Promise<T>): Promise<{ temp: string; result: T }> {
+  /** A new temp file's name; a temp directory removed since it was made is made again when `write` finds it missing. */
+  private async tempWith(write: (temp: string) => void | Promise<void>): Promise<string> {
     const temp = path.join(this.tmpDir(), randomUUID());
     try {
-      return { temp, result: await write(temp) };
+      await write(temp);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || (await exists(this.tmpDir()))) throw err;
-      this.ready.delete(this.tmpDir());
-      await fs.mkdir(this.tmpDir(), { recursive: true });
-      this.ready.add(this.tmpDir());
-      return { temp, result: await write(temp) };
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || statIfPresent(this.tmpDir())) throw err;
+      makeDir(this.tmpDir());
+      await write(temp);
     }
+    return temp;
   }
 
   /**
-   * Streams a blob to a temp file while `reader` hashes it, checks its digest when it is known,
+   * Writes a blob to a temp file while `reader` hashes it, checks its digest when it is known,
    * and renames it into place (`file` may depend on the digest, for layers hashed on the way).
+   * A small blob is read whole and written at once; a larger one is streamed.
    */
-  private async writeBlob(reader: HashingReader, file: string | ((digest: string) => string), expected?: string): Promise<string> {
+  private async writeBlob(reader: HashingReader, dir: string | null, file: string | ((digest: string) => string), expected?: string): Promise<string> {
     const part = reader.part();
-    const { temp } = await this.tempWith(async (t) => pipeline(await part.open(), createWriteStream(t, { flags: 'wx' })));
+    const temp = reader.size <= smallFileBytes
+      ? await readWhole(await part.open()).then((bytes) => this.tempWith((t) => writeSmallFile(t, bytes, { flag: 'wx' })))
+      : await this.tempWith(async (t) => pipeline(await part.open(), createWriteStream(t, { flags: 'wx' })));
     try {
       part.accept();
       const digest = reader.digest();
       if (expected !== undefined && digest !== expected) {
         throw new MllError('INTERNAL', `Blob ${expected} came out as ${digest} (${reader.size} bytes); it was not written`);
       }
-      await this.intoPlace(temp, typeof file === 'string' ? file : file(digest));
+      const target = typeof file === 'string' ? file : file(digest);
+      await this.retryingMissingLayout(dir, () => renameFile(temp, target));
       return digest;
     } catch (err) {
       // Renamed into place, the temp file is gone; only a failure leaves it to remove.
-      await fs.rm(temp, { force: true });
+      removeFile(temp);
       throw err;
     }
   }
 
   /** Runtime layers: fetched once into the shared pool, then hard-linked (copied across devices). */
-  private async linkFromPool(source: BlobSource, file: string, signal: AbortSignal): Promise<void> {
+  private async linkFromPool(source: BlobSource, dir: string, file: string, signal: AbortSignal): Promise<void> {
     const poolDir = path.join(this.options.root, '.blobs', 'sha256');
     await fs.mkdir(poolDir, { recursive: true });
     const pooled = path.join(poolDir, hex(source.digest));
-    if (!(await hasSize(pooled, source.size))) await this.writeBlob(new HashingReader(source, signal), pooled, source.digest);
+    if (!hasSize(pooled, source.size)) await this.writeBlob(new HashingReader(source, signal), null, pooled, source.digest);
     try {
-      await this.retryingMissingLayout(file, () => fs.link(pooled, file));
+      await this.retryingMissingLayout(dir, () => fs.link(pooled, file));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') return;
@@ -202,12 +205,12 @@ export class OciLayoutTarget implements ImageTarget {
     }
   }
 
-  private async atomicWrite(file: string, data: Buffer): Promise<void> {
-    const { temp } = await this.tempWith((t) => fs.writeFile(t, data, { flag: 'wx' }));
+  private async atomicWrite(dir: string, file: string, data: Buffer): Promise<void> {
+    const temp = await this.tempWith((t) => (data.length <= smallFileBytes ? writeSmallFile(t, data, { flag: 'wx' }) : fs.writeFile(t, data, { flag: 'wx' })));
     try {
-      await this.intoPlace(temp, file);
+      await this.retryingMissingLayout(dir, () => renameFile(temp, file));
     } catch (err) {
-      await fs.rm(temp, { force: true });
+      removeFile(temp);
       throw err;
     }
   }
@@ -218,13 +221,13 @@ export class OciLayoutTarget implements ImageTarget {
     const deadline = Date.now() + 30_000;
     for (;;) {
       try {
-        await (await fs.open(lock, 'wx')).close();
+        await this.retryingMissingLayout(dir, () => writeSmallFile(lock, '', { flag: 'wx' }));
         break;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        const st = await fs.stat(lock).catch(() => undefined);
+        const st = statIfPresent(lock);
         if (st && Date.now() - st.mtimeMs > 60_000) {
-          await fs.rm(lock, { force: true }); // left by a crashed writer
+          removeFile(lock); // left by a crashed writer
           continue;
         }
         if (Date.now() > deadline) throw new MllError('TIMEOUT', `The image layout ${dir} stayed locked for 30 s (${lock})`);
@@ -234,9 +237,7 @@ export class OciLayoutTarget implements ImageTarget {
     try {
       return await fn();
     } finally {
-      await fs.unlink(lock).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ENOENT') throw err;
-      });
+      removeFile(lock);
     }
   }
 }
@@ -245,17 +246,15 @@ function hex(digest: string): string {
   return digest.replace(/^sha256:/, '');
 }
 
-async function hasSize(file: string, size: number): Promise<boolean> {
-  const st = await fs.stat(file).catch(() => undefined);
-  return st !== undefined && st.isFile() && st.size === size;
+function hasSize(file: string, size: number): boolean {
+  const st = statIfPresent(file);
+  return st !== null && st.isFile() && st.size === size;
 }
 
-async function exists(file: string): Promise<boolean> {
-  return fs.access(file).then(() => true, () => false);
+async function readWhole(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }
 
-async function writeIfMissing(file: string, text: string): Promise<void> {
-  await fs.writeFile(file, text, { flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EEXIST') throw err;
-  });
-}
+
