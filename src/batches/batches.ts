@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Catalog } from '../catalog/catalog.js';
 import { redisKeys, type RedisKeys } from '../catalog/redis-keys.js';
-import { appendAndAnnounce } from '../catalog/stream-append.js';
+import { noticeAround } from '../catalog/stream-append.js';
 import { keys } from '../domain/keys.js';
 import { terminalStatuses, type VersionRecord, type VersionStatus } from '../domain/version.js';
 import { MllError, type ErrorBody } from '../errors.js';
 import type { RedisClient } from '../redis/connect.js';
+import { RedisScript } from '../redis/script.js';
 import { getJsonIfPresent, putJson, type ObjectStore } from '../storage/object-store.js';
 
 /** One model of a batch: a version, or the reason it was refused before it became one. */
@@ -48,6 +49,43 @@ export interface BatchEvent {
 export const batchTopic = (id: string) => `batch:${id}`;
 const idPattern = /^[0-9a-f-]{36}$/;
 const weekSeconds = 7 * 24 * 3600;
+const streamLength = 100_000;
+
+/**
+ * An item's event in one call: appended to the batch's stream, counted in the terminal set when
+ * the item is terminal, announced, and the completion counters read. Counted before announced, so
+ * a follower woken by the notice reads a count that includes the item.
+ * KEYS: events, terminal set, total. ARGV: maxlen, expire seconds, channel, notice before the id,
+ * notice after the id, the terminal set's member ('' when the item is not terminal), then the
+ * entry's field/value pairs. Returns the entry's id, the terminal count and the total ('' if unknown).
+ */
+const appendItemScript = new RedisScript(`
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 7))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+if ARGV[6] ~= '' then
+  redis.call('SADD', KEYS[2], ARGV[6])
+  redis.call('EXPIRE', KEYS[2], ARGV[2])
+end
+redis.call('PUBLISH', ARGV[3], ARGV[4] .. id .. ARGV[5])
+return {id, redis.call('SCARD', KEYS[2]), redis.call('GET', KEYS[3]) or ''}`, 3);
+
+/**
+ * A follower's read: the events after an id and whether the batch is done, in one call.
+ * KEYS: events, terminal set, total. ARGV: start (exclusive id as '(id', or '-'), count.
+ * Returns {1 or 0, entries}.
+ */
+const followScript = new RedisScript(`
+local rows = redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ARGV[2])
+local total = redis.call('GET', KEYS[3])
+local done = 0
+if total and redis.call('SCARD', KEYS[2]) >= tonumber(total) then done = 1 end
+return {done, rows}`, 3);
+
+/** Completion counters as last read: the items counted terminal and the batch's size (null: not known). */
+interface Completion {
+  terminal: number;
+  total: number | null;
+}
 
 /**
  * Batches: many models in one request, each its own version. The batch keeps only which
@@ -134,44 +172,57 @@ export class Batches {
   /** Catalogue listener: every transition of a batch's version becomes a batch event. */
   async versionTransition(record: VersionRecord): Promise<void> {
     if (!record.batchId) return;
-    await this.append(record.batchId, { model: record.model, version: record.version, status: record.status, error: record.error });
-    if (terminalStatuses.has(record.status)) {
-      await this.redis.multi()
-        .sadd(this.terminalKey(record.batchId), `${record.model}:${record.version}`)
-        .expire(this.terminalKey(record.batchId), weekSeconds)
-        .exec();
-      await this.checkCompleted(record.batchId);
-    }
+    const terminal = terminalStatuses.has(record.status);
+    const completion = await this.append(
+      record.batchId,
+      { model: record.model, version: record.version, status: record.status, error: record.error },
+      terminal ? `${record.model}:${record.version}` : '',
+    );
+    if (terminal) await this.checkCompleted(record.batchId, completion);
   }
 
-  private async append(batchId: string, event: Omit<BatchEvent, 'id' | 'at'>): Promise<void> {
+  /** `terminal`: the item's member of the terminal set, or '' when it is not terminal. */
+  private async append(batchId: string, event: Omit<BatchEvent, 'id' | 'at'>, terminal = ''): Promise<Completion> {
     const body = { ...event, at: new Date().toISOString() };
-    await appendAndAnnounce(this.redis, {
-      stream: this.streamKey(batchId), maxLen: 100_000, fields: ['e', JSON.stringify(body)], expireSeconds: weekSeconds,
-      channel: this.k.eventChannel(), notice: { topic: batchTopic(batchId) },
-    });
+    const [before, after] = noticeAround({ topic: batchTopic(batchId) });
+    const [, count, total] = (await appendItemScript.run(
+      this.redis, [this.streamKey(batchId), this.terminalKey(batchId), this.totalKey(batchId)],
+      [String(streamLength), String(weekSeconds), this.k.eventChannel(), before, after, terminal, 'e', JSON.stringify(body)],
+    )) as [string, number, string];
+    return { terminal: Number(count), total: total === '' ? null : Number(total) };
   }
 
   async readEvents(batchId: string, afterId?: string, count = 1000): Promise<BatchEvent[]> {
     const start = afterId && afterId !== '0' ? `(${afterId}` : '-';
-    const rows = await this.redis.xrange(this.streamKey(batchId), start, '+', 'COUNT', count);
-    return rows.map(([id, fields]) => ({ id, ...(JSON.parse(fields[1] ?? '{}') as Omit<BatchEvent, 'id'>) }));
+    return toEvents(await this.redis.xrange(this.streamKey(batchId), start, '+', 'COUNT', count));
   }
 
-  /** Cheap: whether every item of a sealed batch is terminal (no batch view is built). */
-  async isDone(batchId: string): Promise<boolean> {
+  /**
+   * Events after `afterId` and whether every item of the sealed batch is terminal, as of the same
+   * moment (a follower's read: when done, the events up to the end are these and those after them).
+   */
+  async follow(batchId: string, afterId?: string, count = 1000): Promise<{ events: BatchEvent[]; done: boolean }> {
+    const start = afterId && afterId !== '0' ? `(${afterId}` : '-';
+    const [done, rows] = (await followScript.run(
+      this.redis, [this.streamKey(batchId), this.terminalKey(batchId), this.totalKey(batchId)], [start, String(count)],
+    )) as [number, [string, string[]][]];
+    return { events: toEvents(rows), done: done === 1 };
+  }
+
+  private async completion(batchId: string): Promise<Completion> {
     const [total, terminal] = await Promise.all([this.redis.get(this.totalKey(batchId)), this.redis.scard(this.terminalKey(batchId))]);
-    return total !== null && terminal >= Number(total);
+    return { terminal, total: total === null ? null : Number(total) };
   }
 
   /**
    * Fires onCompleted once per batch (per Redis lifetime; the event it makes is keyed by the batch
    * id, so a repeat sends nothing twice), when it is sealed and every item is terminal. Without its
-   * counters (Redis lost them) it asks the records themselves.
+   * counters (Redis lost them) it asks the records themselves. `known`: the counters as the
+   * caller just read them.
    */
-  private async checkCompleted(batchId: string): Promise<void> {
-    const [total, terminal] = await Promise.all([this.redis.get(this.totalKey(batchId)), this.redis.scard(this.terminalKey(batchId))]);
-    if (total !== null && terminal < Number(total)) return;
+  private async checkCompleted(batchId: string, known?: Completion): Promise<void> {
+    const { total, terminal } = known ?? await this.completion(batchId);
+    if (total !== null && terminal < total) return;
     if (total === null) {
       // No counter: the batch is still streaming in (nothing to do yet), or Redis lost it.
       const record = await this.record(batchId).catch(() => null);
@@ -196,4 +247,8 @@ export class Batches {
     const first = await this.redis.set(this.k.batchCompleted(batchId), '1', 'EX', weekSeconds, 'NX');
     if (first === 'OK') await this.onCompleted(view);
   }
+}
+
+function toEvents(rows: [string, string[]][]): BatchEvent[] {
+  return rows.map(([id, fields]) => ({ id, ...(JSON.parse(fields[1] ?? '{}') as Omit<BatchEvent, 'id'>) }));
 }

@@ -136,7 +136,7 @@ export function slotGroups(k: RedisKeys): SlotGroup[] {
     { name: 'version cache (catalog cache script)', keys: (s) => [k.version(s.model, s.version), k.versions(s.model), k.model(s.model)] },
     { name: 'catalogue indexes (catalog index script)', keys: () => [k.models(), k.statusOf(), k.statusCounts()] },
     { name: 'Hydrosphere version ids (MULTI)', keys: () => [k.hydrosphereVersions(), k.hydrosphereVersionIds()] },
-    { name: 'batch completion (MULTI on total and terminal set)', keys: (s) => [k.batchTotal(s.batch), k.batchTerminal(s.batch)] },
+    { name: 'batch completion (MULTI on total and terminal set; the item-event and follow scripts with the events)', keys: (s) => [k.batchTotal(s.batch), k.batchTerminal(s.batch), k.batchEvents(s.batch)] },
     { name: 'webhook endpoint index (MULTI)', keys: () => [k.webhookEndpoints(), k.webhookEndpointsIndexed()] },
     {
       name: "a version's flow (BullMQ scripts across the stage queues)",

@@ -40,6 +40,16 @@ export interface StreamAppendMany extends Omit<StreamAppend, 'fields'> {
   entries: string[][];
 }
 
+/**
+ * The notice `notice` with `id` added last, as the JSON before and after the id's value, for a
+ * script to splice the new entry's id in: `before .. id .. after` is JSON.stringify({ ...notice, id }).
+ */
+export function noticeAround(notice: Record<string, unknown>): [string, string] {
+  const json = JSON.stringify({ ...notice, id: marker });
+  const at = json.lastIndexOf(`"${marker}"`);
+  return [`${json.slice(0, at)}"`, `"${json.slice(at + marker.length + 2)}`];
+}
+
 export async function appendAndAnnounce(redis: RedisClient, entry: StreamAppend): Promise<string> {
   const { fields, ...rest } = entry;
   return (await appendManyAndAnnounce(redis, { ...rest, entries: [fields] }))[0]!;
@@ -51,10 +61,7 @@ export async function appendManyAndAnnounce(redis: RedisClient, append: StreamAp
   if (width === 0 || append.entries.some((e) => e.length !== width)) {
     throw new Error('stream entries must be non-empty and all have as many fields');
   }
-  const json = JSON.stringify({ ...append.notice, id: marker });
-  const at = json.lastIndexOf(`"${marker}"`);
-  const before = `${json.slice(0, at)}"`;
-  const after = `"${json.slice(at + marker.length + 2)}`;
+  const [before, after] = noticeAround(append.notice);
   const ids = await script.run(redis, [append.stream], [
     String(append.maxLen), String(append.expireSeconds ?? 0), append.channel, before, after, String(width), ...append.entries.flat(),
   ]);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { StreamAppender, type StreamHead } from '../../src/catalog/stream-append.js';
 import { connectRedis, type RedisClient } from '../../src/redis/connect.js';
+import { waitForRedis } from '../../src/redis/ready.js';
 import { parseRedisUrl } from '../../src/redis/target.js';
 import { cleanRedis } from '../support/redis.js';
 import { services } from '../support/services.js';
@@ -23,6 +24,7 @@ describe('StreamAppender on real Redis', () => {
     const target = parseRedisUrl(services.redisUrl());
     redis = connectRedis(target, 'commands');
     subscriber = connectRedis(target, 'subscriber');
+    await waitForRedis(redis, target, 10_000);
     subscriber.on('message', (channel: string, message: string) => notices.set(channel, [...(notices.get(channel) ?? []), (JSON.parse(message) as { id: string }).id]));
   });
   after(async () => {

@@ -53,9 +53,15 @@ export function batchesRouter(deps: ApiDeps, batches: Batches, intake: Intake): 
     const id = req.params.id!;
     await batches.record(id);
     if (req.accepts(['application/json', 'text/event-stream']) === 'text/event-stream') {
+      // Whether the batch is done comes with each read (one call), as of that read.
+      let done = false;
       await serveSse(req, res, {
-        read: async (after) => (await batches.readEvents(id, after)).map((e) => ({ id: e.id, event: 'item', data: e })),
-        finished: () => batches.isDone(id),
+        read: async (after) => {
+          const read = await batches.follow(id, after);
+          done = read.done;
+          return read.events.map((e) => ({ id: e.id, event: 'item', data: e }));
+        },
+        finished: async () => done,
         endData: async () => {
           const v = await batches.view(id);
           return { done: v.done, counts: v.counts, total: v.total };
