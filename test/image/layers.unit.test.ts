@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { keys } from '../../src/domain/keys.js';
 import type { TreeManifest } from '../../src/domain/tree.js';
 import { segmentStream } from '../../src/image/oci/layer-stream.js';
-import { LARGE_FILE_BYTES, MAX_MODEL_LAYERS, layerRecordKey, planModelLayers, prepareLayer, recordLayerDigest } from '../../src/image/oci/layers.js';
+import { HASH_AT_BUILD_BYTES, LARGE_FILE_BYTES, MAX_MODEL_LAYERS, layerRecordKey, planModelLayers, prepareLayer, recordLayerDigest } from '../../src/image/oci/layers.js';
 import { segmentsSize, tarSegments } from '../../src/image/oci/tar.js';
 import { getBuffer } from '../../src/storage/object-store.js';
 import { putTree, sha256, tempStore } from './helpers.js';
@@ -92,6 +92,21 @@ describe('prepareLayer', () => {
       await ctx.store.put(keys.blob(file.digest), saved);
     }
     await assert.rejects(recordLayerDigest(ctx.store, pending.key, sha256('other')), { code: 'INTERNAL' });
+  });
+
+  it('hashes a new small uncompressed layer at once (up to HASH_AT_BUILD_BYTES), a larger one only when eager', async () => {
+    // A tree of its own: the other tests' layers stay new for them.
+    const own = await putTree(ctx.store, [{ path: 'big.bin', content: LARGE_FILE_BYTES + 1 }, { path: 'NOTES', content: 'small and new' }]);
+    const [small, big] = [planModelLayers(own, contract)[0]!, planModelLayers(own, contract)[1]!];
+    const sizeOf = (entries: typeof small.entries) => segmentsSize(tarSegments(entries));
+    assert.ok(sizeOf(small.entries) <= HASH_AT_BUILD_BYTES && sizeOf(big.entries) > HASH_AT_BUILD_BYTES);
+    const bytes = await collect(segmentStream(ctx.store, tarSegments(small.entries), { start: 0, end: sizeOf(small.entries) }));
+    const hashed = await prepareLayer(ctx.store, small.entries, { compression: 'none' });
+    assert.equal(hashed.state, 'hashed');
+    assert.equal(hashed.record.digest, sha256(bytes));
+    assert.equal(hashed.record.diffId, sha256(bytes));
+    assert.equal((await prepareLayer(ctx.store, small.entries, { compression: 'none' })).state, 'known');
+    assert.equal((await prepareLayer(ctx.store, big.entries, { compression: 'none' })).state, 'pending');
   });
 
   it('hashes at once when asked (eager), with the same digest', async () => {

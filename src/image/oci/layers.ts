@@ -108,9 +108,17 @@ export function layerRecordKey(entries: TarEntry[], compression: Compression): s
   return keys.layerRecord(id);
 }
 
+/**
+ * Uncompressed layers up to this size are hashed by the build even when `eager` is off: reading a
+ * small layer twice costs less than what leaving it pending makes the publish do (read the layer
+ * record again, rewrite it with the digest, complete the image), so a tiny model's image is
+ * complete when built.
+ */
+export const HASH_AT_BUILD_BYTES = 256 * 1024;
+
 export interface PrepareOptions {
   compression: Compression;
-  /** Hash uncompressed layers now instead of leaving it to the first publish. */
+  /** Hash uncompressed layers now instead of leaving it to the first publish (layers up to HASH_AT_BUILD_BYTES always are). */
   eager?: boolean;
   /** Scratch directory for compressed layers on their way into the store. */
   scratchDir?: string;
@@ -140,8 +148,9 @@ export interface PreparedLayer {
 
 /**
  * A layer's record: from the store when this exact layer was seen before (no content byte is read);
- * otherwise an uncompressed layer is left pending (its size is known from the entries alone, its
- * digest comes from the first publish, which hashes while it uploads), and a compressed layer is
+ * otherwise an uncompressed layer larger than HASH_AT_BUILD_BYTES is left pending (its size is known
+ * from the entries alone, its digest comes from the first publish, which hashes while it uploads),
+ * a smaller one is hashed now, and a compressed layer is
  * streamed once through its compressor into the store now, because another zlib or zstd could
  * compress the same tar to other bytes.
  */
@@ -151,7 +160,7 @@ export async function prepareLayer(store: ObjectStore, entries: TarEntry[], opti
   if (existing && isKnown(existing)) return { key, record: existing, state: 'known' };
   const segments = tarSegments(entries);
   const size = segmentsSize(segments);
-  if (options.compression === 'none' && !options.eager) {
+  if (options.compression === 'none' && !options.eager && size > HASH_AT_BUILD_BYTES) {
     const record: LayerRecord = {
       format: LAYER_FORMAT, compression: 'none', entries, mediaType: mediaTypes.ociLayer, digest: null, diffId: null, size, uncompressedSize: size,
     };
