@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, type Stats } from 'node:fs';
+import fsSync, { createReadStream, createWriteStream, type Stats } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
 import { MllError } from '../errors.js';
-import { intoPlace, removeIfPresent, writeAll } from '../shared/files.js';
+import { placeFile, readOpenFile, removeFile, smallFileBytes, statIfPresent, writeNewSmallFile } from '../shared/local-fs.js';
 import { signStoreUrl } from './fs-presign.js';
 import {
   assertValidKey, NotFoundError, PreconditionFailedError, tooLargeToReadWhole, type GetOptions, type ListOptions, type ObjectInfo, type ObjectStore,
@@ -40,7 +41,10 @@ interface Sidecar {
  */
 const HAS_SIDECAR = 0o100;
 
-/** A complete temp file in `tmp/` and its stat: rename and link keep inode, size and mtime, so it is the object's. */
+/**
+ * A complete temp file in `tmp/` and its stat: rename and link keep inode, size and mtime, so it is
+ * the object's (chmod, which marks a sidecar, changes only the ctime).
+ */
 interface Staged {
   temp: string;
   st: Stats;
@@ -114,32 +118,32 @@ export class FsObjectStore implements ObjectStore {
     return path.join(this.tmp, randomUUID());
   }
 
-  /** Writes a whole body to a new temp file with one open, write, fstat and close. */
+  /** Writes a whole body to a new temp file with one open, write, fstat and close (synchronous ones for a small body). */
   private async stageBytes(bytes: Buffer, marked: boolean): Promise<Staged> {
     const temp = this.tempName();
+    if (bytes.length <= smallFileBytes) return { temp, st: writeNewSmallFile(temp, bytes, (st) => (marked ? st.mode | HAS_SIDECAR : undefined)) };
     const handle = await fs.open(temp, 'wx');
     let st: Stats;
     try {
-      await writeAll(handle, bytes);
+      for (let at = 0; at < bytes.length;) at += (await handle.write(bytes, at, bytes.length - at)).bytesWritten;
       st = await handle.stat();
-      // chmod changes the ctime only: the etag (size, mtime, inode) stays that of the bytes.
       if (marked) await handle.chmod(st.mode | HAS_SIDECAR);
     } catch (err) {
       await handle.close().catch(() => undefined);
-      await removeIfPresent(temp);
+      removeFile(temp);
       throw err;
     }
     await handle.close();
     return { temp, st };
   }
 
-  private async commit(staged: Staged, key: string, options: PutOptions | undefined): Promise<ObjectInfo> {
+  private commit(staged: Staged, key: string, options: PutOptions | undefined): ObjectInfo {
     const { temp, st } = staged;
     const target = this.file(key);
     const side = sidecarFor(key, options);
     // Written before the object it describes; until the rename it names an etag no object has yet.
-    if (side) await this.writeSidecar(key, { etag: etagOf(st), ...side });
-    await intoPlace(fs.rename, temp, target);
+    if (side) this.writeSidecar(key, { etag: etagOf(st), ...side });
+    placeFile('rename', temp, target);
     return { key, size: st.size, lastModified: st.mtime, etag: etagOf(st), ...described(key, side) };
   }
 
@@ -175,19 +179,19 @@ export class FsObjectStore implements ObjectStore {
         if (options?.size !== undefined && written !== options.size) {
           throw new MllError('BAD_REQUEST', `Object "${key}": expected ${options.size} bytes, received ${written}`);
         }
-        staged = { temp, st: await this.statStaged(temp, marked) };
+        staged = { temp, st: this.statStaged(temp, marked) };
       }
-      return await this.commit(staged, key, options);
+      return this.commit(staged, key, options);
     } catch (err) {
-      if (temp !== undefined) await removeIfPresent(temp);
+      if (temp !== undefined) removeFile(temp);
       throw wrapFsError(err, key);
     }
   }
 
-  private async statStaged(temp: string, marked: boolean): Promise<Stats> {
-    const st = await fs.stat(temp);
-    if (marked) await fs.chmod(temp, st.mode | HAS_SIDECAR);
-    else if (st.mode & HAS_SIDECAR) await fs.chmod(temp, st.mode & ~HAS_SIDECAR);
+  private statStaged(temp: string, marked: boolean): Stats {
+    const st = fsSync.statSync(temp);
+    if (marked) fsSync.chmodSync(temp, st.mode | HAS_SIDECAR);
+    else if (st.mode & HAS_SIDECAR) fsSync.chmodSync(temp, st.mode & ~HAS_SIDECAR);
     return st;
   }
 
@@ -197,15 +201,15 @@ export class FsObjectStore implements ObjectStore {
     if (options?.move) {
       const temp = this.tempName();
       try {
-        await fs.rename(filePath, temp);
+        fsSync.renameSync(filePath, temp);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw wrapFsError(err, key);
         return this.put(key, createReadStream(filePath), options).finally(() => fs.rm(filePath, { force: true }));
       }
       try {
-        return await this.commit({ temp, st: await this.statStaged(temp, sidecarFor(key, options) !== undefined) }, key, options);
+        return this.commit({ temp, st: this.statStaged(temp, sidecarFor(key, options) !== undefined) }, key, options);
       } catch (err) {
-        await removeIfPresent(temp);
+        removeFile(temp);
         throw wrapFsError(err, key);
       }
     }
@@ -232,25 +236,25 @@ export class FsObjectStore implements ObjectStore {
       staged = await this.stageBytes(Buffer.from(body), side !== undefined);
       const etag = etagOf(staged.st);
       if ('ifNoneMatch' in condition) {
-        await this.linkNew(staged.temp, target, key, condition);
+        this.linkNew(staged.temp, target, key, condition);
       } else {
         await this.replaceClaimed(staged.temp, target, key, condition.ifMatch);
         placed = true;
       }
       // After the write, not before: a refused write must not replace the sidecar of the object that stays.
-      if (side) await this.writeSidecar(key, { etag, ...side });
+      if (side) this.writeSidecar(key, { etag, ...side });
       return { key, size: staged.st.size, lastModified: staged.st.mtime, etag, ...described(key, side) };
     } catch (err) {
       throw wrapFsError(err, key);
     } finally {
       // link leaves the temp file behind; rename has consumed it.
-      if (staged && !placed) await removeIfPresent(staged.temp);
+      if (staged && !placed) removeFile(staged.temp);
     }
   }
 
-  private async linkNew(temp: string, target: string, key: string, condition: WriteCondition): Promise<void> {
+  private linkNew(temp: string, target: string, key: string, condition: WriteCondition): void {
     try {
-      await intoPlace(fs.link, temp, target);
+      placeFile('link', temp, target);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new PreconditionFailedError(key, condition);
       throw err;
@@ -268,11 +272,11 @@ export class FsObjectStore implements ObjectStore {
     for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
       const claim = `${claimBase}.${n}`;
       try {
-        await fs.link(target, claim);
+        fsSync.linkSync(target, claim);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOENT' && !claimDirMade) {
-          await fs.mkdir(path.dirname(claimBase), { recursive: true });
+          fsSync.mkdirSync(path.dirname(claimBase), { recursive: true });
           claimDirMade = true;
           continue;
         }
@@ -280,9 +284,9 @@ export class FsObjectStore implements ObjectStore {
         if (code === 'ENOENT') throw new PreconditionFailedError(key, condition, { cause: err });
         if (code !== 'EEXIST') throw err;
         // Another writer is replacing this version (or died doing it).
-        const current = await fs.stat(target).catch(() => undefined);
+        const current = statIfPresent(target);
         if (!current || etagOf(current) !== expected) throw new PreconditionFailedError(key, condition);
-        const held = await fs.stat(claim).catch(() => undefined);
+        const held = statIfPresent(claim);
         // link() updates the inode's ctime, so it dates the newest claim on this version.
         if (held && Date.now() - held.ctimeMs > this.claimStaleMs) n += 1;
         else if (Date.now() > waitUntil) throw new MllError('TIMEOUT', `Gave up waiting to write "${key}": another writer holds it`);
@@ -290,32 +294,37 @@ export class FsObjectStore implements ObjectStore {
         continue;
       }
       try {
-        const current = await fs.stat(target);
+        const current = fsSync.statSync(target);
         if (etagOf(current) !== expected) throw new PreconditionFailedError(key, condition);
-        await fs.rename(temp, target);
+        fsSync.renameSync(temp, target);
       } finally {
-        for (let i = n; i >= 0; i--) await removeIfPresent(`${claimBase}.${i}`);
+        for (let i = n; i >= 0; i--) removeFile(`${claimBase}.${i}`);
       }
       return;
     }
   }
 
   /** Temp file + rename, like the object itself: a concurrent read never sees half a sidecar. */
-  private async writeSidecar(key: string, sidecar: Sidecar): Promise<void> {
+  private writeSidecar(key: string, sidecar: Sidecar): void {
     const temp = `${this.tempName()}.meta`;
-    await fs.writeFile(temp, JSON.stringify(sidecar), { flag: 'wx' });
+    writeNewSmallFile(temp, Buffer.from(JSON.stringify(sidecar)));
     try {
-      await intoPlace(fs.rename, temp, this.sidecar(key));
+      placeFile('rename', temp, this.sidecar(key));
     } catch (err) {
-      await removeIfPresent(temp);
+      removeFile(temp);
       throw err;
     }
   }
 
   /** Content type and metadata of the object `st` describes: its sidecar's when it has one for exactly that version. */
-  private async describe(key: string, st: Stats): Promise<Pick<ObjectInfo, 'contentType' | 'metadata'>> {
+  private describe(key: string, st: Stats): Pick<ObjectInfo, 'contentType' | 'metadata'> {
     if (st.mode & HAS_SIDECAR) {
-      const side = await fs.readFile(this.sidecar(key), 'utf8').then((t) => JSON.parse(t) as Sidecar).catch(() => undefined);
+      let side: Sidecar | undefined;
+      try {
+        side = JSON.parse(fsSync.readFileSync(this.sidecar(key), 'utf8')) as Sidecar;
+      } catch {
+        // none (or unreadable): the object is described by its key
+      }
       if (side?.etag === etagOf(st)) return described(key, side);
     }
     return described(key, undefined);
@@ -331,7 +340,7 @@ export class FsObjectStore implements ObjectStore {
       const st = await handle.stat();
       return {
         stream: handle.createReadStream(),
-        info: { key, size: st.size, lastModified: st.mtime, etag: etagOf(st), ...(await this.describe(key, st)) },
+        info: { key, size: st.size, lastModified: st.mtime, etag: etagOf(st), ...this.describe(key, st) },
       };
     } catch (err) {
       await handle.close();
@@ -339,32 +348,30 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
-  /** A small object whole: open, fstat, one read, close (no stream). */
+  /**
+   * A small object whole: open, fstat, one read, close, no stream (synchronous calls up to
+   * smallFileBytes; a larger object is read from the same descriptor by the thread pool).
+   */
   async getSmall(key: string, limit: number): Promise<{ body: Buffer; info: ObjectInfo & { etag: string } }> {
     const file = this.file(key);
-    const handle = await fs.open(file, 'r').catch((err: unknown) => {
-      throw wrapFsError(err, key);
-    });
+    let fd: number;
     try {
-      const st = await handle.stat();
+      fd = fsSync.openSync(file, 'r');
+    } catch (err) {
+      throw wrapFsError(err, key);
+    }
+    try {
+      // fstat: the info of exactly the file this descriptor reads, even if it is replaced meanwhile.
+      const st = fsSync.fstatSync(fd);
       if (!st.isFile()) throw new NotFoundError(key);
       if (st.size > limit) throw tooLargeToReadWhole(key, limit);
       // Objects are never written in place (every write renames a new file), so size bytes are all there is.
-      const body = Buffer.allocUnsafe(st.size);
-      let got = 0;
-      while (got < body.length) {
-        const { bytesRead } = await handle.read(body, got, body.length - got, got);
-        if (bytesRead === 0) break;
-        got += bytesRead;
-      }
-      return {
-        body: got === body.length ? body : body.subarray(0, got),
-        info: { key, size: st.size, lastModified: st.mtime, etag: etagOf(st), ...(await this.describe(key, st)) },
-      };
+      const body = st.size <= smallFileBytes ? readOpenFile(fd, st.size) : await readWhole(fd, st.size);
+      return { body, info: { key, size: st.size, lastModified: st.mtime, etag: etagOf(st), ...this.describe(key, st) } };
     } catch (err) {
       throw wrapFsError(err, key);
     } finally {
-      await handle.close();
+      fsSync.closeSync(fd);
     }
   }
 
@@ -381,9 +388,9 @@ export class FsObjectStore implements ObjectStore {
   async stat(key: string): Promise<ObjectInfo> {
     const file = this.file(key);
     try {
-      const st = await fs.stat(file);
-      if (!st.isFile()) throw new NotFoundError(key);
-      return { key, size: st.size, lastModified: st.mtime, etag: etagOf(st), ...(await this.describe(key, st)) };
+      const st = statIfPresent(file);
+      if (!st?.isFile()) throw new NotFoundError(key);
+      return { key, size: st.size, lastModified: st.mtime, etag: etagOf(st), ...this.describe(key, st) };
     } catch (err) {
       throw wrapFsError(err, key);
     }
@@ -412,9 +419,9 @@ export class FsObjectStore implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     const file = this.file(key);
-    await removeIfPresent(file);
+    removeFile(file);
     // Stale sidecars are ignored anyway; this one goes so that nothing is left behind.
-    await removeIfPresent(this.sidecar(key));
+    removeFile(this.sidecar(key));
     await pruneEmptyDirs(path.dirname(file), this.objects);
   }
 
@@ -471,6 +478,20 @@ function sidecarFor(key: string, options: Pick<PutOptions, 'contentType' | 'meta
 
 function described(key: string, side: Omit<Sidecar, 'etag'> | undefined): Pick<ObjectInfo, 'contentType' | 'metadata'> {
   return { contentType: side?.contentType ?? impliedContentType(key), metadata: side?.metadata };
+}
+
+const readAt = promisify(fsSync.read);
+
+/** Reads `size` bytes from the start of an open file through the thread pool (fewer if it is shorter). */
+async function readWhole(fd: number, size: number): Promise<Buffer> {
+  const body = Buffer.allocUnsafe(size);
+  let got = 0;
+  while (got < size) {
+    const { bytesRead } = await readAt(fd, body, got, size - got, got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got === size ? body : body.subarray(0, got);
 }
 
 async function walk(dir: string, dirKey: string, out: string[]): Promise<void> {

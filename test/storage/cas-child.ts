@@ -1,5 +1,6 @@
-// Child process of conditional-writes.test.ts: CAS_INCREMENTS read-modify-write increments of one
-// counter object through putIf, retried on conflict. Prints how many conflicts it retried.
+// Child process of conditional-writes.test.ts (forked, with an IPC channel): CAS_INCREMENTS
+// read-modify-write increments of one counter object through putIf, retried on conflict. Prints how
+// many conflicts it retried.
 import { Redis } from 'ioredis';
 import { FsObjectStore } from '../../src/storage/fs-store.js';
 import { MinioObjectStore } from '../../src/storage/minio-store.js';
@@ -22,8 +23,10 @@ if (env.CAS_STORE === 'fs') {
 const key = env.CAS_KEY!;
 const writer = env.CAS_WRITER!;
 let conflicts = 0;
-// Start together: the parent writes the go file's time into CAS_START_AT.
-await new Promise((resolve) => setTimeout(resolve, Math.max(0, Number(env.CAS_START_AT) - Date.now())));
+// Start together: once every child is loaded, the parent says go (an increment takes well under a
+// millisecond on fs, so children that started at different times would not race at all).
+process.send!('ready');
+await new Promise((resolve) => process.once('message', resolve));
 for (let i = 0; i < Number(env.CAS_INCREMENTS); i++) {
   for (;;) {
     const { body, etag } = await getBufferWithEtag(store, key);
@@ -39,3 +42,4 @@ for (let i = 0; i < Number(env.CAS_INCREMENTS); i++) {
 }
 redis?.disconnect();
 console.log(JSON.stringify({ conflicts }));
+process.disconnect();

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { FsObjectStore } from '../../src/storage/fs-store.js';
 import { MinioObjectStore } from '../../src/storage/minio-store.js';
@@ -17,17 +16,24 @@ import { services, testBucket } from '../support/services.js';
 import { uniqueName } from '../support/unique.js';
 import { sleep } from '../support/wait.js';
 
-const run = promisify(execFile);
-
 /** `processes` child processes each make `increments` CAS increments of one counter; returns the final counter and the conflicts retried. */
 async function raceProcesses(store: ObjectStore, key: string, env: Record<string, string>, processes: number, increments: number) {
   await store.putIf(key, JSON.stringify({ n: 0, log: [] }), { ifNoneMatch: '*' });
-  const startAt = Date.now() + 2500;
-  const results = await Promise.all(Array.from({ length: processes }, (_, w) => run(
-    process.execPath, ['--import', 'tsx', path.join(repoRoot, 'test', 'storage', 'cas-child.ts')],
-    { cwd: repoRoot, env: { ...process.env, ...env, CAS_KEY: key, CAS_WRITER: `w${w}`, CAS_INCREMENTS: String(increments), CAS_START_AT: String(startAt) } },
-  )));
-  const conflicts = results.reduce((sum, r) => sum + (JSON.parse(r.stdout.trim().split('\n').pop()!) as { conflicts: number }).conflicts, 0);
+  const children = Array.from({ length: processes }, (_, w) => fork(path.join(repoRoot, 'test', 'storage', 'cas-child.ts'), [], {
+    cwd: repoRoot, execArgv: ['--import', 'tsx'], silent: true,
+    env: { ...process.env, ...env, CAS_KEY: key, CAS_WRITER: `w${w}`, CAS_INCREMENTS: String(increments) },
+  }));
+  const outputs = children.map((child) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => process.stderr.write(d));
+    return new Promise<string>((resolve, reject) => child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`cas-child exited with ${code}`)))));
+  });
+  // Every child loaded before any starts: then they really overlap.
+  await Promise.all(children.map((child) => new Promise((resolve) => child.once('message', resolve))));
+  for (const child of children) child.send('go');
+  const results = await Promise.all(outputs);
+  const conflicts = results.reduce((sum, out) => sum + (JSON.parse(out.trim().split('\n').pop()!) as { conflicts: number }).conflicts, 0);
   const final = JSON.parse((await getBuffer(store, key)).toString()) as { n: number; log: string[] };
   return { final, conflicts };
 }
