@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { extractToDir } from '../archive/extract-to-dir.js';
@@ -81,7 +80,6 @@ export async function runExtract(input: ExtractInput, ports: StagePorts, ctx: St
     return done;
   }
   const scratch = path.join(ports.settings.scratchDir, `${input.model}-${process.pid}-${randomUUID()}`);
-  let entries = Number.POSITIVE_INFINITY;
   try {
     ctx.log(`extract: unpacking ${input.payload.size} bytes (${input.payload.format})`);
     const extracted = await extractToDir(await ports.store.get(input.payload.key, { signal: ctx.signal }), scratch, {
@@ -90,7 +88,6 @@ export async function runExtract(input: ExtractInput, ports: StagePorts, ctx: St
       maxDepth: ports.settings.maxPathDepth,
       // A Hydrosphere client's archive holds the payload entries by base name: a lone `src/` is the payload, not a wrapper.
     }, ctx.signal, { stripSingleTopFolder: input.payloadAssembled !== true });
-    entries = extracted.summary.entries;
     if (extracted.strippedPrefix) ctx.log(`extract: the archive wraps everything in "${extracted.strippedPrefix}"; using it as the model root`);
 
     const inspection = await inspectWithSentContract(extracted.root, input, ports.settings.servingYaml ?? 'lenient');
@@ -139,14 +136,11 @@ export async function runExtract(input: ExtractInput, ports: StagePorts, ctx: St
     await writeOutput(ports.store, key, output);
     return output;
   } finally {
-    // A small tree goes at once (src/shared/local-fs.ts); a large one, or one whose size is unknown, without blocking.
-    if (entries <= smallTreeEntries) rmSync(scratch, { recursive: true, force: true });
-    else await fs.rm(scratch, { recursive: true, force: true });
+    // Not synchronously (src/shared/local-fs.ts): removing files and folders waits on the disk far
+    // longer than it uses the CPU, and the event loop would wait with it.
+    await fs.rm(scratch, { recursive: true, force: true });
   }
 }
-
-/** Scratch trees up to this many entries are removed synchronously. */
-const smallTreeEntries = 64;
 
 /**
  * A contract the client sent wins (mergeSentContract). The upload's own serving.yaml or model

@@ -1,4 +1,5 @@
 import fs, { type Stats } from 'node:fs';
+import fsPromises from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -10,8 +11,11 @@ import path from 'node:path';
  * writing a new 2 KiB file 183 µs vs 38 µs; reading one 55 µs vs 9 µs). A tiny model version makes
  * a few hundred such calls. So the hot paths that touch small files under the service's own data
  * directory (scratch extraction, the oci-layout target, the fs object store) use these instead, and
- * block the event loop for those few microseconds; bodies larger than `smallFileBytes` stay streamed. The data
- * directory must be a local disk (as it must be for its rename and link guarantees anyway).
+ * block the event loop for those few microseconds; bodies larger than `smallFileBytes` stay
+ * streamed. Removals are another matter: on these disks (ext4 with online discard) an unlink or
+ * rmdir waits 100 µs or more for the device while using about 25 µs of CPU, and the event loop
+ * would wait with it, so trees are removed asynchronously and `removeFile` is for the odd file.
+ * The data directory must be a local disk (as it must be for its rename and link guarantees anyway).
  */
 export const smallFileBytes = 256 * 1024;
 
@@ -37,7 +41,7 @@ export function renameFile(from: string, to: string): void {
   fs.renameSync(from, to);
 }
 
-/** Removes a file; a file that is not there is not an error. */
+/** Removes a file; a file that is not there is not an error. Blocks for the disk (see above). */
 export function removeFile(file: string): void {
   try {
     fs.unlinkSync(file);
@@ -108,4 +112,13 @@ export function readOpenFile(fd: number, size: number): Buffer {
     got += n;
   }
   return got === size ? body : body.subarray(0, got);
+}
+
+/** Removes a file without blocking the event loop (see above); a file that is not there is not an error. */
+export async function removeIfPresent(file: string): Promise<void> {
+  try {
+    await fsPromises.unlink(file);
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw err;
+  }
 }

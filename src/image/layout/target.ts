@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { MllError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ObjectStore } from '../../storage/object-store.js';
-import { makeDir, readSmallFile, removeFile, renameFile, smallFileBytes, statIfPresent, writeSmallFile } from '../../shared/local-fs.js';
+import { makeDir, readSmallFile, removeIfPresent, renameFile, smallFileBytes, statIfPresent, writeSmallFile } from '../../shared/local-fs.js';
 import { mediaTypes } from '../oci/media-types.js';
 import { HashingReader } from '../publish/hashing-reader.js';
 import { publishBlobs, seconds, type BlobWriter } from '../publish/publish.js';
@@ -182,7 +182,7 @@ export class OciLayoutTarget implements ImageTarget {
       return digest;
     } catch (err) {
       // Renamed into place, the temp file is gone; only a failure leaves it to remove.
-      removeFile(temp);
+      await removeIfPresent(temp);
       throw err;
     }
   }
@@ -210,7 +210,7 @@ export class OciLayoutTarget implements ImageTarget {
     try {
       await this.retryingMissingLayout(dir, () => renameFile(temp, file));
     } catch (err) {
-      removeFile(temp);
+      await removeIfPresent(temp);
       throw err;
     }
   }
@@ -227,7 +227,7 @@ export class OciLayoutTarget implements ImageTarget {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
         const st = statIfPresent(lock);
         if (st && Date.now() - st.mtimeMs > 60_000) {
-          removeFile(lock); // left by a crashed writer
+          await removeIfPresent(lock); // left by a crashed writer
           continue;
         }
         if (Date.now() > deadline) throw new MllError('TIMEOUT', `The image layout ${dir} stayed locked for 30 s (${lock})`);
@@ -237,7 +237,7 @@ export class OciLayoutTarget implements ImageTarget {
     try {
       return await fn();
     } finally {
-      removeFile(lock);
+      await removeIfPresent(lock);
     }
   }
 }
