@@ -6,7 +6,7 @@ import { addAbortSignal, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { MllError } from '../errors.js';
-import { placeFile, readOpenFile, removeFile, smallFileBytes, statIfPresent, writeNewSmallFile } from '../shared/local-fs.js';
+import { placeFile, readOpenFile, removeFile, removeIfPresent, smallFileBytes, statIfPresent, writeNewSmallFile } from '../shared/local-fs.js';
 import { signStoreUrl } from './fs-presign.js';
 import {
   assertValidKey, NotFoundError, PreconditionFailedError, tooLargeToReadWhole, type GetOptions, type ListOptions, type ObjectInfo, type ObjectStore,
@@ -247,8 +247,9 @@ export class FsObjectStore implements ObjectStore {
     } catch (err) {
       throw wrapFsError(err, key);
     } finally {
-      // link leaves the temp file behind; rename has consumed it.
-      if (staged && !placed) removeFile(staged.temp);
+      // link leaves the temp file behind; rename has consumed it. Removed without blocking: an
+      // unlink waits on the disk (src/shared/local-fs.ts).
+      if (staged && !placed) await removeIfPresent(staged.temp);
     }
   }
 
@@ -298,7 +299,7 @@ export class FsObjectStore implements ObjectStore {
         if (etagOf(current) !== expected) throw new PreconditionFailedError(key, condition);
         fsSync.renameSync(temp, target);
       } finally {
-        for (let i = n; i >= 0; i--) removeFile(`${claimBase}.${i}`);
+        for (let i = n; i >= 0; i--) await removeIfPresent(`${claimBase}.${i}`);
       }
       return;
     }
