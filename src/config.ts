@@ -84,7 +84,7 @@ const vars = {
   host: v('MLL_HOST', z.string().min(1), '127.0.0.1', 'Address the API listens on.'),
   port: v('MLL_PORT', int(0).max(65535), '8080', 'Port the API listens on (0 picks a free one).'),
   publicUrl: v('MLL_PUBLIC_URL', z.string().url().optional(), undefined, 'Base URL clients use to reach the API (default http://MLL_HOST:MLL_PORT); used in version URLs and fs upload URLs.'),
-  dataDir: v('MLL_DATA_DIR', z.string().min(1), './data', 'Where the fs object store, OCI layouts and scratch space live.'),
+  dataDir: v('MLL_DATA_DIR', z.string().min(1), './data', 'Where the fs object store, OCI layouts and scratch space live. A local disk: small files there are read and written with synchronous calls (cheaper than the thread pool for them; src/shared/local-fs.ts).'),
   logLevel: v('MLL_LOG_LEVEL', z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), 'info', 'pino log level.'),
   redisUrl: v('REDIS_URL', redisUrl, 'redis://127.0.0.1:6379', 'Redis for queues, version counters, indexes and events: redis://[user:pass@]host:port[/db] (one server; rediss:// for TLS), redis+cluster://host:port,host:port (a Redis Cluster: seed nodes), or redis+sentinel://host:port,host:port[/db]?name=mymaster (the master Sentinel names; &sentinelPassword=… if the sentinels need one).'),
   redisClusterNodes: v('MLL_REDIS_CLUSTER_NODES', z.string().optional(), undefined, 'Seed nodes of a Redis Cluster, host:port,host:port (instead of a redis+cluster:// REDIS_URL, whose user and TLS still apply).'),
