@@ -1,6 +1,6 @@
-import type { RedisClient } from '../redis/connect.js';
+import { isCluster, type RedisClient } from '../redis/connect.js';
 import { isRedisUnavailable, redisUnavailable } from '../redis/errors.js';
-import { raiseCounterScript, RedisScript } from '../redis/script.js';
+import { raiseCounterScript, RedisScript, runTogether } from '../redis/script.js';
 import { keys, parseVersionRecordKey } from '../domain/keys.js';
 import {
   terminalStatuses, type OutboxEntry, type VersionEvent, type VersionEventType, type VersionRecord, type VersionStatus,
@@ -58,6 +58,8 @@ export interface UpdateOptions {
 }
 
 const eventStreamLength = 5000;
+/** Records one MGET reads at most where keys of any slot may go together (one server or Sentinel). */
+const mgetChunk = 500;
 /** Numbers tried by one createNext: a taken one raises the counter past every stored version, so the next try is free. */
 const createAttempts = 5;
 /**
@@ -335,17 +337,17 @@ export class Catalog {
     const { model, version } = record;
     const shown = options.shown ? '1' : '0';
     try {
-      const [written] = await Promise.all([
-        cacheScript.run(
-          this.redis,
-          [this.k.version(model, version), this.k.versions(model), this.k.model(model)],
-          [JSON.stringify(record), String(version), record.createdAt, record.status, record.updatedAt, shown],
-        ),
-        indexScript.run(
-          this.redis,
-          [this.k.models(), this.k.statusOf(), this.k.statusCounts()],
-          [model, `${model}/${version}`, record.status, record.updatedAt, shown],
-        ),
+      const [written] = await runTogether(this.redis, [
+        {
+          script: cacheScript,
+          keys: [this.k.version(model, version), this.k.versions(model), this.k.model(model)],
+          args: [JSON.stringify(record), String(version), record.createdAt, record.status, record.updatedAt, shown],
+        },
+        {
+          script: indexScript,
+          keys: [this.k.models(), this.k.statusOf(), this.k.statusCounts()],
+          args: [model, `${model}/${version}`, record.status, record.updatedAt, shown],
+        },
       ]);
       return written === 1;
     } catch (err) {
@@ -383,13 +385,27 @@ export class Catalog {
     }
   }
 
-  /** Many records: one MGET per model, as each model has its own slot (cache misses fall back to the store one by one). */
+  /**
+   * Many records: an MGET per model on a Cluster, where each model has its own slot; on one server
+   * or Sentinel, an MGET per 500 records whatever their models (cache misses fall back to the store
+   * one by one).
+   */
   async getMany(refs: { model: string; version: number }[]): Promise<VersionRecord[]> {
     if (refs.length === 0) return [];
-    const byModel = new Map<string, number[]>();
-    refs.forEach((r, i) => byModel.set(r.model, [...(byModel.get(r.model) ?? []), i]));
+    const groups: number[][] = [];
+    if (isCluster(this.redis)) {
+      const byModel = new Map<string, number[]>();
+      refs.forEach((r, i) => {
+        const group = byModel.get(r.model);
+        if (group) group.push(i);
+        else byModel.set(r.model, [i]);
+      });
+      groups.push(...byModel.values());
+    } else {
+      for (let i = 0; i < refs.length; i += mgetChunk) groups.push(refs.slice(i, i + mgetChunk).map((_, j) => i + j));
+    }
     const cached: (string | null)[] = new Array(refs.length).fill(null);
-    await Promise.all([...byModel.values()].map(async (indexes) => {
+    await Promise.all(groups.map(async (indexes) => {
       const values = await this.redis.mget(indexes.map((i) => this.k.version(refs[i]!.model, refs[i]!.version)));
       indexes.forEach((at, j) => (cached[at] = values[j] ?? null));
     })).catch((e: unknown) => Promise.reject(redisDown(e)));

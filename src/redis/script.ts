@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RedisClient } from './connect.js';
+import { isCluster, type RedisClient } from './connect.js';
 
 /** Redis's answer to EVALSHA of a script it does not hold: nothing ran, so EVAL may follow. */
 export function isNoScript(err: unknown): boolean {
@@ -43,3 +43,32 @@ export const deleteIfHeldScript = new RedisScript(
   "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
   1,
 );
+
+export interface ScriptCall {
+  script: RedisScript;
+  keys: readonly string[];
+  args?: readonly (string | number)[];
+}
+
+/**
+ * Several script calls that may run in any order and need not be atomic together, in one write
+ * where the connection allows it: a pipeline on one server or Sentinel. On a Cluster, where their
+ * keys may be on different nodes, they go side by side as separate calls. Each runs or fails on
+ * its own, as with Promise.all of their run(): the answers in order, or the first error.
+ */
+export async function runTogether(redis: RedisClient, calls: readonly ScriptCall[]): Promise<unknown[]> {
+  if (isCluster(redis) || calls.length < 2) return Promise.all(calls.map((c) => c.script.run(redis, c.keys, c.args)));
+  const pipeline = redis.pipeline();
+  for (const c of calls) {
+    if (c.keys.length !== c.script.keyCount) throw new Error(`script takes ${c.script.keyCount} keys, given ${c.keys.length}`);
+    pipeline.evalsha(c.script.sha, c.script.keyCount, ...c.keys, ...(c.args ?? []));
+  }
+  const answers = (await pipeline.exec()) ?? [];
+  return Promise.all(calls.map(async (c, i) => {
+    const [err, value] = answers[i] ?? [new Error('no answer to a pipelined script call'), null];
+    if (!err) return value;
+    if (!isNoScript(err)) throw err;
+    // This one ran nothing: send its text (the others' outcome stands).
+    return redis.eval(c.script.lua, c.script.keyCount, ...c.keys, ...(c.args ?? []));
+  }));
+}

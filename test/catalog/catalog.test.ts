@@ -94,6 +94,14 @@ describe('Catalog on real Redis and an fs store', () => {
     assert.deepEqual((await catalog.readEvents(model, v, events[4]!.id)).map((e) => [e.id, e.message]), [[await last, 'last words']]);
   });
 
+  it('reads many records of many models at once, in the order asked, from the store where the cache lost one', async () => {
+    const models = [uniqueName('x'), uniqueName('y'), uniqueName('z')];
+    for (const m of models) for (let i = 0; i < 2; i++) await catalog.createNext(m, (v) => record(m, v));
+    const refs = [{ model: models[2]!, version: 2 }, { model: models[0]!, version: 1 }, { model: models[1]!, version: 2 }, { model: models[2]!, version: 1 }];
+    await redis.del(catalog.redisKeys.version(models[1]!, 2));
+    assert.deepEqual((await catalog.getMany(refs)).map((r) => [r.model, r.version]), refs.map((r) => [r.model, r.version]));
+  });
+
   it('lists versions newest first with a cursor, and models with their latest version', async () => {
     const model = uniqueName('m');
     for (let i = 0; i < 5; i++) await catalog.createNext(model, (v) => record(model, v));
