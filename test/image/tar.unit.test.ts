@@ -132,6 +132,17 @@ describe('deterministic layer tar', () => {
     await assert.rejects(collect(segmentStream(ctx.store, segs, { start: 0, end: segmentsSize(segs) })), { code: 'NOT_FOUND', message: /no longer in the object store; upload the model again/ });
   });
 
+  it('fails a stream whose content blob has another size than its entry says (read whole: longer or shorter; a range: shorter)', async () => {
+    const { digest } = await putBlob(ctx.store, Buffer.from('four'));
+    const segsOf = (size: number) => tarSegments([{ type: 'file', path: 'model/x', mode: 0o644, size, digest }]);
+    for (const size of [3, 5]) {
+      const segs = segsOf(size);
+      await assert.rejects(collect(segmentStream(ctx.store, segs, { start: 0, end: segmentsSize(segs) })), { code: 'INTERNAL', message: /has the wrong size/ }, `whole, ${size} bytes`);
+    }
+    const segs = segsOf(5);
+    await assert.rejects(collect(segmentStream(ctx.store, segs, { start: 513, end: segmentsSize(segs) })), { code: 'INTERNAL', message: /has the wrong size/ }, 'a range');
+  });
+
   it('encodes sizes of 8 GiB and more in base-256', () => {
     const h = entryHeader({ type: 'file', path: 'big', mode: 0o644, size: 9 * 1024 ** 3, digest: 'sha256:x' });
     assert.equal(h[124], 0x80);

@@ -1,10 +1,15 @@
 import { Readable } from 'node:stream';
 import { keys } from '../../domain/keys.js';
-import { MllError } from '../../errors.js';
-import { isNotFound, type ObjectStore } from '../../storage/object-store.js';
+import { isMllError, MllError } from '../../errors.js';
+import { getBuffer, isNotFound, type ObjectStore } from '../../storage/object-store.js';
 import type { Segment } from './tar.js';
 
 const ZEROS = Buffer.alloc(64 * 1024);
+/** Content blobs up to this size are read whole rather than streamed. */
+const smallBlobBytes = 256 * 1024;
+
+const wrongSize = (digest: string, size: number) =>
+  new MllError('INTERNAL', `Content blob ${digest} in the store has the wrong size (expected ${size} bytes)`, { details: { digest } });
 
 /**
  * Streams bytes [start, end) of a layer described by segments, reading content blobs from the
@@ -34,12 +39,23 @@ export function segmentStream(
         signal?.throwIfAborted();
         const key = keys.blob(seg.digest);
         const whole = from === 0 && to === seg.size;
-        const body = await store.get(key, whole ? { signal } : { range: { start: from, end: to - 1 }, signal }).catch((err: unknown) => {
+        const gone = (err: unknown) => {
           if (!isNotFound(err)) throw err;
           throw new MllError('NOT_FOUND', `The content ${seg.digest} of a model file is no longer in the object store; upload the model again`, {
             cause: err, details: { digest: seg.digest },
           });
-        });
+        };
+        if (whole && seg.size <= smallBlobBytes) {
+          // A small file whole: one read of it (a store with getSmall skips the stream).
+          const bytes = await getBuffer(store, key, seg.size).catch((err: unknown) => {
+            if (isMllError(err) && err.code === 'INTERNAL') throw wrongSize(seg.digest, seg.size);
+            return gone(err);
+          });
+          if (bytes.length !== seg.size) throw wrongSize(seg.digest, seg.size);
+          if (bytes.length > 0) yield bytes;
+          continue;
+        }
+        const body = await store.get(key, whole ? { signal } : { range: { start: from, end: to - 1 }, signal }).catch(gone);
         let got = 0;
         for await (const chunk of body as AsyncIterable<Buffer>) {
           got += chunk.length;
@@ -48,9 +64,7 @@ export function segmentStream(
         }
         if (got !== to - from) {
           body.destroy();
-          throw new MllError('INTERNAL', `Content blob ${seg.digest} in the store has the wrong size (expected ${seg.size} bytes)`, {
-            details: { digest: seg.digest },
-          });
+          throw wrongSize(seg.digest, seg.size);
         }
       }
     }
