@@ -130,7 +130,7 @@ export class FsObjectStore implements ObjectStore {
       if (marked) await handle.chmod(st.mode | HAS_SIDECAR);
     } catch (err) {
       await handle.close().catch(() => undefined);
-      removeFile(temp);
+      await removeIfPresent(temp);
       throw err;
     }
     await handle.close();
@@ -183,7 +183,7 @@ export class FsObjectStore implements ObjectStore {
       }
       return this.commit(staged, key, options);
     } catch (err) {
-      if (temp !== undefined) removeFile(temp);
+      if (temp !== undefined) await removeIfPresent(temp);
       throw wrapFsError(err, key);
     }
   }
@@ -209,7 +209,7 @@ export class FsObjectStore implements ObjectStore {
       try {
         return this.commit({ temp, st: this.statStaged(temp, sidecarFor(key, options) !== undefined) }, key, options);
       } catch (err) {
-        removeFile(temp);
+        await removeIfPresent(temp);
         throw wrapFsError(err, key);
       }
     }
@@ -312,7 +312,7 @@ export class FsObjectStore implements ObjectStore {
     try {
       placeFile('rename', temp, this.sidecar(key));
     } catch (err) {
-      removeFile(temp);
+      removeFile(temp); // a small sidecar, on a failure
       throw err;
     }
   }
@@ -420,9 +420,9 @@ export class FsObjectStore implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     const file = this.file(key);
-    removeFile(file);
+    await removeIfPresent(file);
     // Stale sidecars are ignored anyway; this one goes so that nothing is left behind.
-    removeFile(this.sidecar(key));
+    await removeIfPresent(this.sidecar(key));
     await pruneEmptyDirs(path.dirname(file), this.objects);
   }
 
