@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fsSync, { createReadStream, createWriteStream, type Stats } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { addAbortSignal, type Readable } from 'node:stream';
+import { addAbortSignal, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { MllError } from '../errors.js';
@@ -376,12 +376,40 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
+  /**
+   * A small object (up to smallFileBytes) is read at once with synchronous calls and handed out as
+   * a one-chunk stream; a larger one streams from the same descriptor.
+   */
   async get(key: string, options?: GetOptions): Promise<Readable> {
     const file = this.file(key);
-    const handle = await fs.open(file, 'r').catch((err: unknown) => {
+    let fd: number;
+    let st: Stats;
+    try {
+      fd = fsSync.openSync(file, 'r');
+    } catch (err) {
       throw wrapFsError(err, key);
-    });
-    const stream = handle.createReadStream({ start: options?.range?.start, end: options?.range?.end });
+    }
+    try {
+      st = fsSync.fstatSync(fd);
+      if (!st.isFile()) throw new NotFoundError(key);
+    } catch (err) {
+      fsSync.closeSync(fd);
+      throw wrapFsError(err, key);
+    }
+    let stream: Readable;
+    if (st.size <= smallFileBytes) {
+      let bytes: Buffer;
+      try {
+        bytes = readOpenFile(fd, st.size);
+      } finally {
+        fsSync.closeSync(fd);
+      }
+      const start = options?.range?.start ?? 0;
+      const end = Math.min(options?.range?.end ?? bytes.length - 1, bytes.length - 1); // inclusive
+      stream = Readable.from(end >= start ? [bytes.subarray(start, end + 1)] : [], { objectMode: false });
+    } else {
+      stream = createReadStream('', { fd, start: options?.range?.start, end: options?.range?.end });
+    }
     if (options?.signal) addAbortSignal(options.signal, stream);
     return stream;
   }

@@ -68,6 +68,29 @@ describe('fs store: sidecars and directories', () => {
     await assert.rejects(readFile(sidecar), /ENOENT/, 'delete removes the sidecar');
   });
 
+  it('get reads small and large objects whole and by range, and a folder is not an object', async () => {
+    const collect = async (key: string, range?: { start: number; end: number }) => {
+      const chunks: Buffer[] = [];
+      for await (const c of (await store.get(key, range ? { range } : undefined)) as AsyncIterable<Buffer>) chunks.push(c);
+      return Buffer.concat(chunks);
+    };
+    for (const size of [0, 10, 256 * 1024, 256 * 1024 + 1, 600 * 1024]) {
+      const body = Buffer.alloc(size);
+      for (let i = 0; i < size; i++) body[i] = (i * 7) % 251;
+      await store.put(`get/${size}`, body);
+      assert.ok((await collect(`get/${size}`)).equals(body), `${size} bytes whole`);
+      if (size > 0) {
+        const start = Math.floor(size / 3);
+        assert.ok((await collect(`get/${size}`, { start, end: size - 2 })).equals(body.subarray(start, size - 1)), `${size} bytes, a range`);
+        assert.ok((await collect(`get/${size}`, { start, end: size + 100 })).equals(body.subarray(start)), `${size} bytes, a range past the end`);
+      }
+      await store.delete(`get/${size}`);
+    }
+    await store.put('get/dir/inside', 'x');
+    await assert.rejects(store.get('get/dir'), (e) => isNotFound(e));
+    await store.delete('get/dir/inside');
+  });
+
   it('getSmall refuses an object over the limit and reads an empty one', async () => {
     await store.put('small/big', Buffer.alloc(100));
     await assert.rejects(getBuffer(store, 'small/big', 99), /larger than 99 bytes/);
