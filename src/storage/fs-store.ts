@@ -268,6 +268,9 @@ export class FsObjectStore implements ObjectStore {
     const claimBase = path.join(this.claims, ...key.split('/')) + `.${expected}`;
     const waitUntil = Date.now() + this.claimStaleMs * 2 + 5_000;
     // The claims directory usually exists (nothing removes one): it is made only when link says it is missing.
+    // Claims stay under the key's own path, although one flat folder of hashed names would spare a new
+    // version's claims folder (three mkdir and a failed link): a process of an earlier release sharing
+    // the directory claims here, and two claim names for one version would let two writers replace it.
     let claimDirMade = false;
     let n = 0;
     for (let pause = 2; ; pause = Math.min(pause * 2, 50)) {
