@@ -137,7 +137,7 @@ export function slotGroups(k: RedisKeys): SlotGroup[] {
     { name: 'catalogue indexes (catalog index script)', keys: () => [k.models(), k.statusOf(), k.statusCounts()] },
     { name: 'Hydrosphere version ids (MULTI)', keys: () => [k.hydrosphereVersions(), k.hydrosphereVersionIds()] },
     { name: 'batch completion (MULTI on total and terminal set; the item-event and follow scripts with the events)', keys: (s) => [k.batchTotal(s.batch), k.batchTerminal(s.batch), k.batchEvents(s.batch)] },
-    { name: 'webhook endpoint index (MULTI)', keys: () => [k.webhookEndpoints(), k.webhookEndpointsIndexed()] },
+    { name: 'webhook endpoint index (MULTI; the listing script)', keys: () => [k.webhookEndpoints(), k.webhookEndpointsIndexed()] },
     {
       name: "a version's flow (BullMQ scripts across the stage queues)",
       keys: (s) => Object.values(stageQueueNames).flatMap((q) => bullKeys(k.queuePrefix, q, s.job)),

@@ -2,6 +2,7 @@ import { redisKeys } from '../catalog/redis-keys.js';
 import { keys } from '../domain/keys.js';
 import { MllError } from '../errors.js';
 import type { RedisClient } from '../redis/connect.js';
+import { RedisScript } from '../redis/script.js';
 import { mapLimit } from '../shared/map-limit.js';
 import { compareAndSwapBackoff } from '../shared/retry.js';
 import {
@@ -11,6 +12,11 @@ import type { Delivery, DeliveryRecord, StoredEvent, WebhookEndpoint } from './t
 
 /** Most deliveries listed per endpoint; older ones drop off the listing index (they stay in the store). */
 const deliveriesPerEndpoint = 1000;
+/**
+ * The endpoint index's values, or nil while it has not been built in this Redis (its marker is
+ * missing): one call where a check and a read were two. KEYS: endpoints, indexed marker.
+ */
+const indexedEndpoints = new RedisScript("if redis.call('EXISTS', KEYS[2]) == 0 then return false end return redis.call('HVALS', KEYS[1])", 2);
 /** Compare-and-swap attempts of one delivery update before it gives up. */
 const updateAttempts = 12;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -52,8 +58,13 @@ export class WebhookRepository {
   }
 
   async listEndpoints(): Promise<WebhookEndpoint[]> {
-    await this.ensureIndex();
-    const values = await this.redis.hvals(this.k.endpoints()).catch((e: unknown) => Promise.reject(redisDown(e)));
+    const indexed = await indexedEndpoints.run(this.redis, [this.k.endpoints(), this.k.indexed()]).catch((e: unknown) => Promise.reject(redisDown(e)));
+    let values: string[];
+    if (indexed !== null) values = indexed as string[];
+    else {
+      await this.reindex();
+      values = await this.redis.hvals(this.k.endpoints()).catch((e: unknown) => Promise.reject(redisDown(e)));
+    }
     return values.map((v) => JSON.parse(v) as WebhookEndpoint).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
   }
 
