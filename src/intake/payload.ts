@@ -1,5 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { PassThrough, Transform, type Readable } from 'node:stream';
+import { smallFileBytes } from '../shared/local-fs.js';
+import { SpillingPut } from './spilling-put.js';
 import { pipeline } from 'node:stream/promises';
 import type { ArchiveLimits } from '../archive/entry-policy.js';
 import { readArchive, type ArchiveSummary } from '../archive/read-archive.js';
@@ -73,17 +75,17 @@ export async function receivePayload(
   });
   const validation = validateArchive(toArchive, limits.archive);
   validation.catch((err: unknown) => tap.destroy(err instanceof Error ? err : new Error(String(err))));
-  const source = new PassThrough({ highWaterMark: 1024 * 1024 });
+  // No content type: nothing reads it back, S3 stores bytes as octet-stream by default, and the fs
+  // store would write a metadata sidecar per upload for it.
+  const sink = new SpillingPut(store, key, smallFileBytes, options.declaredSize);
   // The body is piped, not handed to pipeline(): on failure it must be drained, not destroyed, so
   // the client still gets its error response and a multipart request can go on to its next part.
   const onBodyError = (err: Error) => tap.destroy(err);
   body.once('error', onBodyError);
   body.pipe(tap);
-  const feeding = pipeline(tap, source, { signal: options.signal });
+  const feeding = pipeline(tap, sink, { signal: options.signal });
   feeding.catch(() => undefined);
-  // No content type: nothing reads it back, S3 stores bytes as octet-stream by default, and the fs
-  // store would write a metadata sidecar per upload for it.
-  const putting = store.put(key, source, { size: options.declaredSize });
+  const putting = sink.stored;
   try {
     const [, summary] = await Promise.all([putting, validation, feeding]);
     body.off('error', onBodyError);
@@ -99,7 +101,7 @@ export async function receivePayload(
     body.off('error', onBodyError);
     body.resume();
     tap.destroy();
-    source.destroy();
+    sink.destroy();
     toArchive.destroy();
     const settled = await Promise.allSettled([validation, putting, feeding]);
     await store.delete(key).catch(() => undefined);
