@@ -79,3 +79,36 @@ describe('live status: ETags, SSE with resume, JSON events, metrics', () => {
     assert.match(text, /mll_stage_duration_seconds_count\{stage="build",outcome="succeeded"\} [1-9]/);
   });
 });
+
+describe('live status: a stream ends only after the terminal event', () => {
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp({ workers: false });
+  });
+  after(() => app?.stop());
+
+  it('waits for the terminal event when the record turned terminal a moment before it (and ends anyway when it never comes)', async () => {
+    const model = uniqueName('race');
+    assert.equal((await uploadTar(app.url, model, await tarOf(pythonModel))).status, 202);
+    const { catalog } = app.running.services;
+    const url = `${app.url}/api/v1/models/${model}/versions/1/events`;
+    // The moment between the worker's cache write and its event append, held open.
+    const record = await catalog.get(model, 1);
+    await catalog.cache({ ...record, status: 'released', updatedAt: new Date().toISOString() });
+    const following = collect(url);
+    await new Promise((r) => setTimeout(r, 300));
+    await catalog.appendEvent(model, 1, { type: 'status', status: 'released', stage: 'push' });
+    const seen = await following;
+    assert.deepEqual(seen.slice(-2).map((m) => m.event), ['status', 'end'], 'the released event comes before the end');
+    assert.equal(JSON.parse(seen.at(-2)!.data).status, 'released');
+
+    // A record terminal for longer than the grace whose terminal event never came (say it was lost with Redis): the stream still ends.
+    const other = uniqueName('race');
+    assert.equal((await uploadTar(app.url, other, await tarOf(pythonModel))).status, 202);
+    const old = await catalog.get(other, 1);
+    await catalog.cache({ ...old, status: 'failed', updatedAt: new Date(Date.now() - 10_000).toISOString() });
+    const ended = await collect(`${app.url}/api/v1/models/${other}/versions/1/events`);
+    assert.equal(ended.at(-1)!.event, 'end');
+    assert.equal(JSON.parse(ended.at(-1)!.data).status, 'failed');
+  });
+});
