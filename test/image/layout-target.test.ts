@@ -7,6 +7,7 @@ import { OciLayoutTarget } from '../../src/image/layout/target.js';
 import { OciImageBuilder } from '../../src/image/oci/builder.js';
 import { Registries } from '../../src/image/registry/registries.js';
 import type { OciBuiltImage } from '../../src/image/types.js';
+import { keys } from '../../src/domain/keys.js';
 import { services } from '../support/services.js';
 import { uniqueName } from '../support/unique.js';
 import { buildRequest, deleteManifest, docker, fetchManifest, logger, putTree, sha256, tempStore, testContext } from './helpers.js';
@@ -128,6 +129,18 @@ describe('oci-layout target', () => {
     assert.deepEqual(tags, ['2'], 'the removed tag is gone with its layout; the new one is there');
     assert.notEqual(again.digest, first.digest);
     assert.equal(JSON.parse(skopeo(['inspect', `oci:${dir}:2`])).Digest, again.digest);
+  });
+
+  it('leaves no temp file behind when a blob cannot be written whole', async () => {
+    const model = uniqueName('layout');
+    const tree = await putTree(env.store, [{ path: 'big.bin', content: 300 * 1024 }]);
+    const planned = await builder.build(buildRequest(model, tree), testContext()) as OciBuiltImage;
+    // The content blob turns out shorter than the tree says: the layer's stream fails part way.
+    const file = tree.entries[0] as { digest: string };
+    await env.store.put(keys.blob(file.digest), Buffer.alloc(1000));
+    const before = await fs.readdir(path.join(root, '.tmp')).catch(() => [] as string[]);
+    await assert.rejects(target.publish(planned, { repository: model, tag: '1' }, testContext()));
+    assert.deepEqual(await fs.readdir(path.join(root, '.tmp')), before, 'no temp file left');
   });
 
   it('refuses a repository name that is not a safe directory name', async () => {

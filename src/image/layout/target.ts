@@ -45,7 +45,8 @@ export class OciLayoutTarget implements ImageTarget {
   readonly name = 'oci-layout' as const;
   /**
    * Layouts (and the temp directory) this process made or found complete: not made again on every
-   * publish. One removed behind its back is made again when a rename into it fails (see intoDir).
+   * publish. One removed behind its back is made again when a write into it finds it missing
+   * (retryingMissingLayout, tempWith).
    */
   private readonly ready = new Set<string>();
 
@@ -148,15 +149,23 @@ export class OciLayoutTarget implements ImageTarget {
     }
   }
 
-  /** A new temp file's name; a temp directory removed since it was made is made again when `write` finds it missing. */
+  /**
+   * Writes a new temp file with `write` and returns its name; a temp directory removed since it was
+   * made is made again when `write` finds it missing. A failed write leaves no temp file behind.
+   */
   private async tempWith(write: (temp: string) => void | Promise<void>): Promise<string> {
     const temp = path.join(this.tmpDir(), randomUUID());
     try {
-      await write(temp);
+      try {
+        await write(temp);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || statIfPresent(this.tmpDir())) throw err;
+        makeDir(this.tmpDir());
+        await write(temp);
+      }
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || statIfPresent(this.tmpDir())) throw err;
-      makeDir(this.tmpDir());
-      await write(temp);
+      await removeIfPresent(temp);
+      throw err;
     }
     return temp;
   }
