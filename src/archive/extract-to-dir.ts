@@ -9,6 +9,7 @@ import type { TreeEntry, TreeFile } from '../domain/tree.js';
 import type { ArchiveLimits } from './entry-policy.js';
 import { readArchive, type ArchiveSummary } from './read-archive.js';
 import { makeDir, smallFileBytes, writeSmallFile } from '../shared/local-fs.js';
+import { readAll } from '../shared/read-all.js';
 
 export interface ExtractedTree {
   /** Sorted by path; paths relative to `root`. */
@@ -18,12 +19,6 @@ export interface ExtractedTree {
   /** Set when the archive wrapped everything in one top-level folder, which was taken as the root. */
   strippedPrefix: string | null;
   summary: ArchiveSummary;
-}
-
-async function readWhole(body: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }
 
 function hashingTap(onDigest: (hex: string) => void): Transform {
@@ -76,7 +71,7 @@ export async function extractToDir(
       let digest = '';
       // A model upload is mostly small files: per file, a write stream costs more than the bytes.
       if (entry.size <= smallFileBytes) {
-        const bytes = await readWhole(body!);
+        const bytes = await readAll(body!);
         digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
         writeSmallFile(target, bytes, { flag: 'wx', mode: entry.mode });
       } else {

@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { PassThrough, Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { smallFileBytes } from '../shared/local-fs.js';
 import { SpillingPut } from './spilling-put.js';
-import { pipeline } from 'node:stream/promises';
 import type { ArchiveLimits } from '../archive/entry-policy.js';
 import { readArchive, type ArchiveSummary } from '../archive/read-archive.js';
 import { keys } from '../domain/keys.js';

@@ -1,6 +1,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { MllError } from '../errors.js';
+import { readAll } from '../shared/read-all.js';
 import {
   assertValidKey, NotFoundError, PreconditionFailedError,
   type GetOptions, type ListOptions, type ObjectInfo, type ObjectStore, type PutOptions, type VersionedObject, type WriteCondition,
@@ -24,7 +25,7 @@ export class MemoryObjectStore implements ObjectStore {
 
   async put(key: string, body: Readable | Buffer | string, options: PutOptions = {}): Promise<ObjectInfo> {
     assertValidKey(key);
-    const bytes = typeof body === 'string' ? Buffer.from(body) : Buffer.isBuffer(body) ? body : await collect(body, options.signal);
+    const bytes = typeof body === 'string' ? Buffer.from(body) : Buffer.isBuffer(body) ? body : await readAll(body, options.signal);
     if (options.size !== undefined && bytes.length !== options.size) {
       throw new MllError('BAD_REQUEST', `Object "${key}": expected ${options.size} bytes, got ${bytes.length}`);
     }
@@ -109,13 +110,4 @@ export class MemoryObjectStore implements ObjectStore {
     if (!stored) throw new NotFoundError(key);
     return stored;
   }
-}
-
-async function collect(stream: Readable, signal?: AbortSignal): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    signal?.throwIfAborted();
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { MllError } from '../errors.js';
+import { readAll } from '../shared/read-all.js';
 
 /** What a stored object is known to be. `etag` is adapter-specific and only good for equality. */
 export interface ObjectInfo {
@@ -202,9 +203,7 @@ export async function getBufferWithEtag(store: ObjectStore, key: string, limit =
     stream.destroy();
     throw tooLargeToReadWhole(key, limit);
   }
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
-  return { body: Buffer.concat(chunks), etag: info.etag };
+  return { body: await readAll(stream), etag: info.etag };
 }
 
 /** Writes JSON only if `condition` holds (see `ObjectStore.putIf`); returns the etag written. */

@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MllError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ObjectStore } from '../../storage/object-store.js';
 import { makeDir, readSmallFile, removeIfPresent, renameFile, smallFileBytes, statIfPresent, writeSmallFile } from '../../shared/local-fs.js';
+import { readAll } from '../../shared/read-all.js';
 import { mediaTypes } from '../oci/media-types.js';
 import { HashingReader } from '../publish/hashing-reader.js';
 import { publishBlobs, seconds, type BlobWriter } from '../publish/publish.js';
@@ -178,7 +178,7 @@ export class OciLayoutTarget implements ImageTarget {
   private async writeBlob(reader: HashingReader, dir: string | null, file: string | ((digest: string) => string), expected?: string): Promise<string> {
     const part = reader.part();
     const temp = reader.size <= smallFileBytes
-      ? await readWhole(await part.open()).then((bytes) => this.tempWith((t) => writeSmallFile(t, bytes, { flag: 'wx' })))
+      ? await readAll(await part.open()).then((bytes) => this.tempWith((t) => writeSmallFile(t, bytes, { flag: 'wx' })))
       : await this.tempWith(async (t) => pipeline(await part.open(), createWriteStream(t, { flags: 'wx' })));
     try {
       part.accept();
@@ -258,12 +258,6 @@ function hex(digest: string): string {
 function hasSize(file: string, size: number): boolean {
   const st = statIfPresent(file);
   return st !== null && st.isFile() && st.size === size;
-}
-
-async function readWhole(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 
