@@ -353,10 +353,10 @@ export class FsObjectStore implements ObjectStore {
   }
 
   /**
-   * A small object whole: open, fstat, one read, close, no stream (synchronous calls up to
-   * smallFileBytes; a larger object is read from the same descriptor by the thread pool).
+   * Opens an object for reading, with the fstat of exactly the file this descriptor reads (even if
+   * it is replaced meanwhile); a folder is not an object. The caller closes the descriptor.
    */
-  async getSmall(key: string, limit: number): Promise<{ body: Buffer; info: ObjectInfo & { etag: string } }> {
+  private openForRead(key: string): { fd: number; st: Stats } {
     const file = this.file(key);
     let fd: number;
     try {
@@ -365,9 +365,22 @@ export class FsObjectStore implements ObjectStore {
       throw wrapFsError(err, key);
     }
     try {
-      // fstat: the info of exactly the file this descriptor reads, even if it is replaced meanwhile.
       const st = fsSync.fstatSync(fd);
       if (!st.isFile()) throw new NotFoundError(key);
+      return { fd, st };
+    } catch (err) {
+      fsSync.closeSync(fd);
+      throw wrapFsError(err, key);
+    }
+  }
+
+  /**
+   * A small object whole: open, fstat, one read, close, no stream (synchronous calls up to
+   * smallFileBytes; a larger object is read from the same descriptor by the thread pool).
+   */
+  async getSmall(key: string, limit: number): Promise<{ body: Buffer; info: ObjectInfo & { etag: string } }> {
+    const { fd, st } = this.openForRead(key);
+    try {
       if (st.size > limit) throw tooLargeToReadWhole(key, limit);
       // Objects are never written in place (every write renames a new file), so size bytes are all there is.
       const body = st.size <= smallFileBytes ? readOpenFile(fd, st.size) : await readWhole(fd, st.size);
@@ -384,21 +397,7 @@ export class FsObjectStore implements ObjectStore {
    * a one-chunk stream; a larger one streams from the same descriptor.
    */
   async get(key: string, options?: GetOptions): Promise<Readable> {
-    const file = this.file(key);
-    let fd: number;
-    let st: Stats;
-    try {
-      fd = fsSync.openSync(file, 'r');
-    } catch (err) {
-      throw wrapFsError(err, key);
-    }
-    try {
-      st = fsSync.fstatSync(fd);
-      if (!st.isFile()) throw new NotFoundError(key);
-    } catch (err) {
-      fsSync.closeSync(fd);
-      throw wrapFsError(err, key);
-    }
+    const { fd, st } = this.openForRead(key);
     let stream: Readable;
     if (st.size <= smallFileBytes) {
       let bytes: Buffer;
