@@ -1,9 +1,10 @@
 import type { Request, Response } from 'express';
 import { versionTopic } from '../../catalog/event-hub.js';
-import { terminalStatuses, type VersionEvent } from '../../domain/version.js';
+import type { VersionEvent } from '../../domain/version.js';
 import { hydrosphereUpdatesTopic, lastModelUpdateId, readModelUpdates } from '../../hydrosphere/updates.js';
 import type { ApiDeps } from '../deps.js';
 import { serveSse, type SseEvent } from '../sse.js';
+import { VersionStreamEnd } from '../version-stream-end.js';
 import { presentModelVersion, v2Status, type HydrosphereVersion } from './present.js';
 import type { HydrosphereVersions } from './versions.js';
 
@@ -29,9 +30,12 @@ export async function serveBuildLogs(req: Request, res: Response, deps: ApiDeps,
   // Position in the version's event stream of line `index` (the last one sent or skipped).
   let streamId = '0';
   let index = -1;
+  // Ends after the line of the terminal status, not merely once the record is terminal (VersionStreamEnd).
+  const end = new VersionStreamEnd(catalog, model, version);
   const page = async () => {
     const events = await catalog.readEvents(model, version, streamId, 1000);
     return events.map((e) => {
+      end.saw(e);
       streamId = e.id;
       index += 1;
       return { id: String(index), event: 'Log', data: logLine(e) };
@@ -49,7 +53,7 @@ export async function serveBuildLogs(req: Request, res: Response, deps: ApiDeps,
       }
       return page();
     },
-    finished: async () => terminalStatuses.has((await catalog.get(model, version)).status),
+    finished: () => end.finished(),
     endData: async () => null,
     subscribe: (wake) => deps.events.on(versionTopic(model, version), wake),
   }, {

@@ -5,15 +5,13 @@ import { terminalStatuses } from '../../domain/version.js';
 import type { ApiDeps } from '../deps.js';
 import type { VersionEventsBody } from '../schemas/versions.js';
 import { serveSse } from '../sse.js';
+import { VersionStreamEnd } from '../version-stream-end.js';
 
 /**
  * A version's events: every stage transition and build log line. `Accept: text/event-stream`
  * streams them live (resumable with Last-Event-ID, heartbeats, an `end` event once terminal);
  * otherwise the same events as JSON after `?after=<id>`.
  */
-/** How long after a version turned terminal its stream waits for the terminal event before it ends anyway. */
-const terminalEventGraceMs = 2000;
-
 export function eventsRouter(deps: ApiDeps): Router {
   const router = Router();
   const { catalog } = deps;
@@ -23,20 +21,13 @@ export function eventsRouter(deps: ApiDeps): Router {
     const version = parseVersionNumber(req.params.version!);
     const record = await catalog.get(model, version);
     if (req.accepts(['application/json', 'text/event-stream']) === 'text/event-stream') {
-      // A version's record shows its terminal status a moment before its terminal event is in the
-      // stream (the cache is written, then the event appended): the stream ends once it has sent
-      // that event, or once the record has been terminal long enough for it to have come (a stream
-      // resumed after it, or an event lost with Redis), so a follower never misses the last line.
-      let terminalSent = false;
+      const end = new VersionStreamEnd(catalog, model, version);
       await serveSse(req, res, {
         read: async (after) => (await catalog.readEvents(model, version, after)).map((e) => {
-          if (e.type === 'status' && e.status && terminalStatuses.has(e.status)) terminalSent = true;
+          end.saw(e);
           return { id: e.id, event: e.type, data: e };
         }),
-        finished: async () => {
-          const now = await catalog.get(model, version);
-          return terminalStatuses.has(now.status) && (terminalSent || Date.now() - Date.parse(now.updatedAt) > terminalEventGraceMs);
-        },
+        finished: () => end.finished(),
         endData: async () => {
           const r = await catalog.get(model, version);
           return { status: r.status, error: r.error, image: r.image };
