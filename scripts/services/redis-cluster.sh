@@ -80,12 +80,19 @@ start_cluster() {
   svc_log "cluster up: 3 masters + 3 replicas on 127.0.0.1:$BASE-$((BASE + 5))"
 }
 
+# sentinel_field PORT FIELD: one field of what a sentinel knows about the master "mll"
+sentinel_field() { cli "$1" sentinel master mll | awk -v f="$2" 'NR % 2 { k = $0; next } k == f { print }'; }
+
+# Ready for a failover only once every sentinel has learnt of the replica (from the master's INFO,
+# which it asks for every 10 s) and of the other two sentinels (for the vote): a master killed
+# before that has no replica the sentinels could promote, ever.
 sentinel_ok() {
   local p
   answers "$SBASE" && answers "$((SBASE + 1))" || return 1
   for p in $SENTINEL_PORTS; do
     answers "$p" || return 1
     [[ $(cli "$p" sentinel get-master-addr-by-name mll | head -1) == 127.0.0.1 ]] || return 1
+    [[ $(sentinel_field "$p" num-slaves) -ge 1 && $(sentinel_field "$p" num-other-sentinels) -ge 2 ]] || return 1
   done
   cli "$SBASE" info replication | grep -q 'connected_slaves:1' \
     || cli "$((SBASE + 1))" info replication | grep -q 'connected_slaves:1'
@@ -111,7 +118,7 @@ start_sentinel() {
       "sentinel down-after-milliseconds mll $TIMEOUT_MS" 'sentinel failover-timeout mll 10000' 'sentinel parallel-syncs mll 1'
     spawn_node "redis-$p" "$SDIR/$p" --sentinel
   done
-  svc_wait 30 sentinel_ok || svc_die "the sentinel setup did not come up (see $SDIR/*/redis.log)"
+  svc_wait 45 sentinel_ok || svc_die "the sentinel setup did not come up (see $SDIR/*/redis.log)"
   svc_log "sentinel setup up: master 127.0.0.1:$SBASE, replica :$((SBASE + 1)), sentinels :${SENTINEL_PORTS// /, :}"
 }
 
