@@ -129,6 +129,7 @@ const vars = {
   maxUnpackedBytes: v('MLL_MAX_UNPACKED_BYTES', int(1), String(20 * GiB), 'Largest total size of the files in one archive.'),
   httpHeadersTimeoutMs: v('MLL_HTTP_HEADERS_TIMEOUT_MS', int(100), '30000', 'A client must send its request headers within this time.'),
   httpIdleTimeoutMs: v('MLL_HTTP_IDLE_TIMEOUT_MS', int(100), '120000', 'A connection that sends nothing for this long is closed (a stalled upload is dropped and leaves nothing behind).'),
+  httpKeepAliveTimeoutMs: v('MLL_HTTP_KEEP_ALIVE_TIMEOUT_MS', int(100), '65000', 'An idle keep-alive connection is closed after this long: longer than the 60 s idle timeout of common load balancers and proxies, so none of them reuses a connection the service has just closed.'),
   maxFiles: v('MLL_MAX_FILES', int(1), '10000', 'Most entries in one archive.'),
   maxPathDepth: v('MLL_MAX_PATH_DEPTH', int(1), '64', 'Deepest directory nesting in one archive.'),
   servingYaml: v('MLL_SERVING_YAML', z.enum(['lenient', 'strict']), 'lenient', 'lenient: unknown serving.yaml keys become warnings on the version. strict: they fail the version.'),

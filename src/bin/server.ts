@@ -31,7 +31,7 @@ export async function startApi(services: Services): Promise<RunningApi> {
   // Uploads can take long; what must not happen is a client that stops sending.
   server.requestTimeout = 0;
   server.timeout = services.config.httpIdleTimeoutMs;
-  server.keepAliveTimeout = 5_000;
+  server.keepAliveTimeout = services.config.httpKeepAliveTimeoutMs;
   const inFlight = new Set<http.ServerResponse>();
   let settled: (() => void) | undefined;
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {

@@ -35,7 +35,7 @@ export async function startWorkersProbes(services: Services, pool: WorkerPool, p
   app.get('/readyz', readinessHandler({ ...services, draining }));
   app.use(metricsRouter(services));
   const server = http.createServer(app);
-  server.keepAliveTimeout = 5_000;
+  server.keepAliveTimeout = services.config.httpKeepAliveTimeoutMs;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, services.config.host, () => resolve());

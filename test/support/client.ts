@@ -20,7 +20,11 @@ export interface ApiResponse<T = Record<string, unknown>> {
 }
 
 export async function api<T = Record<string, unknown>>(url: string, init: RequestInit = {}): Promise<ApiResponse<T>> {
-  const res = await fetch(url, init);
+  const res = await fetch(url, init).catch((err: Error) => {
+    // undici says only "fetch failed"; what failed (ECONNRESET, ECONNREFUSED, …) is in the cause.
+    const cause = err.cause as (Error & { code?: string }) | undefined;
+    throw new Error(`${init.method ?? 'GET'} ${url}: ${err.message}${cause ? `: ${cause.code ?? ''} ${cause.message}` : ''}`, { cause: err });
+  });
   const text = await res.text();
   let body: unknown = text;
   try {
