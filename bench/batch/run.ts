@@ -15,7 +15,7 @@ import { cpuSeconds, freePort, statusKiB, stopChild } from '../lib/proc.js';
 
 /**
  * The batch benchmark (issue 6):
- *   node --import tsx bench/batch/run.ts [--models 1000] [--concurrency 8] [--split] [--cpu-prof] [--keep] [--rss-every S] [--tsx] [--skip-build]
+ *   node --import tsx bench/batch/run.ts [--models 1000] [--concurrency 8] [--split] [--cpu-prof] [--keep] [--rss-every S] [--tsx] [--skip-build] [--node-flags "<flags>"]
  * Writes N small Python models (serving.yaml + src/func_main.py, ~10 KB each) to a temporary
  * folder, starts ML Lambda as a child process on a free port with the embedded defaults (fs store,
  * oci builder, oci-layout target) under a unique Redis prefix, and runs `mll batch` against it.
@@ -52,6 +52,11 @@ const skipBuild = flag('skip-build');
 const rssEvery = (() => {
   const i = process.argv.indexOf('--rss-every');
   return i > 0 ? Math.max(0, Number(process.argv[i + 1]) || 0) : 0;
+})();
+/** --node-flags "<flags>": extra node options for the service (e.g. "--trace-gc"; NODE_OPTIONS refuses some). */
+const nodeFlags = (() => {
+  const i = process.argv.indexOf('--node-flags');
+  return i > 0 ? (process.argv[i + 1] ?? '').split(/\s+/).filter(Boolean) : [];
 })();
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -138,7 +143,7 @@ try {
   const log = createWriteStream(path.join(tmp, 'service.log'));
   const env = { ...process.env, MLL_PORT: String(port), MLL_HOST: '127.0.0.1', MLL_DATA_DIR: path.join(tmp, 'data'), MLL_PREFIX: prefix, MLL_LOG_LEVEL: 'warn', REDIS_URL: redisUrl, MLL_BOOTSTRAP_TOKEN: token };
   const startProcess = (entry: string) => {
-    const child = spawn(process.execPath, [...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...entryArgs(entry)], { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeFlags, ...(cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...entryArgs(entry)], { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.pipe(log, { end: false });
     child.stderr!.pipe(log, { end: false });
     return child;
