@@ -116,7 +116,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
   recordModelUpdates(catalog, redis, config.prefix, logger);
   return {
     queue, webhooks, outbox, outages,
-    config, logger, store, redis, queueRedis, queuePrefix: keys.queuePrefix, catalog, flows, builder, target, storeUrlSecret, events, batches, tokens: new Tokens(store, redis, config.prefix), metrics: createMetrics(),
+    config, logger, store, redis, queueRedis, queuePrefix: keys.queuePrefix, catalog, flows, builder, target, storeUrlSecret, events, batches, tokens: new Tokens(store, redis, config.prefix, events), metrics: createMetrics(),
     hydrosphereIds: new HydrosphereIds(store, redis, config.prefix),
     async close() {
       // Log lines still waiting to be coalesced (the stages have stopped by now).

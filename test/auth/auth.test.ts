@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { protectedPaths } from '../../src/api/auth.js';
 import { openApiDocument } from '../../src/api/openapi.js';
 import { requiredScope } from '../../src/auth/scopes.js';
+import { tokenCacheMs } from '../../src/auth/tokens.js';
 import { getBuffer } from '../../src/storage/object-store.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { tarOf, type ApiResponse } from '../support/client.js';
@@ -217,5 +218,35 @@ it('prints a first admin token on the first start instead of running open, and o
   } finally {
     first.kill('SIGKILL');
     await app.stop();
+  }
+});
+
+it('a token revoked through one API is refused by another API of the deployment within a moment, although both keep tokens they read', async () => {
+  const admin = `mll_${randomBytes(6).toString('hex')}_${randomBytes(32).toString('base64url')}`;
+  const a = await startTestApp({ workers: false, env: { MLL_AUTH: 'tokens', MLL_BOOTSTRAP_TOKEN: admin } });
+  const b = await startTestApp({ workers: false, env: { MLL_AUTH: 'tokens', MLL_BOOTSTRAP_TOKEN: admin, MLL_PREFIX: a.prefix, MLL_DATA_DIR: a.config.dataDirAbs } });
+  try {
+    const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+    const created = await fetch(`${a.url}/api/v1/tokens`, {
+      method: 'POST', headers: { ...bearer(admin), 'content-type': 'application/json' }, body: JSON.stringify({ name: uniqueName('reader'), scopes: ['read'] }),
+    });
+    assert.equal(created.status, 201);
+    const { token, id } = await created.json() as { token: string; id: string };
+    // B reads the token now (and keeps it): the revocation must reach it anyway.
+    assert.equal((await fetch(`${b.url}/api/v1/models`, { headers: bearer(token) })).status, 200);
+    assert.equal((await fetch(`${a.url}/api/v1/tokens/${id}`, { method: 'DELETE', headers: bearer(admin) })).status, 200);
+    assert.equal((await fetch(`${a.url}/api/v1/models`, { headers: bearer(token) })).status, 401, 'the API that revoked it refuses it at once');
+    const revokedAt = Date.now();
+    let status = 0;
+    while (Date.now() - revokedAt < tokenCacheMs) {
+      status = (await fetch(`${b.url}/api/v1/models`, { headers: bearer(token) })).status;
+      if (status === 401) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(status, 401);
+    assert.ok(Date.now() - revokedAt < 1000, `the other API refused it ${Date.now() - revokedAt} ms after the revocation, not when its copy expired`);
+  } finally {
+    await b.stop();
+    await a.stop();
   }
 });
