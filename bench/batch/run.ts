@@ -234,12 +234,20 @@ try {
   } catch {
     throw new Error(`mll batch printed no JSON (exit ${code}):\n${err}\n${out.slice(0, 2000)}`);
   }
-  const batchId = outcome.batches[0]!.id;
-  const view = await fetch(`${server}/api/v1/batches/${batchId}`, { headers: auth }).then((r) => r.json() as Promise<{ items: { model: string; version: number | null }[] }>);
-  const records = await Promise.all(view.items.filter((i) => i.version !== null).map((i) => fetch(`${server}/api/v1/models/${i.model}/versions/${i.version}`, { headers: auth }).then((r) => r.json() as Promise<{ createdAt: string; updatedAt: string; status: string }>)));
-  const lastCreated = Math.max(...records.map((r) => Date.parse(r.createdAt)));
-  const lastReleased = Math.max(...records.filter((r) => r.status === 'released').map((r) => Date.parse(r.updatedAt)));
-  const firstReleased = Math.min(...records.filter((r) => r.status === 'released').map((r) => Date.parse(r.updatedAt)));
+  // mll sends many models as several batches (at most maxPerBatch items each); all of them count.
+  const items: { model: string; version: number | null }[] = [];
+  for (const { id } of outcome.batches) {
+    const view = await fetch(`${server}/api/v1/batches/${id}`, { headers: auth }).then((r) => r.json() as Promise<{ items: { model: string; version: number | null }[] }>);
+    items.push(...view.items);
+  }
+  const records: { createdAt: string; updatedAt: string; status: string }[] = [];
+  for (let i = 0; i < items.length; i += 200) {
+    records.push(...await Promise.all(items.slice(i, i + 200).filter((it) => it.version !== null).map((it) => fetch(`${server}/api/v1/models/${it.model}/versions/${it.version}`, { headers: auth }).then((r) => r.json() as Promise<{ createdAt: string; updatedAt: string; status: string }>))));
+  }
+  const lastCreated = records.reduce((m, r) => Math.max(m, Date.parse(r.createdAt)), 0);
+  const releasedAt = records.filter((r) => r.status === 'released').map((r) => Date.parse(r.updatedAt));
+  const lastReleased = releasedAt.reduce((m, t) => Math.max(m, t), 0);
+  const firstReleased = releasedAt.reduce((m, t) => Math.min(m, t), Infinity);
 
   const released = outcome.counts.released ?? 0;
   const acceptSeconds = (lastCreated - start) / 1000;
