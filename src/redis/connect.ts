@@ -2,6 +2,7 @@ import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import type { OutageLog } from '../app/outage-log.js';
 import type { Logger } from '../log.js';
 import { describeRedisTarget, type RedisTarget } from './target.js';
+import { coalesceClientWrites } from './write-coalescing.js';
 
 /** A connection to the deployment's Redis, whichever kind it is. Code that uses Redis takes this. */
 export type RedisClient = Redis | Cluster;
@@ -86,6 +87,7 @@ export function connectRedis(target: RedisTarget, role: RedisRole, options: { lo
       break;
     }
   }
+  coalesceClientWrites(client);
   const { logger, outages } = options;
   if (outages) {
     // Every reconnect attempt fails with an error: one line per outage, not one per attempt.
