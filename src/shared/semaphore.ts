@@ -1,7 +1,10 @@
 /**
  * Lets at most `limit` holders in at once; the rest wait in order. `onFull` runs when a caller
- * starts waiting and `onFree` when the last waiter got in and a slot opened again, so a producer
- * can stop and resume its source (e.g. pause reading a request) instead of buffering.
+ * starts waiting and `onFree` once nobody waits any more (the last waiter got in), so a producer
+ * can stop and resume its source (e.g. pause reading a request) instead of buffering. Resuming
+ * then, and not only at the next free slot, matters: the last waiter may itself need more of the
+ * source to finish (a part of a request whose body has not all arrived), and with one slot
+ * nothing else would ever free one.
  */
 export class Semaphore {
   private held = 0;
@@ -27,11 +30,18 @@ export class Semaphore {
 
   release(): void {
     const next = this.waiting.shift();
-    if (next) return next();
-    this.held -= 1;
-    if (this.full) {
-      this.full = false;
-      this.hooks.onFree?.();
+    if (next) {
+      next();
+      if (this.waiting.length === 0) this.resume();
+      return;
     }
+    this.held -= 1;
+    this.resume();
+  }
+
+  private resume(): void {
+    if (!this.full) return;
+    this.full = false;
+    this.hooks.onFree?.();
   }
 }
