@@ -1,7 +1,7 @@
 import type { Dirent } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { MllError } from '../errors.js';
-import { listDir, statOrNull } from '../shared/local-fs.js';
 
 /**
  * Finding the model in an upload: the files and folders whose format has metadata the contract
@@ -60,8 +60,9 @@ function join(rel: string, name: string): string {
   return rel === '' ? name : `${rel}/${name}`;
 }
 
-function isFile(p: string): boolean {
-  return statOrNull(p)?.isFile() ?? false;
+async function isFile(p: string): Promise<boolean> {
+  const st = await stat(p).catch(() => null);
+  return st?.isFile() ?? false;
 }
 
 /** Classifies one file by name; null when it is neither a candidate nor recognisable. */
@@ -83,7 +84,7 @@ export async function detect(root: string): Promise<Detection> {
   const walk = async (dir: string, rel: string, depth: number): Promise<void> => {
     let list: Dirent[];
     try {
-      list = listDir(dir);
+      list = await readdir(dir, { withFileTypes: true });
     } catch {
       return;
     }
@@ -92,13 +93,18 @@ export async function detect(root: string): Promise<Detection> {
     if (entries > MAX_ENTRIES) {
       throw new MllError('INVALID_MODEL', `the upload has more than ${MAX_ENTRIES} files and folders; the model cannot be found in it`);
     }
-    const kinds = list.map((e) => {
-      if (e.isDirectory()) return 'dir' as const;
-      if (e.isFile()) return 'file' as const;
-      // Links to files are followed; links to folders are not (a link to a parent would loop).
-      if (e.isSymbolicLink()) return statOrNull(path.join(dir, e.name))?.isFile() ? ('file' as const) : null;
-      return null;
-    });
+    const kinds = await Promise.all(
+      list.map(async (e) => {
+        if (e.isDirectory()) return 'dir' as const;
+        if (e.isFile()) return 'file' as const;
+        if (e.isSymbolicLink()) {
+          // Links to files are followed; links to folders are not (a link to a parent would loop).
+          const st = await stat(path.join(dir, e.name)).catch(() => null);
+          return st?.isFile() ? ('file' as const) : null;
+        }
+        return null;
+      }),
+    );
     const visible = list.map((e, i) => ({ name: e.name, kind: kinds[i] })).filter((e) => !isHidden(e.name) && e.kind !== null);
     if (depth === 0) topLevel = visible.map((e) => (e.kind === 'dir' ? `${e.name}/` : e.name));
     files += visible.filter((e) => e.kind === 'file').length;
@@ -107,7 +113,7 @@ export async function detect(root: string): Promise<Detection> {
       candidates.push({ framework: 'tensorflow', path: dir, rel, marker: join(rel, 'saved_model.pb') });
       return;
     }
-    if (visible.some((e) => e.kind === 'dir' && e.name === 'metadata') && isFile(path.join(dir, 'metadata', 'part-00000'))) {
+    if (visible.some((e) => e.kind === 'dir' && e.name === 'metadata') && (await isFile(path.join(dir, 'metadata', 'part-00000')))) {
       candidates.push({ framework: 'spark', path: dir, rel, marker: join(rel, 'metadata/part-00000') });
       files += 1;
       return;

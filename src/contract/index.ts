@@ -1,7 +1,7 @@
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Warning } from '../domain/version.js';
 import { isMllError, MllError } from '../errors.js';
-import { statOrNull } from '../shared/local-fs.js';
 import { classifyFile, detect, type Candidate, type Framework } from './detect.js';
 import { diffContracts } from './diff.js';
 import { NeedsContract, UNKNOWN_VERSION, type Inferred } from './frameworks/common.js';
@@ -116,7 +116,7 @@ function inPayload(marker: string, payload: string[]): boolean {
  * INVALID_SERVING_YAML, PAYLOAD_ENTRY_MISSING, INVALID_MODEL, CONTRACT_REQUIRED.
  */
 export async function inspectModel(target: string, options: InspectOptions = {}): Promise<Inspection> {
-  const st = statOrNull(target);
+  const st = await stat(target).catch(() => null);
   if (!st) throw new MllError('INVALID_MODEL', `${target} does not exist`);
   if (st.isFile()) return inspectFile(target, options);
   if (!st.isDirectory()) throw new MllError('INVALID_MODEL', `${target} is neither a folder nor a file`);
@@ -255,7 +255,7 @@ async function contractFromServingYaml(
   }
   if (modelType === undefined) {
     const main = sourceOfTarget(yaml.placements, PYTHON_ENTRY);
-    const isFile = main !== null && statOrNull(path.join(dir, main))?.isFile() === true;
+    const isFile = main !== null && (await stat(path.join(dir, main)).catch(() => null))?.isFile() === true;
     if (isFile) {
       modelType = `python:${UNKNOWN_VERSION}`;
       const issues = await checkPythonFunctions(dir, yaml.file, signatures, yaml.placements);

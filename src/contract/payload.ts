@@ -1,8 +1,8 @@
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import type { TreeEntry } from '../domain/tree.js';
 import { MllError } from '../errors.js';
-import { listDir, statOrNull } from '../shared/local-fs.js';
 
 /**
  * serving.yaml's `payload`: which files of the upload go into the image, and where.
@@ -56,18 +56,9 @@ export function parsePayloadEntry(raw: string): { entry: string; glob: boolean; 
 
 const matcherOptions = { dot: false, nobrace: true, noextglob: true, noglobstar: true, nonegate: true, noquantifiers: true } as const;
 
-function isDirectory(p: string): boolean | null {
-  const st = statOrNull(p);
+async function isDirectory(p: string): Promise<boolean | null> {
+  const st = await stat(p).catch(() => null);
   return st === null ? null : st.isDirectory();
-}
-
-/** A folder's names, none when it cannot be listed (glob matches nothing there). */
-function listNames(dir: string): string[] {
-  try {
-    return listDir(dir).map((e) => e.name);
-  } catch {
-    return [];
-  }
 }
 
 /** Python's glob.glob, relative to `root`: matches sorted, hidden names only for a pattern segment that starts with ".". */
@@ -78,12 +69,12 @@ async function expandGlob(root: string, pattern: string, budget: { left: number 
     if (!globChars.test(segment)) {
       for (const base of current) {
         const candidate = base === '' ? segment : `${base}/${segment}`;
-        if (isDirectory(path.join(root, candidate)) !== null) next.push(candidate);
+        if ((await isDirectory(path.join(root, candidate))) !== null) next.push(candidate);
       }
     } else {
       const matches = picomatch(segment, matcherOptions);
       for (const base of current) {
-        const names = listNames(path.join(root, base));
+        const names = await readdir(path.join(root, base)).catch(() => [] as string[]);
         for (const name of names.sort()) {
           if (!matches(name)) continue;
           if (--budget.left < 0) return next;
@@ -120,7 +111,7 @@ export async function resolvePayload(root: string, specs: PayloadEntrySpec[]): P
     }
     let found = 0;
     for (const match of matches) {
-      const dir = isDirectory(path.join(root, match));
+      const dir = await isDirectory(path.join(root, match));
       if (dir === null) continue;
       found += 1;
       const base = path.posix.basename(match);

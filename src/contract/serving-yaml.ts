@@ -1,9 +1,9 @@
+import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { CORE_SCHEMA, load, realMapTag } from 'js-yaml';
 import { hydrosphereNamePattern, modelNameFromHydrosphere, modelNamePattern } from '../domain/model-name.js';
 import type { Warning } from '../domain/version.js';
 import { MllError } from '../errors.js';
-import { listDir, readFileCapped, statOrNull } from '../shared/local-fs.js';
 import { decodeContract } from './binary.js';
 import { installCommandToRequirements } from './hydrosphere/install-command.js';
 import { labelsFromMetadata } from './hydrosphere/labels.js';
@@ -317,8 +317,26 @@ function invalid(file: string, issues: YamlIssue[]): MllError {
   });
 }
 
-function readCappedText(file: string, cap: number): string | null {
-  const bytes = readFileCapped(file, cap);
+async function readCapped(file: string, cap: number): Promise<Buffer | null> {
+  let fh;
+  try {
+    fh = await open(file, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) return null;
+    const buf = Buffer.alloc(Math.min(st.size, cap + 1));
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+async function readCappedText(file: string, cap: number): Promise<string | null> {
+  const bytes = await readCapped(file, cap);
   return bytes === null ? null : new TextDecoder('utf-8').decode(bytes);
 }
 
@@ -331,7 +349,7 @@ export interface LoadedServingYaml {
 async function readContractFile(dir: string, doc: ParsedServingYaml['doc'], contractFile: string, strict: boolean, warnings: Warning[]): Promise<{ contract: ContractSignature[] | null; issues: YamlIssue[] }> {
   const yamlFile = doc.file;
   const where = doc.dialect === '2018a' ? 'model.contract' : 'contract';
-  const bytes = readFileCapped(path.join(dir, contractFile), MAX_CONTRACT_FILE_BYTES);
+  const bytes = await readCapped(path.join(dir, contractFile), MAX_CONTRACT_FILE_BYTES);
   if (bytes === null) {
     return { contract: null, issues: [{ file: yamlFile, path: where, expected: `the contract file ${contractFile} in the upload`, found: 'no such file' }] };
   }
@@ -359,7 +377,8 @@ async function readContractFile(dir: string, doc: ParsedServingYaml['doc'], cont
 export async function loadServingYaml(dir: string, options: ServingYamlOptions = {}): Promise<LoadedServingYaml | null> {
   const found: string[] = [];
   for (const n of SERVING_YAML_NAMES) {
-    if (statOrNull(path.join(dir, n))?.isFile()) found.push(n);
+    const st = await stat(path.join(dir, n)).catch(() => null);
+    if (st?.isFile()) found.push(n);
   }
   if (found.length === 0) return null;
   if (found.length > 1) {
@@ -368,7 +387,7 @@ export async function loadServingYaml(dir: string, options: ServingYamlOptions =
     });
   }
   const file = found[0]!;
-  const text = readCappedText(path.join(dir, file), MAX_SERVING_YAML_BYTES);
+  const text = await readCappedText(path.join(dir, file), MAX_SERVING_YAML_BYTES);
   const { doc, warnings } = parseServingYaml(text ?? '', file, options);
   const issues: YamlIssue[] = [];
 
@@ -389,7 +408,7 @@ export async function loadServingYaml(dir: string, options: ServingYamlOptions =
     for (const m of resolved.missing) missing.push({ file, path: m.path, entry: m.entry + (m.dir ? '/' : '') });
     for (const p of resolved.problems) issues.push({ file, ...p });
   } else {
-    payload = topLevelEntries(dir);
+    payload = await topLevelEntries(dir);
   }
   if (contract !== null && doc.modelType?.split(':')[0] === 'python' && missing.length === 0) {
     issues.push(...(await checkPythonFunctions(dir, file, contract, placements)));
@@ -407,11 +426,11 @@ export async function loadServingYaml(dir: string, options: ServingYamlOptions =
   return { yaml: { ...rest, contract, payload, placements }, warnings };
 }
 
-function topLevelEntries(dir: string): string[] {
-  const list = listDir(dir);
+async function topLevelEntries(dir: string): Promise<string[]> {
+  const list = await readdir(dir, { withFileTypes: true });
   const out: string[] = [];
   for (const e of list) {
-    const isDir = e.isDirectory() || (e.isSymbolicLink() && statOrNull(path.join(dir, e.name))?.isDirectory() === true);
+    const isDir = e.isDirectory() || (e.isSymbolicLink() && (await stat(path.join(dir, e.name)).catch(() => null))?.isDirectory() === true);
     out.push(isDir ? `${e.name}/` : e.name);
   }
   return out.sort();
@@ -423,7 +442,7 @@ const MAX_PYTHON_BYTES = 4 * 1024 * 1024;
 /** Every signature of a python model must be a top-level function of src/func_main.py, where the payload puts it. */
 export async function checkPythonFunctions(dir: string, file: string, contract: ContractSignature[], placements: PayloadPlacement[] | null): Promise<YamlIssue[]> {
   const source = sourceOfTarget(placements, PYTHON_ENTRY);
-  const text = source === null ? null : readCappedText(path.join(dir, source), MAX_PYTHON_BYTES);
+  const text = source === null ? null : await readCappedText(path.join(dir, source), MAX_PYTHON_BYTES);
   const from = source !== null && source !== PYTHON_ENTRY ? ` (from ${source})` : '';
   if (text === null) {
     return [{ file, path: 'model-type', expected: `a python model to have ${PYTHON_ENTRY} with a top-level function per signature`, found: `no ${PYTHON_ENTRY}${placements ? ' in the payload' : ''}` }];

@@ -12,16 +12,12 @@ import type { DependencySource, PayloadInfo, TreeInfo, Warning } from '../domain
 import { isMllError, MllError } from '../errors.js';
 import { failpoint } from '../failpoints.js';
 import { sha256Digest } from '../shared/digest.js';
-import { removeSmallTree, removeTree } from '../shared/local-fs.js';
 import { blindWriteMaxBytes, exists, putBlobBytes } from '../storage/object-store.js';
 import { inputsDigest, outputKey, readOutput, writeOutput } from './outputs.js';
 import type { StageContext, StagePorts } from './ports.js';
 
 /** Bumped whenever extraction would give another output for the same inputs. */
 export const EXTRACT_FORMAT = 'mll-extract/3';
-
-/** A scratch tree of at most this many entries is removed synchronously. */
-const smallScratchEntries = 64;
 
 /** The longest description a version has (the upload metadata's limit). */
 const MAX_DESCRIPTION = 4096;
@@ -84,7 +80,6 @@ export async function runExtract(input: ExtractInput, ports: StagePorts, ctx: St
     return done;
   }
   const scratch = path.join(ports.settings.scratchDir, `${input.model}-${process.pid}-${randomUUID()}`);
-  let entries: number | undefined;
   try {
     ctx.log(`extract: unpacking ${input.payload.size} bytes (${input.payload.format})`);
     const extracted = await extractToDir(await ports.store.get(input.payload.key, { signal: ctx.signal }), scratch, {
@@ -93,7 +88,6 @@ export async function runExtract(input: ExtractInput, ports: StagePorts, ctx: St
       maxDepth: ports.settings.maxPathDepth,
       // A Hydrosphere client's archive holds the payload entries by base name: a lone `src/` is the payload, not a wrapper.
     }, ctx.signal, { stripSingleTopFolder: input.payloadAssembled !== true });
-    entries = extracted.entries.length;
     if (extracted.strippedPrefix) ctx.log(`extract: the archive wraps everything in "${extracted.strippedPrefix}"; using it as the model root`);
 
     const inspection = await inspectWithSentContract(extracted.root, input, ports.settings.servingYaml ?? 'lenient');
@@ -142,9 +136,9 @@ export async function runExtract(input: ExtractInput, ports: StagePorts, ctx: St
     await writeOutput(ports.store, key, output);
     return output;
   } finally {
-    // A few entries are removed at once; a tree of unknown or large size without blocking the event loop (src/shared/local-fs.ts).
-    if (entries !== undefined && entries <= smallScratchEntries) removeSmallTree(scratch);
-    else await removeTree(scratch);
+    // Not synchronously (src/shared/local-fs.ts): removing files and folders waits on the disk far
+    // longer than it uses the CPU, and the event loop would wait with it.
+    await fs.rm(scratch, { recursive: true, force: true });
   }
 }
 
@@ -213,7 +207,7 @@ export async function sweepScratch(scratchDir: string): Promise<number> {
   for (const name of await fs.readdir(scratchDir).catch(() => [] as string[])) {
     const pid = Number(/-(\d+)-[0-9a-f-]{36}$/.exec(name)?.[1]);
     if (!pid || pid === process.pid || isAlive(pid)) continue;
-    await removeTree(path.join(scratchDir, name));
+    await fs.rm(path.join(scratchDir, name), { recursive: true, force: true });
     removed += 1;
   }
   return removed;

@@ -247,8 +247,9 @@ export class FsObjectStore implements ObjectStore {
     } catch (err) {
       throw wrapFsError(err, key);
     } finally {
-      // link leaves the temp file behind as a second name of the object; rename has consumed it.
-      if (staged && !placed) removeFile(staged.temp);
+      // link leaves the temp file behind; rename has consumed it. Removed without blocking: an
+      // unlink waits on the disk (src/shared/local-fs.ts).
+      if (staged && !placed) await removeIfPresent(staged.temp);
     }
   }
 
@@ -301,8 +302,7 @@ export class FsObjectStore implements ObjectStore {
         if (etagOf(current) !== expected) throw new PreconditionFailedError(key, condition);
         fsSync.renameSync(temp, target);
       } finally {
-        // A claim is a link to a version.json-sized file (src/shared/local-fs.ts).
-        for (let i = n; i >= 0; i--) removeFile(`${claimBase}.${i}`);
+        for (let i = n; i >= 0; i--) await removeIfPresent(`${claimBase}.${i}`);
       }
       return;
     }

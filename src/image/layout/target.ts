@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { MllError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ObjectStore } from '../../storage/object-store.js';
-import { makeDir, readSmallFile, removeFile, removeIfPresent, renameFile, smallFileBytes, statIfPresent, writeSmallFile } from '../../shared/local-fs.js';
+import { makeDir, readSmallFile, removeIfPresent, renameFile, smallFileBytes, statIfPresent, writeSmallFile } from '../../shared/local-fs.js';
 import { readAll } from '../../shared/read-all.js';
 import { mediaTypes } from '../oci/media-types.js';
 import { HashingReader } from '../publish/hashing-reader.js';
@@ -236,7 +236,7 @@ export class OciLayoutTarget implements ImageTarget {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
         const st = statIfPresent(lock);
         if (st && Date.now() - st.mtimeMs > 60_000) {
-          removeFile(lock); // left by a crashed writer
+          await removeIfPresent(lock); // left by a crashed writer
           continue;
         }
         if (Date.now() > deadline) throw new MllError('TIMEOUT', `The image layout ${dir} stayed locked for 30 s (${lock})`);
@@ -246,7 +246,7 @@ export class OciLayoutTarget implements ImageTarget {
     try {
       return await fn();
     } finally {
-      removeFile(lock);
+      await removeIfPresent(lock);
     }
   }
 }
