@@ -43,8 +43,9 @@ const tokensTopic = 'tokens';
 
 /**
  * API tokens: `mll_<id>_<secret>`. The id finds the record; the whole token is compared by hash
- * in constant time. Records live in the object store (durable), cached briefly in Redis and, for
- * `tokenCacheMs`, in each process: a request then needs no Redis round trip to be authenticated.
+ * in constant time. Records live in the object store (durable), cached briefly in Redis and, given
+ * the event channel, for `tokenCacheMs` in each process: a request then needs no Redis round trip
+ * to be authenticated.
  * A revocation clears the revoking process's copy at once and tells the others through the event
  * channel (`events`); a notice lost with a Redis outage is covered by the expiry.
  */
@@ -74,7 +75,9 @@ export class Tokens {
 
   /** The record as this process last read it (within `tokenCacheMs`), else as Redis or the store has it. */
   private async getCached(id: string): Promise<TokenRecord | null> {
-    if (this.events && !this.listening) {
+    // Without the notices, another process's revocation could go unseen for tokenCacheMs.
+    if (!this.events) return this.get(id);
+    if (!this.listening) {
       this.listening = true;
       this.events.on(tokensTopic, (notice) => {
         this.notices += 1;
