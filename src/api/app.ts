@@ -5,6 +5,7 @@ import type { ApiDeps } from './deps.js';
 import { errorHandler, notFound } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { hydrosphereRouter } from './hydrosphere/index.js';
+import { httpMetrics } from './http-metrics.js';
 import { idempotency } from './idempotency.js';
 import { adminRouter } from './routes/admin.js';
 import { batchesRouter } from './routes/batches.js';
@@ -27,6 +28,7 @@ export function createApp(deps: ApiDeps): Express {
   app.set('etag', 'strong');
   app.set('query parser', 'simple');
 
+  app.use(httpMetrics(deps.metrics));
   // Every request is authenticated and scope-checked first (src/auth/scopes.ts decides the scope).
   app.use(authenticate(deps));
   app.use(limitUploads(deps));

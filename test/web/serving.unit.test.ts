@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createApp } from '../../src/api/app.js';
+import { createMetrics } from '../../src/metrics.js';
 import type { ApiDeps } from '../../src/api/deps.js';
 import { findWebDir, webContentSecurityPolicy } from '../../src/api/web.js';
 import { loadConfig } from '../../src/config.js';
@@ -21,7 +22,7 @@ describe('serving the web interface', () => {
   let base: string;
   before(async () => {
     const config = loadConfig({ MLL_DATA_DIR: '/tmp/mll-web-serving-test', MLL_AUTH: 'none' });
-    const app = createApp({ config, logger: createLogger('silent') } as unknown as ApiDeps);
+    const app = createApp({ config, logger: createLogger('silent'), metrics: createMetrics() } as unknown as ApiDeps);
     server = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
