@@ -2,11 +2,12 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 /**
  * Prometheus metrics of one process, served at /metrics. Modules register their instruments on
- * `metrics.registry` here so names stay in one place.
+ * `metrics.registry` here so names stay in one place. `processMetrics: false` leaves out Node's
+ * default instruments (CPU, memory, event loop), for a second thread of a process that reports them once.
  */
-export function createMetrics() {
+export function createMetrics(options: { processMetrics?: boolean } = {}) {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'mll_process_' });
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'mll_process_' });
   return {
     registry,
     stageDuration: new Histogram({

@@ -1,3 +1,4 @@
+import type { ThreadMetrics } from '../app/workers-thread-messages.js';
 import type { Services } from '../app/services.js';
 
 /**
@@ -7,4 +8,6 @@ import type { Services } from '../app/services.js';
 export type ApiDeps = Omit<Services, 'queueRedis' | 'close'> & {
   /** Set while the process shuts down: creating routes answer 503. */
   draining?: { value: boolean };
+  /** Instruments of the process kept elsewhere (the workers' thread), served with the API's at /metrics. */
+  moreMetrics?: () => Promise<ThreadMetrics>;
 };

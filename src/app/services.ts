@@ -62,7 +62,17 @@ export interface Services {
 const closeDeadlineMs = 1_000;
 
 
-export async function createServices(config: Config, options: { logger?: Logger } = {}): Promise<Services> {
+export interface ServicesOptions {
+  logger?: Logger;
+  metrics?: Metrics;
+  /**
+   * Whether this thread serves only requests (the API without workers beside it on its event loop):
+   * its local store then writes through the thread pool rather than block for the disk.
+   */
+  servesRequestsOnly?: boolean;
+}
+
+export async function createServices(config: Config, options: ServicesOptions = {}): Promise<Services> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const storeUrlSecret = await dataDirSecret(config.dataDirAbs, 'store-url.key');
   const keys = redisKeys(config.prefix);
@@ -75,7 +85,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
     redis.disconnect();
     throw err;
   }
-  const store = createObjectStore(config, storeUrlSecret, { writeLock: new RedisWriteLock(redis, { prefix: config.prefix }) });
+  const store = createObjectStore(config, storeUrlSecret, { writeLock: new RedisWriteLock(redis, { prefix: config.prefix }), blockingWrites: !options.servesRequestsOnly });
   const queueRedis = connectRedis(config.redis, 'queues', { outages });
   const catalog = new Catalog(store, redis, config.prefix);
   const flows = new FlowProducer({ connection: queueRedis, prefix: keys.queuePrefix });
@@ -116,7 +126,7 @@ export async function createServices(config: Config, options: { logger?: Logger 
   recordModelUpdates(catalog, redis, config.prefix, logger);
   return {
     queue, webhooks, outbox, outages,
-    config, logger, store, redis, queueRedis, queuePrefix: keys.queuePrefix, catalog, flows, builder, target, storeUrlSecret, events, batches, tokens: new Tokens(store, redis, config.prefix, events), metrics: createMetrics(),
+    config, logger, store, redis, queueRedis, queuePrefix: keys.queuePrefix, catalog, flows, builder, target, storeUrlSecret, events, batches, tokens: new Tokens(store, redis, config.prefix, events), metrics: options.metrics ?? createMetrics(),
     hydrosphereIds: new HydrosphereIds(store, redis, config.prefix),
     async close() {
       // Log lines still waiting to be coalesced (the stages have stopped by now).

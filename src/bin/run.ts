@@ -2,6 +2,7 @@ import { startWorkers, type WorkerPool } from '../../workers/index.js';
 import { ensureAdminToken } from '../app/bootstrap-token.js';
 import { recoverIfRedisWasLost, watchForRedisLoss } from '../app/recovery.js';
 import { createServices, type Services } from '../app/services.js';
+import { startWorkersThread, type WorkersThread } from '../app/workers-thread.js';
 import { loadConfig, type Config } from '../config.js';
 import { errorMessage } from '../errors.js';
 import { settleWithin } from '../shared/deadline.js';
@@ -11,7 +12,10 @@ import { startWorkersProbes, type RunningProbes } from './workers-probes.js';
 export interface Running {
   services: Services;
   api?: RunningApi;
+  /** The workers, when they run on this thread. */
   workers?: WorkerPool;
+  /** The workers, when they run on a thread of their own beside the API (MLL_WORKERS_THREAD). */
+  workersThread?: WorkersThread;
   /** The workers' health and metrics listener (MLL_WORKERS_PORT). */
   probes?: RunningProbes;
   stop(): Promise<void>;
@@ -20,28 +24,42 @@ export interface Running {
 /**
  * Starts the API, the workers, or both in one process, on one configuration. Before taking work
  * it rebuilds Redis from the object store when Redis has lost its state, and re-enqueues every
- * version that is not terminal (stages are idempotent, so a duplicate is harmless).
+ * version that is not terminal (stages are idempotent, so a duplicate is harmless). With both,
+ * the workers get a thread of their own unless MLL_WORKERS_THREAD=false; it starts once the API
+ * listens, so it knows the API's address (MLL_PORT=0).
  */
 export async function run(roles: { api: boolean; workers: boolean }, config: Config = loadConfig()): Promise<Running> {
-  const services = await createServices(config);
+  const inThread = roles.api && roles.workers && config.workersThread;
+  const services = await createServices(config, { servesRequestsOnly: roles.api && (!roles.workers || inThread) });
   const { logger } = services;
   await recoverIfRedisWasLost(services);
   const stopWatching = watchForRedisLoss(services, config.recoveryCheckMs);
-  const workers = roles.workers ? startWorkers(services) : undefined;
+  const workers = roles.workers && !inThread ? startWorkers(services) : undefined;
   const probes = workers && config.workersPort !== undefined ? await startWorkersProbes(services, workers, config.workersPort) : undefined;
   if (roles.api) await ensureAdminToken(services);
-  const api = roles.api ? await startApi(services) : undefined;
+  let workersThread: WorkersThread | undefined;
+  const api = roles.api ? await startApi(services, { moreMetrics: inThread ? () => workersThread?.metrics() ?? Promise.resolve([]) : undefined }) : undefined;
+  if (inThread) {
+    try {
+      workersThread = await startWorkersThread(config, logger);
+    } catch (err) {
+      await api?.close();
+      await services.close();
+      throw err;
+    }
+    void workersThread.crashed.then((err) => logger.error({ err }, "the workers' thread stopped: this process runs no stages until it is restarted"));
+  }
   if (api) logger.info({ url: api.url, store: config.store, builder: config.builder, target: config.target }, 'ML Lambda API listening');
-  if (workers) logger.info({ stages: config.workerStages, probes: probes?.url }, 'ML Lambda workers started');
+  if (workers || workersThread) logger.info({ stages: config.workerStages, probes: probes?.url ?? workersThread?.probesUrl, thread: workersThread !== undefined }, 'ML Lambda workers started');
   let stopping: Promise<void> | undefined;
   return {
-    services, api, workers, probes,
+    services, api, workers, workersThread, probes,
     stop() {
       stopping ??= (async () => {
         stopWatching();
         if (probes) probes.draining.value = true;
         // Intake stops at once; uploads and stages in flight get the grace period, together.
-        await Promise.all([api?.drain(config.shutdownGraceMs), workers?.close(config.shutdownGraceMs)]);
+        await Promise.all([api?.drain(config.shutdownGraceMs), workers?.close(config.shutdownGraceMs), workersThread?.close(config.shutdownGraceMs)]);
         await api?.close();
         await settleWithin(probes?.close() ?? Promise.resolve(), 1_000);
         await services.close();
@@ -74,6 +92,12 @@ export function main(roles: { api: boolean; workers: boolean }): void {
         process.exit(1);
       });
     };
+    // A process without its workers would take uploads it never builds: exit, to be restarted.
+    void running.workersThread?.crashed.then(() => {
+      running.services.logger.error('exiting: the workers thread stopped');
+      setTimeout(() => process.exit(1), 5_000).unref();
+      running.stop().finally(() => process.exit(1));
+    });
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));
   }, (err: unknown) => {

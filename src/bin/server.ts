@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../api/app.js';
+import type { ApiDeps } from '../api/deps.js';
 import type { Services } from '../app/services.js';
 import { settleWithin } from '../shared/deadline.js';
 
@@ -21,9 +22,9 @@ export interface RunningApi {
 const isEventStream = (req: http.IncomingMessage) => (req.headers.accept ?? '').includes('text/event-stream');
 
 /** Listens with the API; timeouts guard against slow clients without cutting long uploads. */
-export async function startApi(services: Services): Promise<RunningApi> {
+export async function startApi(services: Services, extra: Pick<ApiDeps, 'moreMetrics'> = {}): Promise<RunningApi> {
   const draining = { value: false };
-  const app = createApp({ ...services, draining });
+  const app = createApp({ ...services, ...extra, draining });
   // Node checks header timeouts on this interval; keep it well below the timeout itself.
   const connectionsCheckingInterval = Math.min(30_000, Math.max(100, Math.floor(services.config.httpHeadersTimeoutMs / 2)));
   const server = http.createServer({ connectionsCheckingInterval }, app);

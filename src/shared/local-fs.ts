@@ -71,6 +71,19 @@ export function placeFile(how: 'rename' | 'link', from: string, target: string):
   }
 }
 
+/** placeFile through the thread pool, for an event loop that must not wait on the disk (see FsStoreOptions.blockingWrites). */
+export async function placeFileAsync(how: 'rename' | 'link', from: string, target: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await (how === 'rename' ? fsPromises.rename(from, target) : fsPromises.link(from, target));
+      return;
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT') || attempt >= 5) throw err;
+    }
+    await fsPromises.mkdir(path.dirname(target), { recursive: true });
+  }
+}
+
 /**
  * Writes a new small file whole (`wx`, its folder made when missing) and returns its fstat; `mode`
  * may give it another mode before it is closed. A failed write leaves no file behind.

@@ -12,7 +12,7 @@ export * from './object-store.js';
  * Picks the object store adapter named by the configuration. `writeLock` serialises conditional
  * writes on an S3 server that cannot do them itself.
  */
-export function createObjectStore(config: Config, presignSecret: string, options: { writeLock?: WriteLock } = {}): ObjectStore {
+export function createObjectStore(config: Config, presignSecret: string, options: { writeLock?: WriteLock; blockingWrites?: boolean } = {}): ObjectStore {
   if (config.store === 'minio') {
     return new MinioObjectStore({
       endpoint: config.s3Endpoint!,
@@ -31,5 +31,6 @@ export function createObjectStore(config: Config, presignSecret: string, options
     root: path.join(config.dataDirAbs, 'store'),
     // A getter: with MLL_PORT=0 the base URL is known only once the server listens.
     presign: { get baseUrl() { return config.baseUrl; }, secret: presignSecret },
+    blockingWrites: options.blockingWrites,
   });
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import fsSync from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -10,7 +11,7 @@ import { FsObjectStore } from '../../src/storage/fs-store.js';
 import { getBuffer, isNotFound, putJson } from '../../src/storage/object-store.js';
 import { objectStoreConformance } from './conformance.js';
 
-objectStoreConformance('fs', async () => {
+const fsHarness = (blockingWrites: boolean) => async () => {
   const root = await mkdtemp(path.join(os.tmpdir(), 'mll-fs-store-'));
   const secret = 'conformance-secret';
   // Presigned fs URLs point at the API's store route; serve exactly that handler here.
@@ -18,13 +19,55 @@ objectStoreConformance('fs', async () => {
   const server = http.createServer((req, res) => void serveStoreUrl(holder.store!, secret, req, res, { maxBytes: 1 << 30 }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  const store = new FsObjectStore({ root, presign: { baseUrl: `http://127.0.0.1:${port}`, secret } });
+  const store = new FsObjectStore({ root, presign: { baseUrl: `http://127.0.0.1:${port}`, secret }, blockingWrites });
   holder.store = store;
   return {
     store,
     presignServer: { close: () => new Promise<void>((r) => server.close(() => r())) },
     dispose: () => rm(root, { recursive: true, force: true }),
   };
+};
+
+objectStoreConformance('fs', fsHarness(true));
+objectStoreConformance('fs, writing through the thread pool', fsHarness(false));
+
+describe('fs store: where small writes block', () => {
+  let root: string;
+  before(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), 'mll-fs-blocking-'));
+  });
+  after(() => rm(root, { recursive: true, force: true }));
+
+  // With the synchronous calls out of reach, only a store that never makes them can write.
+  const withoutSyncCreates = async (work: () => Promise<unknown>) => {
+    const { openSync, linkSync, renameSync } = fsSync;
+    const refuse = () => {
+      throw new Error('a synchronous file system call');
+    };
+    Object.assign(fsSync, { openSync: refuse, linkSync: refuse, renameSync: refuse });
+    try {
+      return await work();
+    } finally {
+      Object.assign(fsSync, { openSync, linkSync, renameSync });
+    }
+  };
+
+  it('writes, creates only and replaces without blocking calls when blockingWrites is false', async () => {
+    const store = new FsObjectStore({ root: path.join(root, 'async'), blockingWrites: false });
+    await store.put('warm/up.json', '{}');
+    await withoutSyncCreates(async () => {
+      await store.put('models/a/record.json', '{"a":1}');
+      const created = await store.putIf('models/b/record.json', '{"b":1}', { ifNoneMatch: '*' });
+      assert.equal(created.size, 7);
+    });
+    assert.equal((await getBuffer(store, 'models/a/record.json')).toString(), '{"a":1}');
+  });
+
+  it('uses the synchronous calls by default', async () => {
+    const store = new FsObjectStore({ root: path.join(root, 'sync') });
+    await store.put('warm/up.json', '{}');
+    await assert.rejects(withoutSyncCreates(() => store.put('models/a/record.json', '{"a":1}')), /a synchronous file system call/);
+  });
 });
 
 describe('fs store: sidecars and directories', () => {

@@ -17,7 +17,8 @@ describe('MLL_WORKER_STAGES: each stage in the process that names it', () => {
   it('a process running only extract leaves build and push to a process that runs them', async () => {
     const extractOnly = await startTestApp({ env: { MLL_WORKER_STAGES: 'extract' } });
     apps.push(extractOnly);
-    assert.deepEqual(extractOnly.running.workers?.workers.map((w) => w.name), ['stage-extract']);
+    // With the API beside them, the workers run on a thread of their own (MLL_WORKERS_THREAD).
+    assert.deepEqual(extractOnly.running.workersThread?.workers, ['stage-extract']);
     const model = uniqueName('split');
     const res = await uploadTar(extractOnly.url, model, await tarOf(pythonModel));
     assert.equal(res.status, 202, JSON.stringify(res.body));

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { AggregatorRegistry } from 'prom-client';
 import { versionStatuses } from '../../domain/version.js';
 import { stageQueueNames } from '../../../queues/names.js';
 import type { ApiDeps } from '../deps.js';
@@ -7,7 +8,7 @@ import type { ApiDeps } from '../deps.js';
  * Prometheus metrics. Queue depths and versions by status are read when scraped (gauges set
  * from Redis), so every API process reports the same totals.
  */
-export function metricsRouter(deps: ApiDeps, extraQueues: string[] = []): Router {
+export function metricsRouter(deps: Pick<ApiDeps, 'metrics' | 'queue' | 'catalog' | 'moreMetrics'>, extraQueues: string[] = []): Router {
   const router = Router();
   router.get('/metrics', async (_req, res) => {
     const { metrics } = deps;
@@ -17,7 +18,14 @@ export function metricsRouter(deps: ApiDeps, extraQueues: string[] = []): Router
     }
     const byStatus = await deps.catalog.countByStatus();
     for (const status of versionStatuses) metrics.versionsByStatus.set({ status }, byStatus[status] ?? 0);
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    const more = await deps.moreMetrics?.();
+    if (!more) {
+      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+      return;
+    }
+    // The two sets name different instruments, or the same ones with values in one set only: summing joins them.
+    const merged = AggregatorRegistry.aggregate([await metrics.registry.getMetricsAsJSON(), more]);
+    res.type(merged.contentType).send(await merged.metrics());
   });
   return router;
 }
