@@ -43,6 +43,7 @@ export async function run(roles: { api: boolean; workers: boolean }, config: Con
     try {
       workersThread = await startWorkersThread(config, logger);
     } catch (err) {
+      stopWatching();
       await api?.close();
       await services.close();
       throw err;
