@@ -42,11 +42,14 @@ describe('API and workers in one process, the workers on a thread of their own (
     assert.deepEqual(declared.filter((name, i) => declared.indexOf(name) !== i), [], 'no instrument declared twice');
   });
 
-  it('drains on stop: the thread closes and reports nothing more', async () => {
-    const other = await startTestApp({ env: { MLL_WORKERS_THREAD: 'true' } });
+  it('serves MLL_WORKERS_PORT from the thread, and drains on stop: the thread closes and reports nothing more', async () => {
+    const other = await startTestApp({ env: { MLL_WORKERS_THREAD: 'true', MLL_WORKERS_PORT: '0' } });
     const thread = other.running.workersThread!;
     const ready = await api<{ status: string }>(`${other.url}/readyz`);
     assert.equal(ready.status, 200, JSON.stringify(ready.body));
+    assert.equal(other.running.probes, undefined, 'the main thread runs no workers listener');
+    const health = await api<{ status: string; workers: number }>(`${thread.probesUrl!}/healthz`);
+    assert.deepEqual([health.status, health.body.status, health.body.workers], [200, 'ok', 4]);
     const started = Date.now();
     await other.stop();
     assert.ok(Date.now() - started < 5_000, `stopped in ${Date.now() - started} ms`);
