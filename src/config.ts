@@ -145,6 +145,7 @@ const vars = {
   workerStages: v('MLL_WORKER_STAGES', workerStages, workerKinds.join(','), 'Which workers a process that runs workers starts: any of extract, build, push, webhooks, comma-separated. Lets each stage scale (and be measured) on its own; every one must run somewhere.'),
   workersPort: v('MLL_WORKERS_PORT', int(0).max(65535).optional(), undefined, 'Port of the health and metrics listener (/healthz, /readyz, /metrics) of a process that runs the workers, on MLL_HOST; unset: none (the API serves its own). For probes and queue-depth scraping when workers run apart.'),
   workersThread: v('MLL_WORKERS_THREAD', bool, 'true', 'A process that runs both the API and the workers (npm start) runs the workers on a thread of their own: requests never wait behind stage work on one event loop, and the process uses two cores. false: one thread for both.'),
+  workersThreadNice: v('MLL_WORKERS_THREAD_NICE', int(0).max(19), '10', 'How many nice levels below the API the workers\' thread runs (MLL_WORKERS_THREAD; Linux): when the cores are busy, requests get the CPU first and the stages take what is left. 0: the same priority.'),
   shutdownGraceMs: v('MLL_SHUTDOWN_GRACE_MS', int(0), '30000', 'How long SIGTERM waits for running stages before leaving them to another worker.'),
 
   auth: v('MLL_AUTH', z.enum(['tokens', 'none']), 'tokens', 'tokens: every API route needs a bearer token with the right scope (read, write, admin); the first start prints an admin token. none: open, for local experiments only.'),

@@ -3,6 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { startWorkers } from '../../workers/index.js';
 import { createServices } from '../app/services.js';
+import { lowerThisThreadPriority } from '../app/thread-priority.js';
 import type { FromWorkersThread, ToWorkersThread } from '../app/workers-thread-messages.js';
 import type { Config } from '../config.js';
 import { errorMessage, isMllError } from '../errors.js';
@@ -15,8 +16,10 @@ const { config } = workerData as { config: Config };
 const send = (message: FromWorkersThread) => port.postMessage(message);
 
 try {
+  const niced = lowerThisThreadPriority(config.workersThreadNice);
   // Process-wide instruments (CPU, memory) are the main thread's to report; counted here too they would double.
   const services = await createServices(config, { logger: createLogger(config.logLevel, { thread: 'workers' }), metrics: createMetrics({ processMetrics: false }) });
+  if (!niced) services.logger.info({ nice: config.workersThreadNice }, "this platform cannot lower one thread's priority; the workers' thread runs at the API's");
   const pool = startWorkers(services);
   const probes = config.workersPort !== undefined ? await startWorkersProbes(services, pool, config.workersPort) : undefined;
   port.on('message', (message: ToWorkersThread) => {
