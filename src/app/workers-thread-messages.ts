@@ -4,6 +4,7 @@ import type { ErrorCode } from '../errors.js';
 /** What the main thread asks of the workers' thread (src/app/workers-thread.ts). */
 export type ToWorkersThread =
   | { type: 'metrics'; id: number }
+  | { type: 'base-url'; url: string }
   | { type: 'close'; graceMs: number };
 
 export type ThreadMetrics = MetricObjectWithValues<MetricValue<string>>[];

@@ -21,6 +21,8 @@ export interface WorkersThread {
   probesUrl?: string;
   /** The thread's instruments (stage durations, webhook deliveries), to serve with the API's. */
   metrics(): Promise<ThreadMetrics>;
+  /** The API's address once it listens (with MLL_PORT=0 the configuration's is a placeholder until then). */
+  useBaseUrl(url: string): void;
   /** Stops taking jobs, waits up to `graceMs` for running ones (as WorkerPool.close), then ends the thread. */
   close(graceMs: number): Promise<void>;
   /** Resolves when the thread stops without being asked to (an uncaught error); the process has lost its workers. */
@@ -99,6 +101,9 @@ export async function startWorkersThread(config: Config, logger: Logger, options
         });
         send({ type: 'metrics', id });
       });
+    },
+    useBaseUrl(url) {
+      if (!stopped) send({ type: 'base-url', url });
     },
     close(graceMs) {
       closing = true;

@@ -25,8 +25,9 @@ export interface Running {
  * Starts the API, the workers, or both in one process, on one configuration. Before taking work
  * it rebuilds Redis from the object store when Redis has lost its state, and re-enqueues every
  * version that is not terminal (stages are idempotent, so a duplicate is harmless). With both,
- * the workers get a thread of their own unless MLL_WORKERS_THREAD=false; it starts once the API
- * listens, so it knows the API's address (MLL_PORT=0).
+ * the workers get a thread of their own unless MLL_WORKERS_THREAD=false; it is up before the API
+ * listens (so /readyz answers for a whole process), and learns the API's address once it listens
+ * (MLL_PORT=0 picks it then).
  */
 export async function run(roles: { api: boolean; workers: boolean }, config: Config = loadConfig()): Promise<Running> {
   const inThread = roles.api && roles.workers && config.workersThread;
@@ -36,18 +37,20 @@ export async function run(roles: { api: boolean; workers: boolean }, config: Con
   const stopWatching = watchForRedisLoss(services, config.recoveryCheckMs);
   const workers = roles.workers && !inThread ? startWorkers(services) : undefined;
   const probes = workers && config.workersPort !== undefined ? await startWorkersProbes(services, workers, config.workersPort) : undefined;
-  if (roles.api) await ensureAdminToken(services);
   let workersThread: WorkersThread | undefined;
-  const api = roles.api ? await startApi(services, { moreMetrics: inThread ? () => workersThread?.metrics() ?? Promise.resolve([]) : undefined }) : undefined;
-  if (inThread) {
-    try {
-      workersThread = await startWorkersThread(config, logger);
-    } catch (err) {
-      stopWatching();
-      await api?.close();
-      await services.close();
-      throw err;
-    }
+  let api: RunningApi | undefined;
+  try {
+    if (inThread) workersThread = await startWorkersThread(config, logger);
+    if (roles.api) await ensureAdminToken(services);
+    api = roles.api ? await startApi(services, { moreMetrics: workersThread ? () => workersThread!.metrics() : undefined }) : undefined;
+  } catch (err) {
+    stopWatching();
+    await workersThread?.close(0);
+    await services.close();
+    throw err;
+  }
+  if (workersThread) {
+    workersThread.useBaseUrl(config.baseUrl);
     void workersThread.crashed.then((err) => logger.error({ err }, "the workers' thread stopped: this process runs no stages until it is restarted"));
   }
   if (api) logger.info({ url: api.url, store: config.store, builder: config.builder, target: config.target }, 'ML Lambda API listening');

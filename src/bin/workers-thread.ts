@@ -27,6 +27,11 @@ try {
       void services.metrics.registry.getMetricsAsJSON().then((metrics) => send({ type: 'metrics', id: message.id, metrics }));
       return;
     }
+    if (message.type === 'base-url') {
+      // Read where it is needed (batch links, fs upload URLs), so setting it here reaches them.
+      config.baseUrl = message.url;
+      return;
+    }
     if (probes) probes.draining.value = true;
     void (async () => {
       try {

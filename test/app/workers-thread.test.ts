@@ -8,13 +8,14 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { api, tarOf, uploadTar, waitForVersion } from '../support/client.js';
 import { repoRoot } from '../support/paths.js';
 import { uniqueName } from '../support/unique.js';
+import { startReceiver } from '../webhooks/receiver.js';
 
 const pythonModel = path.join(repoRoot, 'test', 'fixtures', 'models', 'python-tokenizer');
 
 describe('API and workers in one process, the workers on a thread of their own (MLL_WORKERS_THREAD)', () => {
   let app: TestApp;
   before(async () => {
-    app = await startTestApp({ env: { MLL_WORKERS_THREAD: 'true' } });
+    app = await startTestApp({ env: { MLL_WORKERS_THREAD: 'true', MLL_WEBHOOK_ALLOW_PRIVATE: 'true' } });
   });
   after(() => app?.stop());
 
@@ -40,6 +41,27 @@ describe('API and workers in one process, the workers on a thread of their own (
     assert.match(text, /^mll_queue_jobs\{queue="stage-extract",state="waiting"\} \d+$/m);
     const declared = [...text.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]);
     assert.deepEqual(declared.filter((name, i) => declared.indexOf(name) !== i), [], 'no instrument declared twice');
+  });
+
+  it('links to the API it runs beside, whose port was picked after the thread started (MLL_PORT=0)', async () => {
+    const model = uniqueName('link');
+    const rx = await startReceiver();
+    try {
+      const hook = await api(`${app.url}/api/v1/webhooks`, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: rx.url, models: [model], events: ['batch.completed'] }),
+      });
+      assert.equal(hook.status, 201, JSON.stringify(hook.body));
+      const form = new FormData();
+      form.append(model, new Blob([new Uint8Array(await tarOf(pythonModel))]), 'model.tar');
+      const batch = await api(`${app.url}/api/v1/batches`, { method: 'POST', body: form });
+      assert.equal(batch.status, 202, JSON.stringify(batch.body));
+      // The last stage (on the thread) finishes the batch: the event is made there.
+      const [req] = await rx.waitFor(1, 60_000);
+      const event = JSON.parse(req!.body.toString()) as { data: { items: { versionUrl: string }[] } };
+      assert.equal(event.data.items[0]?.versionUrl, `${app.url}/api/v1/models/${model}/versions/1`);
+    } finally {
+      await rx.close();
+    }
   });
 
   it('serves MLL_WORKERS_PORT from the thread, and drains on stop: the thread closes and reports nothing more', async () => {
