@@ -27,7 +27,8 @@ export interface FsStoreOptions {
    * Write small objects with synchronous calls (src/shared/local-fs.ts), the cheapest in CPU; false:
    * through the thread pool, for an event loop that serves requests, which must not stop while a
    * slow disk creates a file (creating one took 0.9 ms on average, and far longer at times, on the
-   * VMs this runs on). Default true.
+   * VMs this runs on). Sidecars (only for a content type or metadata the key does not imply) stay
+   * synchronous either way. Default true.
    */
   blockingWrites?: boolean;
 }
@@ -127,7 +128,7 @@ export class FsObjectStore implements ObjectStore {
     return path.join(this.tmp, randomUUID());
   }
 
-  /** Writes a whole body to a new temp file with one open, write, fstat and close (synchronous ones for a small body). */
+  /** Writes a whole body to a new temp file with one open, write, fstat and close (synchronous ones for a small body, with blockingWrites). */
   private async stageBytes(bytes: Buffer, marked: boolean): Promise<Staged> {
     const temp = this.tempName();
     if (bytes.length <= smallFileBytes && this.blockingWrites) return { temp, st: writeNewSmallFile(temp, bytes, (st) => (marked ? st.mode | HAS_SIDECAR : undefined)) };
