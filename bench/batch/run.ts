@@ -11,7 +11,7 @@ import { dockerSampleTable, measureDockerSample } from './docker-sample.js';
 import { writePythonModels } from './models.js';
 import { summarizeProfiles } from './profile.js';
 import { buildProject } from '../lib/build.js';
-import { cpuSeconds, freePort, statusKiB, stopChild } from '../lib/proc.js';
+import { cpuSeconds, freePort, statusKiB, stopChild, threadCpuSeconds } from '../lib/proc.js';
 
 /**
  * The batch benchmark (issue 6):
@@ -28,6 +28,9 @@ import { cpuSeconds, freePort, statusKiB, stopChild } from '../lib/proc.js';
  * The service and mll run compiled (`npm run build` first, then dist/, as `npm start` and the image
  * run them); --tsx runs the sources through tsx instead (its transpiling and source-mapped stack
  * traces then count in the service's CPU).
+ * --cpu-every S prints, every S seconds, the versions released in that time and the CPU each part
+ * used (the API's thread, the workers' thread, node's other threads, mll, redis-server) as a share
+ * of one core; the summary splits the service's CPU per version the same way.
  * Targets: 1,000 released in under 90 s on a 2-core machine; p99 GET under 50 ms.
  * Then the docker baseline (docker-sample.ts): docker build + push of --docker-sample models (20),
  * extrapolated to N; --skip-docker-sample skips it.
@@ -51,6 +54,11 @@ const skipBuild = flag('skip-build');
 /** --rss-every S: print the service's and mll's RSS every S seconds while the batch runs (0: only the summary). */
 const rssEvery = (() => {
   const i = process.argv.indexOf('--rss-every');
+  return i > 0 ? Math.max(0, Number(process.argv[i + 1]) || 0) : 0;
+})();
+/** --cpu-every S: print the versions released and the CPU of each thread of the service, of mll and of Redis every S seconds. */
+const cpuEvery = (() => {
+  const i = process.argv.indexOf('--cpu-every');
   return i > 0 ? Math.max(0, Number(process.argv[i + 1]) || 0) : 0;
 })();
 /** --node-flags "<flags>": extra node options for the service (e.g. "--trace-gc"; NODE_OPTIONS refuses some). */
@@ -122,6 +130,13 @@ process.once('SIGINT', () => {
   void cleanup().finally(() => process.exit(130));
 });
 
+/** CPU seconds of the service's threads by kind (bench/lib/proc.ts); a separate workers process's are prefixed 'workers process'. */
+const serviceThreadCpu = () => {
+  const groups = threadCpuSeconds(service?.pid);
+  for (const [name, used] of threadCpuSeconds(workers?.pid)) groups.set(`workers process ${name}`, used);
+  return groups;
+};
+
 /** How to start one of the project's entry points: compiled (dist/, as `npm start` does) unless --tsx. */
 const entryArgs = (entry: string) => (viaTsx ? ['--import', 'tsx', entry] : [path.join('dist', entry.replace(/\.ts$/, '.js'))]);
 
@@ -159,6 +174,7 @@ try {
   }
   const serviceBaseline = vmHwmKiB(service.pid);
   const cpuBefore = cpuSeconds(service.pid) + cpuSeconds(workers?.pid);
+  const threadsBefore = serviceThreadCpu();
   const loadBefore = os.loadavg()[0]!;
 
   // Sampler: one GET at a time of a version that exists. The batch creates the models in name
@@ -211,6 +227,18 @@ try {
       if (rssEvery > 0) console.error(`rss t=${row.at.toFixed(0)} s released=${row.versions}: service ${row.service.toFixed(0)} MB, mll ${row.cli.toFixed(0)} MB`);
     }, () => undefined);
   }, Math.max(1, rssEvery || 5) * 1000);
+  const redisPid = await counts.info('server').then((info) => Number(/process_id:(\d+)/.exec(info)?.[1]) || undefined, () => undefined);
+  let cpuLast = { at: Date.now(), released: 0, threads: serviceThreadCpu(), cli: 0, redis: cpuSeconds(redisPid) };
+  const cpuTimer = cpuEvery > 0 ? setInterval(() => {
+    void counts.hget(redisKeys(prefix).statusCounts(), 'released').then((n) => {
+      const now = { at: Date.now(), released: Number(n ?? 0), threads: serviceThreadCpu(), cli: cpuSeconds(cli?.pid), redis: cpuSeconds(redisPid) };
+      const seconds = (now.at - cpuLast.at) / 1000;
+      const share = (used: number) => `${Math.round((100 * used) / seconds)}%`;
+      const threads = [...now.threads].map(([name, used]) => `${name} ${share(used - (cpuLast.threads.get(name) ?? 0))}`).join(', ');
+      console.error(`cpu t=${((now.at - start) / 1000).toFixed(0)} s released=${now.released} (+${((now.released - cpuLast.released) / seconds).toFixed(0)}/s): ${threads}; mll ${share(now.cli - cpuLast.cli)}, redis ${share(now.redis - cpuLast.redis)}`);
+      cpuLast = now;
+    }, () => undefined);
+  }, cpuEvery * 1000) : undefined;
   let out = '';
   let err = '';
   cli.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
@@ -219,11 +247,14 @@ try {
   const end = Date.now();
   clearInterval(peakTimer);
   clearInterval(rssTimer);
+  clearInterval(cpuTimer);
   counts.disconnect();
   sampling = false;
   await samplers;
   const servicePeak = vmHwmKiB(service.pid);
   const serviceCpu = cpuSeconds(service.pid) + cpuSeconds(workers?.pid) - cpuBefore;
+  const threadsAfter = serviceThreadCpu();
+  const byThread = [...threadsAfter].map(([name, used]) => `${name} ${((1000 * (used - (threadsBefore.get(name) ?? 0))) / N).toFixed(1)}`).join(', ');
   const loadAfter = os.loadavg()[0]!;
   const workersPeak = vmHwmKiB(workers?.pid);
 
@@ -273,6 +304,7 @@ try {
     ['mll peak RSS (VmHWM)', `${(cliPeak / 1024).toFixed(0)} MB`],
     ['service RSS by versions released', rssByThousands(rssSeries)],
     ['service CPU', `${serviceCpu.toFixed(1)} s user+sys (${((1000 * serviceCpu) / N).toFixed(0)} ms per version); mll: ${cliCpu.toFixed(1)} s`],
+    ['service CPU by thread', `ms per version: ${byThread}`],
     ['machine load (1 min)', `${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after (${os.cpus().length} CPUs; other work on the machine slows every figure above)`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));

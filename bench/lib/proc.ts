@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 
 /** Peak resident set (VmHWM) of a process, in MiB. */
@@ -92,3 +92,32 @@ export const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
+
+/**
+ * User + system CPU seconds of each thread of a process, summed by what the thread is: 'main'
+ * (the thread whose id is the pid), threads by their name (/proc/<pid>/task/<tid>/comm, e.g.
+ * 'mll-workers'), and 'node' for the rest Node.js names alike (GC helpers, the libuv pool, V8's
+ * compiler threads). Empty when the process is gone. Threads that ended are no longer counted,
+ * so take differences of groups whose threads live as long as the process.
+ */
+export function threadCpuSeconds(pid: number | undefined): Map<string, number> {
+  const groups = new Map<string, number>();
+  if (!pid) return groups;
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return groups;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = Number(tid) === pid ? 'main' : /\((.*)\)/s.exec(stat)![1]!;
+      const fields = stat.replace(/^.*\) /s, '').split(' ');
+      groups.set(name, (groups.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return groups;
+}

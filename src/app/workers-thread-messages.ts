@@ -1,6 +1,9 @@
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { ErrorCode } from '../errors.js';
 
+/** The workers' thread's name in ps -L, top -H and /proc/<pid>/task/<tid>/comm (Linux). */
+export const workersThreadName = 'mll-workers';
+
 /** What the main thread asks of the workers' thread (src/app/workers-thread.ts). */
 export type ToWorkersThread =
   | { type: 'metrics'; id: number }

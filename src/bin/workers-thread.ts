@@ -3,8 +3,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { startWorkers } from '../../workers/index.js';
 import { createServices } from '../app/services.js';
+import { nameThisThread } from '../app/thread-name.js';
 import { lowerThisThreadPriority } from '../app/thread-priority.js';
-import type { FromWorkersThread, ToWorkersThread } from '../app/workers-thread-messages.js';
+import { workersThreadName, type FromWorkersThread, type ToWorkersThread } from '../app/workers-thread-messages.js';
 import type { Config } from '../config.js';
 import { errorMessage, isMllError } from '../errors.js';
 import { createLogger } from '../log.js';
@@ -16,6 +17,7 @@ const { config } = workerData as { config: Config };
 const send = (message: FromWorkersThread) => port.postMessage(message);
 
 try {
+  nameThisThread(workersThreadName);
   const niced = lowerThisThreadPriority(config.workersThreadNice);
   // Process-wide instruments (CPU, memory) are the main thread's to report; counted here too they would double.
   const services = await createServices(config, { logger: createLogger(config.logLevel, { thread: 'workers' }), metrics: createMetrics({ processMetrics: false }) });

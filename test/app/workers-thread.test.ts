@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { workersThreadName } from '../../src/app/workers-thread-messages.js';
 import { startWorkersThread } from '../../src/app/workers-thread.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
@@ -27,6 +29,12 @@ describe('API and workers in one process, the workers on a thread of their own (
     assert.equal(res.status, 202, JSON.stringify(res.body));
     const done = await waitForVersion(app.url, model, 1);
     assert.equal(done.status, 'released', JSON.stringify(done.error));
+  });
+
+  it('names the thread, so top -H and ps -L tell it from the API\'s', { skip: process.platform !== 'linux' && 'thread names are read from /proc' }, () => {
+    const names = fs.readdirSync('/proc/self/task').map((tid) => fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim());
+    assert.equal(names.filter((n) => n === workersThreadName).length, 1, names.join(', '));
+    assert.equal(fs.readFileSync('/proc/thread-self/comm', 'utf8').trim() === workersThreadName, false, 'the main thread keeps its name');
   });
 
   it('serves the thread\'s stage instruments with the API\'s at /metrics, each declared once', async () => {
