@@ -42,6 +42,12 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    workerRestarts: new Counter({
+      name: 'mll_worker_restarts_total',
+      help: 'Workers replaced because they took no job for MLL_WORKER_STUCK_MS while their queue held ready ones, by queue',
+      labelNames: ['queue'] as const,
+      registers: [registry],
+    }),
     httpRequestDuration: new Histogram({
       name: 'mll_http_request_duration_seconds',
       help: 'HTTP request durations by route and status class',

@@ -1,17 +1,34 @@
 /** Why a stage's signal is aborted at the end of a shutdown's grace period. */
 export const shutdownAbortReason = 'the worker is shutting down; the job is left to another worker';
 
-/** Processor calls in flight in this process, so a shutdown knows when its workers have nothing left to finish. */
+/**
+ * Processor calls in flight, so a shutdown knows when its workers have nothing left to finish: the
+ * process's, and (`child()`) one worker's, which also count in the process's.
+ */
 export class ActiveJobs {
   private running = 0;
   private readonly waiters = new Set<() => void>();
+  /** Calls started so far. */
+  started = 0;
+
+  constructor(private readonly parent?: ActiveJobs) {}
 
   get count(): number {
     return this.running;
   }
 
+  child(): ActiveJobs {
+    return new ActiveJobs(this);
+  }
+
   async track<T>(work: () => Promise<T>): Promise<T> {
+    if (this.parent) return this.parent.track(() => this.trackHere(work));
+    return this.trackHere(work);
+  }
+
+  private async trackHere<T>(work: () => Promise<T>): Promise<T> {
     this.running += 1;
+    this.started += 1;
     try {
       return await work();
     } finally {
@@ -33,6 +50,8 @@ export class ActiveJobs {
         this.waiters.delete(wake);
         resolve(this.running === 0);
       }, timeoutMs);
+      // Waiting alone keeps no process alive (the work it waits for does, while it runs).
+      timer.unref();
       this.waiters.add(wake);
     });
   }

@@ -11,6 +11,7 @@ import { startPushWorker } from './push.js';
 import { startWebhookWorker } from './webhooks.js';
 import { settleWithin } from '../src/shared/deadline.js';
 import { ActiveJobs, shutdownAbortReason } from './active-jobs.js';
+import { WorkerWatchdog, type WatchedWorker } from './watchdog.js';
 import { redisSource } from '../src/app/outage-log.js';
 
 /** With nothing left running, how long the workers may take to close before their connections are cut. */
@@ -40,20 +41,33 @@ export function startWorkers(services: Services): WorkerPool {
   }, (err: unknown) => services.logger.warn({ err }, 'could not sweep scratch directories'));
   const active = new ActiveJobs();
   const common = {
-    connection: services.queueRedis, prefix: services.queuePrefix, metrics: services.metrics, lockMs: config.stageLockMs, active, outages: services.outages,
+    connection: services.queueRedis, prefix: services.queuePrefix, metrics: services.metrics, lockMs: config.stageLockMs, outages: services.outages,
   };
-  const start: Record<WorkerKind, () => Worker> = {
-    extract: () => startExtractWorker(ports, services.catalog, { ...common, concurrency: config.extractConcurrency }),
-    build: () => startBuildWorker(ports, services.catalog, { ...common, concurrency: config.buildConcurrency }),
-    push: () => startPushWorker(ports, services.catalog, { ...common, concurrency: config.pushConcurrency }),
-    webhooks: () => startWebhookWorker(services, { active }),
+  const start: Record<WorkerKind, (jobs: ActiveJobs) => Worker> = {
+    extract: (jobs) => startExtractWorker(ports, services.catalog, { ...common, active: jobs, concurrency: config.extractConcurrency }),
+    build: (jobs) => startBuildWorker(ports, services.catalog, { ...common, active: jobs, concurrency: config.buildConcurrency }),
+    push: (jobs) => startPushWorker(ports, services.catalog, { ...common, active: jobs, concurrency: config.pushConcurrency }),
+    webhooks: (jobs) => startWebhookWorker(services, { active: jobs }),
   };
-  const workers = config.workerStages.map((kind) => start[kind]());
+  const watched = (kind: WorkerKind): WatchedWorker => {
+    const jobs = active.child();
+    return { worker: start[kind](jobs), jobs, restart: () => watched(kind) };
+  };
+  const pool = config.workerStages.map(watched);
+  const workers = pool.map((w) => w.worker);
+  const watchdog = new WorkerWatchdog(pool, {
+    queue: services.queue, logger: services.logger, metrics: services.metrics, stuckMs: config.workerStuckMs,
+    replaced: (index, next) => (workers[index] = next.worker),
+  });
+  watchdog.start();
   return {
     workers,
     async close(graceMs) {
-      // close() stops fetching at once, then waits for the jobs in flight (and for Redis).
-      const closing = Promise.all(workers.map((w) => w.close()));
+      watchdog.stop();
+      const all = [...workers, ...watchdog.retiring];
+      // close() stops fetching at once, then waits for the jobs in flight (and for Redis); a
+      // replaced worker's fetch loop may never return, so it is not waited for.
+      const closing = Promise.all([...workers.map((w) => w.close()), ...[...watchdog.retiring].map((w) => w.close(true))]);
       const drained = await active.idle(graceMs);
       if (!drained) {
         services.logger.warn({ graceMs, running: active.count }, 'jobs still running after the shutdown grace period; leaving them to another worker');
@@ -62,8 +76,8 @@ export function startWorkers(services: Services): WorkerPool {
       if ((await settleWithin(closing, quitWithin)) === 'late') {
         // Disconnected first, so an aborted job cannot be recorded as failed: it stays active and
         // its lock runs out. A Redis that is down never answers BullMQ's QUIT either.
-        await settleWithin(Promise.all(workers.map((w) => w.disconnect())), closeDeadlineMs);
-        for (const w of workers) w.cancelAllJobs(shutdownAbortReason);
+        await settleWithin(Promise.all(all.map((w) => w.disconnect())), closeDeadlineMs);
+        for (const w of all) w.cancelAllJobs(shutdownAbortReason);
       }
     },
   };

@@ -85,7 +85,8 @@ sentinel_field() { cli "$1" sentinel master mll | awk -v f="$2" 'NR % 2 { k = $0
 
 # Ready for a failover only once every sentinel has learnt of the replica (from the master's INFO,
 # which it asks for every 10 s) and of the other two sentinels (for the vote): a master killed
-# before that has no replica the sentinels could promote, ever.
+# before that has no replica the sentinels could promote, ever. And only once the replica holds the
+# master's data (its link is up): a replica still waiting for its first sync is promoted empty.
 sentinel_ok() {
   local p
   answers "$SBASE" && answers "$((SBASE + 1))" || return 1
@@ -94,8 +95,11 @@ sentinel_ok() {
     [[ $(cli "$p" sentinel get-master-addr-by-name mll | head -1) == 127.0.0.1 ]] || return 1
     [[ $(sentinel_field "$p" num-slaves) -ge 1 && $(sentinel_field "$p" num-other-sentinels) -ge 2 ]] || return 1
   done
-  cli "$SBASE" info replication | grep -q 'connected_slaves:1' \
-    || cli "$((SBASE + 1))" info replication | grep -q 'connected_slaves:1'
+  local replica
+  for replica in "$((SBASE + 1))" "$SBASE"; do
+    cli "$replica" info replication | grep -q 'master_link_status:up' && return 0
+  done
+  return 1
 }
 
 stop_sentinel() {
@@ -107,8 +111,9 @@ start_sentinel() {
   if sentinel_ok; then svc_log "sentinel setup already running (master 127.0.0.1:$SBASE)"; return 0; fi
   stop_sentinel
   rm -rf "$SDIR"
-  node_conf "$SDIR/$SBASE" "$SBASE"
-  node_conf "$SDIR/$((SBASE + 1))" "$((SBASE + 1))" "replicaof 127.0.0.1 $SBASE"
+  # No 5 s wait before the first (diskless) sync: the replica is in sync as soon as it can be.
+  node_conf "$SDIR/$SBASE" "$SBASE" 'repl-diskless-sync-delay 0'
+  node_conf "$SDIR/$((SBASE + 1))" "$((SBASE + 1))" "replicaof 127.0.0.1 $SBASE" 'repl-diskless-sync-delay 0'
   spawn_node "redis-$SBASE" "$SDIR/$SBASE"
   spawn_node "redis-$((SBASE + 1))" "$SDIR/$((SBASE + 1))"
   local p
