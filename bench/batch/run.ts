@@ -11,7 +11,7 @@ import { dockerSampleTable, measureDockerSample } from './docker-sample.js';
 import { writePythonModels } from './models.js';
 import { summarizeProfiles } from './profile.js';
 import { buildProject } from '../lib/build.js';
-import { cpuSeconds, freePort, statusKiB, stopChild, threadCpuSeconds } from '../lib/proc.js';
+import { cpuSeconds, cpuSplit, freePort, statusKiB, stopChild, threadCpuSeconds } from '../lib/proc.js';
 
 /**
  * The batch benchmark (issue 6):
@@ -175,6 +175,7 @@ try {
   const serviceBaseline = vmHwmKiB(service.pid);
   const cpuBefore = cpuSeconds(service.pid) + cpuSeconds(workers?.pid);
   const threadsBefore = serviceThreadCpu();
+  const systemBefore = cpuSplit(service.pid).system + cpuSplit(workers?.pid).system;
   const loadBefore = os.loadavg()[0]!;
 
   // Sampler: one GET at a time of a version that exists. The batch creates the models in name
@@ -254,6 +255,7 @@ try {
   const servicePeak = vmHwmKiB(service.pid);
   const serviceCpu = cpuSeconds(service.pid) + cpuSeconds(workers?.pid) - cpuBefore;
   const threadsAfter = serviceThreadCpu();
+  const serviceSystem = cpuSplit(service.pid).system + cpuSplit(workers?.pid).system - systemBefore;
   const byThread = [...threadsAfter].map(([name, used]) => `${name} ${((1000 * (used - (threadsBefore.get(name) ?? 0))) / N).toFixed(1)}`).join(', ');
   const loadAfter = os.loadavg()[0]!;
   const workersPeak = vmHwmKiB(workers?.pid);
@@ -304,7 +306,7 @@ try {
     ['mll peak RSS (VmHWM)', `${(cliPeak / 1024).toFixed(0)} MB`],
     ['service RSS by versions released', rssByThousands(rssSeries)],
     ['service CPU', `${serviceCpu.toFixed(1)} s user+sys (${((1000 * serviceCpu) / N).toFixed(0)} ms per version); mll: ${cliCpu.toFixed(1)} s`],
-    ['service CPU by thread', `ms per version: ${byThread}`],
+    ['service CPU by thread', `ms per version: ${byThread}; in the kernel (system calls): ${((1000 * serviceSystem) / N).toFixed(1)}`],
     ['machine load (1 min)', `${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after (${os.cpus().length} CPUs; other work on the machine slows every figure above)`],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));

@@ -20,12 +20,18 @@ export function statusKiB(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): nu
 
 /** User + system CPU seconds a process has used so far (/proc/<pid>/stat, clock ticks of 1/100 s; 0 when it is gone). */
 export function cpuSeconds(pid: number | undefined): number {
-  if (!pid) return 0;
+  const { user, system } = cpuSplit(pid);
+  return user + system;
+}
+
+/** User and system (kernel: system calls, page faults) CPU seconds of a process so far; 0 when it is gone. */
+export function cpuSplit(pid: number | undefined): { user: number; system: number } {
+  if (!pid) return { user: 0, system: 0 };
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
   } catch {
-    return 0;
+    return { user: 0, system: 0 };
   }
 }
 
