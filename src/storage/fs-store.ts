@@ -120,6 +120,10 @@ export class FsObjectStore implements ObjectStore {
     return path.join(this.objects, ...key.split('/'));
   }
 
+  localPath(key: string): string {
+    return this.file(key);
+  }
+
   private sidecar(key: string): string {
     return path.join(this.meta, ...key.split('/')) + '.json';
   }

@@ -81,6 +81,12 @@ export interface ObjectStore {
   presignPut(key: string, expirySeconds: number): Promise<string>;
   /** A URL that answers HTTP GET with the object's bytes until it expires. */
   presignGet(key: string, expirySeconds: number): Promise<string>;
+  /**
+   * Optional: the local file that holds an object, for a store that keeps objects as files (fs),
+   * so a writer on the same file system can hard-link it instead of copying its bytes. Whether the
+   * file exists is not checked. Objects are never changed in place, so a link stays their bytes.
+   */
+  localPath?(key: string): string;
   /** Resolves when the store answers; raises STORE_UNAVAILABLE otherwise. */
   check(): Promise<void>;
   close?(): Promise<void>;

@@ -115,6 +115,21 @@ describe('oci-layout target', () => {
     assert.equal((await fs.readdir(path.join(root, '.tmp'))).length, 0, 'no temp files left');
   });
 
+  it('links the config and manifest the fs store keeps instead of copying them, and its index lock leaves nothing behind', async () => {
+    const model = uniqueName('layout');
+    const tree = await putTree(env.store, [{ path: 'h.txt', content: `linked ${model}` }]);
+    const img = await builder.build(buildRequest(model, tree), testContext()) as OciBuiltImage;
+    const published = await target.publish(img, { repository: model, tag: '1' }, testContext());
+    const blobs = path.join(root, model, 'blobs', 'sha256');
+    const inode = async (file: string) => (await fs.stat(file)).ino;
+    const stored = (digest: string) => env.store.localPath(keys.blob(digest));
+    assert.equal(await inode(path.join(blobs, img.configDigest!.slice(7))), await inode(stored(img.configDigest!)), 'the config is the store\'s file');
+    assert.equal(await inode(path.join(blobs, published.digest.slice(7))), await inode(stored(published.digest)), 'the manifest is the store\'s file');
+    assert.deepEqual((await fs.readdir(path.join(root, model))).sort(), ['blobs', 'index.json', 'oci-layout']);
+    assert.equal((await fs.stat(path.join(root, model, 'oci-layout'))).nlink, 1, 'the lock (a second name of oci-layout) is gone');
+    assert.equal(JSON.parse(skopeo(['inspect', `oci:${path.join(root, model)}:1`])).Digest, published.digest);
+  });
+
   it('makes a layout again when it was removed after this process wrote to it (and the temp directory too)', async () => {
     const model = uniqueName('layout');
     const tree = await putTree(env.store, [{ path: 'g.txt', content: 'removed and back' }]);

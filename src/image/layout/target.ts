@@ -3,6 +3,7 @@ import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { keys } from '../../domain/keys.js';
 import { MllError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ObjectStore } from '../../storage/object-store.js';
@@ -80,7 +81,7 @@ export class OciLayoutTarget implements ImageTarget {
         const file = path.join(blobsDir, hex(blob.digest));
         if (hasSize(file, blob.size)) return 'exists';
         if (blob.source.kind === 'base') await this.linkFromPool(source, dir, file, signal);
-        else await this.writeBlob(new HashingReader(source, signal), dir, file, source.digest);
+        else if (!(await this.linkStored(source.localFile, source.size, dir, file))) await this.writeBlob(new HashingReader(source, signal), dir, file, source.digest);
         return 'uploaded';
       },
       // A layer never seen before: hashed while it is written, then renamed to its digest.
@@ -91,7 +92,9 @@ export class OciLayoutTarget implements ImageTarget {
     const { image, manifest, tally } = await publishBlobs(this.options, built, writer, ctx);
     const manifestDigest = image.manifestDigest!;
     const manifestFile = path.join(blobsDir, hex(manifestDigest));
-    if (!hasSize(manifestFile, manifest.length)) await this.atomicWrite(dir, manifestFile, manifest);
+    if (!hasSize(manifestFile, manifest.length) && !(await this.linkStored(this.options.store.localPath?.(keys.blob(manifestDigest)), manifest.length, dir, manifestFile))) {
+      await this.atomicWrite(dir, manifestFile, manifest);
+    }
 
     await this.withLock(dir, async () => {
       const indexFile = path.join(dir, 'index.json');
@@ -196,6 +199,26 @@ export class OciLayoutTarget implements ImageTarget {
     }
   }
 
+  /**
+   * A blob the store keeps as a local file (the fs store) is hard-linked into the layout: no copy
+   * of its bytes and no new inode, which on some disks is most of a small write's cost (bench/fs).
+   * The store wrote it under its digest after hashing it and never changes it in place. False
+   * when there is no such file of that size, or it cannot be linked here (another device): the
+   * caller then writes the bytes.
+   */
+  private async linkStored(stored: string | undefined, size: number, dir: string, file: string): Promise<boolean> {
+    if (stored === undefined || !hasSize(stored, size)) return false;
+    try {
+      await this.retryingMissingLayout(dir, () => fs.link(stored, file));
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return true;
+      if (code === 'EXDEV' || code === 'EPERM' || code === 'EMLINK' || code === 'ENOENT') return false;
+      throw err;
+    }
+  }
+
   /** Runtime layers: fetched once into the shared pool, then hard-linked (copied across devices). */
   private async linkFromPool(source: BlobSource, dir: string, file: string, signal: AbortSignal): Promise<void> {
     const poolDir = path.join(this.options.root, '.blobs', 'sha256');
@@ -224,18 +247,25 @@ export class OciLayoutTarget implements ImageTarget {
     }
   }
 
-  /** A lock file around index.json, so concurrent publishes (other processes too) never lose a tag. */
+  /**
+   * A lock around index.json, so concurrent publishes (other processes too) never lose a tag. The
+   * lock is a second name of the layout's `oci-layout` file (link fails with EEXIST while another
+   * writer holds it): taking and dropping it makes and frees no inode. link() sets the file's
+   * ctime, which dates the lock when its holder died. A lock file of an earlier release (a file of
+   * its own) excludes the same way.
+   */
   private async withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
     const lock = path.join(dir, 'index.json.lock');
+    const anchor = path.join(dir, 'oci-layout');
     const deadline = Date.now() + 30_000;
     for (;;) {
       try {
-        await this.retryingMissingLayout(dir, () => writeSmallFile(lock, '', { flag: 'wx' }));
+        await this.retryingMissingLayout(dir, () => fs.link(anchor, lock));
         break;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
         const st = statIfPresent(lock);
-        if (st && Date.now() - st.mtimeMs > 60_000) {
+        if (st && Date.now() - Math.max(st.ctimeMs, st.mtimeMs) > 60_000) {
           await removeIfPresent(lock); // left by a crashed writer
           continue;
         }

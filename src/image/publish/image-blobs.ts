@@ -64,7 +64,9 @@ export class ImageBlobs {
 
   /** Bytes of a blob whose digest is known. */
   source(image: OciImage, blob: KnownBlob): BlobSource {
-    return { digest: blob.digest, size: blob.size, open: this.opener(image, blob.digest, blob.size, blob.source) };
+    const source: BlobSource = { digest: blob.digest, size: blob.size, open: this.opener(image, blob.digest, blob.size, blob.source) };
+    if (blob.source.kind === 'blob' && this.store.localPath) source.localFile = this.store.localPath(keys.blob(blob.digest));
+    return source;
   }
 
   /** Bytes of a model layer never hashed yet (a recipe layer with a null digest). */

@@ -5,6 +5,8 @@ export interface BlobSource {
   digest: string;
   size: number;
   open(start: number, end: number, signal?: AbortSignal): Promise<Readable> | Readable;
+  /** The local file with these bytes, when the store keeps them as one (a target on the same disk may link it). */
+  localFile?: string;
 }
 
 /** Bytes to publish whose digest is not known yet: any byte range [start, end) on demand. */
