@@ -64,16 +64,19 @@ export function startWorkers(services: Services): WorkerPool {
     workers,
     async close(graceMs) {
       watchdog.stop();
-      const all = [...workers, ...watchdog.retiring];
-      // close() stops fetching at once, then waits for the jobs in flight (and for Redis); a
-      // replaced worker's fetch loop may never return, so it is not waited for.
-      const closing = Promise.all([...workers.map((w) => w.close()), ...[...watchdog.retiring].map((w) => w.close(true))]);
+      // close() stops fetching at once, then waits for the jobs in flight (and for Redis).
+      const closing = Promise.all(workers.map((w) => w.close()));
       const drained = await active.idle(graceMs);
+      // Replaced workers fetch nothing already; closed only now, so their jobs' locks were renewed
+      // through the grace period. Their fetch loop may never return: not waited for (force).
+      const retired = [...watchdog.retiring];
+      const all = [...workers, ...retired];
+      const closingAll = Promise.all([closing, ...retired.map((w) => w.close(true))]);
       if (!drained) {
         services.logger.warn({ graceMs, running: active.count }, 'jobs still running after the shutdown grace period; leaving them to another worker');
       }
       const quitWithin = drained && !services.outages.isDown(redisSource('queues')) ? closeDeadlineMs : 0;
-      if ((await settleWithin(closing, quitWithin)) === 'late') {
+      if ((await settleWithin(closingAll, quitWithin)) === 'late') {
         // Disconnected first, so an aborted job cannot be recorded as failed: it stays active and
         // its lock runs out. A Redis that is down never answers BullMQ's QUIT either.
         await settleWithin(Promise.all(all.map((w) => w.disconnect())), closeDeadlineMs);
