@@ -81,8 +81,11 @@ export class WorkerWatchdog {
   private async readyWhileIdle(w: WatchedWorker): Promise<number | undefined> {
     const { worker, jobs } = w;
     if (worker.closing || !worker.isRunning() || jobs.count >= worker.concurrency) return undefined;
-    const ready = await this.options.queue(worker.name).getJobCountByTypes('wait', 'prioritized').catch(() => 0);
-    return ready > 0 ? ready : undefined;
+    const queue = this.options.queue(worker.name);
+    const ready = await queue.getJobCountByTypes('wait', 'prioritized').catch(() => 0);
+    if (ready === 0) return undefined;
+    // A queue paused on purpose (BullMQ's tools can) holds ready jobs that no worker may take.
+    return (await queue.isPaused().catch(() => true)) ? undefined : ready;
   }
 
   private replace(index: number, old: WatchedWorker, ready: number): void {

@@ -24,7 +24,7 @@ function fakeWorker(name: string, concurrency = 2) {
   return { worker, state };
 }
 
-function setup(ready: () => number | Promise<number>) {
+function setup(ready: () => number | Promise<number>, paused = () => false) {
   const made: ReturnType<typeof fakeWorker>[] = [];
   const watchedOf = (): WatchedWorker => {
     const w = fakeWorker('stage-extract');
@@ -33,7 +33,7 @@ function setup(ready: () => number | Promise<number>) {
   };
   const pool = [watchedOf()];
   const replaced: number[] = [];
-  const queue = (() => ({ getJobCountByTypes: async () => ready() })) as unknown as (name: string) => Queue;
+  const queue = (() => ({ getJobCountByTypes: async () => ready(), isPaused: async () => paused() })) as unknown as (name: string) => Queue;
   const watchdog = new WorkerWatchdog(pool, { queue, logger: createLogger('silent'), stuckMs, replaced: (index) => replaced.push(index) });
   return { pool, made, replaced, watchdog };
 }
@@ -96,5 +96,11 @@ describe('worker watchdog (a worker that takes no job while its queue holds read
     assert.deepEqual(replaced, [], 'the count started over at the look Redis did not answer');
     await watchdog.check(2 * stuckMs);
     assert.deepEqual(replaced, [0]);
+  });
+
+  it('leaves the workers of a paused queue alone', async () => {
+    const { replaced, watchdog } = setup(() => 4, () => true);
+    for (let t = 0; t <= 3 * stuckMs; t += stuckMs / 6) await watchdog.check(t);
+    assert.deepEqual(replaced, []);
   });
 });
