@@ -12,8 +12,8 @@ import path from 'node:path';
  * MLL_DATA_DIR lives) and on /dev/shm (tmpfs, the baseline: no disk, no inode allocator), the same
  * files in the same order: "new" writes `--files` distinct objects, "replacing" writes over 3 keys
  * per folder again and again. Prints user and kernel CPU per file and the ratio of the two.
- * On ext4 without a journal, every new inode skips the inodes freed in the last one to six minutes
- * (fs/ext4/ialloc.c, recently_deleted()), so the figure depends on what was deleted lately,
+ * On ext4 without a journal, every new inode skips those of its block group freed in the last one
+ * to six minutes (fs/ext4/ialloc.c, recently_deleted()), so the figure depends on what was deleted lately,
  * by this run (it deletes its files) or by anything else on the disk.
  */
 
