@@ -55,7 +55,8 @@ describe('two API and three worker processes on one Redis, S3 store and registry
     for (const port of [await freePort(), await freePort()]) {
       apis.push({ proc: spawnService('api', { ...env, MLL_PORT: String(port) }), url: `http://127.0.0.1:${port}` });
     }
-    for (let i = 0; i < 3; i++) workers.push(spawnService('workers', env));
+    // At info, so a failure below can show what each worker did (their output is printed only then).
+    for (let i = 0; i < 3; i++) workers.push(spawnService('workers', { ...env, MLL_LOG_LEVEL: 'info' }));
     for (const replica of apis) {
       await waitFor(`API ${replica.url}`, async () => ((await fetch(`${replica.url}/healthz`)).ok ? true : undefined), 90_000);
     }
@@ -83,7 +84,16 @@ describe('two API and three worker processes on one Redis, S3 store and registry
     const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => upload(apis[i % 2]!, model)));
     for (const a of answers) assert.equal(a.status, 202, JSON.stringify(a.body));
     assert.deepEqual(answers.map((a) => a.body.version).sort((x, y) => x - y), [1, 2, 3, 4, 5, 6, 7, 8]);
-    for (const a of answers) await released(apis[a.body.version % 2]!, model, a.body.version);
+    try {
+      for (const a of answers) await released(apis[a.body.version % 2]!, model, a.body.version);
+    } catch (err) {
+      // Seen once in CI and once locally under load: version 1 not released in 120 s. What a
+      // diagnosis needs: where the version stands, its events, and what the workers logged.
+      const version = await api<PresentedVersion>(`${apis[0]!.url}/api/v1/models/${model}/versions/1`, { headers: auth() }).catch((e: unknown) => e);
+      const events = await api<unknown>(`${apis[0]!.url}/api/v1/models/${model}/versions/1/events`, { headers: auth() }).catch((e: unknown) => e);
+      const logs = workers.map((w, i) => `--- workers process ${i} (last 8 KB of its output)\n${w.output().slice(-8192)}`).join('\n');
+      throw new Error(`${(err as Error).message}\nversion 1: ${JSON.stringify(version).slice(0, 2000)}\nevents: ${JSON.stringify(events).slice(0, 4000)}\n${logs}`, { cause: err });
+    }
     for (const replica of apis) {
       const list = await api<{ total: number; items: { version: number; status: string }[] }>(`${replica.url}/api/v1/models/${model}/versions`, { headers: auth() });
       assert.equal(list.body.total, 8);
