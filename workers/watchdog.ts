@@ -56,7 +56,7 @@ export class WorkerWatchdog {
     this.timer = undefined;
   }
 
-  /** One look at every worker; exported for tests that drive the clock themselves. */
+  /** One look at every worker; public for tests that drive the clock themselves. */
   async check(now = Date.now()): Promise<void> {
     if (this.checking) return;
     this.checking = true;

@@ -51,16 +51,15 @@ const split = flag('split');
 const viaTsx = flag('tsx');
 /** --skip-build: run the dist/ already there (A/B runs of two worktrees built once each). */
 const skipBuild = flag('skip-build');
+/** A period in seconds given as --<name> S; 0 (off) when absent. */
+const everyArg = (name: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Math.max(0, Number(process.argv[i + 1]) || 0) : 0;
+};
 /** --rss-every S: print the service's and mll's RSS every S seconds while the batch runs (0: only the summary). */
-const rssEvery = (() => {
-  const i = process.argv.indexOf('--rss-every');
-  return i > 0 ? Math.max(0, Number(process.argv[i + 1]) || 0) : 0;
-})();
+const rssEvery = everyArg('rss-every');
 /** --cpu-every S: print the versions released and the CPU of each thread of the service, of mll and of Redis every S seconds. */
-const cpuEvery = (() => {
-  const i = process.argv.indexOf('--cpu-every');
-  return i > 0 ? Math.max(0, Number(process.argv[i + 1]) || 0) : 0;
-})();
+const cpuEvery = everyArg('cpu-every');
 /** --node-flags "<flags>": extra node options for the service (e.g. "--trace-gc"; NODE_OPTIONS refuses some). */
 const nodeFlags = (() => {
   const i = process.argv.indexOf('--node-flags');

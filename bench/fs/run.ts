@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { median } from '../lib/proc.js';
 
 /**
  * What one small object write costs the kernel on a file system (issue 13):
@@ -60,7 +61,6 @@ for (const pattern of ['new', 'replacing'] as const) {
     if (baseline) shm.push(writeObjects(baseline, pattern));
   }
   const fmt = (xs: Sample[], f: (s: Sample) => number) => xs.map((s) => f(s).toFixed(0)).join(', ');
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const ratio = baseline ? `${(median(disk.map((s) => s.systemUs)) / median(shm.map((s) => s.systemUs))).toFixed(1)}×` : 'no tmpfs here';
   rows.push([pattern, fmt(disk, (s) => s.systemUs), baseline ? fmt(shm, (s) => s.systemUs) : '—', ratio, fmt(disk, (s) => s.userUs)]);
 }

@@ -28,11 +28,17 @@ export function cpuSeconds(pid: number | undefined): number {
 export function cpuSplit(pid: number | undefined): { user: number; system: number } {
   if (!pid) return { user: 0, system: 0 };
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
-    return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
+    return statTimes(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return { user: 0, system: 0 };
   }
+}
+
+/** utime and stime of a /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat line, in seconds (clock ticks of 1/100 s). */
+function statTimes(stat: string): { user: number; system: number } {
+  // Fields after the command name, which may hold spaces and parentheses itself.
+  const fields = stat.replace(/^.*\) /s, '').split(' ');
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
 }
 
 export async function freePort(): Promise<number> {
@@ -119,8 +125,8 @@ export function threadCpuSeconds(pid: number | undefined): Map<string, number> {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const name = Number(tid) === pid ? 'main' : /\((.*)\)/s.exec(stat)![1]!;
-      const fields = stat.replace(/^.*\) /s, '').split(' ');
-      groups.set(name, (groups.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100);
+      const { user, system } = statTimes(stat);
+      groups.set(name, (groups.get(name) ?? 0) + user + system);
     } catch {
       // the thread ended between the listing and the read
     }
