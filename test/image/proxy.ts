@@ -21,6 +21,11 @@ export interface CountingProxy {
   uploadedBytes(): number;
   reset(): void;
   onBody?: (total: number) => void;
+  /**
+   * Runs before a request is forwarded (to change the registry's storage under it); what it returns
+   * runs once the registry has answered, before the client sees the answer.
+   */
+  around?: (request: ProxyRequestLog) => Promise<(() => Promise<void>) | void>;
   close(): Promise<void>;
 }
 
@@ -40,11 +45,13 @@ export async function startCountingProxy(upstream: string): Promise<CountingProx
       server.close(() => resolve());
     }),
   };
-  const server = http.createServer((req, res) => {
+  const server = http.createServer(async (req, res) => {
     const entry: ProxyRequestLog = { method: req.method ?? '', path: req.url ?? '', bodyBytes: 0 };
     proxy.requests.push(entry);
-    const out = http.request({ host: upHost, port: Number(upPort), method: req.method, path: req.url, headers: req.headers }, (upRes) => {
+    const after = await proxy.around?.(entry);
+    const out = http.request({ host: upHost, port: Number(upPort), method: req.method, path: req.url, headers: req.headers }, async (upRes) => {
       entry.status = upRes.statusCode;
+      await after?.();
       res.writeHead(upRes.statusCode ?? 502, upRes.headers);
       upRes.pipe(res);
       upRes.on('error', () => res.destroy());

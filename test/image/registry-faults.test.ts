@@ -1,5 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { OciImageBuilder } from '../../src/image/oci/builder.js';
 import { Registries } from '../../src/image/registry/registries.js';
 import { RegistryTarget } from '../../src/image/registry/target.js';
@@ -61,6 +63,82 @@ describe('registry faults and auth', () => {
       }
     });
   }
+
+  // What the registry's storage looks like at the moment a manifest PUT reads it: every blob link of
+  // the repository emptied (distribution < 3.1 rewrites a link in place while another push commits the
+  // same blob) or removed (a garbage collection between the blob uploads and the manifest).
+  for (const fault of [
+    { name: 'blob links are empty while another push rewrites them', restore: true },
+    { name: 'blobs vanish from the repository after their upload', restore: false },
+  ]) {
+    it(`pushes the manifest when, at its first PUT, the ${fault.name}`, async () => {
+      const reg = await startPrivateRegistry();
+      const proxy = await startCountingProxy(reg.host);
+      try {
+        const model = uniqueName('blobrace');
+        const tree = await putTree(env.store, [{ path: 'weights.bin', content: 64 * 1024 }]);
+        const registries = new Registries({ logger, retry: fastRetry });
+        const builder = new OciImageBuilder({ store: env.store, logger, registries, runtimes: {}, compression: 'none' });
+        const target = new RegistryTarget({ store: env.store, logger, registries, registry: proxy.host });
+        const image = await builder.build(buildRequest(model, tree), testContext()) as OciBuiltImage;
+        const layersDir = path.join(reg.root, 'data/docker/registry/v2/repositories', model, '_layers/sha256');
+        let faulted = 0;
+        proxy.around = async (request) => {
+          if (request.method !== 'PUT' || !request.path.includes('/manifests/') || faulted++ > 0) return;
+          const links = (await fs.readdir(layersDir)).map((hex) => path.join(layersDir, hex, 'link'));
+          const kept = await Promise.all(links.map((link) => fs.readFile(link)));
+          await Promise.all(links.map((link) => (fault.restore ? fs.truncate(link, 0) : fs.rm(link))));
+          if (fault.restore) return async () => { await Promise.all(links.map((link, i) => fs.writeFile(link, kept[i]!))); };
+        };
+        const ctx = testContext();
+        const published = await target.publish(image, { repository: model, tag: '1' }, ctx);
+        const manifestPuts = proxy.requests.filter((r) => r.method === 'PUT' && r.path.includes('/manifests/'));
+        assert.deepEqual(manifestPuts.map((r) => r.status), [400, 201]);
+        assert.ok(ctx.lines.some((l) => /did not find a blob the manifest names .*MANIFEST_BLOB_UNKNOWN/.test(l)), ctx.lines.join('\n'));
+        const served = await fetchManifest(reg.host, model, '1');
+        assert.equal(served.status, 200);
+        assert.equal(served.digest, published.digest);
+        const firstPut = proxy.requests.indexOf(manifestPuts[0]!);
+        const uploadsAfter = proxy.requests.slice(firstPut).filter((r) => r.method === 'POST' && r.path.includes('/blobs/uploads/')).length;
+        // Every blob is sent again when the registry lost it, none when it only could not read it for a moment.
+        if (fault.restore) assert.equal(uploadsAfter, 0);
+        else assert.ok(uploadsAfter >= 2, `blobs uploaded again: ${uploadsAfter}`);
+      } finally {
+        await proxy.close();
+        await reg.dispose();
+      }
+    });
+  }
+
+  it('fails with the registry\'s words when a blob stays missing', async () => {
+    const reg = await startPrivateRegistry();
+    const proxy = await startCountingProxy(reg.host);
+    try {
+      const model = uniqueName('blobgone');
+      const tree = await putTree(env.store, [{ path: 'w.bin', content: 'x' }]);
+      const registries = new Registries({ logger, retry: fastRetry });
+      const builder = new OciImageBuilder({ store: env.store, logger, registries, runtimes: {}, compression: 'none' });
+      const target = new RegistryTarget({ store: env.store, logger, registries, registry: proxy.host });
+      const image = await builder.build(buildRequest(model, tree), testContext()) as OciBuiltImage;
+      const layersDir = path.join(reg.root, 'data/docker/registry/v2/repositories', model, '_layers/sha256');
+      proxy.around = async (request) => {
+        if (request.method !== 'PUT' || !request.path.includes('/manifests/')) return;
+        for (const hex of await fs.readdir(layersDir)) await fs.rm(path.join(layersDir, hex, 'link'), { force: true });
+      };
+      await assert.rejects(target.publish(image, { repository: model, tag: '1' }, testContext()), (err: unknown) => {
+        const e = err as { code?: string; message?: string; transient?: boolean };
+        assert.equal(e.code, 'REGISTRY_REJECTED');
+        assert.equal(e.transient, false);
+        assert.match(e.message!, /Writing manifest .*: the registry .* answered 400 \(MANIFEST_BLOB_UNKNOWN/);
+        return true;
+      });
+      assert.equal(proxy.requests.filter((r) => r.method === 'PUT' && r.path.includes('/manifests/')).length, 3);
+      assert.equal((await fetchManifest(reg.host, model, '1')).status, 404);
+    } finally {
+      await proxy.close();
+      await reg.dispose();
+    }
+  });
 
   describe('against the htpasswd registry', () => {
     let auth: ReturnType<typeof services.registryAuth>;

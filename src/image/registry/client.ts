@@ -136,17 +136,16 @@ export class RegistryClient {
 
   /** Turns an unexpected answer into the error users see; what the retry policy retries is REGISTRY_UNAVAILABLE. */
   async failure(res: HttpResponse, action: string): Promise<MllError> {
-    const detail = await registryErrors(res);
+    const { text: detail, codes } = await readRegistryErrors(res);
     const status = res.status;
     const text = `${action}: the registry ${this.registry} answered ${status}${detail ? ` (${detail})` : ''}`;
+    const details: RegistryFailureDetails = { registry: this.registry, status, ...(codes.length > 0 ? { codes } : {}) };
     if (this.retry.retryable({ status })) {
       const retryAfter = res.header('retry-after');
-      return new MllError('REGISTRY_UNAVAILABLE', `${text}; it will be retried`, {
-        details: { registry: this.registry, status, ...(retryAfter ? { retryAfter } : {}) },
-      });
+      return new MllError('REGISTRY_UNAVAILABLE', `${text}; it will be retried`, { details: { ...details, ...(retryAfter ? { retryAfter } : {}) } });
     }
-    if (status === 401 || status === 403) return new MllError('REGISTRY_AUTH_FAILED', `${text}${this.auth.hint()}`, { details: { registry: this.registry, status } });
-    return new MllError('REGISTRY_REJECTED', text, { details: { registry: this.registry, status } });
+    if (status === 401 || status === 403) return new MllError('REGISTRY_AUTH_FAILED', `${text}${this.auth.hint()}`, { details });
+    return new MllError('REGISTRY_REJECTED', text, { details });
   }
 
   /** Resolves when the registry's API answers with the configured credentials. */
@@ -186,15 +185,30 @@ export class RegistryClient {
   }
 }
 
+/** What `failure` puts in an error's details: `codes` are the distribution API's error codes of the answer. */
+export interface RegistryFailureDetails {
+  registry: string;
+  status: number;
+  codes?: string[];
+}
+
 /** The registry's own explanation of an answer (its `errors` JSON, or the start of the body). */
 export async function registryErrors(res: HttpResponse): Promise<string> {
-  if (res.body.readableEnded) return '';
+  return (await readRegistryErrors(res)).text;
+}
+
+/** The answer's `errors` as text, and their codes (MANIFEST_BLOB_UNKNOWN, DIGEST_INVALID, …). */
+async function readRegistryErrors(res: HttpResponse): Promise<{ text: string; codes: string[] }> {
+  if (res.body.readableEnded) return { text: '', codes: [] };
   const text = await res.text(64 * 1024).catch(() => '');
   try {
     const parsed = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
     if (Array.isArray(parsed.errors) && parsed.errors.length > 0) {
-      return parsed.errors.map((e) => [e.code, e.message].filter(Boolean).join(': ')).join('; ');
+      return {
+        text: parsed.errors.map((e) => [e.code, e.message].filter(Boolean).join(': ')).join('; '),
+        codes: parsed.errors.flatMap((e) => (typeof e.code === 'string' ? [e.code] : [])),
+      };
     }
   } catch { /* not JSON */ }
-  return text.trim().slice(0, 200);
+  return { text: text.trim().slice(0, 200), codes: [] };
 }

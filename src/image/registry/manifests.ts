@@ -1,9 +1,9 @@
-import { MllError } from '../../errors.js';
+import { MllError, isMllError } from '../../errors.js';
 import { sha256Digest } from '../../shared/digest.js';
 import { isIndex, manifestAccept } from '../oci/media-types.js';
 import { parsePlatform } from '../util.js';
 import { repositoryScope } from './challenges.js';
-import type { RegistryClient } from './client.js';
+import type { RegistryClient, RegistryFailureDetails } from './client.js';
 
 export interface Manifest {
   bytes: Buffer;
@@ -79,4 +79,20 @@ export function putManifest(client: RegistryClient, repository: string, referenc
     if (got && got !== digest) throw new MllError('REGISTRY_REJECTED', `The registry ${client.registry} stored manifest ${digest} as ${got}`);
     return digest;
   }, { signal });
+}
+
+/** Codes a registry answers a manifest PUT with when it does not see one of the blobs the manifest names. */
+const MISSING_BLOB_CODES = new Set(['MANIFEST_BLOB_UNKNOWN', 'BLOB_UNKNOWN', 'DIGEST_INVALID']);
+
+/**
+ * True when a manifest PUT was refused only because the registry did not find a blob the manifest
+ * names. That happens to blobs that were uploaded: distribution before v3.1 rewrites a repository's
+ * blob link in place (truncate, then write), so a manifest PUT that reads it while another push
+ * commits the same blob finds it empty (DIGEST_INVALID + MANIFEST_BLOB_UNKNOWN); a garbage
+ * collection, or storage that lists new objects late, loses a blob between its upload and the manifest.
+ */
+export function refusedForMissingBlob(err: unknown): boolean {
+  if (!isMllError(err) || err.code !== 'REGISTRY_REJECTED') return false;
+  const codes = (err.details as Partial<RegistryFailureDetails> | undefined)?.codes ?? [];
+  return codes.includes('MANIFEST_BLOB_UNKNOWN') && codes.every((c) => MISSING_BLOB_CODES.has(c));
 }

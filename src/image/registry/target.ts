@@ -5,6 +5,7 @@ import { failpoint } from '../../failpoints.js';
 import { publishBlobs, seconds, type BlobWriter } from '../publish/publish.js';
 import type { BuiltImage, ImageTarget, PublishedImage, PublishRef, StageContext } from '../types.js';
 import { formatBytes } from '../util.js';
+import { refusedForMissingBlob } from './manifests.js';
 import { parseRegistryTarget } from './reference.js';
 import type { Registries } from './registries.js';
 
@@ -26,6 +27,9 @@ export interface RegistryTargetOptions {
 
 /** New layers a publish uploads at once, unless the target is told otherwise (bench/image's raw floor uses it too). */
 export const LAYER_UPLOADS_IN_FLIGHT = 6;
+
+/** Manifest PUTs a publish makes when the registry says it lacks a blob: each after every blob is checked (and sent) again. */
+const MANIFEST_ROUNDS = 3;
 
 /**
  * Pushes images through the OCI distribution API: every blob first (HEAD skips what the registry has,
@@ -74,7 +78,21 @@ export class RegistryTarget implements ImageTarget {
       concurrency: { hashing: concurrency, known: Math.max(concurrency, 16) },
     };
     const { image, manifest, tally } = await publishBlobs(this.options, built, writer, ctx);
-    const digest = await client.putManifest(repository, ref.tag, manifest, image.manifestMediaType, ctx.signal);
+    let digest: string;
+    for (let round = 1; ; round++) {
+      try {
+        digest = await client.putManifest(repository, ref.tag, manifest, image.manifestMediaType, ctx.signal);
+        break;
+      } catch (err) {
+        if (round >= MANIFEST_ROUNDS || !refusedForMissingBlob(err)) throw err;
+        ctx.log(`the registry did not find a blob the manifest names (${(err as Error).message}); checking every blob again`);
+        const again = await publishBlobs(this.options, image, writer, ctx);
+        for (const outcome of ['mounted', 'uploaded', 'hashed'] as const) {
+          tally[outcome].count += again.tally[outcome].count;
+          tally[outcome].bytes += again.tally[outcome].bytes;
+        }
+      }
+    }
     if (digest !== image.manifestDigest) {
       throw new MllError('INTERNAL', `The manifest in the store hashes to ${digest}, not ${image.manifestDigest}`);
     }
