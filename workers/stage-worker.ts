@@ -2,8 +2,8 @@ import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bu
 import { parseStageJobData, type StageJobData } from '../queues/jobs.js';
 import { stageQueueNames } from '../queues/names.js';
 import { stageBackoffStrategy } from '../queues/options.js';
-import type { Catalog, DurableRecord } from '../src/catalog/catalog.js';
-import { stageStatus, terminalStatuses, type VersionRecord } from '../src/domain/version.js';
+import type { Catalog, DurableRecord, EventInput } from '../src/catalog/catalog.js';
+import { stages, stageStatus, terminalStatuses, type Stage, type VersionRecord } from '../src/domain/version.js';
 import { errorMessage, isTransient, toErrorBody } from '../src/errors.js';
 import type { Metrics } from '../src/metrics.js';
 import type { StageContext, StagePorts } from '../src/pipeline/ports.js';
@@ -34,6 +34,15 @@ export interface StageWorkerOptions {
  */
 function isRedisDown(err: unknown): boolean {
   return isConnectionError(err) || (err as { code?: unknown })?.code === 'QUEUE_UNAVAILABLE';
+}
+
+/** The status event the writer of a terminal record appended with it (as the push stage and markFailed write them). */
+export function terminalEvent(record: VersionRecord, fallback: Stage): EventInput {
+  if (record.status === 'released') {
+    return { type: 'status', status: 'released', stage: 'push', message: record.image ? `Released ${record.image.reference}@${record.image.digest}` : undefined };
+  }
+  const last = [...stages].reverse().find((s) => record.stages[s]);
+  return { type: 'status', status: record.status, stage: last ?? fallback, message: record.error?.message, error: record.error ?? undefined };
 }
 
 export function startStageWorker<I, O>(definition: StageDefinition<I, O>, ports: StagePorts, catalog: Catalog, options: StageWorkerOptions): Worker {
@@ -104,7 +113,11 @@ export function startStageWorker<I, O>(definition: StageDefinition<I, O>, ports:
       // write of a stage is at its end, with its output and this timing, over the record read here.
       const durable = await catalog.readDurable(data.model, data.version);
       if (terminalStatuses.has(durable.record.status)) {
-        ctx.logger.info({ status: durable.record.status }, 'version is already terminal; nothing to do');
+        // Its writer may have stopped between the store and Redis: then this shows the end.
+        const shown = await catalog.reconcile(durable.record, terminalEvent(durable.record, stage));
+        ctx.logger.info({ status: durable.record.status }, shown
+          ? 'version is already terminal in the store but Redis did not show it (its writer stopped in between); shown now'
+          : 'version is already terminal; nothing to do');
         return { skipped: true };
       }
       timing = { startedAt: await firstStart(durable.record, attempt), attempts: attempt };

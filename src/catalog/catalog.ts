@@ -78,8 +78,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * newer one, so a reindex racing a stage is safe. Two flows of the same version (a duplicated job)
  * race only on what is shown: a stage's start that is only shown (ARGV[6] = 1) never replaces a
  * terminal status, and a written terminal status replaces a shown start even when that start was
- * stamped a moment later than the end (the end's time is taken before its store write).
- * KEYS: record, versions, model summary. ARGV: json, version, createdAt, status, updatedAt, shown.
+ * stamped a moment later than the end (the end's time is taken before its store write). With
+ * ARGV[7] = 1 (reconcile) a record is not written over one of the same status that is as new.
+ * KEYS: record, versions, model summary. ARGV: json, version, createdAt, status, updatedAt, shown, reconcile.
  */
 const terminalLua = `{${[...terminalStatuses].map((s) => `['${s}'] = true`).join(', ')}}`;
 const cacheScript = new RedisScript(`
@@ -89,6 +90,7 @@ if existing then
   if ok then
     local terminal = ${terminalLua}
     if ARGV[6] == '1' and terminal[old.status] then return 0 end
+    if ARGV[7] == '1' and old.status == ARGV[4] and old.updatedAt and old.updatedAt >= ARGV[5] then return 0 end
     local ends = ARGV[6] ~= '1' and terminal[ARGV[4]] and not terminal[old.status]
     if not ends and old.updatedAt and old.updatedAt > ARGV[5] then return 0 end
   end
@@ -324,6 +326,23 @@ export class Catalog {
     return shown;
   }
 
+  /**
+   * Shows a durable record that Redis lags behind: the process that wrote it to the store stopped
+   * (killed, or cut off by a shutdown) before its cache write, event and listeners. A stage that
+   * finds its version terminal in the store calls this; when Redis already shows that status (as
+   * new), nothing happens. Otherwise the record is cached, `event` appended and the listeners told
+   * (the webhook relay of the record's outbox, batches, Hydrosphere updates), as the writer would
+   * have. True when Redis was behind.
+   */
+  async reconcile(record: VersionRecord, event: EventInput): Promise<boolean> {
+    const held = await this.redis.get(this.k.version(record.model, record.version)).catch((e: unknown) => Promise.reject(redisDown(e)));
+    const previous = held ? (JSON.parse(held) as VersionRecord).status : null;
+    if (!(await this.cache(record, { reconcile: true }))) return false;
+    await this.appendEvent(record.model, record.version, event);
+    if (previous !== record.status) await this.notify(record, previous);
+    return true;
+  }
+
   private async notify(record: VersionRecord, previous: VersionStatus | null): Promise<void> {
     for (const listener of this.listeners) await listener(record, previous);
   }
@@ -333,7 +352,7 @@ export class Catalog {
    * the model's keys and the deployment-wide indexes live in different Cluster slots; each is
    * atomic and ignores a record older than what it holds, so they may run in either order.
    */
-  async cache(record: VersionRecord, options: { shown?: boolean } = {}): Promise<boolean> {
+  async cache(record: VersionRecord, options: { shown?: boolean; reconcile?: boolean } = {}): Promise<boolean> {
     const { model, version } = record;
     const shown = options.shown ? '1' : '0';
     try {
@@ -341,7 +360,7 @@ export class Catalog {
         {
           script: cacheScript,
           keys: [this.k.version(model, version), this.k.versions(model), this.k.model(model)],
-          args: [JSON.stringify(record), String(version), record.createdAt, record.status, record.updatedAt, shown],
+          args: [JSON.stringify(record), String(version), record.createdAt, record.status, record.updatedAt, shown, options.reconcile ? '1' : '0'],
         },
         {
           script: indexScript,

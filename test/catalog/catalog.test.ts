@@ -8,7 +8,7 @@ import { Catalog } from '../../src/catalog/catalog.js';
 import { keys } from '../../src/domain/keys.js';
 import type { VersionRecord } from '../../src/domain/version.js';
 import { FsObjectStore } from '../../src/storage/fs-store.js';
-import { exists, putJson } from '../../src/storage/object-store.js';
+import { exists, putJson, putJsonIf } from '../../src/storage/object-store.js';
 import { cleanRedis } from '../support/redis.js';
 import { services } from '../support/services.js';
 import { uniqueName } from '../support/unique.js';
@@ -177,6 +177,42 @@ describe('Catalog on real Redis and an fs store', () => {
     assert.ok(unfinished.some((v) => v.model === model && v.version === 3));
     assert.equal((await local.get(model, 3)).status, 'extracting', 'not read as failed while it is queued again');
     assert.equal((await local.get(model, 1)).status, 'released', 'a version the store has as released stays released');
+  });
+
+  it('reconcile shows a terminal record its writer put in the store but not in Redis, once, with its event and listeners', async () => {
+    const localPrefix = uniqueName('recon');
+    const localStore = new FsObjectStore({ root: path.join(dir, localPrefix) });
+    const local = new Catalog(localStore, redis, localPrefix);
+    after(() => cleanRedis(localPrefix));
+    const seen: string[] = [];
+    local.onTransition((r, previous) => void seen.push(`${previous}->${r.status}`));
+    const model = uniqueName('m');
+    const { version: v } = await local.createNext(model, (n) => record(model, n));
+    const started = await local.show({ ...(await local.getDurable(model, v)), status: 'pushing' }, 'queued');
+    assert.equal(started?.status, 'pushing');
+
+    // The writer's store write, and nothing after it (killed, or cut off by a shutdown).
+    const durable = await local.readDurable(model, v);
+    const released: VersionRecord = {
+      ...durable.record, status: 'released', updatedAt: new Date(Date.now() + 5).toISOString(),
+      image: { repository: model, tag: String(v), base: null, modelOnly: true, builder: 'oci', target: 'registry', reference: `r.example/${model}:${v}`, digest: 'sha256:ab' },
+    };
+    await putJsonIf(localStore, keys.versionRecord(model, v), released, { ifMatch: durable.etag });
+    assert.equal((await local.get(model, v)).status, 'pushing', 'Redis lags behind the store');
+
+    const event = { type: 'status' as const, status: 'released' as const, stage: 'push' as const, message: `Released r.example/${model}:${v}@sha256:ab` };
+    assert.equal(await local.reconcile(await local.getDurable(model, v), event), true);
+    assert.equal((await local.get(model, v)).status, 'released');
+    assert.deepEqual(nonZero(await local.countByStatus()), { released: 1 });
+    assert.deepEqual(seen, ['null->queued', 'queued->pushing', 'pushing->released']);
+    const shown = (await local.readEvents(model, v)).filter((e) => e.type === 'status' && e.status === 'released');
+    assert.equal(shown.length, 1);
+    assert.equal(shown[0]!.message, event.message);
+
+    // A duplicate stage job that finds the version terminal again changes nothing.
+    assert.equal(await local.reconcile(await local.getDurable(model, v), event), false);
+    assert.equal((await local.readEvents(model, v)).filter((e) => e.type === 'status' && e.status === 'released').length, 1);
+    assert.equal(seen.length, 3);
   });
 
   it('rebuilds counters, caches and indexes from the store after Redis lost everything; numbers are never reused', async () => {
