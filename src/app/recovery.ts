@@ -2,6 +2,7 @@ import { requeueVersion } from '../../queues/flow.js';
 import { redisKeys, type RedisKeys } from '../catalog/redis-keys.js';
 import { isCluster, type RedisClient } from '../redis/connect.js';
 import type { RecoveredEvents } from '../webhooks/outbox.js';
+import { enqueueOrphans } from './orphans.js';
 import { isConnectionError, redisSource } from './outage-log.js';
 import type { Services } from './services.js';
 
@@ -78,7 +79,8 @@ const sweepMinAgeMs = 5_000;
 
 /**
  * Checks every `intervalMs` that Redis still holds the index (a Redis that restarted empty is
- * rebuilt), and relays webhook events left in the outbox by a process that stopped before it could.
+ * rebuilt), relays webhook events left in the outbox by a process that stopped before it could,
+ * and enqueues versions left queued without jobs by one (after three intervals, at least 1 s).
  */
 export function watchForRedisLoss(services: Services, intervalMs: number): () => void {
   if (intervalMs <= 0) return () => {};
@@ -88,6 +90,7 @@ export function watchForRedisLoss(services: Services, intervalMs: number): () =>
     running = true;
     recoverIfRedisWasLost(services)
       .then(() => services.outbox.sweep(sweepMinAgeMs))
+      .then(() => enqueueOrphans(services, Math.max(1000, 3 * intervalMs)))
       .catch((err: unknown) => {
         const code = (err as { code?: unknown })?.code;
         if (isConnectionError(err) || code === 'QUEUE_UNAVAILABLE') services.outages.failed(redisSource('commands'), err);

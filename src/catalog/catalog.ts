@@ -105,29 +105,29 @@ end
 return 1`, 3);
 
 /**
- * The deployment-wide indexes, in their own slot: the model list and the count of versions per
- * status. `status-of` remembers what was counted for each version, so a repeated or late
- * (older updatedAt) call changes nothing and a reindex repairs whatever a crash left undone.
- * KEYS: models, status-of, status counts. ARGV: model, model/version, status, updatedAt, shown.
+ * The deployment-wide indexes, in their own slot: the model list, the count of versions per
+ * status and the versions that are queued (since when). `status-of` remembers what was counted
+ * for each version, so a repeated or late (older updatedAt) call changes nothing and a reindex
+ * repairs whatever a crash left undone.
+ * KEYS: models, status-of, status counts, queued-since. ARGV: model, model/version, status, updatedAt, shown, updatedAt in ms.
  */
 const indexScript = new RedisScript(`
 redis.call('ZADD', KEYS[1], 0, ARGV[1])
 local counted = redis.call('HGET', KEYS[2], ARGV[2])
+local changed = true
 if counted then
   local at, status = string.match(counted, '^(%S+) (%S+)$')
   local terminal = ${terminalLua}
   if ARGV[5] == '1' and terminal[status] then return 0 end
   local ends = ARGV[5] ~= '1' and terminal[ARGV[3]] and not terminal[status]
   if not ends and at and at > ARGV[4] then return 0 end
-  if status == ARGV[3] then
-    redis.call('HSET', KEYS[2], ARGV[2], ARGV[4] .. ' ' .. ARGV[3])
-    return 1
-  end
-  if status then redis.call('HINCRBY', KEYS[3], status, -1) end
+  if status == ARGV[3] then changed = false
+  elseif status then redis.call('HINCRBY', KEYS[3], status, -1) end
 end
-redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
+if changed then redis.call('HINCRBY', KEYS[3], ARGV[3], 1) end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[4] .. ' ' .. ARGV[3])
-return 1`, 3);
+if ARGV[3] == 'queued' then redis.call('ZADD', KEYS[4], ARGV[6], ARGV[2]) else redis.call('ZREM', KEYS[4], ARGV[2]) end
+return 1`, 4);
 
 /** Redis faults as QUEUE_UNAVAILABLE (503, transient); anything else unchanged. */
 export function redisDown(err: unknown): unknown {
@@ -364,8 +364,8 @@ export class Catalog {
         },
         {
           script: indexScript,
-          keys: [this.k.models(), this.k.statusOf(), this.k.statusCounts()],
-          args: [model, `${model}/${version}`, record.status, record.updatedAt, shown],
+          keys: [this.k.models(), this.k.statusOf(), this.k.statusCounts(), this.k.queuedSince()],
+          args: [model, `${model}/${version}`, record.status, record.updatedAt, shown, String(Date.parse(record.updatedAt))],
         },
       ]);
       return written === 1;

@@ -36,6 +36,8 @@ export function redisKeys(prefix: string) {
     statusOf: () => `${index}:status-of`,
     /** HASH status → number of versions in it. */
     statusCounts: () => `${index}:status-counts`,
+    /** ZSET `<model>/<version>` of versions whose status is queued, scored by when it was written (ms): the orphan sweep's list. */
+    queuedSince: () => `${index}:queued-since`,
     /** Set once the index has been built from the store; in the index's slot, so it goes when the index goes. */
     indexBuilt: () => `${index}:built`,
     /**
@@ -134,7 +136,7 @@ const bullKeys = (qp: string, queue: string, job: string) =>
 export function slotGroups(k: RedisKeys): SlotGroup[] {
   return [
     { name: 'version cache (catalog cache script)', keys: (s) => [k.version(s.model, s.version), k.versions(s.model), k.model(s.model)] },
-    { name: 'catalogue indexes (catalog index script)', keys: () => [k.models(), k.statusOf(), k.statusCounts()] },
+    { name: 'catalogue indexes (catalog index script)', keys: () => [k.models(), k.statusOf(), k.statusCounts(), k.queuedSince()] },
     { name: 'Hydrosphere version ids (MULTI)', keys: () => [k.hydrosphereVersions(), k.hydrosphereVersionIds()] },
     { name: 'batch completion (MULTI on total and terminal set; the item-event and follow scripts with the events)', keys: (s) => [k.batchTotal(s.batch), k.batchTerminal(s.batch), k.batchEvents(s.batch)] },
     { name: 'webhook endpoint index (MULTI; the listing script)', keys: () => [k.webhookEndpoints(), k.webhookEndpointsIndexed()] },

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { FlowProducer } from 'bullmq';
+import { Intake } from '../../src/intake/intake.js';
+import { keys } from '../../src/domain/keys.js';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { api, tarOf, waitForVersion } from '../support/client.js';
+import { repoRoot } from '../support/paths.js';
+import { uniqueName } from '../support/unique.js';
+import { Readable } from 'node:stream';
+import { redisKeys } from '../../src/catalog/redis-keys.js';
+
+const pythonModel = path.join(repoRoot, 'test', 'fixtures', 'models', 'python-tokenizer');
+
+describe('a version whose upload was taken but never enqueued', () => {
+  let app: TestApp;
+  before(async () => {
+    // Orphans are looked for at every check and enqueued after three checks' time.
+    app = await startTestApp({ env: { MLL_RECOVERY_CHECK_MS: '300' } });
+  });
+  after(() => app?.stop());
+
+  /** Resolves once the version's record is written (the intake's createVersion never returns here). */
+  async function recorded(model: string): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (!(await app.running.services.catalog.get(model, 1).then(() => true, () => false))) {
+      assert.ok(Date.now() < deadline, 'the record was not written within 10 s');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** The intake of an API process that stops right after writing the record: its enqueue never happens. */
+  function stoppingIntake(): Intake {
+    const s = app.running.services;
+    const frozen = { add: () => new Promise<never>(() => undefined) } as unknown as FlowProducer;
+    return new Intake({ config: s.config, store: s.store, redis: s.redis, catalog: s.catalog, flows: frozen, batches: s.batches, logger: s.logger });
+  }
+
+  it('is enqueued by a running process and released, once', async () => {
+    const model = uniqueName('orphan');
+    const intake = stoppingIntake();
+    const payload = await intake.receive(Readable.from(await tarOf(pythonModel)));
+    void intake.createVersion(model, payload, { metadata: {} });
+    await recorded(model);
+    assert.equal((await app.running.services.catalog.get(model, 1)).status, 'queued');
+    assert.equal(await app.running.services.queue('stage-extract').getJob(`${model}.v1.extract`), undefined, 'no job was added');
+
+    const done = await waitForVersion(app.url, model, 1, { timeoutMs: 60_000 });
+    assert.equal(done.status, 'released', JSON.stringify(done.error));
+    const events = await api<{ items: { type: string; status?: string }[] }>(`${app.url}/api/v1/models/${model}/versions/1/events`);
+    assert.equal(events.body.items.filter((e) => e.type === 'status' && e.status === 'released').length, 1);
+    const k = redisKeys(app.config.prefix);
+    assert.equal(await app.running.services.redis.zscore(k.queuedSince(), `${model}/1`), null, 'no longer listed as queued');
+  });
+
+  it('leaves the list when the store no longer has its record (its upload failed and was removed)', async () => {
+    const model = uniqueName('gone');
+    const intake = stoppingIntake();
+    const payload = await intake.receive(Readable.from(await tarOf(pythonModel)));
+    void intake.createVersion(model, payload, { metadata: {} });
+    await recorded(model);
+    const s = app.running.services;
+    const k = redisKeys(app.config.prefix);
+    assert.notEqual(await s.redis.zscore(k.queuedSince(), `${model}/1`), null, 'listed as queued');
+    await s.store.delete(keys.versionRecord(model, 1));
+    const deadline = Date.now() + 20_000;
+    while ((await s.redis.zscore(k.queuedSince(), `${model}/1`)) !== null) {
+      assert.ok(Date.now() < deadline, 'still listed 20 s later');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(await s.queue('stage-extract').getJob(`${model}.v1.extract`), undefined, 'nothing enqueued for it');
+  });
+});
