@@ -7,7 +7,7 @@ import { stages, stageStatus, terminalStatuses, type Stage, type VersionRecord }
 import { errorMessage, isTransient, toErrorBody } from '../src/errors.js';
 import type { Metrics } from '../src/metrics.js';
 import type { StageContext, StagePorts } from '../src/pipeline/ports.js';
-import type { StageDefinition } from '../src/pipeline/stages.js';
+import { releasedMessage, type StageDefinition } from '../src/pipeline/stages.js';
 import { isConnectionError, redisSource, type OutageLog } from '../src/app/outage-log.js';
 import { abortedByShutdown, type ActiveJobs } from './active-jobs.js';
 
@@ -39,7 +39,7 @@ function isRedisDown(err: unknown): boolean {
 /** The status event the writer of a terminal record appended with it (as the push stage and markFailed write them). */
 export function terminalEvent(record: VersionRecord, fallback: Stage): EventInput {
   if (record.status === 'released') {
-    return { type: 'status', status: 'released', stage: 'push', message: record.image ? `Released ${record.image.reference}@${record.image.digest}` : undefined };
+    return { type: 'status', status: 'released', stage: 'push', message: record.image ? releasedMessage(record.image) : undefined };
   }
   const last = [...stages].reverse().find((s) => record.stages[s]);
   return { type: 'status', status: record.status, stage: last ?? fallback, message: record.error?.message, error: record.error ?? undefined };

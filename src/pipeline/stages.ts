@@ -134,10 +134,15 @@ export const pushStage: StageDefinition<PushInput, PublishedImage> = {
         };
         r.error = null;
       },
-      event: { type: 'status', status: 'released', stage: 'push', message: `Released ${published.reference}@${published.digest}` },
+      event: { type: 'status', status: 'released', stage: 'push', message: releasedMessage(published) },
     };
   },
 };
+
+/** How a version's release event names the image it was released with. */
+export function releasedMessage(image: { reference: string; digest: string | null }): string {
+  return `Released ${image.reference}@${image.digest}`;
+}
 
 export const stageDefinitions = { extract: extractStage, build: buildStage, push: pushStage } as const;
 
