@@ -8,10 +8,11 @@
  * - registry-blob-mid: inside a blob upload to the registry (the first bytes of the body sent)
  * - s3-multipart-mid: inside a multipart upload to S3 (the first part uploaded, the rest not)
  * - outbox-relay: between a terminal transition's commit and the relay of its webhook event
+ * - intake-recorded: between a new version's record and the enqueueing of its stages
  *
  * A pause says so on stderr when it starts, so a test knows the process is in it.
  */
-export type FailpointName = 'extract-mid' | 'build-mid' | 'push-mid' | 'registry-blob-mid' | 's3-multipart-mid' | 'outbox-relay';
+export type FailpointName = 'extract-mid' | 'build-mid' | 'push-mid' | 'registry-blob-mid' | 's3-multipart-mid' | 'outbox-relay' | 'intake-recorded';
 
 export function parseFailpoints(spec: string): Map<string, number> {
   const out = new Map<string, number>();

@@ -26,6 +26,22 @@ const claimSeconds = 10;
 
 /** Renews or releases a claim only while it is still the caller's own pending claim. */
 const renewScript = new RedisScript("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 0", 1);
+/** Replaces the caller's own pending claim with its answer. */
+const commitScript = new RedisScript("if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) return 1 end return 0", 1);
+
+const commitLocal = 'idempotencyCommit';
+type Commit = (status: number, body: unknown, location?: string) => Promise<void>;
+
+/**
+ * Keeps the answer of the request now, before it is sent: for a request whose effect exists from
+ * this point (a version written) although more work follows. A retry then gets this answer even
+ * if the process stops before it answers; if the request fails after all, the answer is dropped.
+ * Does nothing for a request without an Idempotency-Key.
+ */
+export async function keepIdempotentAnswer(res: Response, status: number, body: unknown, location?: string): Promise<void> {
+  const commit = res.locals[commitLocal] as Commit | undefined;
+  if (commit) await commit(status, body, location);
+}
 
 /**
  * What makes two requests "the same": method, path, query, content type and length, and the
@@ -45,8 +61,9 @@ function fingerprint(req: Request, scope: string): string {
  * a retry with the same key and the same request gets that response again and creates nothing;
  * the same key with a different request, or while the first is still running, is a 409.
  * A request that fails releases its key, so the client may retry with it; so does a request whose
- * process died, once its claim lapses (claimSeconds). Claims live in Redis, so they hold across
- * API replicas.
+ * process died, once its claim lapses (claimSeconds). A route whose effect exists before it can
+ * answer keeps its answer at that point (keepIdempotentAnswer), so a retry after the process died
+ * gets it instead of doing it again. Claims live in Redis, so they hold across API replicas.
  */
 export function idempotency(redis: RedisClient, prefix: string, scopeOf: (req: Request, res: Response) => string = () => ''): RequestHandler {
   const keys = redisKeys(prefix);
@@ -88,7 +105,16 @@ export function idempotency(redis: RedisClient, prefix: string, scopeOf: (req: R
       renewScript.run(redis, [redisKey], [claim, String(claimSeconds)]).catch(() => undefined);
     }, (claimSeconds * 1000) / 3);
     renewal.unref();
-    const release = () => deleteIfHeldScript.run(redis, [redisKey], [claim]).catch(() => undefined);
+    // What this request holds under the key: its pending claim, then the answer it kept early.
+    let held = claim;
+    const release = () => deleteIfHeldScript.run(redis, [redisKey], [held]).catch(() => undefined);
+    res.locals[commitLocal] = (async (status, body, location) => {
+      const answer = JSON.stringify({ state: 'done', fingerprint: print, status, body, location } satisfies Stored);
+      if ((await commitScript.run(redis, [redisKey], [held, answer, String(ttlSeconds)])) === 1) {
+        held = answer;
+        clearInterval(renewal);
+      }
+    }) satisfies Commit;
     const json = res.json.bind(res);
     res.json = (body: unknown) => {
       clearInterval(renewal);
@@ -101,8 +127,8 @@ export function idempotency(redis: RedisClient, prefix: string, scopeOf: (req: R
     };
     res.on('close', () => {
       clearInterval(renewal);
-      // Cut off before an answer was stored: free the key for the retry (a stored answer stays).
-      if (!res.writableFinished) void release();
+      // Cut off before an answer was stored: free the key for the retry (a stored answer, or one kept early, stays).
+      if (!res.writableFinished && held === claim) void release();
     });
     next();
   };

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { FlowProducer } from 'bullmq';
 import type { RedisClient } from '../redis/connect.js';
 import { enqueueVersion } from '../../queues/flow.js';
+import { failpoint, parseFailpoints } from '../failpoints.js';
 import type { Batches } from '../batches/batches.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { redisKeys } from '../catalog/redis-keys.js';
@@ -18,7 +19,7 @@ import { receivePayload, validateStoredPayload, type IntakeLimits, type Received
 import { PresignedUploads } from './uploads.js';
 
 export interface IntakeDeps {
-  config: Pick<Config, 'maxUploadBytes' | 'maxUnpackedBytes' | 'maxFiles' | 'maxPathDepth' | 'stageAttempts' | 'stageBackoffMs' | 'prefix'>;
+  config: Pick<Config, 'maxUploadBytes' | 'maxUnpackedBytes' | 'maxFiles' | 'maxPathDepth' | 'stageAttempts' | 'stageBackoffMs' | 'prefix'> & Partial<Pick<Config, 'failpoints'>>;
   store: ObjectStore;
   redis: RedisClient;
   catalog: Catalog;
@@ -51,8 +52,11 @@ export class Intake {
   readonly limits: IntakeLimits;
   readonly uploads: PresignedUploads;
 
+  private readonly failpoints: Map<string, number> | undefined;
+
   constructor(private readonly deps: IntakeDeps) {
     const c = deps.config;
+    this.failpoints = c.failpoints ? parseFailpoints(c.failpoints) : undefined;
     this.limits = { maxUploadBytes: c.maxUploadBytes, archive: { maxUnpackedBytes: c.maxUnpackedBytes, maxEntries: c.maxFiles, maxDepth: c.maxPathDepth } };
     this.uploads = new PresignedUploads(deps.store, deps.redis, redisKeys(c.prefix));
   }
@@ -88,15 +92,19 @@ export class Intake {
 
   /**
    * Writes the record under the model's next version number and enqueues its stages. If any of it
-   * fails, the record and the payload are removed.
+   * fails, the record and the payload are removed. `onRecorded` runs between the two: the version
+   * exists from then on (were this process to stop, the recovery check enqueues it), so a request's
+   * idempotent answer can be kept there.
    */
-  async createVersion(model: string, payload: ReceivedPayload, request: VersionRequest): Promise<VersionRecord> {
+  async createVersion(model: string, payload: ReceivedPayload, request: VersionRequest, options: { onRecorded?: (record: VersionRecord) => Promise<void> } = {}): Promise<VersionRecord> {
     const { catalog, store, flows, config } = this.deps;
     // The record last tried: it is this upload's once written (a number found taken is never written over).
     let record: VersionRecord | undefined;
     try {
       assertModelName(model);
       record = await catalog.createNext(model, (version) => (record = newVersionRecord(model, version, payload, request)));
+      await options.onRecorded?.(record);
+      await failpoint(this.failpoints, 'intake-recorded');
       await enqueueVersion(flows, config, { model, version: record.version });
       return record;
     } catch (err) {
@@ -108,9 +116,11 @@ export class Intake {
   }
 
   /** Streams a payload and makes it a version: the common case of one upload request. */
-  async streamVersion(model: string, body: Readable, request: VersionRequest, options: { declaredSize?: number } = {}): Promise<VersionRecord> {
+  async streamVersion(
+    model: string, body: Readable, request: VersionRequest, options: { declaredSize?: number; onRecorded?: (record: VersionRecord) => Promise<void> } = {},
+  ): Promise<VersionRecord> {
     assertModelName(model);
-    return this.createVersion(model, await this.receive(body, options), request);
+    return this.createVersion(model, await this.receive(body, options), request, options);
   }
 
   /** A batch being received: each item becomes its own version or is refused alone. */

@@ -2,10 +2,12 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { keys } from '../../domain/keys.js';
 import { assertModelName, parseVersionNumber } from '../../domain/model-name.js';
+import type { VersionRecord } from '../../domain/version.js';
 import { MllError } from '../../errors.js';
 import type { Intake } from '../../intake/intake.js';
 import { parseUploadMetadata } from '../../intake/metadata.js';
 import type { ApiDeps } from '../deps.js';
+import { keepIdempotentAnswer } from '../idempotency.js';
 import { mediaType } from '../media-type.js';
 import { metadataFromQuery } from '../metadata.js';
 import { receiveMultipart } from '../multipart.js';
@@ -26,10 +28,15 @@ export function versionsRouter(deps: ApiDeps, intake: Intake): Router {
     const model = assertModelName(req.params.name!);
     intake.assertAccepting('upload');
     const type = mediaType(req);
+    // The version exists once recorded: a retry of this request gets this answer from then on.
+    const onRecorded = async (created: VersionRecord) => {
+      const shown = presentVersion(created, config.baseUrl);
+      await keepIdempotentAnswer(res, 202, shown, shown.url);
+    };
     let record;
     if (type === 'multipart/form-data') {
       const { payload, metadata } = await receiveMultipart(req, intake);
-      record = await intake.createVersion(model, payload, { metadata });
+      record = await intake.createVersion(model, payload, { metadata }, { onRecorded });
     } else if (type === 'application/json') {
       // A version from a presigned upload: {"upload": "<id>", "metadata": {...}}.
       const parsed = fromUpload.safeParse(req.body);
@@ -37,11 +44,11 @@ export function versionsRouter(deps: ApiDeps, intake: Intake): Router {
         throw new MllError('BAD_REQUEST', 'A JSON body must be {"upload": "<upload id from POST /api/v1/uploads>", "metadata": {...}}');
       }
       const metadata = parseUploadMetadata(parsed.data.metadata ?? {}, 'metadata');
-      record = await intake.createVersion(model, await intake.fromUpload(parsed.data.upload), { metadata });
+      record = await intake.createVersion(model, await intake.fromUpload(parsed.data.upload), { metadata }, { onRecorded });
     } else if (tarTypes.has(type)) {
       const metadata = metadataFromQuery(req.query as Record<string, unknown>);
       const length = req.headers['content-length'];
-      record = await intake.streamVersion(model, req, { metadata }, { declaredSize: length === undefined ? undefined : Number(length) });
+      record = await intake.streamVersion(model, req, { metadata }, { declaredSize: length === undefined ? undefined : Number(length), onRecorded });
     } else {
       req.resume();
       throw new MllError('UNSUPPORTED_MEDIA_TYPE', `Content-Type "${type || '(none)'}" is not accepted: send application/x-tar, application/gzip (a .tar.gz), multipart/form-data with a "payload" part, or application/json referencing a presigned upload`);
