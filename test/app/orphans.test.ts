@@ -8,6 +8,7 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { api, tarOf, waitForVersion } from '../support/client.js';
 import { repoRoot } from '../support/paths.js';
 import { uniqueName } from '../support/unique.js';
+import { waitFor } from '../support/wait.js';
 import { Readable } from 'node:stream';
 import { redisKeys } from '../../src/catalog/redis-keys.js';
 
@@ -21,28 +22,22 @@ describe('a version whose upload was taken but never enqueued', () => {
   });
   after(() => app?.stop());
 
-  /** Resolves once the version's record is written (the intake's createVersion never returns here). */
-  async function recorded(model: string): Promise<void> {
-    const deadline = Date.now() + 10_000;
-    while (!(await app.running.services.catalog.get(model, 1).then(() => true, () => false))) {
-      assert.ok(Date.now() < deadline, 'the record was not written within 10 s');
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
-  /** The intake of an API process that stops right after writing the record: its enqueue never happens. */
-  function stoppingIntake(): Intake {
+  /**
+   * Takes an upload as an API process that stops right after writing the record would: its
+   * enqueue never happens (createVersion never returns here). Resolves once the record is written.
+   */
+  async function orphanVersion(model: string): Promise<void> {
     const s = app.running.services;
     const frozen = { add: () => new Promise<never>(() => undefined) } as unknown as FlowProducer;
-    return new Intake({ config: s.config, store: s.store, redis: s.redis, catalog: s.catalog, flows: frozen, batches: s.batches, logger: s.logger });
+    const intake = new Intake({ config: s.config, store: s.store, redis: s.redis, catalog: s.catalog, flows: frozen, batches: s.batches, logger: s.logger });
+    const payload = await intake.receive(Readable.from(await tarOf(pythonModel)));
+    void intake.createVersion(model, payload, { metadata: {} });
+    await waitFor('the record to be written', () => s.catalog.get(model, 1), 10_000);
   }
 
   it('is enqueued by a running process and released, once', async () => {
     const model = uniqueName('orphan');
-    const intake = stoppingIntake();
-    const payload = await intake.receive(Readable.from(await tarOf(pythonModel)));
-    void intake.createVersion(model, payload, { metadata: {} });
-    await recorded(model);
+    await orphanVersion(model);
     assert.equal((await app.running.services.catalog.get(model, 1)).status, 'queued');
     assert.equal(await app.running.services.queue('stage-extract').getJob(`${model}.v1.extract`), undefined, 'no job was added');
 
@@ -56,19 +51,12 @@ describe('a version whose upload was taken but never enqueued', () => {
 
   it('leaves the list when the store no longer has its record (its upload failed and was removed)', async () => {
     const model = uniqueName('gone');
-    const intake = stoppingIntake();
-    const payload = await intake.receive(Readable.from(await tarOf(pythonModel)));
-    void intake.createVersion(model, payload, { metadata: {} });
-    await recorded(model);
+    await orphanVersion(model);
     const s = app.running.services;
     const k = redisKeys(app.config.prefix);
     assert.notEqual(await s.redis.zscore(k.queuedSince(), `${model}/1`), null, 'listed as queued');
     await s.store.delete(keys.versionRecord(model, 1));
-    const deadline = Date.now() + 20_000;
-    while ((await s.redis.zscore(k.queuedSince(), `${model}/1`)) !== null) {
-      assert.ok(Date.now() < deadline, 'still listed 20 s later');
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    await waitFor('the version to leave the queued list', async () => ((await s.redis.zscore(k.queuedSince(), `${model}/1`)) === null ? true : undefined), 20_000);
     assert.equal(await s.queue('stage-extract').getJob(`${model}.v1.extract`), undefined, 'nothing enqueued for it');
   });
 });

@@ -13,7 +13,7 @@ import { metadataFromQuery } from '../metadata.js';
 import { receiveMultipart } from '../multipart.js';
 import { presentVersion } from '../present.js';
 import type { VersionContractBody } from '../schemas/contract.js';
-import { versionFromUpload, type VersionListBody } from '../schemas/versions.js';
+import { versionFromUpload, type VersionBody, type VersionListBody } from '../schemas/versions.js';
 
 const tarTypes = new Set(['application/x-tar', 'application/tar', 'application/gzip', 'application/x-gzip', 'application/tar+gzip', 'application/octet-stream']);
 
@@ -29,8 +29,9 @@ export function versionsRouter(deps: ApiDeps, intake: Intake): Router {
     intake.assertAccepting('upload');
     const type = mediaType(req);
     // The version exists once recorded: a retry of this request gets this answer from then on.
+    let shown: VersionBody | undefined;
     const onRecorded = async (created: VersionRecord) => {
-      const shown = presentVersion(created, config.baseUrl);
+      shown = presentVersion(created, config.baseUrl);
       await keepIdempotentAnswer(res, 202, shown, shown.url);
     };
     let record;
@@ -53,7 +54,8 @@ export function versionsRouter(deps: ApiDeps, intake: Intake): Router {
       req.resume();
       throw new MllError('UNSUPPORTED_MEDIA_TYPE', `Content-Type "${type || '(none)'}" is not accepted: send application/x-tar, application/gzip (a .tar.gz), multipart/form-data with a "payload" part, or application/json referencing a presigned upload`);
     }
-    const shown = presentVersion(record, config.baseUrl);
+    // The answer kept when the version was recorded (createVersion returns that same record).
+    shown ??= presentVersion(record, config.baseUrl);
     res.status(202).location(shown.url).json(shown);
   });
 
