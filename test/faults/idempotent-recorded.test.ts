@@ -24,7 +24,10 @@ describe('an API killed after writing a version, before enqueueing it and answer
       const body = new Uint8Array(await tarOf(pythonModel));
       const headers = { 'content-type': 'application/x-tar', 'idempotency-key': `rec-${model}` };
       const first = fetch(`${doomedUrl}/api/v1/models/${model}/versions`, { method: 'POST', headers, body }).then((r) => `answered ${r.status}`, () => 'cut off');
-      await waitFor('the version to be written', async () => ((await api(`${survivor.url}/api/v1/models/${model}/versions/1`)).status === 200 ? true : undefined), 30_000);
+      // The failpoint says so once the record is written and the answer kept (a version shown by the
+      // survivor is not enough: the answer is kept one Redis round trip after the record).
+      await waitFor('the doomed API to pause after writing the version', async () => (doomed.output().includes('failpoint intake-recorded: pausing') ? true : undefined), 30_000);
+      assert.equal((await api(`${survivor.url}/api/v1/models/${model}/versions/1`)).status, 200, 'the version is written');
       doomed.kill('SIGKILL');
       await doomed.exited;
       assert.equal(await first, 'cut off');
