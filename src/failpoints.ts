@@ -8,11 +8,13 @@
  * - registry-blob-mid: inside a blob upload to the registry (the first bytes of the body sent)
  * - s3-multipart-mid: inside a multipart upload to S3 (the first part uploaded, the rest not)
  * - outbox-relay: between a terminal transition's commit and the relay of its webhook event
+ * - intake-numbered: between a new version's number (and the idempotent answer kept with it) and its record's write
+ * - intake-written: between a new version's record in the store and in Redis
  * - intake-recorded: between a new version's record and the enqueueing of its stages
  *
  * A pause says so on stderr when it starts, so a test knows the process is in it.
  */
-export type FailpointName = 'extract-mid' | 'build-mid' | 'push-mid' | 'registry-blob-mid' | 's3-multipart-mid' | 'outbox-relay' | 'intake-recorded';
+export type FailpointName = 'extract-mid' | 'build-mid' | 'push-mid' | 'registry-blob-mid' | 's3-multipart-mid' | 'outbox-relay' | 'intake-numbered' | 'intake-written' | 'intake-recorded';
 
 export function parseFailpoints(spec: string): Map<string, number> {
   const out = new Map<string, number>();

@@ -42,7 +42,7 @@ export function createApp(deps: ApiDeps): Express {
   // Only JSON bodies are parsed; model payloads stream straight through to the store.
   api.use(express.json({ limit: '1mb', strict: true }));
   // Idempotency keys are per token: two clients cannot collide on (or replay) each other's keys.
-  api.use(idempotency(deps.redis, deps.config.prefix, (_req, res) => principalOf(res)?.id ?? ''));
+  api.use(idempotency(deps.redis, deps.config.prefix, (_req, res) => principalOf(res)?.id ?? '', { adopt: (effect) => intake.adopt(effect) }));
   api.use(modelsRouter(deps));
   api.use(versionsRouter(deps, intake));
   api.use(eventsRouter(deps));

@@ -5,14 +5,41 @@ import { MllError } from '../errors.js';
 import type { RedisClient } from '../redis/connect.js';
 import { deleteIfHeldScript, RedisScript } from '../redis/script.js';
 
+/**
+ * What a request's effect is, once it knows it and before it makes it: a retry that finds the
+ * request's process gone can then look whether the effect exists (IdempotencyOptions.adopt).
+ */
+export interface IdempotentEffect {
+  kind: 'version';
+  model: string;
+  version: number;
+  /** The payload the version is made of: tells this request's version from another's under a reused number. */
+  payloadKey: string;
+}
+
 interface Stored {
-  state: 'pending' | 'done';
+  /**
+   * pending: a request runs; recording: it has kept its answer and is making its effect (its lease
+   * says whether it still runs); done: the answer to replay.
+   */
+  state: 'pending' | 'recording' | 'done';
   fingerprint: string;
   /** Which request holds a pending claim (so only it renews or releases it). */
   owner?: string;
   status?: number;
   body?: unknown;
   location?: string;
+  effect?: IdempotentEffect;
+}
+
+export interface IdempotencyOptions {
+  /**
+   * Whether a recorded effect exists, making sure it goes on if it does (a version is enqueued):
+   * called by a retry that finds an answer kept before its effect was made, by a request whose
+   * process stopped. True: the kept answer is replayed. False: the effect was never made and the
+   * retry runs as a new request.
+   */
+  adopt?: (effect: IdempotentEffect) => Promise<boolean>;
 }
 
 const keyPattern = /^[A-Za-z0-9_.:-]{1,255}$/;
@@ -30,7 +57,7 @@ const renewScript = new RedisScript("if redis.call('GET', KEYS[1]) == ARGV[1] th
 const commitScript = new RedisScript("if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) return 1 end return 0", 1);
 
 const commitLocal = 'idempotencyCommit';
-type Commit = (status: number, body: unknown, location?: string) => Promise<void>;
+type Commit = (status: number, body: unknown, location?: string, effect?: IdempotentEffect) => Promise<void>;
 
 /**
  * Keeps the answer of the request now, before it is sent: for a request whose effect exists from
@@ -41,6 +68,25 @@ type Commit = (status: number, body: unknown, location?: string) => Promise<void
 export async function keepIdempotentAnswer(res: Response, status: number, body: unknown, location?: string): Promise<void> {
   const commit = res.locals[commitLocal] as Commit | undefined;
   if (commit) await commit(status, body, location);
+}
+
+/**
+ * Keeps the answer of the request before its effect is made (the version record written), with
+ * what that effect will be. Should the process stop before it answers, a retry waits while the
+ * request's lease runs, then replays the answer if the effect exists and runs again if it does
+ * not: never a second effect, never an answer without one. Call keepIdempotentAnswer once the
+ * effect is made. Does nothing for a request without an Idempotency-Key.
+ */
+export async function keepIdempotentIntent(res: Response, status: number, body: unknown, location: string | undefined, effect: IdempotentEffect): Promise<void> {
+  const commit = res.locals[commitLocal] as Commit | undefined;
+  if (commit) await commit(status, body, location, effect);
+}
+
+/** Carries an adopter's own error past the handler's Redis-error wrapping. */
+class AdoptionError extends Error {
+  constructor(cause: unknown) {
+    super('adopting a recorded effect failed', { cause });
+  }
 }
 
 /**
@@ -65,8 +111,19 @@ function fingerprint(req: Request, scope: string): string {
  * answer keeps its answer at that point (keepIdempotentAnswer), so a retry after the process died
  * gets it instead of doing it again. Claims live in Redis, so they hold across API replicas.
  */
-export function idempotency(redis: RedisClient, prefix: string, scopeOf: (req: Request, res: Response) => string = () => ''): RequestHandler {
+export function idempotency(
+  redis: RedisClient, prefix: string, scopeOf: (req: Request, res: Response) => string = () => '', options: IdempotencyOptions = {},
+): RequestHandler {
   const keys = redisKeys(prefix);
+  /** A recorded effect whose request is gone: does it exist (and go on)? Errors are the adopter's own, not Redis's. */
+  const adoptRecorded = async (stored: Stored): Promise<boolean> => {
+    if (!stored.effect || !options.adopt) return false;
+    try {
+      return await options.adopt(stored.effect);
+    } catch (err) {
+      throw new AdoptionError(err);
+    }
+  };
   return async (req: Request, res: Response, next: NextFunction) => {
     const key = req.header('idempotency-key');
     if (key === undefined || req.method !== 'POST') return next();
@@ -74,20 +131,32 @@ export function idempotency(redis: RedisClient, prefix: string, scopeOf: (req: R
       return next(new MllError('BAD_REQUEST', 'Idempotency-Key must be 1-255 characters of A-Z, a-z, 0-9, _ . : -'));
     }
     const scope = scopeOf(req, res);
-    const redisKey = keys.idempotency(createHash('sha256').update(`${scope}\n${key}`).digest('hex'));
+    const hashed = createHash('sha256').update(`${scope}\n${key}`).digest('hex');
+    const redisKey = keys.idempotency(hashed);
     const print = fingerprint(req, scope);
     const claim = JSON.stringify({ state: 'pending', fingerprint: print, owner: randomUUID() } satisfies Stored);
+    const leaseKey = keys.idempotencyLease(hashed);
     try {
-      // A claim that lapses between our SET and GET is simply tried again.
+      // A claim that lapses between our SET and GET is simply tried again; so is a key whose
+      // recorded effect was never made (its request's process stopped first).
       for (let tries = 0; ; tries++) {
         if ((await redis.set(redisKey, claim, 'EX', claimSeconds, 'NX')) === 'OK') break;
         const current = await redis.get(redisKey);
         if (current === null && tries < 3) continue;
         const stored = JSON.parse(current ?? '{}') as Stored;
-        req.resume();
         if (stored.fingerprint !== print) {
+          req.resume();
           return next(new MllError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was already used for a different request'));
         }
+        if (stored.state === 'recording' && (await redis.exists(leaseKey)) === 0 && tries < 3) {
+          if (!(await adoptRecorded(stored))) {
+            await deleteIfHeldScript.run(redis, [redisKey], [current!]);
+            continue;
+          }
+          await commitScript.run(redis, [redisKey], [current!, JSON.stringify({ ...stored, state: 'done' } satisfies Stored), String(ttlSeconds)]);
+          stored.state = 'done';
+        }
+        req.resume();
         if (stored.state !== 'done') {
           return next(new MllError('CONFLICT', `A request with this Idempotency-Key is still being processed; retry shortly (within ${claimSeconds} s if the first one was cut off)`, {
             details: { retryAfter: 1 },
@@ -99,25 +168,36 @@ export function idempotency(redis: RedisClient, prefix: string, scopeOf: (req: R
         return;
       }
     } catch (err) {
+      if (err instanceof AdoptionError) return next(err.cause);
       return next(new MllError('QUEUE_UNAVAILABLE', 'Redis cannot be reached to check the Idempotency-Key', { cause: err }));
     }
-    const renewal = setInterval(() => {
-      renewScript.run(redis, [redisKey], [claim, String(claimSeconds)]).catch(() => undefined);
-    }, (claimSeconds * 1000) / 3);
-    renewal.unref();
     // What this request holds under the key: its pending claim, then the answer it kept early.
     let held = claim;
+    let recording = false;
+    const renewal = setInterval(() => {
+      const renewed = recording
+        ? redis.set(leaseKey, claim, 'EX', claimSeconds, 'XX')
+        : renewScript.run(redis, [redisKey], [claim, String(claimSeconds)]);
+      renewed.catch(() => undefined);
+    }, (claimSeconds * 1000) / 3);
+    renewal.unref();
     const release = () => deleteIfHeldScript.run(redis, [redisKey], [held]).catch(() => undefined);
-    res.locals[commitLocal] = (async (status, body, location) => {
-      const answer = JSON.stringify({ state: 'done', fingerprint: print, status, body, location } satisfies Stored);
-      if ((await commitScript.run(redis, [redisKey], [held, answer, String(ttlSeconds)])) === 1) {
-        held = answer;
+    res.locals[commitLocal] = (async (status, body, location, effect) => {
+      const answer = JSON.stringify({ state: effect ? 'recording' : 'done', fingerprint: print, status, body, location, effect } satisfies Stored);
+      // The lease first: a retry that finds the answer recorded and no lease takes this request for gone.
+      if (effect) await redis.set(leaseKey, claim, 'EX', claimSeconds);
+      if ((await commitScript.run(redis, [redisKey], [held, answer, String(ttlSeconds)])) !== 1) return;
+      held = answer;
+      recording = effect !== undefined;
+      if (!recording) {
         clearInterval(renewal);
+        await redis.del(leaseKey);
       }
     }) satisfies Commit;
     const json = res.json.bind(res);
     res.json = (body: unknown) => {
       clearInterval(renewal);
+      if (recording) void redis.del(leaseKey).catch(() => undefined);
       const status = res.statusCode;
       const record: Stored = { state: 'done', fingerprint: print, status, body, location: res.getHeader('location') as string | undefined };
       const save = status < 400 ? redis.set(redisKey, JSON.stringify(record), 'EX', ttlSeconds) : release();
@@ -126,8 +206,10 @@ export function idempotency(redis: RedisClient, prefix: string, scopeOf: (req: R
       return res;
     };
     res.on('close', () => {
-      clearInterval(renewal);
-      // Cut off before an answer was stored: free the key for the retry (a stored answer, or one kept early, stays).
+      // A request making its effect goes on without its client: its lease must hold until it ends.
+      if (!recording) clearInterval(renewal);
+      // Cut off before an answer was stored: free the key for the retry (a stored answer, or one
+      // kept early, stays; one kept before its effect is settled by the retry once the lease lapses).
       if (!res.writableFinished && held === claim) void release();
     });
     next();

@@ -136,6 +136,14 @@ export function redisDown(err: unknown): unknown {
   return err;
 }
 
+/** Calls into `createNext` around the store write of a new record. */
+export interface CreateHooks {
+  /** The record has its number and is about to be written (again with the next number if that one is found taken). */
+  numbered?: (record: VersionRecord) => Promise<void>;
+  /** The record is in the store; Redis does not know it yet. */
+  written?: (record: VersionRecord) => Promise<void>;
+}
+
 /**
  * The catalogue of models and versions. `version.json` in the object store is the truth; Redis
  * holds the version counters, a cache of every record, the listing indexes and event streams,
@@ -176,11 +184,13 @@ export class Catalog {
    * finds that number's version.json already there: the counter is raised past every stored
    * version and the next number tried (no store lookup is spent on the usual case).
    */
-  async createNext(model: string, make: (version: number) => VersionRecord): Promise<VersionRecord> {
+  async createNext(model: string, make: (version: number) => VersionRecord, hooks: CreateHooks = {}): Promise<VersionRecord> {
     for (let attempt = 1; ; attempt++) {
       const n = await this.redis.incr(this.k.sequence(model)).catch((e: unknown) => Promise.reject(redisDown(e)));
       try {
-        return await this.create(make(n));
+        const record = make(n);
+        await hooks.numbered?.(record);
+        return await this.create(record, hooks);
       } catch (err) {
         if (!isMllError(err) || err.code !== 'CONFLICT' || attempt >= createAttempts) throw err;
         await this.rebuildSequence(model);
@@ -199,12 +209,13 @@ export class Catalog {
   }
 
   /** Writes a new version's record; never over an existing one (a number is never given twice). */
-  async create(record: VersionRecord): Promise<VersionRecord> {
+  async create(record: VersionRecord, hooks: Pick<CreateHooks, 'written'> = {}): Promise<VersionRecord> {
     record.schemaVersion = versionRecordSchemaVersion;
     await putJsonIf(this.store, keys.versionRecord(record.model, record.version), record, { ifNoneMatch: '*' }).catch((err: unknown) => {
       if (!isPreconditionFailed(err)) throw err;
       throw new MllError('CONFLICT', `Version ${record.version} of "${record.model}" exists already`, { details: { model: record.model, version: record.version }, cause: err });
     });
+    await hooks.written?.(record);
     await this.cache(record);
     await this.appendEvent(record.model, record.version, { type: 'created', status: record.status });
     await this.notify(record, null);

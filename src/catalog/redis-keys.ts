@@ -91,6 +91,8 @@ export function redisKeys(prefix: string) {
     uploadClaim: (uploadId: string) => `${prefix}:upload-claimed:${uploadId}`,
     /** An Idempotency-Key's claim and, once answered, the answer. */
     idempotency: (hash: string) => `${prefix}:idem:${hash}`,
+    /** Alive while the request that kept an Idempotency-Key's answer before its effect still runs. */
+    idempotencyLease: (hash: string) => `${prefix}:idem-lease:${hash}`,
     /** A writer's lease on one object, for stores that cannot compare-and-swap (src/storage/write-lock.ts). */
     writeLock: (name: string) => `${prefix}:write-lock:${name}`,
   };

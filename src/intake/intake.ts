@@ -30,6 +30,12 @@ export interface IntakeDeps {
   draining?: { value: boolean };
 }
 
+/** Where a caller of createVersion can act: see createVersion. */
+export interface VersionHooks {
+  onNumbered?: (record: VersionRecord) => Promise<void>;
+  onRecorded?: (record: VersionRecord) => Promise<void>;
+}
+
 /** Everything about a new version besides its payload. */
 export interface VersionRequest {
   metadata: UploadMetadata;
@@ -92,17 +98,24 @@ export class Intake {
 
   /**
    * Writes the record under the model's next version number and enqueues its stages. If any of it
-   * fails, the record and the payload are removed. `onRecorded` runs between the two: the version
-   * exists from then on (were this process to stop, the recovery check enqueues it), so a request's
-   * idempotent answer can be kept there.
+   * fails, the record and the payload are removed. `onNumbered` runs once the record has its
+   * number, before it is written (a request's answer can be kept there, with the version it will
+   * make: see `adopt`); `onRecorded` once it is written and Redis knows it, before the stages are
+   * enqueued (were this process to stop from then on, the recovery check enqueues it).
    */
-  async createVersion(model: string, payload: ReceivedPayload, request: VersionRequest, options: { onRecorded?: (record: VersionRecord) => Promise<void> } = {}): Promise<VersionRecord> {
+  async createVersion(model: string, payload: ReceivedPayload, request: VersionRequest, options: VersionHooks = {}): Promise<VersionRecord> {
     const { catalog, store, flows, config } = this.deps;
     // The record last tried: it is this upload's once written (a number found taken is never written over).
     let record: VersionRecord | undefined;
     try {
       assertModelName(model);
-      record = await catalog.createNext(model, (version) => (record = newVersionRecord(model, version, payload, request)));
+      record = await catalog.createNext(model, (version) => (record = newVersionRecord(model, version, payload, request)), {
+        numbered: async (numbered) => {
+          await options.onNumbered?.(numbered);
+          await failpoint(this.failpoints, 'intake-numbered');
+        },
+        written: () => failpoint(this.failpoints, 'intake-written'),
+      });
       await options.onRecorded?.(record);
       await failpoint(this.failpoints, 'intake-recorded');
       await enqueueVersion(flows, config, { model, version: record.version });
@@ -115,9 +128,27 @@ export class Intake {
     }
   }
 
+  /**
+   * Whether a version that a request numbered before its process stopped exists, made of that
+   * request's payload: read through to the store (so Redis knows it from then on) and enqueued if
+   * it is still queued (fixed job ids make that nothing new when its flow is there). False when the
+   * process stopped before writing it.
+   */
+  async adopt(effect: { model: string; version: number; payloadKey: string }): Promise<boolean> {
+    const { catalog, flows, config } = this.deps;
+    const record = await catalog.get(effect.model, effect.version).catch((err: unknown) => {
+      if (isMllError(err) && (err.code === 'VERSION_NOT_FOUND' || err.code === 'MODEL_NOT_FOUND')) return null;
+      throw err;
+    });
+    if (!record || record.payload.key !== effect.payloadKey) return false;
+    if (record.status === 'queued') await enqueueVersion(flows, config, { model: effect.model, version: effect.version });
+    this.deps.logger.warn({ model: effect.model, version: effect.version }, 'a retried upload found the version its first request wrote before that request\'s process stopped; answered with it');
+    return true;
+  }
+
   /** Streams a payload and makes it a version: the common case of one upload request. */
   async streamVersion(
-    model: string, body: Readable, request: VersionRequest, options: { declaredSize?: number; onRecorded?: (record: VersionRecord) => Promise<void> } = {},
+    model: string, body: Readable, request: VersionRequest, options: VersionHooks & { declaredSize?: number } = {},
   ): Promise<VersionRecord> {
     assertModelName(model);
     return this.createVersion(model, await this.receive(body, options), request, options);

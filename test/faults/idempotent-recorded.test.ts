@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { startTestApp } from '../support/app.js';
-import { api, tarOf, waitForVersion } from '../support/client.js';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { api, tarOf, waitForVersion, type ApiResponse } from '../support/client.js';
 import { repoRoot } from '../support/paths.js';
 import { spawnService } from '../support/processes.js';
 import { freePort } from '../support/registry.js';
@@ -11,42 +11,88 @@ import { waitFor } from '../support/wait.js';
 
 const pythonModel = path.join(repoRoot, 'test', 'fixtures', 'models', 'python-tokenizer');
 
-describe('an API killed after writing a version, before enqueueing it and answering', () => {
-  it('the retry with the same Idempotency-Key, to another API, gets that version at once; it is released once', async () => {
-    // The survivor: an API with workers whose recovery check enqueues a version left without jobs.
-    const survivor = await startTestApp({ env: { MLL_RECOVERY_CHECK_MS: '300' } });
-    const port = await freePort();
-    const doomed = spawnService('api', { ...survivor.env, MLL_PORT: String(port), MLL_FAILPOINTS: 'intake-recorded=sleep:600000' });
-    const doomedUrl = `http://127.0.0.1:${port}`;
-    try {
-      await waitFor('the doomed API', async () => ((await fetch(`${doomedUrl}/healthz`).then((r) => r.ok, () => false)) ? true : undefined), 60_000);
-      const model = uniqueName('recorded');
-      const body = new Uint8Array(await tarOf(pythonModel));
-      const headers = { 'content-type': 'application/x-tar', 'idempotency-key': `rec-${model}` };
-      const first = fetch(`${doomedUrl}/api/v1/models/${model}/versions`, { method: 'POST', headers, body }).then((r) => `answered ${r.status}`, () => 'cut off');
-      // The failpoint says so once the record is written and the answer kept (a version shown by the
-      // survivor is not enough: the answer is kept one Redis round trip after the record).
-      await waitFor('the doomed API to pause after writing the version', async () => (doomed.output().includes('failpoint intake-recorded: pausing') ? true : undefined), 30_000);
-      assert.equal((await api(`${survivor.url}/api/v1/models/${model}/versions/1`)).status, 200, 'the version is written');
-      doomed.kill('SIGKILL');
-      await doomed.exited;
-      assert.equal(await first, 'cut off');
+type Created = { version: number; status: string };
 
-      const retry = await api<{ version: number; status: string }>(`${survivor.url}/api/v1/models/${model}/versions`, { method: 'POST', headers, body });
-      assert.equal(retry.status, 202, JSON.stringify(retry.body));
-      assert.equal(retry.body.version, 1);
-      assert.equal(retry.headers.get('idempotent-replayed'), 'true');
+/**
+ * Sends an upload with an Idempotency-Key to an API paused at `failpoint`, kills that API there,
+ * and hands the retry (same request, same key) to `retry` against a surviving API with workers
+ * (whose recovery check enqueues a version left without jobs).
+ */
+async function killedAt(failpoint: 'intake-numbered' | 'intake-written' | 'intake-recorded', check: (survivor: TestApp, model: string, retry: () => Promise<ApiResponse<Created>>) => Promise<void>): Promise<void> {
+  const survivor = await startTestApp({ env: { MLL_RECOVERY_CHECK_MS: '300' } });
+  const port = await freePort();
+  const doomed = spawnService('api', { ...survivor.env, MLL_PORT: String(port), MLL_FAILPOINTS: `${failpoint}=sleep:600000` });
+  const doomedUrl = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor('the doomed API', async () => ((await fetch(`${doomedUrl}/healthz`).then((r) => r.ok, () => false)) ? true : undefined), 60_000);
+    const model = uniqueName(failpoint.replace('intake-', ''));
+    const body = new Uint8Array(await tarOf(pythonModel));
+    const headers = { 'content-type': 'application/x-tar', 'idempotency-key': `${failpoint}-${model}` };
+    const first = fetch(`${doomedUrl}/api/v1/models/${model}/versions`, { method: 'POST', headers, body }).then((r) => `answered ${r.status}`, () => 'cut off');
+    await waitFor(`the doomed API to pause at ${failpoint}`, async () => (doomed.output().includes(`failpoint ${failpoint}: pausing`) ? true : undefined), 30_000);
+    doomed.kill('SIGKILL');
+    await doomed.exited;
+    assert.equal(await first, 'cut off');
+    await check(survivor, model, () => api<Created>(`${survivor.url}/api/v1/models/${model}/versions`, { method: 'POST', headers, body }));
+    const list = await api<{ total: number }>(`${survivor.url}/api/v1/models/${model}/versions`);
+    assert.equal(list.body.total, 1, 'exactly one version');
+  } finally {
+    doomed.kill('SIGKILL');
+    await doomed.exited;
+    await survivor.stop();
+  }
+}
 
-      const done = await waitForVersion(survivor.url, model, 1, { timeoutMs: 60_000 });
-      assert.equal(done.status, 'released', JSON.stringify(done.error));
-      const list = await api<{ total: number }>(`${survivor.url}/api/v1/models/${model}/versions`);
-      assert.equal(list.body.total, 1, 'exactly one version');
-      const events = await api<{ items: { type: string; status?: string }[] }>(`${survivor.url}/api/v1/models/${model}/versions/1/events`);
-      assert.equal(events.body.items.filter((e) => e.type === 'status' && e.status === 'released').length, 1);
-    } finally {
-      doomed.kill('SIGKILL');
-      await doomed.exited;
-      await survivor.stop();
-    }
+/** Retries while the answer is 409 (the first request's claim or lease has not lapsed yet); returns the first other answer and how many 409s came before it. */
+async function retryPastConflicts(retry: () => Promise<ApiResponse<Created>>): Promise<{ answer: ApiResponse<Created>; conflicts: number }> {
+  let conflicts = 0;
+  for (;;) {
+    const answer = await retry();
+    if (answer.status !== 409 || conflicts >= 40) return { answer, conflicts };
+    conflicts += 1;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+async function assertReleasedOnce(survivor: TestApp, model: string, version: number): Promise<void> {
+  const done = await waitForVersion(survivor.url, model, version, { timeoutMs: 60_000 });
+  assert.equal(done.status, 'released', JSON.stringify(done.error));
+  const events = await api<{ items: { type: string; status?: string }[] }>(`${survivor.url}/api/v1/models/${model}/versions/${version}/events`);
+  assert.equal(events.body.items.filter((e) => e.type === 'status' && e.status === 'released').length, 1);
+}
+
+describe('an API killed while it makes a version; the client retries with the same Idempotency-Key to another API', () => {
+  it('after the version is recorded, before its stages are enqueued: the retry gets that version at once; it is released once', async () => {
+    await killedAt('intake-recorded', async (survivor, model, retry) => {
+      const answer = await retry();
+      assert.equal(answer.status, 202, JSON.stringify(answer.body));
+      assert.equal(answer.body.version, 1);
+      assert.equal(answer.headers.get('idempotent-replayed'), 'true');
+      await assertReleasedOnce(survivor, model, 1);
+    });
+  });
+
+  it('after the record is written, before Redis knows it: the retry waits out the lease, then gets that version; it is released once', async () => {
+    await killedAt('intake-written', async (survivor, model, retry) => {
+      const { answer, conflicts } = await retryPastConflicts(retry);
+      assert.ok(conflicts >= 1, 'the first retries are told to wait while the lease of the killed request runs');
+      assert.equal(answer.status, 202, JSON.stringify(answer.body));
+      assert.equal(answer.body.version, 1);
+      assert.equal(answer.headers.get('idempotent-replayed'), 'true');
+      await assertReleasedOnce(survivor, model, 1);
+    });
+  });
+
+  it('after the version is numbered, before its record is written: the retry waits out the lease, then makes the version itself', async () => {
+    await killedAt('intake-numbered', async (survivor, model, retry) => {
+      const { answer, conflicts } = await retryPastConflicts(retry);
+      assert.ok(conflicts >= 1, 'the first retries are told to wait while the lease of the killed request runs');
+      assert.equal(answer.status, 202, JSON.stringify(answer.body));
+      assert.equal(answer.headers.get('idempotent-replayed'), null, 'a new answer, not the kept one (its version was never written)');
+      // Number 1 went to the killed request, which never wrote it.
+      assert.equal(answer.body.version, 2);
+      assert.equal((await api(`${survivor.url}/api/v1/models/${model}/versions/1`)).status, 404);
+      await assertReleasedOnce(survivor, model, 2);
+    });
   });
 });

@@ -7,7 +7,7 @@ import { MllError } from '../../errors.js';
 import type { Intake } from '../../intake/intake.js';
 import { parseUploadMetadata } from '../../intake/metadata.js';
 import type { ApiDeps } from '../deps.js';
-import { keepIdempotentAnswer } from '../idempotency.js';
+import { keepIdempotentAnswer, keepIdempotentIntent } from '../idempotency.js';
 import { mediaType } from '../media-type.js';
 import { metadataFromQuery } from '../metadata.js';
 import { receiveMultipart } from '../multipart.js';
@@ -28,8 +28,14 @@ export function versionsRouter(deps: ApiDeps, intake: Intake): Router {
     const model = assertModelName(req.params.name!);
     intake.assertAccepting('upload');
     const type = mediaType(req);
-    // The version exists once recorded: a retry of this request gets this answer from then on.
+    // The answer is kept with the version's number before its record is written (a retry after this
+    // process stopped replays it if the record exists, and runs again if not), and kept for good once
+    // the version is recorded.
     let shown: VersionBody | undefined;
+    const onNumbered = async (numbered: VersionRecord) => {
+      shown = presentVersion(numbered, config.baseUrl);
+      await keepIdempotentIntent(res, 202, shown, shown.url, { kind: 'version', model: numbered.model, version: numbered.version, payloadKey: numbered.payload.key });
+    };
     const onRecorded = async (created: VersionRecord) => {
       shown = presentVersion(created, config.baseUrl);
       await keepIdempotentAnswer(res, 202, shown, shown.url);
@@ -37,7 +43,7 @@ export function versionsRouter(deps: ApiDeps, intake: Intake): Router {
     let record;
     if (type === 'multipart/form-data') {
       const { payload, metadata } = await receiveMultipart(req, intake);
-      record = await intake.createVersion(model, payload, { metadata }, { onRecorded });
+      record = await intake.createVersion(model, payload, { metadata }, { onNumbered, onRecorded });
     } else if (type === 'application/json') {
       // A version from a presigned upload: {"upload": "<id>", "metadata": {...}}.
       const parsed = fromUpload.safeParse(req.body);
@@ -45,11 +51,11 @@ export function versionsRouter(deps: ApiDeps, intake: Intake): Router {
         throw new MllError('BAD_REQUEST', 'A JSON body must be {"upload": "<upload id from POST /api/v1/uploads>", "metadata": {...}}');
       }
       const metadata = parseUploadMetadata(parsed.data.metadata ?? {}, 'metadata');
-      record = await intake.createVersion(model, await intake.fromUpload(parsed.data.upload), { metadata }, { onRecorded });
+      record = await intake.createVersion(model, await intake.fromUpload(parsed.data.upload), { metadata }, { onNumbered, onRecorded });
     } else if (tarTypes.has(type)) {
       const metadata = metadataFromQuery(req.query as Record<string, unknown>);
       const length = req.headers['content-length'];
-      record = await intake.streamVersion(model, req, { metadata }, { declaredSize: length === undefined ? undefined : Number(length), onRecorded });
+      record = await intake.streamVersion(model, req, { metadata }, { declaredSize: length === undefined ? undefined : Number(length), onNumbered, onRecorded });
     } else {
       req.resume();
       throw new MllError('UNSUPPORTED_MEDIA_TYPE', `Content-Type "${type || '(none)'}" is not accepted: send application/x-tar, application/gzip (a .tar.gz), multipart/form-data with a "payload" part, or application/json referencing a presigned upload`);
