@@ -122,5 +122,5 @@ export async function resolveRuntime(
   }
 }
 
-/** Content-addressed blobs held in memory: see putBlobBytes (small ones are written without a stat first). */
+/** Content-addressed blobs held in memory: see putBlobBytes (small ones go to a remote store without a lookup first). */
 export const putIfAbsent = (store: ObjectStore, key: string, bytes: Buffer): Promise<void> => putBlobBytes(store, key, bytes);

@@ -12,7 +12,7 @@ import type { DependencySource, PayloadInfo, TreeInfo, Warning } from '../domain
 import { isMllError, MllError } from '../errors.js';
 import { failpoint } from '../failpoints.js';
 import { sha256Digest } from '../shared/digest.js';
-import { blindWriteMaxBytes, exists, putBlobBytes } from '../storage/object-store.js';
+import { blindWriteLimit, exists, putBlobBytes } from '../storage/object-store.js';
 import { inputsDigest, outputKey, readOutput, writeOutput } from './outputs.js';
 import type { StageContext, StagePorts } from './ports.js';
 
@@ -105,7 +105,7 @@ export async function runExtract(input: ExtractInput, ports: StagePorts, ctx: St
     for (const { entry, source } of placed) {
       if (entry.type !== 'file') continue;
       const blobKey = keys.blob(entry.digest);
-      if (!writesBlindly(entry.size) && (await exists(ports.store, blobKey))) continue;
+      if (entry.size > blindWriteLimit(ports.store) && (await exists(ports.store, blobKey))) continue;
       ctx.signal.throwIfAborted();
       await ports.store.putFile(blobKey, path.join(extracted.root, ...source.split('/')), { size: entry.size, move: true });
     }
@@ -221,9 +221,6 @@ function isAlive(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
-
-/** Files up to blindWriteMaxBytes are stored without asking first whether their blob exists (see putBlobBytes). */
-const writesBlindly = (size: number) => size <= blindWriteMaxBytes;
 
 async function putBlobIfAbsent(ports: StagePorts, digest: string, bytes: Buffer): Promise<void> {
   await putBlobBytes(ports.store, keys.blob(digest), bytes);

@@ -67,6 +67,7 @@ interface Staged {
  */
 export class FsObjectStore implements ObjectStore {
   readonly kind = 'fs' as const;
+  readonly remote = false;
   private readonly objects: string;
   private readonly tmp: string;
   private readonly meta: string;

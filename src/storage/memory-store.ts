@@ -19,6 +19,7 @@ interface Stored {
  */
 export class MemoryObjectStore implements ObjectStore {
   readonly kind = 'memory' as const;
+  readonly remote: boolean = false;
   private readonly objects = new Map<string, Stored>();
   /** Every write makes a new generation; its number is the etag, so rewriting the same bytes is a new version too. */
   private generation = 0;

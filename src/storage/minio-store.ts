@@ -50,6 +50,7 @@ const notFoundCodes = new Set(['NoSuchKey', 'NotFound', 'NoSuchObject']);
 /** Any S3 API through the MinIO client. */
 export class MinioObjectStore implements ObjectStore {
   readonly kind = 'minio' as const;
+  readonly remote = true;
   readonly client: Minio.Client;
   /** Signs presigned URLs (no request is made: the region is configured). */
   private readonly presigner: Minio.Client;

@@ -52,6 +52,11 @@ export interface ListOptions {
  */
 export interface ObjectStore {
   readonly kind: 'fs' | 'minio' | 'memory';
+  /**
+   * Whether every call is a request to a server (S3), where asking whether an object exists costs
+   * about what writing a small one costs; false where it is a local lookup (fs, memory).
+   */
+  readonly remote: boolean;
   put(key: string, body: Readable | Buffer | string, options?: PutOptions): Promise<ObjectInfo>;
   /** Stores a local file; `move: true` lets the adapter take the file over (fs renames it). */
   putFile(key: string, filePath: string, options?: PutOptions & { move?: boolean }): Promise<ObjectInfo>;
@@ -135,15 +140,23 @@ export function assertValidKey(key: string): void {
 
 /**
  * Content-addressed blobs (the same key always holds the same bytes) may be written again
- * harmlessly. Up to this size a write costs about what asking whether the blob exists costs (one
- * request on S3), so small blobs are written without asking: one request instead of two for a new
- * blob, and still one for a blob that was there.
+ * harmlessly. On a remote store, up to this size a write costs about what asking whether the blob
+ * exists costs (one request on S3), so small blobs are written without asking: one request instead
+ * of two for a new blob, and still one for a blob that was there.
  */
 export const blindWriteMaxBytes = 256 * 1024;
 
-/** Writes a small content-addressed blob; a larger one only when it is missing (or of another size). */
+/**
+ * The largest content-addressed blob `store` writes without asking first whether it has it. None
+ * on a local store: there the lookup is one stat, while writing a blob again replaces its file,
+ * which frees an inode — and on ext4 without a journal every inode freed in the last minutes is
+ * stepped over, one by one, by each new file's allocation (bench/fs).
+ */
+export const blindWriteLimit = (store: ObjectStore): number => (store.remote ? blindWriteMaxBytes : 0);
+
+/** Writes a content-addressed blob unless the store has it (asked first only above blindWriteLimit). */
 export async function putBlobBytes(store: ObjectStore, key: string, bytes: Buffer): Promise<void> {
-  if (bytes.length > blindWriteMaxBytes) {
+  if (bytes.length > blindWriteLimit(store)) {
     try {
       if ((await store.stat(key)).size === bytes.length) return;
     } catch (err) {
