@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { MllError } from './errors.js';
 import { parseRedisUrl, RedisUrlError, resolveRedisTarget, type RedisTarget } from './redis/target.js';
 import { redactUrlCredentials } from './shared/redact.js';
+import { parseFailpoints } from './failpoints.js';
 
 /**
  * Configuration is read once, from environment variables, checked with this schema and passed
@@ -142,7 +143,7 @@ const vars = {
   stageLockMs: v('MLL_STAGE_LOCK_MS', int(1000), '30000', 'How long a stage job stays locked to its worker without a heartbeat; a killed worker\'s job is taken over after about this long.'),
   workerStuckMs: v('MLL_WORKER_STUCK_MS', int(0), '45000', 'A worker with a free slot that starts no job for this long while its queue holds ready ones is replaced by a new one (a blocking Redis connection that never recovered from a failover); 0 disables. Keep it well above 10 s, the longest a healthy worker waits between looks at its queue.'),
   recoveryCheckMs: v('MLL_RECOVERY_CHECK_MS', int(0), '10000', 'How often a running process checks that Redis still holds its index (and rebuilds it from the object store if Redis lost it), relays webhook events a stopped process left in the outbox, and enqueues versions left queued without jobs for three of these intervals (an API stopped between writing a version and enqueueing it); 0 disables.'),
-  failpoints: v('MLL_FAILPOINTS', z.string().regex(/^([a-z0-9-]+=sleep:[0-9]+)?(,[a-z0-9-]+=sleep:[0-9]+)*$/), '', 'Testing only: pause at named points (src/failpoints.ts: inside stages, a blob upload to the registry, a multipart upload to S3, before a webhook relay, between the record of a new version and its enqueueing; e.g. extract-mid=sleep:5000) so fault tests can kill a process there.'),
+  failpoints: v('MLL_FAILPOINTS', z.string().regex(/^([a-z0-9-]+=sleep:[0-9]+)?(,[a-z0-9-]+=sleep:[0-9]+)*$/).transform(parseFailpoints), '', 'Testing only: pause at named points (src/failpoints.ts: inside stages, a blob upload to the registry, a multipart upload to S3, before a webhook relay, around the write of a new version record; e.g. extract-mid=sleep:5000) so fault tests can kill a process there.'),
   workerStages: v('MLL_WORKER_STAGES', workerStages, workerKinds.join(','), 'Which workers a process that runs workers starts: any of extract, build, push, webhooks, comma-separated. Lets each stage scale (and be measured) on its own; every one must run somewhere.'),
   workersPort: v('MLL_WORKERS_PORT', int(0).max(65535).optional(), undefined, 'Port of the health and metrics listener (/healthz, /readyz, /metrics) of a process that runs the workers, on MLL_HOST; unset: none (the API serves its own). For probes and queue-depth scraping when workers run apart.'),
   workersThread: v('MLL_WORKERS_THREAD', bool, 'true', 'A process that runs both the API and the workers (npm start) runs the workers on a thread of their own: requests never wait behind stage work on one event loop, and the process uses two cores. false: one thread for both.'),

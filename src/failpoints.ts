@@ -16,6 +16,9 @@
  */
 export type FailpointName = 'extract-mid' | 'build-mid' | 'push-mid' | 'registry-blob-mid' | 's3-multipart-mid' | 'outbox-relay' | 'intake-numbered' | 'intake-written' | 'intake-recorded';
 
+/** Failpoint name → pause in ms, as MLL_FAILPOINTS is parsed once into the config. */
+export type Failpoints = ReadonlyMap<string, number>;
+
 export function parseFailpoints(spec: string): Map<string, number> {
   const out = new Map<string, number>();
   for (const part of spec.split(',').filter(Boolean)) {
@@ -26,7 +29,7 @@ export function parseFailpoints(spec: string): Map<string, number> {
   return out;
 }
 
-export async function failpoint(points: Map<string, number> | undefined, name: FailpointName, signal?: AbortSignal): Promise<void> {
+export async function failpoint(points: Failpoints | undefined, name: FailpointName, signal?: AbortSignal): Promise<void> {
   const ms = points?.get(name);
   if (!ms) return;
   process.stderr.write(`failpoint ${name}: pausing ${ms} ms\n`);

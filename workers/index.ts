@@ -3,7 +3,6 @@ import type { Services } from '../src/app/services.js';
 import type { WorkerKind } from '../src/config.js';
 import path from 'node:path';
 import type { StagePorts } from '../src/pipeline/ports.js';
-import { parseFailpoints } from '../src/failpoints.js';
 import { sweepScratch } from '../src/pipeline/extract.js';
 import { startBuildWorker } from './build.js';
 import { startExtractWorker } from './extract.js';
@@ -32,7 +31,7 @@ export function startWorkers(services: Services): WorkerPool {
   const { config } = services;
   const scratchDir = path.join(config.dataDirAbs, 'work');
   const ports: StagePorts = {
-    failpoints: config.failpoints ? parseFailpoints(config.failpoints) : undefined,
+    failpoints: config.failpoints,
     settings: { scratchDir, maxUnpackedBytes: config.maxUnpackedBytes, maxFiles: config.maxFiles, maxPathDepth: config.maxPathDepth, servingYaml: config.servingYaml },
     store: services.store, builder: services.builder, target: services.target, logger: services.logger,
   };

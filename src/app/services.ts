@@ -19,7 +19,6 @@ import type { ObjectStore } from '../storage/object-store.js';
 import { RedisWriteLock } from '../storage/write-lock.js';
 import { createWebhooks, type Webhooks } from '../webhooks/index.js';
 import { Outbox } from '../webhooks/outbox.js';
-import { parseFailpoints } from '../failpoints.js';
 import { settleWithin } from '../shared/deadline.js';
 import { OutageLog, redisSource } from './outage-log.js';
 import { dataDirSecret } from './secrets.js';
@@ -120,7 +119,7 @@ export async function createServices(config: Config, options: ServicesOptions = 
   const webhooks = createWebhooks({ config, store, redis, logger, queue });
   const outbox: Outbox = new Outbox({
     store, catalog, batches: () => batches, webhooks, logger: logger.child({ component: 'outbox' }),
-    failpoints: config.failpoints ? parseFailpoints(config.failpoints) : undefined,
+    failpoints: config.failpoints,
   });
   outbox.attach(catalog);
   recordModelUpdates(catalog, redis, config.prefix, logger);

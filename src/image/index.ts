@@ -23,7 +23,6 @@
  * publish while it uploads (one pass); its digest is recorded, so an unchanged payload is never read again.
  */
 import path from 'node:path';
-import { parseFailpoints } from '../failpoints.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -94,7 +93,7 @@ export function createImageTarget(config: Config, deps: ImageDeps, registries = 
   if (config.target === 'registry') {
     return new RegistryTarget({
       store: deps.store, logger, registries, registry: config.registry!, publicRegistry: config.registryPublic,
-      failpoints: config.failpoints ? parseFailpoints(config.failpoints) : undefined,
+      failpoints: config.failpoints,
     });
   }
   return new OciLayoutTarget({ store: deps.store, logger, registries, root: path.join(config.dataDirAbs, 'images') });

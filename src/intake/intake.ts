@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { FlowProducer } from 'bullmq';
 import type { RedisClient } from '../redis/connect.js';
 import { enqueueVersion } from '../../queues/flow.js';
-import { failpoint, parseFailpoints } from '../failpoints.js';
+import { failpoint, type Failpoints } from '../failpoints.js';
 import type { Batches } from '../batches/batches.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { redisKeys } from '../catalog/redis-keys.js';
@@ -58,11 +58,11 @@ export class Intake {
   readonly limits: IntakeLimits;
   readonly uploads: PresignedUploads;
 
-  private readonly failpoints: Map<string, number> | undefined;
+  private readonly failpoints: Failpoints | undefined;
 
   constructor(private readonly deps: IntakeDeps) {
     const c = deps.config;
-    this.failpoints = c.failpoints ? parseFailpoints(c.failpoints) : undefined;
+    this.failpoints = c.failpoints;
     this.limits = { maxUploadBytes: c.maxUploadBytes, archive: { maxUnpackedBytes: c.maxUnpackedBytes, maxEntries: c.maxFiles, maxDepth: c.maxPathDepth } };
     this.uploads = new PresignedUploads(deps.store, deps.redis, redisKeys(c.prefix));
   }

@@ -1,3 +1,4 @@
+import type { Failpoints } from '../failpoints.js';
 import type { ImageBuilder, ImageTarget, StageContext } from '../image/types.js';
 import type { Logger } from '../log.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -16,7 +17,7 @@ export interface StagePorts {
   logger: Logger;
   settings: StageSettings;
   /** Testing only: named pauses (MLL_FAILPOINTS). */
-  failpoints?: Map<string, number>;
+  failpoints?: Failpoints;
 }
 
 export interface StageSettings {

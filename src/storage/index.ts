@@ -4,7 +4,6 @@ import { FsObjectStore } from './fs-store.js';
 import { MinioObjectStore } from './minio-store.js';
 import type { ObjectStore } from './object-store.js';
 import type { WriteLock } from './write-lock.js';
-import { parseFailpoints } from '../failpoints.js';
 
 export * from './object-store.js';
 
@@ -24,7 +23,7 @@ export function createObjectStore(config: Config, presignSecret: string, options
       prefix: config.storePrefix,
       partSize: config.s3PartSize,
       writeLock: options.writeLock,
-      failpoints: config.failpoints ? parseFailpoints(config.failpoints) : undefined,
+      failpoints: config.failpoints,
     });
   }
   return new FsObjectStore({

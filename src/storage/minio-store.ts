@@ -8,7 +8,7 @@ import {
   type PutOptions, type VersionedObject, type WriteCondition,
 } from './object-store.js';
 import type { WriteLock } from './write-lock.js';
-import { failpoint } from '../failpoints.js';
+import { failpoint, type Failpoints } from '../failpoints.js';
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 
@@ -36,7 +36,7 @@ export interface MinioStoreOptions {
    */
   writeLock?: WriteLock;
   /** Testing only (MLL_FAILPOINTS): s3-multipart-mid pauses once a multipart upload's first part is in. */
-  failpoints?: Map<string, number>;
+  failpoints?: Failpoints;
 }
 
 /** How a server does compare-and-swap: itself, or under the write lock. */
@@ -60,7 +60,7 @@ export class MinioObjectStore implements ObjectStore {
   private bucketReady: Promise<void> | undefined;
   private conditionalMode: Promise<ConditionalMode> | undefined;
   private readonly writeLock: WriteLock | undefined;
-  private readonly failpoints: Map<string, number> | undefined;
+  private readonly failpoints: Failpoints | undefined;
 
   constructor(options: MinioStoreOptions) {
     this.client = s3Client(options.endpoint, options);

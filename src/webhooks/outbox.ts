@@ -2,7 +2,7 @@ import type { Batches, BatchView } from '../batches/batches.js';
 import type { Catalog, OutboxHook } from '../catalog/catalog.js';
 import { keys } from '../domain/keys.js';
 import { terminalStatuses, type OutboxEntry, type VersionRecord } from '../domain/version.js';
-import { failpoint } from '../failpoints.js';
+import { failpoint, type Failpoints } from '../failpoints.js';
 import type { Logger } from '../log.js';
 import { getJson, getJsonIfPresent, isNotFound, putJson, type ObjectStore } from '../storage/object-store.js';
 import type { Webhooks } from './service.js';
@@ -28,7 +28,7 @@ export interface OutboxDeps {
   webhooks: Webhooks;
   logger: Logger;
   /** Testing only: `outbox-relay` pauses between a transition's commit and its relay. */
-  failpoints?: Map<string, number>;
+  failpoints?: Failpoints;
 }
 
 export interface RecoveredEvents {

@@ -1,7 +1,7 @@
 import type { Logger } from '../../log.js';
 import type { ObjectStore } from '../../storage/object-store.js';
 import { MllError } from '../../errors.js';
-import { failpoint } from '../../failpoints.js';
+import { failpoint, type Failpoints } from '../../failpoints.js';
 import { publishBlobs, seconds, type BlobWriter } from '../publish/publish.js';
 import type { BuiltImage, ImageTarget, PublishedImage, PublishRef, StageContext } from '../types.js';
 import { formatBytes } from '../util.js';
@@ -22,7 +22,7 @@ export interface RegistryTargetOptions {
   /** New layers uploaded at once (6 by default; blobs that are mostly present are checked 16 at a time). */
   concurrency?: number;
   /** Testing only (MLL_FAILPOINTS): registry-blob-mid pauses inside a blob upload. */
-  failpoints?: Map<string, number>;
+  failpoints?: Failpoints;
 }
 
 /** New layers a publish uploads at once, unless the target is told otherwise (bench/image's raw floor uses it too). */
