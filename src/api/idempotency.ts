@@ -57,6 +57,15 @@ const renewScript = new RedisScript("if redis.call('GET', KEYS[1]) == ARGV[1] th
 const commitScript = new RedisScript("if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) return 1 end return 0", 1);
 
 const commitLocal = 'idempotencyCommit';
+const keyLocal = 'idempotencyKey';
+
+/**
+ * The request's Idempotency-Key as the middleware holds it (hashed with the caller's scope), for a
+ * route that keeps per-part progress under it (a batch); undefined without a key.
+ */
+export function idempotencyKeyOf(res: Response): string | undefined {
+  return res.locals[keyLocal] as string | undefined;
+}
 type Commit = (status: number, body: unknown, location?: string, effect?: IdempotentEffect) => Promise<void>;
 
 /**
@@ -136,6 +145,7 @@ export function idempotency(
     const print = fingerprint(req, scope);
     const claim = JSON.stringify({ state: 'pending', fingerprint: print, owner: randomUUID() } satisfies Stored);
     const leaseKey = keys.idempotencyLease(hashed);
+    res.locals[keyLocal] = hashed;
     try {
       // A claim that lapses between our SET and GET is simply tried again; so is a key whose
       // recorded effect was never made (its request's process stopped first).

@@ -19,6 +19,10 @@ const json = (schema: unknown, description = 'OK') => ({ description, content: {
 const errors = (...codes: number[]) =>
   Object.fromEntries(codes.map((c) => [String(c), { $ref: `#/components/responses/Error${c}` }]));
 const nameParam = { name: 'name', in: 'path', required: true, schema: { type: 'string', pattern: modelNamePattern.source }, description: 'Model name' };
+const idempotencyKeyParam = {
+  name: 'Idempotency-Key', in: 'header', schema: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,255}$' },
+  description: 'A retry with the same key and request replays the first answer (kept 24 h) instead of doing it again; 409 while the first still runs. A batch cut off midway and sent again goes on where it stopped.',
+};
 const versionParam = { name: 'version', in: 'path', required: true, schema: { type: 'integer', minimum: 1 }, description: 'Version number' };
 
 const paths: Record<string, PathItem> = {
@@ -76,6 +80,7 @@ const paths: Record<string, PathItem> = {
       tags: ['versions'],
       parameters: [
         nameParam,
+        idempotencyKeyParam,
         { name: 'model-type', in: 'query', schema: { type: 'string' }, description: 'framework:version (raw bodies)' },
         { name: 'description', in: 'query', schema: { type: 'string' } },
         { name: 'labels', in: 'query', schema: { type: 'string' }, description: 'JSON object of labels (raw bodies)' },
@@ -196,6 +201,7 @@ const paths: Record<string, PathItem> = {
         '`metadata` JSON part with a `model` key), or application/json `{"items":[{"model","upload","metadata"}]}` referencing presigned uploads. ' +
         'A bad item is refused alone with its reason; the rest go on.',
       tags: ['batches'],
+      parameters: [idempotencyKeyParam],
       requestBody: {
         required: true,
         content: {
@@ -203,7 +209,7 @@ const paths: Record<string, PathItem> = {
           'application/json': { schema: ref('BatchRequest') },
         },
       },
-      responses: { 202: json(ref('Batch')), ...errors(400, 415, 503) },
+      responses: { 202: json(ref('Batch')), ...errors(400, 409, 415, 503) },
     },
   },
   '/api/v1/batches/{id}': {

@@ -91,6 +91,12 @@ export function redisKeys(prefix: string) {
     uploadClaim: (uploadId: string) => `${prefix}:upload-claimed:${uploadId}`,
     /** An Idempotency-Key's claim and, once answered, the answer. */
     idempotency: (hash: string) => `${prefix}:idem:${hash}`,
+    /**
+     * HASH of a batch request's Idempotency-Key: the batch it fills (field _batch) and, per item
+     * (field <index>:<model>), the version it numbered, so a retry of a batch cut off midway makes
+     * no item twice.
+     */
+    batchResume: (hash: string) => `${prefix}:idem-batch:${hash}`,
     /** Alive while the request that kept an Idempotency-Key's answer before its effect still runs. */
     idempotencyLease: (hash: string) => `${prefix}:idem-lease:${hash}`,
     /** A writer's lease on one object, for stores that cannot compare-and-swap (src/storage/write-lock.ts). */

@@ -4,7 +4,8 @@ import { assertModelName } from '../domain/model-name.js';
 import { isMllError, toErrorBody } from '../errors.js';
 import type { Logger } from '../log.js';
 import { mapLimit } from '../shared/map-limit.js';
-import type { Intake } from './intake.js';
+import type { BatchResume } from './batch-resume.js';
+import type { Intake, VersionHooks } from './intake.js';
 import type { UploadMetadata } from './metadata.js';
 
 /** Items of a JSON batch (presigned uploads) made into versions at once. */
@@ -18,21 +19,27 @@ export interface UploadItem {
 
 /**
  * One batch while it is received: each item becomes its own version or is refused alone with its
- * own reason while the rest go on; `seal` records that no more items come.
+ * own reason while the rest go on; `seal` records that no more items come. With a `resume` (the
+ * request had an Idempotency-Key) a retry of a request cut off midway fills the same batch and
+ * takes the items the earlier attempt made instead of making them again.
  */
 export class BatchIntake {
-  readonly record: BatchRecord;
-
-  constructor(
+  private constructor(
     private readonly intake: Intake,
     private readonly batches: Batches,
     private readonly logger: Logger,
-  ) {
-    this.record = { id: batches.newId(), createdAt: new Date().toISOString(), sealed: false, items: [] };
-  }
+    private readonly resume: BatchResume | undefined,
+    readonly record: BatchRecord,
+  ) {}
 
-  async open(): Promise<void> {
-    await this.batches.save(this.record);
+  static async open(intake: Intake, batches: Batches, logger: Logger, resume?: BatchResume): Promise<BatchIntake> {
+    const fresh = batches.newId();
+    const { id, earlier } = resume ? await resume.batchId(fresh) : { id: fresh, earlier: false };
+    // An earlier attempt's record keeps its creation time; its items are made again below, in order.
+    const before = earlier ? await batches.record(id).catch(() => null) : null;
+    const record: BatchRecord = { id, createdAt: before?.createdAt ?? new Date().toISOString(), sealed: false, items: [] };
+    await batches.save(record);
+    return new BatchIntake(intake, batches, logger, resume, record);
   }
 
   get id(): string {
@@ -41,31 +48,45 @@ export class BatchIntake {
 
   /** A streamed item: its payload is received now. A refused item's stream is drained so later items still arrive. */
   async addStream(index: number, model: string, body: Readable, metadata: UploadMetadata | Error): Promise<void> {
-    await this.add(index, model, async () => {
+    await this.add(index, model, async (hooks) => {
       if (metadata instanceof Error) throw metadata;
-      return this.intake.streamVersion(model, body, { metadata, batchId: this.id });
+      return this.intake.streamVersion(model, body, { metadata, batchId: this.id }, hooks);
     }, body);
   }
 
   /** Items whose payloads were uploaded to presigned URLs, a few at a time. */
   async addUploads(items: UploadItem[]): Promise<void> {
-    await mapLimit(items, uploadItemConcurrency, (item, index) => this.add(index, item.model, async () => {
+    await mapLimit(items, uploadItemConcurrency, (item, index) => this.add(index, item.model, async (hooks) => {
       assertModelName(item.model);
-      return this.intake.createVersion(item.model, await this.intake.fromUpload(item.upload), { metadata: item.metadata, batchId: this.id });
+      return this.intake.createVersion(item.model, await this.intake.fromUpload(item.upload), { metadata: item.metadata, batchId: this.id }, hooks);
     }));
   }
 
-  private async add(index: number, model: string, make: () => Promise<{ version: number }>, body?: Readable): Promise<void> {
+  private async add(index: number, model: string, make: (hooks: VersionHooks) => Promise<{ version: number }>, body?: Readable): Promise<void> {
     const item: BatchItem = { index, model, version: null, error: null };
     this.record.items.push(item);
     try {
-      item.version = (await make()).version;
+      const earlier = await this.madeBefore(index, model);
+      if (earlier !== null) {
+        body?.resume();
+        item.version = earlier;
+        return;
+      }
+      const resume = this.resume;
+      item.version = (await make(resume ? { onNumbered: (record) => resume.note(index, model, record) } : {})).version;
     } catch (err) {
       if (body && !body.readableEnded) body.resume();
       item.error = toErrorBody(err);
       if (!isMllError(err)) this.logger.error({ err, model }, 'batch item failed unexpectedly');
       await this.batches.itemRejected(this.id, model, item.error).catch(() => undefined);
     }
+  }
+
+  /** The version an earlier attempt of this request made of this item, if it made one. */
+  private async madeBefore(index: number, model: string): Promise<number | null> {
+    const numbered = await this.resume?.numbered(index, model);
+    if (!numbered) return null;
+    return (await this.intake.adopt({ model, ...numbered })) ? numbered.version : null;
   }
 
   /** No more items: the batch is complete as received (items in request order). */

@@ -14,6 +14,7 @@ import { isMllError, MllError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isNotFound, type ObjectStore } from '../storage/object-store.js';
 import { BatchIntake } from './batch.js';
+import { BatchResume } from './batch-resume.js';
 import type { UploadMetadata } from './metadata.js';
 import { receivePayload, validateStoredPayload, type IntakeLimits, type ReceivedPayload } from './payload.js';
 import { PresignedUploads } from './uploads.js';
@@ -142,7 +143,7 @@ export class Intake {
     });
     if (!record || record.payload.key !== effect.payloadKey) return false;
     if (record.status === 'queued') await enqueueVersion(flows, config, { model: effect.model, version: effect.version });
-    this.deps.logger.warn({ model: effect.model, version: effect.version }, 'a retried upload found the version its first request wrote before that request\'s process stopped; answered with it');
+    this.deps.logger.info({ model: effect.model, version: effect.version }, 'a retried upload found the version an earlier attempt made; answered with it');
     return true;
   }
 
@@ -154,11 +155,14 @@ export class Intake {
     return this.createVersion(model, await this.receive(body, options), request, options);
   }
 
-  /** A batch being received: each item becomes its own version or is refused alone. */
-  async startBatch(): Promise<BatchIntake> {
-    const batch = new BatchIntake(this, this.deps.batches, this.deps.logger);
-    await batch.open();
-    return batch;
+  /**
+   * A batch being received: each item becomes its own version or is refused alone. `idempotencyKey`
+   * (the request's, as the middleware holds it) lets a retry of a request cut off midway go on
+   * where it stopped (BatchResume).
+   */
+  async startBatch(idempotencyKey?: string): Promise<BatchIntake> {
+    const resume = idempotencyKey === undefined ? undefined : BatchResume.of(this.deps.redis, redisKeys(this.deps.config.prefix), idempotencyKey);
+    return BatchIntake.open(this, this.deps.batches, this.deps.logger, resume);
   }
 }
 

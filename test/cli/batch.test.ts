@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { writePythonModel, writePythonModels } from '../../bench/batch/models.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { api } from '../support/client.js';
+import { startCuttingProxy } from '../support/tcp-proxy.js';
 import { uniqueName } from '../support/unique.js';
 import { json, mll, show, tempDir } from './support.js';
 
@@ -57,6 +58,29 @@ describe('mll batch (child process, no TTY)', () => {
     assert.deepEqual(v.body.labels, { run: 'nightly' });
     assert.match(v.body.batchId, /^[0-9a-f-]{36}$/);
     void broken;
+  });
+
+  it('a batch cut off midway is sent again with its Idempotency-Key: the API keeps what it took, every model gets one version', async () => {
+    const root = path.join(tmp.dir, 'cut');
+    const dirs = await writePythonModels(root, uniqueName('cut'), 6);
+    const { hostname, port } = new URL(app.url);
+    // About half the request: the first models are taken (made into versions) before the cut.
+    const proxy = await startCuttingProxy(hostname, Number(port), 'POST /api/v1/batches', 40_000);
+    try {
+      const r = await mll(['--json', 'batch', `${root}/*`, '--concurrency', '2'], { server: proxy.url });
+      assert.equal(r.code, 0, show(r));
+      assert.ok(proxy.cut, 'the first attempt was cut off');
+      assert.equal(proxy.matched, 2, 'the batch was sent twice');
+      const out = json<Outcome>(r);
+      assert.equal(out.batches.length, 1);
+      assert.deepEqual(out.items.map((i) => [i.model, i.version, i.status]), dirs.map((d) => [path.basename(d), 1, 'released']));
+      for (const d of dirs) {
+        const list = await api<{ total: number }>(`${app.url}/api/v1/models/${path.basename(d)}/versions`);
+        assert.equal(list.body.total, 1, `${path.basename(d)} has one version`);
+      }
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('--json gives the whole outcome on stdout, every item terminal', async () => {

@@ -56,3 +56,63 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     close: stop,
   };
 }
+
+/** A proxy that cuts one request midway: see startCuttingProxy. */
+export interface CuttingProxy {
+  url: string;
+  /** Connections whose request started with the watched prefix, cut or not. */
+  matched: number;
+  /** Whether the cut was made. */
+  cut: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * A TCP proxy that passes everything through, except that it cuts (both ways, at once) the first
+ * connection whose request starts with `requestPrefix` (e.g. "POST /api/v1/batches") once `afterBytes` of it
+ * have gone upstream: a client's request cut off midway, as a dropped connection or a stopped API cut it.
+ */
+export async function startCuttingProxy(targetHost: string, targetPort: number, requestPrefix: string, afterBytes: number): Promise<CuttingProxy> {
+  const sockets = new Set<net.Socket>();
+  const state = { matched: 0, cut: false };
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, targetHost);
+    sockets.add(client).add(upstream);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+    let watched: boolean | undefined;
+    let sent = 0;
+    client.on('data', (chunk: Buffer) => {
+      watched ??= chunk.subarray(0, requestPrefix.length).toString('latin1') === requestPrefix && (state.matched += 1) > 0 && !state.cut;
+      sent += chunk.length;
+      if (watched && sent >= afterBytes) {
+        state.cut = true;
+        drop();
+        return;
+      }
+      if (!upstream.write(chunk)) {
+        client.pause();
+        upstream.once('drain', () => client.resume());
+      }
+    });
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    get matched() {
+      return state.matched;
+    },
+    get cut() {
+      return state.cut;
+    },
+    close: () => new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}

@@ -4,6 +4,7 @@ import { MllError } from '../../errors.js';
 import type { Intake } from '../../intake/intake.js';
 import { parseUploadMetadata } from '../../intake/metadata.js';
 import { receiveBatchParts } from '../batch-multipart.js';
+import { idempotencyKeyOf } from '../idempotency.js';
 import type { ApiDeps } from '../deps.js';
 import { mediaType } from '../media-type.js';
 import { batchRequest, type BatchBody, type BatchEventsBody } from '../schemas/batches.js';
@@ -27,11 +28,11 @@ export function batchesRouter(deps: ApiDeps, batches: Batches, intake: Intake): 
       if (!parsed.success) {
         throw new MllError('BAD_REQUEST', `Invalid batch: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       }
-      batch = await intake.startBatch();
+      batch = await intake.startBatch(idempotencyKeyOf(res));
       // Metadata was checked by the schema above; parsing again only normalises it.
       await batch.addUploads(parsed.data.items.map((it) => ({ model: it.model, upload: it.upload, metadata: parseUploadMetadata(it.metadata ?? {}, 'metadata') })));
     } else if (type === 'multipart/form-data') {
-      batch = await intake.startBatch();
+      batch = await intake.startBatch(idempotencyKeyOf(res));
       const started = batch;
       await receiveBatchParts(req, (index, model, stream, metadata) => started.addStream(index, model, stream, metadata));
     } else {

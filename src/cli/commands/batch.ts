@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
@@ -12,7 +13,7 @@ import { batchBody, newBoundary, type BatchPart } from '../multipart.js';
 import { collect, positiveInt, positiveSeconds } from '../options.js';
 import { formatBytes, formatDuration, oneLine, paintStatus, table, writeJson } from '../output.js';
 import { batchProgress, type BatchProgress } from '../progress.js';
-import { outcomeOf, reconnectRetry } from '../retry.js';
+import { batchRetry, outcomeOf, reconnectRetry } from '../retry.js';
 import type { CliIO, CommandRegistrar } from '../program.js';
 
 /**
@@ -74,38 +75,54 @@ async function prepare(paths: string[]): Promise<{ ready: Prepared[]; refused: B
   return { ready, refused };
 }
 
-/** Sends one batch request; returns the batch view the API answered with. */
+/**
+ * Sends one batch request with an Idempotency-Key; returns the batch view the API answered with.
+ * A request cut off midway (dropped connection, API restarted) is sent again whole with the same
+ * key: the API fills the same batch and takes the items it already made (batchRetry).
+ */
 async function sendBatch(ctx: CommandContext, items: Prepared[], metadata: UploadMetadata, opts: BatchOptions, hooks: {
   onBytes(n: number): void;
   onItemSent(index: number): void;
   onItemError(index: number, err: unknown): void;
+  onRetry(err: CliError, attempt: number): void;
 }): Promise<{ batch: Batch; sent: Prepared[] }> {
-  const sent: Prepared[] = [];
-  const parts: BatchPart[] = items.map((item) => ({
-    metadata: JSON.stringify({ model: item.model, ...metadata }),
-    filename: `${item.model}.${opts.gzip ? 'tar.gz' : 'tar'}`,
-    contentType: opts.gzip ? 'application/gzip' : 'application/x-tar',
-    open: () => packDirectory(item.path, { gzip: opts.gzip, include: item.include }),
-  }));
-  const boundary = newBoundary();
-  const body = batchBody(parts, boundary, {
-    readAhead: opts.concurrency,
-    bufferCap,
-    onBytes: hooks.onBytes,
-    onItemSent: (i) => {
-      sent.push(items[i]!);
-      hooks.onItemSent(i);
-    },
-    onItemError: (i, err) => {
-      hooks.onItemError(i, err);
-      return true;
-    },
-  });
-  const res = await ctx.client.send<Batch>('POST', '/api/v1/batches', {
-    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
-    body,
-  });
-  return { batch: res.body, sent };
+  const key = randomUUID();
+  for (let attempt = 1; ; attempt++) {
+    const sent: Prepared[] = [];
+    const parts: BatchPart[] = items.map((item) => ({
+      metadata: JSON.stringify({ model: item.model, ...metadata }),
+      filename: `${item.model}.${opts.gzip ? 'tar.gz' : 'tar'}`,
+      contentType: opts.gzip ? 'application/gzip' : 'application/x-tar',
+      open: () => packDirectory(item.path, { gzip: opts.gzip, include: item.include }),
+    }));
+    const boundary = newBoundary();
+    const body = batchBody(parts, boundary, {
+      readAhead: opts.concurrency,
+      bufferCap,
+      onBytes: hooks.onBytes,
+      onItemSent: (i) => {
+        sent.push(items[i]!);
+        hooks.onItemSent(i);
+      },
+      onItemError: (i, err) => {
+        hooks.onItemError(i, err);
+        return true;
+      },
+    });
+    try {
+      const res = await ctx.client.send<Batch>('POST', '/api/v1/batches', {
+        headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'idempotency-key': key },
+        body,
+      });
+      return { batch: res.body, sent };
+    } catch (err) {
+      if (!(err instanceof CliError)) throw err;
+      const decision = batchRetry.decide(attempt, outcomeOf(err));
+      if (!decision.retry) throw err;
+      hooks.onRetry(err, attempt);
+      await sleep(decision.delayMs);
+    }
+  }
 }
 
 interface Tally {
@@ -237,7 +254,8 @@ async function batch(ctx: CommandContext, args: string[], opts: BatchOptions): P
       progress.update({ ...counts });
       for (let from = 0; from < ready.length; from += maxPerBatch) {
         const chunk = ready.slice(from, from + maxPerBatch);
-        const base = counts.sent;
+        const base = { ...counts };
+        const rowsBefore = rows.length;
         const { batch: view, sent } = await sendBatch(ctx, chunk, metadata, opts, {
           onBytes: (n) => {
             counts.sentBytes += n;
@@ -253,8 +271,15 @@ async function batch(ctx: CommandContext, args: string[], opts: BatchOptions): P
             rows.push({ path: chunk[i]!.path, model: chunk[i]!.model, version: null, status: 'rejected', error: { code: 'READ_FAILED', message: `cannot read ${chunk[i]!.path} (${reason})` }, versionUrl: null, batch: null });
             progress!.update({ rejected: counts.rejected });
           },
+          onRetry: (err, attempt) => {
+            // Sent again whole: what this attempt counted is counted again.
+            rows.length = rowsBefore;
+            Object.assign(counts, base);
+            progress!.update({ ...counts });
+            progress!.log(`batch attempt ${attempt} was cut off (${err.code}: ${err.message}); sending it again, the API keeps what it already took`);
+          },
         });
-        counts.sent = base + sent.length;
+        counts.sent = base.sent + sent.length;
         batches.push({ id: view.id, url: view.url });
         const refusedHere = view.counts.rejected ?? 0;
         progress.log(`batch ${view.id}: ${view.total - refusedHere} accepted, ${refusedHere} refused; follow it with: mll batch --id ${view.id}`);
