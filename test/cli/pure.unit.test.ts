@@ -6,12 +6,13 @@ import { after, before, describe, it } from 'node:test';
 import busboy from 'busboy';
 import { CommanderError } from 'commander';
 import { ApiClient } from '../../src/cli/client.js';
-import { ExitCode, renderError, toCliError } from '../../src/cli/errors.js';
+import { CliError, ExitCode, renderError, toCliError } from '../../src/cli/errors.js';
 import { expandArguments } from '../../src/cli/glob.js';
 import { listTree } from '../../src/archive/pack-dir.js';
 import { parseLabels, payloadBytes, resolveModel, suggestName } from '../../src/cli/model-dir.js';
 import { batchBody, newBoundary, type BatchPart } from '../../src/cli/multipart.js';
 import { colorEnabled, colors, table } from '../../src/cli/output.js';
+import { outcomeOf, reachedApi, sendRetry } from '../../src/cli/retry.js';
 import { readSse } from '../../src/shared/sse-reader.js';
 import { repoRoot } from '../support/paths.js';
 import { tempDir } from './support.js';
@@ -175,5 +176,31 @@ describe('legacy (Hydrosphere) folders', () => {
     const named = await resolveModel(path.join(corpus, 'name-mapping', 'model'), 'claims-model-v2-a7fce151');
     assert.equal(named.displayName, 'Claims.Model.V2');
     await assert.rejects(resolveModel(path.join(corpus, 'name-mapping', 'model'), 'other'), /names the model "Claims\.Model\.V2" but --name says "other"/);
+  });
+});
+
+describe('upload and batch retries (src/cli/retry.ts)', () => {
+  const refused = new CliError('UNREACHABLE', 'cannot reach', { details: { code: 'ECONNREFUSED' } });
+  const reset = new CliError('UNREACHABLE', 'cannot reach', { details: { code: 'ECONNRESET' } });
+  const busy = new CliError('CONFLICT', 'still being processed', { status: 409, retryAfter: '1' });
+
+  it('an attempt reached the API unless its connection was refused or its name did not resolve', () => {
+    assert.equal(reachedApi(refused), false);
+    assert.equal(reachedApi(new CliError('UNREACHABLE', 'cannot reach', { details: { code: 'ENOTFOUND' } })), false);
+    assert.equal(reachedApi(reset), true);
+    assert.equal(reachedApi(busy), true);
+  });
+
+  it('gives up after three attempts while nothing reached the API, and waits out a stopped API\'s claim once something did', () => {
+    assert.equal(sendRetry(false).decide(3, outcomeOf(refused)).retry, false);
+    // 409s for the 10 s a stopped API's claim lives, at least 2 s apart whatever Retry-After says.
+    let waited = 0;
+    for (let attempt = 1; waited <= 10_000; attempt++) {
+      const decision = sendRetry(true).decide(attempt, outcomeOf(busy));
+      assert.ok(decision.retry, `attempt ${attempt} after ${waited} ms is retried`);
+      assert.ok(decision.delayMs >= 2000);
+      waited += decision.delayMs;
+    }
+    assert.equal(sendRetry(true).decide(8, outcomeOf(reset)).retry, false, 'eight attempts in all');
   });
 });

@@ -13,7 +13,7 @@ import { batchBody, newBoundary, type BatchPart } from '../multipart.js';
 import { collect, positiveInt, positiveSeconds } from '../options.js';
 import { formatBytes, formatDuration, oneLine, paintStatus, table, writeJson } from '../output.js';
 import { batchProgress, type BatchProgress } from '../progress.js';
-import { batchRetry, outcomeOf, reconnectRetry } from '../retry.js';
+import { outcomeOf, reachedApi, reconnectRetry, sendRetry } from '../retry.js';
 import type { CliIO, CommandRegistrar } from '../program.js';
 
 /**
@@ -78,7 +78,7 @@ async function prepare(paths: string[]): Promise<{ ready: Prepared[]; refused: B
 /**
  * Sends one batch request with an Idempotency-Key; returns the batch view the API answered with.
  * A request cut off midway (dropped connection, API restarted) is sent again whole with the same
- * key: the API fills the same batch and takes the items it already made (batchRetry).
+ * key: the API fills the same batch and takes the items it already made (sendRetry).
  */
 async function sendBatch(ctx: CommandContext, items: Prepared[], metadata: UploadMetadata, opts: BatchOptions, hooks: {
   onBytes(n: number): void;
@@ -87,6 +87,7 @@ async function sendBatch(ctx: CommandContext, items: Prepared[], metadata: Uploa
   onRetry(err: CliError, attempt: number): void;
 }): Promise<{ batch: Batch; sent: Prepared[] }> {
   const key = randomUUID();
+  let reached = false;
   for (let attempt = 1; ; attempt++) {
     const sent: Prepared[] = [];
     const parts: BatchPart[] = items.map((item) => ({
@@ -117,7 +118,8 @@ async function sendBatch(ctx: CommandContext, items: Prepared[], metadata: Uploa
       return { batch: res.body, sent };
     } catch (err) {
       if (!(err instanceof CliError)) throw err;
-      const decision = batchRetry.decide(attempt, outcomeOf(err));
+      reached ||= reachedApi(err);
+      const decision = sendRetry(reached).decide(attempt, outcomeOf(err));
       if (!decision.retry) throw err;
       hooks.onRetry(err, attempt);
       await sleep(decision.delayMs);

@@ -8,7 +8,7 @@ import { isAbort } from '../client.js';
 import { commandContext, type CommandContext } from '../context.js';
 import { CliError, ExitCode } from '../errors.js';
 import { followVersion, renderEvent } from '../follow.js';
-import { outcomeOf, uploadRetry } from '../retry.js';
+import { outcomeOf, reachedApi, sendRetry } from '../retry.js';
 import { metadataQuery, payloadBytes, resolveModel, uploadMetadata, type ModelSource, type UploadMetadata } from '../model-dir.js';
 import { collect, positiveSeconds } from '../options.js';
 import { formatBytes, writeJson } from '../output.js';
@@ -41,6 +41,7 @@ async function sendModel(
   options: { gzip: boolean; onBytes?: (n: number) => void; onRetry?: (err: CliError, attempt: number) => void },
 ): Promise<Version> {
   const key = randomUUID();
+  let reached = false;
   for (let attempt = 1; ; attempt++) {
     try {
       const body = packDirectory(source.path, { gzip: options.gzip, onBytes: options.onBytes, include: source.include });
@@ -55,7 +56,8 @@ async function sendModel(
         const reason = (err as NodeJS.ErrnoException)?.code ?? (err as Error)?.message;
         throw new CliError('READ_FAILED', `cannot read ${source.path} while packing it (${reason})`, { cause: err });
       }
-      const decision = uploadRetry.decide(attempt, outcomeOf(err));
+      reached ||= reachedApi(err);
+      const decision = sendRetry(reached).decide(attempt, outcomeOf(err));
       if (!decision.retry) throw err;
       options.onRetry?.(err, attempt);
       await sleep(decision.delayMs);
