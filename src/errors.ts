@@ -23,6 +23,7 @@ export const errorCatalogue = {
   CONFLICT: { status: 409, transient: false, description: 'The request conflicts with the current state.' },
   PRECONDITION_FAILED: { status: 412, transient: false, description: 'The object changed since it was read, or exists already; read it again and retry the change.' },
   IDEMPOTENCY_KEY_REUSED: { status: 409, transient: false, description: 'The Idempotency-Key was used with a different request.' },
+  IDEMPOTENCY_CLAIM_LOST: { status: 409, transient: true, description: 'The request lost its hold on its Idempotency-Key before making anything; retry with the same key.' },
   PAYLOAD_TOO_LARGE: { status: 413, transient: false, description: 'The upload is larger than the configured limit.' },
   ARCHIVE_TOO_LARGE: { status: 413, transient: false, description: 'The archive unpacks to more bytes or files than the configured limits.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, transient: false, description: 'The Content-Type is not one the route accepts.' },

@@ -52,6 +52,10 @@ export function receiveBatchParts(req: IncomingMessage, onPart: BatchPartHandler
       }
     });
     parser.on('file', (name, stream) => {
+      // A part cut off with its request is destroyed with an error, also while it waits for a slot
+      // or is being drained: its reader learns it from the stream's state (receivePayload), and the
+      // error must not go unheard.
+      stream.on('error', () => undefined);
       const i = index++;
       const model = name === 'payload' ? pending?.model ?? '' : name;
       const metadata = pending?.metadata ?? {};
@@ -62,10 +66,21 @@ export function receiveBatchParts(req: IncomingMessage, onPart: BatchPartHandler
         .finally(() => slots.release());
       chain = chain.then(() => work);
     });
+    let cutOff = false;
     parser.on('error', (err: Error) => {
       req.unpipe(parser);
       req.resume();
-      chain.then(() => reject(new MllError('BAD_REQUEST', `Malformed multipart request: ${err.message}`)), reject);
+      const failure = cutOff
+        ? new MllError('BAD_REQUEST', 'The batch was cut off before its end (the connection closed); send it again with the same Idempotency-Key to go on where it stopped', { cause: err })
+        : new MllError('BAD_REQUEST', `Malformed multipart request: ${err.message}`, { cause: err });
+      chain.then(() => reject(failure), reject);
+    });
+    // A pipe does not pass on a request whose connection closed midway: without this the parser
+    // (and the part being stored) would wait for bytes that never come, and the request never end.
+    req.once('close', () => {
+      if (req.complete) return;
+      cutOff = true;
+      parser.destroy(new Error('the request ended before the multipart body did'));
     });
     parser.on('close', () => {
       chain.then(() => (failure ? reject(failure) : resolve()), reject);

@@ -196,7 +196,13 @@ export function idempotency(
       const answer = JSON.stringify({ state: effect ? 'recording' : 'done', fingerprint: print, status, body, location, effect } satisfies Stored);
       // The lease first: a retry that finds the answer recorded and no lease takes this request for gone.
       if (effect) await redis.set(leaseKey, claim, 'EX', claimSeconds);
-      if ((await commitScript.run(redis, [redisKey], [held, answer, String(ttlSeconds)])) !== 1) return;
+      if ((await commitScript.run(redis, [redisKey], [held, answer, String(ttlSeconds)])) !== 1) {
+        // Another request holds the key now (this one went unrenewed for a whole claim): it must
+        // not make its effect beside that one.
+        throw new MllError('IDEMPOTENCY_CLAIM_LOST', 'This request lost its hold on the Idempotency-Key before it made anything (it could not renew it in time); retry with the same key', {
+          details: { retryAfter: 1 },
+        });
+      }
       held = answer;
       recording = effect !== undefined;
       if (!recording) {
@@ -210,17 +216,17 @@ export function idempotency(
       if (recording) void redis.del(leaseKey).catch(() => undefined);
       const status = res.statusCode;
       const record: Stored = { state: 'done', fingerprint: print, status, body, location: res.getHeader('location') as string | undefined };
-      const save = status < 400 ? redis.set(redisKey, JSON.stringify(record), 'EX', ttlSeconds) : release();
+      // Only over what this request holds: a key another request took is left to it.
+      const save = status < 400 ? commitScript.run(redis, [redisKey], [held, JSON.stringify(record), String(ttlSeconds)]) : release();
       // Answer only once the outcome is stored, so an immediate retry replays it.
       void save.catch(() => undefined).finally(() => json(body));
       return res;
     };
     res.on('close', () => {
-      // A request making its effect goes on without its client: its lease must hold until it ends.
-      if (!recording) clearInterval(renewal);
-      // Cut off before an answer was stored: free the key for the retry (a stored answer, or one
-      // kept early, stays; one kept before its effect is settled by the retry once the lease lapses).
-      if (!res.writableFinished && held === claim) void release();
+      // The handler goes on without its client and still ends in res.json (a cut upload fails with
+      // an error answer, which frees the key): until then the key stays held and renewed, so a
+      // retry cannot run beside it. Should a handler never answer, its hold ends a minute later.
+      if (!res.writableFinished) setTimeout(() => clearInterval(renewal), 60_000).unref();
     });
     next();
   };

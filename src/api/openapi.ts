@@ -21,7 +21,7 @@ const errors = (...codes: number[]) =>
 const nameParam = { name: 'name', in: 'path', required: true, schema: { type: 'string', pattern: modelNamePattern.source }, description: 'Model name' };
 const idempotencyKeyParam = {
   name: 'Idempotency-Key', in: 'header', schema: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,255}$' },
-  description: 'A retry with the same key and request replays the first answer (kept 24 h) instead of doing it again; 409 while the first still runs. A batch cut off midway and sent again goes on where it stopped.',
+  description: 'A retry with the same key and request replays the first successful answer (kept 24 h, with Idempotent-Replayed: true) instead of doing it again; a failed request frees its key; 409 while the first still runs. Accepted by every creating POST under /api/v1. A batch cut off midway and sent again goes on where it stopped.',
 };
 const versionParam = { name: 'version', in: 'path', required: true, schema: { type: 'integer', minimum: 1 }, description: 'Version number' };
 

@@ -119,7 +119,10 @@ export class Batches {
     await this.redis.set(this.k.batch(record.id), JSON.stringify(record), 'EX', weekSeconds);
     if (record.sealed) {
       const rejected = record.items.filter((i) => i.version === null).map((i) => `rejected:${i.index}`);
+      // An item refused by an earlier attempt of the request and made by this one (a resumed batch) is no longer refused.
+      const made = record.items.filter((i) => i.version !== null).map((i) => `rejected:${i.index}`);
       const tx = this.redis.multi().set(this.totalKey(record.id), String(record.items.length), 'EX', weekSeconds);
+      if (made.length > 0) tx.srem(this.terminalKey(record.id), ...made);
       if (rejected.length > 0) tx.sadd(this.terminalKey(record.id), ...rejected).expire(this.terminalKey(record.id), weekSeconds);
       await tx.exec();
       await this.checkCompleted(record.id);

@@ -40,6 +40,11 @@ export class BatchResume {
     return { id: id ?? fresh, earlier: set === 0 };
   }
 
+  /** Who takes an item's presigned upload (PresignedUploads.claim): this request's item, whichever attempt. */
+  owner(index: number): string {
+    return `${this.key}#${index}`;
+  }
+
   async numbered(index: number, model: string): Promise<NumberedItem | null> {
     const raw = await this.redis.hget(this.key, field(index, model));
     return raw === null ? null : JSON.parse(raw) as NumberedItem;

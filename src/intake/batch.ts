@@ -38,7 +38,8 @@ export class BatchIntake {
     // An earlier attempt's record keeps its creation time; its items are made again below, in order.
     const before = earlier ? await batches.record(id).catch(() => null) : null;
     const record: BatchRecord = { id, createdAt: before?.createdAt ?? new Date().toISOString(), sealed: false, items: [] };
-    await batches.save(record);
+    // A sealed earlier record stays as it is until this attempt seals its own (followers see no shrunken batch).
+    if (!before?.sealed) await batches.save(record);
     return new BatchIntake(intake, batches, logger, resume, record);
   }
 
@@ -58,20 +59,25 @@ export class BatchIntake {
   async addUploads(items: UploadItem[]): Promise<void> {
     await mapLimit(items, uploadItemConcurrency, (item, index) => this.add(index, item.model, async (hooks) => {
       assertModelName(item.model);
-      return this.intake.createVersion(item.model, await this.intake.fromUpload(item.upload), { metadata: item.metadata, batchId: this.id }, hooks);
+      return this.intake.createVersion(item.model, await this.intake.fromUpload(item.upload, this.resume?.owner(index)), { metadata: item.metadata, batchId: this.id }, hooks);
     }));
   }
 
   private async add(index: number, model: string, make: (hooks: VersionHooks) => Promise<{ version: number }>, body?: Readable): Promise<void> {
     const item: BatchItem = { index, model, version: null, error: null };
     this.record.items.push(item);
+    // Not knowing whether an earlier attempt made this item fails the request (the client retries),
+    // never the item: refusing it could leave its version outside the batch.
+    const earlier = await this.madeBefore(index, model).catch((err: unknown) => {
+      body?.resume();
+      throw err;
+    });
+    if (earlier !== null) {
+      body?.resume();
+      item.version = earlier;
+      return;
+    }
     try {
-      const earlier = await this.madeBefore(index, model);
-      if (earlier !== null) {
-        body?.resume();
-        item.version = earlier;
-        return;
-      }
       const resume = this.resume;
       item.version = (await make(resume ? { onNumbered: (record) => resume.note(index, model, record) } : {})).version;
     } catch (err) {

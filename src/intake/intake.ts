@@ -83,9 +83,12 @@ export class Intake {
     await this.deps.store.delete(payload.key).catch(() => undefined);
   }
 
-  /** A payload that reached the store through a presigned upload: claimed once, then checked like a streamed one. */
-  async fromUpload(uploadId: string): Promise<ReceivedPayload> {
-    await this.uploads.claim(uploadId);
+  /**
+   * A payload that reached the store through a presigned upload: claimed once (`owner`: see
+   * PresignedUploads.claim), then checked like a streamed one.
+   */
+  async fromUpload(uploadId: string, owner?: string): Promise<ReceivedPayload> {
+    await this.uploads.claim(uploadId, owner);
     try {
       return await validateStoredPayload(this.deps.store, uploadId, this.limits);
     } catch (err) {
@@ -99,7 +102,9 @@ export class Intake {
 
   /**
    * Writes the record under the model's next version number and enqueues its stages. If any of it
-   * fails, the record and the payload are removed. `onNumbered` runs once the record has its
+   * fails before the version is recorded (written, and known to Redis), the record and the payload
+   * are removed; once recorded the version stays (a failed enqueue is left to the recovery check).
+   * `onNumbered` runs once the record has its
    * number, before it is written (a request's answer can be kept there, with the version it will
    * make: see `adopt`); `onRecorded` once it is written and Redis knows it, before the stages are
    * enqueued (were this process to stop from then on, the recovery check enqueues it).
@@ -108,6 +113,7 @@ export class Intake {
     const { catalog, store, flows, config } = this.deps;
     // The record last tried: it is this upload's once written (a number found taken is never written over).
     let record: VersionRecord | undefined;
+    let recorded = false;
     try {
       assertModelName(model);
       record = await catalog.createNext(model, (version) => (record = newVersionRecord(model, version, payload, request)), {
@@ -118,10 +124,17 @@ export class Intake {
         written: () => failpoint(this.failpoints, 'intake-written'),
       });
       await options.onRecorded?.(record);
+      recorded = true;
       await failpoint(this.failpoints, 'intake-recorded');
       await enqueueVersion(flows, config, { model, version: record.version });
       return record;
     } catch (err) {
+      if (recorded && record) {
+        // The version exists, and its answer may be kept already: it stays, and the recovery
+        // check enqueues it (src/app/orphans.ts). Removing it could leave a kept answer naming nothing.
+        this.deps.logger.warn({ err, model, version: record.version }, 'could not enqueue a new version; the recovery check will');
+        return record;
+      }
       const taken = isMllError(err) && err.code === 'CONFLICT';
       if (record && !taken) await store.delete(keys.versionRecord(model, record.version)).catch(() => undefined);
       await store.delete(payload.key).catch(() => undefined);
@@ -137,11 +150,14 @@ export class Intake {
    */
   async adopt(effect: { model: string; version: number; payloadKey: string }): Promise<boolean> {
     const { catalog, flows, config } = this.deps;
-    const record = await catalog.get(effect.model, effect.version).catch((err: unknown) => {
-      if (isMllError(err) && (err.code === 'VERSION_NOT_FOUND' || err.code === 'MODEL_NOT_FOUND')) return null;
+    // The store, not the cache: a record written, cached and then removed (its request failed
+    // after all) must not be answered with.
+    const durable = await catalog.getDurable(effect.model, effect.version).catch((err: unknown) => {
+      if (isNotFound(err)) return null;
       throw err;
     });
-    if (!record || record.payload.key !== effect.payloadKey) return false;
+    if (!durable || durable.payload.key !== effect.payloadKey) return false;
+    const record = await catalog.get(effect.model, effect.version);
     if (record.status === 'queued') await enqueueVersion(flows, config, { model: effect.model, version: effect.version });
     this.deps.logger.info({ model: effect.model, version: effect.version }, 'a retried upload found the version an earlier attempt made; answered with it');
     return true;

@@ -48,6 +48,11 @@ export async function receivePayload(
     body.resume();
     throw tooLarge(limits.maxUploadBytes);
   }
+  // A body destroyed before it is read (a multipart part whose request was cut off while it waited)
+  // has already said so, and would never say so again to the listeners below.
+  if (body.destroyed) {
+    throw new MllError('BAD_REQUEST', 'The upload was cut off before its end (the connection closed); send it again', { cause: body.errored ?? undefined });
+  }
   const uploadId = options.uploadId ?? randomUUID();
   const key = keys.upload(uploadId);
   const hash = createHash('sha256');

@@ -33,10 +33,18 @@ export class PresignedUploads {
     return { id, method: 'PUT', url, expiresAt: new Date(Date.now() + expiresIn * 1000).toISOString() };
   }
 
-  async claim(id: string): Promise<void> {
+  /**
+   * Takes an upload for one version. `owner` names the request taking it (its Idempotency-Key, and
+   * the item for a batch): the same request, retried after its process stopped between taking the
+   * upload and writing the version, takes it again; any other is refused.
+   */
+  async claim(id: string, owner?: string): Promise<void> {
     if (!uploadIdPattern.test(id)) throw new MllError('BAD_REQUEST', `"${id}" is not an upload id`);
-    const claimed = await this.redis.set(this.redisKeys.uploadClaim(id), '1', 'EX', claimSeconds, 'NX');
-    if (claimed !== 'OK') throw new MllError('CONFLICT', `Upload ${id} was already used for a version`);
+    const key = this.redisKeys.uploadClaim(id);
+    const value = owner === undefined ? '1' : `owner:${owner}`;
+    if ((await this.redis.set(key, value, 'EX', claimSeconds, 'NX')) === 'OK') return;
+    if (owner !== undefined && (await this.redis.get(key)) === value) return;
+    throw new MllError('CONFLICT', `Upload ${id} was already used for a version`);
   }
 
   async release(id: string): Promise<void> {

@@ -74,10 +74,14 @@ describe('mll batch (child process, no TTY)', () => {
       const out = json<Outcome>(r);
       assert.equal(out.batches.length, 1);
       assert.deepEqual(out.items.map((i) => [i.model, i.version, i.status]), dirs.map((d) => [path.basename(d), 1, 'released']));
+      let madeBeforeCut = 0;
       for (const d of dirs) {
-        const list = await api<{ total: number }>(`${app.url}/api/v1/models/${path.basename(d)}/versions`);
+        const list = await api<{ total: number; items: { createdAt: string }[] }>(`${app.url}/api/v1/models/${path.basename(d)}/versions`);
         assert.equal(list.body.total, 1, `${path.basename(d)} has one version`);
+        // The attempt that succeeded got past the key only once the cut one had ended: what was made before it started is the cut attempt's.
+        if (Date.parse(list.body.items[0]!.createdAt) < proxy.lastMatchedAt!) madeBeforeCut += 1;
       }
+      assert.ok(madeBeforeCut >= 1, 'the cut attempt had made versions, which the retry took');
     } finally {
       await proxy.close();
     }

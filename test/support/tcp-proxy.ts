@@ -64,17 +64,19 @@ export interface CuttingProxy {
   matched: number;
   /** Whether the cut was made. */
   cut: boolean;
+  /** When the last connection with the watched request started (ms since the epoch). */
+  lastMatchedAt: number | undefined;
   close(): Promise<void>;
 }
 
 /**
  * A TCP proxy that passes everything through, except that it cuts (both ways, at once) the first
- * connection whose request starts with `requestPrefix` (e.g. "POST /api/v1/batches") once `afterBytes` of it
+ * connection whose first request (a connection's first bytes) starts with `requestPrefix` (e.g. "POST /api/v1/batches") once `afterBytes` of it
  * have gone upstream: a client's request cut off midway, as a dropped connection or a stopped API cut it.
  */
 export async function startCuttingProxy(targetHost: string, targetPort: number, requestPrefix: string, afterBytes: number): Promise<CuttingProxy> {
   const sockets = new Set<net.Socket>();
-  const state = { matched: 0, cut: false };
+  const state: { matched: number; cut: boolean; lastMatchedAt?: number } = { matched: 0, cut: false };
   const server = net.createServer((client) => {
     const upstream = net.connect(targetPort, targetHost);
     sockets.add(client).add(upstream);
@@ -87,7 +89,14 @@ export async function startCuttingProxy(targetHost: string, targetPort: number, 
     let watched: boolean | undefined;
     let sent = 0;
     client.on('data', (chunk: Buffer) => {
-      watched ??= chunk.subarray(0, requestPrefix.length).toString('latin1') === requestPrefix && (state.matched += 1) > 0 && !state.cut;
+      if (watched === undefined) {
+        const matches = chunk.subarray(0, requestPrefix.length).toString('latin1') === requestPrefix;
+        if (matches) {
+          state.matched += 1;
+          state.lastMatchedAt = Date.now();
+        }
+        watched = matches && !state.cut;
+      }
       sent += chunk.length;
       if (watched && sent >= afterBytes) {
         state.cut = true;
@@ -109,6 +118,9 @@ export async function startCuttingProxy(targetHost: string, targetPort: number, 
     },
     get cut() {
       return state.cut;
+    },
+    get lastMatchedAt() {
+      return state.lastMatchedAt;
     },
     close: () => new Promise<void>((resolve) => {
       for (const s of sockets) s.destroy();

@@ -7,7 +7,7 @@ import { MllError } from '../../errors.js';
 import type { Intake } from '../../intake/intake.js';
 import { parseUploadMetadata } from '../../intake/metadata.js';
 import type { ApiDeps } from '../deps.js';
-import { keepIdempotentAnswer, keepIdempotentIntent } from '../idempotency.js';
+import { idempotencyKeyOf, keepIdempotentAnswer, keepIdempotentIntent } from '../idempotency.js';
 import { mediaType } from '../media-type.js';
 import { metadataFromQuery } from '../metadata.js';
 import { receiveMultipart } from '../multipart.js';
@@ -51,7 +51,7 @@ export function versionsRouter(deps: ApiDeps, intake: Intake): Router {
         throw new MllError('BAD_REQUEST', 'A JSON body must be {"upload": "<upload id from POST /api/v1/uploads>", "metadata": {...}}');
       }
       const metadata = parseUploadMetadata(parsed.data.metadata ?? {}, 'metadata');
-      record = await intake.createVersion(model, await intake.fromUpload(parsed.data.upload), { metadata }, { onNumbered, onRecorded });
+      record = await intake.createVersion(model, await intake.fromUpload(parsed.data.upload, idempotencyKeyOf(res)), { metadata }, { onNumbered, onRecorded });
     } else if (tarTypes.has(type)) {
       const metadata = metadataFromQuery(req.query as Record<string, unknown>);
       const length = req.headers['content-length'];
