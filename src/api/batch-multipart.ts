@@ -4,6 +4,7 @@ import busboy from 'busboy';
 import { isMllError, MllError } from '../errors.js';
 import { parseMetadataJson, type UploadMetadata } from '../intake/metadata.js';
 import { Semaphore } from '../shared/semaphore.js';
+import { pipeRequest, RequestCutOff } from './request-pipe.js';
 
 export type BatchPartHandler = (index: number, model: string, stream: Readable, metadata: UploadMetadata | MllError) => Promise<void>;
 
@@ -32,7 +33,7 @@ export function receiveBatchParts(req: IncomingMessage, onPart: BatchPartHandler
       reject(new MllError('BAD_REQUEST', `Malformed multipart request: ${(err as Error).message}`, { cause: err }));
       return;
     }
-    const slots = new Semaphore(partsInFlight, { onFull: () => req.unpipe(parser), onFree: () => req.pipe(parser) });
+    const slots = new Semaphore(partsInFlight, { onFull: () => req.unpipe(parser), onFree: () => void (parser.destroyed || req.pipe(parser)) });
     // A metadata part applies to the file part that follows it; its mistakes fail that item alone.
     let pending: { model?: string; metadata: UploadMetadata | MllError } | undefined;
     let index = 0;
@@ -66,25 +67,17 @@ export function receiveBatchParts(req: IncomingMessage, onPart: BatchPartHandler
         .finally(() => slots.release());
       chain = chain.then(() => work);
     });
-    let cutOff = false;
     parser.on('error', (err: Error) => {
       req.unpipe(parser);
       req.resume();
-      const failure = cutOff
+      const failure = err instanceof RequestCutOff
         ? new MllError('BAD_REQUEST', 'The batch was cut off before its end (the connection closed); send it again with the same Idempotency-Key to go on where it stopped', { cause: err })
         : new MllError('BAD_REQUEST', `Malformed multipart request: ${err.message}`, { cause: err });
       chain.then(() => reject(failure), reject);
     });
-    // A pipe does not pass on a request whose connection closed midway: without this the parser
-    // (and the part being stored) would wait for bytes that never come, and the request never end.
-    req.once('close', () => {
-      if (req.complete) return;
-      cutOff = true;
-      parser.destroy(new Error('the request ended before the multipart body did'));
-    });
     parser.on('close', () => {
       chain.then(() => (failure ? reject(failure) : resolve()), reject);
     });
-    req.pipe(parser);
+    pipeRequest(req, parser);
   });
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import busboy from 'busboy';
 import { MllError } from '../errors.js';
+import { pipeRequest, RequestCutOff } from './request-pipe.js';
 
 /** Where the payload part goes: the intake streams it into the store while checking it. */
 export interface PayloadSink<P> {
@@ -53,6 +54,8 @@ export async function receiveForm<P>(req: IncomingMessage, sink: PayloadSink<P>,
     const expected = () => [...Object.keys(spec.fields), spec.payload].map((n) => `"${n}"`).join(', ');
 
     parser.on('file', (name, stream, info) => {
+      // Destroyed with an error when the request is cut off (pipeRequest); the payload's reader hears it on its own.
+      stream.on('error', () => undefined);
       if (name !== spec.payload) {
         stream.resume();
         return fail(new MllError('BAD_REQUEST', `Unexpected file part "${name}" (${info.filename}): this route accepts the parts ${expected()}`));
@@ -74,7 +77,9 @@ export async function receiveForm<P>(req: IncomingMessage, sink: PayloadSink<P>,
     parser.on('filesLimit', () => fail(new MllError('BAD_REQUEST', `Send exactly one "${spec.payload}" file part`)));
     parser.on('fieldsLimit', () => fail(new MllError('BAD_REQUEST', `Too many parts: this route accepts the parts ${expected()}`)));
     parser.on('error', (err: Error) => {
-      fail(new MllError('BAD_REQUEST', `Malformed multipart request: ${err.message}`, { cause: err }));
+      fail(err instanceof RequestCutOff
+        ? new MllError('BAD_REQUEST', 'The upload was cut off before its end (the connection closed); send it again', { cause: err })
+        : new MllError('BAD_REQUEST', `Malformed multipart request: ${err.message}`, { cause: err }));
       req.unpipe(parser);
       req.resume();
       void settle();
@@ -95,6 +100,6 @@ export async function receiveForm<P>(req: IncomingMessage, sink: PayloadSink<P>,
       }
     };
     parser.on('close', () => void settle());
-    req.pipe(parser);
+    pipeRequest(req, parser);
   });
 }
