@@ -51,7 +51,7 @@ describe('an API killed in the middle of a batch; the client sends the batch aga
       await waitFor('every item released', async () => {
         const view = await api<BatchView>(`${survivor.url}/api/v1/batches/${answer.body.id}`);
         return view.body.done ? view.body : undefined;
-      }, 90_000).then((view) => assert.deepEqual(view.counts, { released: 3 }, JSON.stringify(view.items)));
+      }, 120_000).then((view) => assert.deepEqual(view.counts, { released: 3 }, JSON.stringify(view.items)));
       for (const m of models) {
         const list = await api<{ total: number }>(`${survivor.url}/api/v1/models/${m}/versions`);
         assert.equal(list.body.total, 1, `${m} has one version`);
