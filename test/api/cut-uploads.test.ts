@@ -3,7 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { api, tarOf } from '../support/client.js';
+import { api, retryPastConflicts, tarOf } from '../support/client.js';
 import { repoRoot } from '../support/paths.js';
 import { uniqueName } from '../support/unique.js';
 
@@ -65,12 +65,7 @@ describe('an upload whose connection is cut midway ends at once: the retry with 
       const key = `cut-${model}`;
       await sendHalfAndCut(app.url, c.route(model), type, bytes, key);
       const started = Date.now();
-      let answer;
-      for (;;) {
-        answer = await api(`${app.url}${c.route(model)}`, { method: 'POST', headers: { 'content-type': type, 'idempotency-key': key }, body: new Uint8Array(bytes) });
-        if (answer.status !== 409 || Date.now() - started > 20_000) break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      const { answer } = await retryPastConflicts(() => api(`${app.url}${c.route(model)}`, { method: 'POST', headers: { 'content-type': type, 'idempotency-key': key }, body: new Uint8Array(bytes) }), 100);
       assert.equal(answer.status, 202, JSON.stringify(answer.body));
       // The cut request answered (with its error) within moments, freeing the key; not after a lapse.
       assert.ok(Date.now() - started < 5_000, `the key was held ${Date.now() - started} ms after the cut`);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { BatchView } from '../../src/batches/batches.js';
 import { startTestApp } from '../support/app.js';
-import { api, tarOf } from '../support/client.js';
+import { api, retryPastConflicts, tarOf } from '../support/client.js';
 import { repoRoot } from '../support/paths.js';
 import { spawnService } from '../support/processes.js';
 import { freePort } from '../support/registry.js';
@@ -36,13 +36,7 @@ describe('an API killed in the middle of a batch; the client sends the batch aga
       assert.equal(await first, 'cut off');
       const retriedAt = Date.now();
 
-      let answer = await api<BatchView>(`${survivor.url}/api/v1/batches`, { method: 'POST', headers: { 'idempotency-key': key }, body: form() });
-      let conflicts = 0;
-      while (answer.status === 409 && conflicts < 40) {
-        conflicts += 1;
-        await new Promise((resolve) => setTimeout(resolve, 500));
-        answer = await api<BatchView>(`${survivor.url}/api/v1/batches`, { method: 'POST', headers: { 'idempotency-key': key }, body: form() });
-      }
+      const { answer, conflicts } = await retryPastConflicts(() => api<BatchView>(`${survivor.url}/api/v1/batches`, { method: 'POST', headers: { 'idempotency-key': key }, body: form() }));
       assert.ok(conflicts >= 1, 'the retry waits while the killed request still holds the key');
       assert.equal(answer.status, 202, JSON.stringify(answer.body));
       assert.ok(Date.parse(answer.body.createdAt) < retriedAt, 'the batch the killed request started, filled again');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { api, tarOf, waitForVersion, type ApiResponse } from '../support/client.js';
+import { api, retryPastConflicts, tarOf, waitForVersion, type ApiResponse } from '../support/client.js';
 import { repoRoot } from '../support/paths.js';
 import { spawnService } from '../support/processes.js';
 import { freePort } from '../support/registry.js';
@@ -40,17 +40,6 @@ async function killedAt(failpoint: 'intake-numbered' | 'intake-written' | 'intak
     doomed.kill('SIGKILL');
     await doomed.exited;
     await survivor.stop();
-  }
-}
-
-/** Retries while the answer is 409 (the first request's claim or lease has not lapsed yet); returns the first other answer and how many 409s came before it. */
-async function retryPastConflicts(retry: () => Promise<ApiResponse<Created>>): Promise<{ answer: ApiResponse<Created>; conflicts: number }> {
-  let conflicts = 0;
-  for (;;) {
-    const answer = await retry();
-    if (answer.status !== 409 || conflicts >= 40) return { answer, conflicts };
-    conflicts += 1;
-    await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
 

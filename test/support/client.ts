@@ -65,3 +65,19 @@ export async function waitForVersion(base: string, model: string, version: numbe
   }
   throw new Error(`${model}:${version} did not reach ${statuses.join('|')} in time; last status ${last?.status} ${JSON.stringify(last?.error)}`);
 }
+
+/**
+ * Sends a request again while the answer is 409 (an Idempotency-Key still held by an earlier
+ * attempt: its claim or lease has not lapsed yet), `pauseMs` apart, for about twenty seconds;
+ * returns the first other answer and how many 409s came before it.
+ */
+export async function retryPastConflicts<T>(send: () => Promise<ApiResponse<T>>, pauseMs = 500): Promise<{ answer: ApiResponse<T>; conflicts: number }> {
+  const deadline = Date.now() + 20_000;
+  let conflicts = 0;
+  for (;;) {
+    const answer = await send();
+    if (answer.status !== 409 || Date.now() > deadline) return { answer, conflicts };
+    conflicts += 1;
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+  }
+}
