@@ -91,6 +91,13 @@ export async function keepIdempotentIntent(res: Response, status: number, body: 
   if (commit) await commit(status, body, location, effect);
 }
 
+/** Whether `current` is the answer `recorded` kept, made final by a retry that adopted its effect. */
+function adoptedFrom(current: string, recorded: string): boolean {
+  const now = JSON.parse(current) as Stored;
+  const then = JSON.parse(recorded) as Stored;
+  return now.state === 'done' && then.state === 'recording' && JSON.stringify(now.effect) === JSON.stringify(then.effect);
+}
+
 /** Carries an adopter's own error past the handler's Redis-error wrapping. */
 class AdoptionError extends Error {
   constructor(cause: unknown) {
@@ -197,6 +204,15 @@ export function idempotency(
       // The lease first: a retry that finds the answer recorded and no lease takes this request for gone.
       if (effect) await redis.set(leaseKey, claim, 'EX', claimSeconds);
       if ((await commitScript.run(redis, [redisKey], [held, answer, String(ttlSeconds)])) !== 1) {
+        // A retry that found this request's lease lapsed and its effect made has answered with it
+        // already (and kept that answer): the effect stands.
+        const current = recording ? await redis.get(redisKey) : null;
+        if (current !== null && adoptedFrom(current, held)) {
+          held = current;
+          recording = false;
+          clearInterval(renewal);
+          return;
+        }
         // Another request holds the key now (this one went unrenewed for a whole claim): it must
         // not make its effect beside that one.
         throw new MllError('IDEMPOTENCY_CLAIM_LOST', 'This request lost its hold on the Idempotency-Key before it made anything (it could not renew it in time); retry with the same key', {
