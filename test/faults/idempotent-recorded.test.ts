@@ -7,6 +7,7 @@ import { repoRoot } from '../support/paths.js';
 import { spawnService } from '../support/processes.js';
 import { freePort } from '../support/registry.js';
 import { uniqueName } from '../support/unique.js';
+import { keysOf, testRedis } from '../support/redis.js';
 import { waitFor } from '../support/wait.js';
 
 const pythonModel = path.join(repoRoot, 'test', 'fixtures', 'models', 'python-tokenizer');
@@ -84,5 +85,43 @@ describe('an API killed while it makes a version; the client retries with the sa
       assert.equal((await api(`${survivor.url}/api/v1/models/${model}/versions/1`)).status, 404);
       await assertReleasedOnce(survivor, model, 2);
     });
+  });
+});
+
+describe('a request whose lease lapsed while it lived (Redis lost its lease key), retried meanwhile', () => {
+  it('the retry adopts the written version; the request, when it goes on, keeps it: both answers name it, and it is released once', async () => {
+    const survivor = await startTestApp({ env: { MLL_RECOVERY_CHECK_MS: '300' } });
+    const port = await freePort();
+    // Paused 6 s after the record is written, before Redis knows it; not killed.
+    const slow = spawnService('api', { ...survivor.env, MLL_PORT: String(port), MLL_FAILPOINTS: 'intake-written=sleep:6000' });
+    const redis = testRedis();
+    try {
+      await waitFor('the slow API', async () => ((await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false)) ? true : undefined), 60_000);
+      const model = uniqueName('lapsed');
+      const body = new Uint8Array(await tarOf(pythonModel));
+      const headers = { 'content-type': 'application/x-tar', 'idempotency-key': `lapsed-${model}` };
+      const first = api<Created>(`http://127.0.0.1:${port}/api/v1/models/${model}/versions`, { method: 'POST', headers, body });
+      await waitFor('the slow API to pause after writing the record', async () => (slow.output().includes('failpoint intake-written: pausing') ? true : undefined), 30_000);
+      // The lease goes as if Redis had lost it (the request renews it only while it exists).
+      const leases = (await keysOf(survivor.prefix, redis)).filter((k) => k.includes(':idem-lease:'));
+      assert.equal(leases.length, 1, JSON.stringify(leases));
+      await redis.del(leases[0]!);
+
+      const retry = await api<Created>(`${survivor.url}/api/v1/models/${model}/versions`, { method: 'POST', headers, body });
+      assert.equal(retry.status, 202, JSON.stringify(retry.body));
+      assert.equal(retry.body.version, 1);
+      assert.equal(retry.headers.get('idempotent-replayed'), 'true', 'the retry adopted the written version');
+      const answered = await first;
+      assert.equal(answered.status, 202, `the request went on and kept its version: ${JSON.stringify(answered.body)}`);
+      assert.equal(answered.body.version, 1);
+      await assertReleasedOnce(survivor, model, 1);
+      const list = await api<{ total: number }>(`${survivor.url}/api/v1/models/${model}/versions`);
+      assert.equal(list.body.total, 1);
+    } finally {
+      redis.disconnect();
+      slow.kill('SIGKILL');
+      await slow.exited;
+      await survivor.stop();
+    }
   });
 });
