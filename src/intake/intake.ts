@@ -104,10 +104,10 @@ export class Intake {
    * Writes the record under the model's next version number and enqueues its stages. If any of it
    * fails before the version is recorded (written, and known to Redis), the record and the payload
    * are removed; once recorded the version stays (a failed enqueue is left to the recovery check).
-   * `onNumbered` runs once the record has its
-   * number, before it is written (a request's answer can be kept there, with the version it will
-   * make: see `adopt`); `onRecorded` once it is written and Redis knows it, before the stages are
-   * enqueued (were this process to stop from then on, the recovery check enqueues it).
+   * `onNumbered` runs once the record has its number, before it is written (a request's answer can
+   * be kept there, with the version it will make: see `adopt`); `onRecorded` once it is written and
+   * Redis knows it, before the stages are enqueued (were this process to stop from then on, the
+   * recovery check enqueues it).
    */
   async createVersion(model: string, payload: ReceivedPayload, request: VersionRequest, options: VersionHooks = {}): Promise<VersionRecord> {
     const { catalog, store, flows, config } = this.deps;
