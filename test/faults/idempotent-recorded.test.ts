@@ -52,6 +52,14 @@ async function assertReleasedOnce(survivor: TestApp, model: string, version: num
   assert.equal(events.body.items.filter((e) => e.type === 'status' && e.status === 'released').length, 1);
 }
 
+/** Retries past the 409s the killed request's lease gives (at least one), and expects the answer after it to be 202. */
+async function waitOutLease(retry: () => Promise<ApiResponse<Created>>): Promise<ApiResponse<Created>> {
+  const { answer, conflicts } = await retryPastConflicts(retry);
+  assert.ok(conflicts >= 1, `the first retries are told to wait while the lease of the killed request runs (got ${answer.status} at once)`);
+  assert.equal(answer.status, 202, JSON.stringify(answer.body));
+  return answer;
+}
+
 describe('an API killed while it makes a version; the client retries with the same Idempotency-Key to another API', () => {
   it('after the version is recorded, before its stages are enqueued: the retry gets that version at once; it is released once', async () => {
     await killedAt('intake-recorded', async (survivor, model, retry) => {
@@ -65,9 +73,7 @@ describe('an API killed while it makes a version; the client retries with the sa
 
   it('after the record is written, before Redis knows it: the retry waits out the lease, then gets that version; it is released once', async () => {
     await killedAt('intake-written', async (survivor, model, retry) => {
-      const { answer, conflicts } = await retryPastConflicts(retry);
-      assert.ok(conflicts >= 1, `the first retries are told to wait while the lease of the killed request runs (got ${answer.status} at once)`);
-      assert.equal(answer.status, 202, JSON.stringify(answer.body));
+      const answer = await waitOutLease(retry);
       assert.equal(answer.body.version, 1, JSON.stringify(answer.body));
       assert.equal(answer.headers.get('idempotent-replayed'), 'true');
       await assertReleasedOnce(survivor, model, 1);
@@ -76,9 +82,7 @@ describe('an API killed while it makes a version; the client retries with the sa
 
   it('after the version is numbered, before its record is written: the retry waits out the lease, then makes the version itself', async () => {
     await killedAt('intake-numbered', async (survivor, model, retry) => {
-      const { answer, conflicts } = await retryPastConflicts(retry);
-      assert.ok(conflicts >= 1, `the first retries are told to wait while the lease of the killed request runs (got ${answer.status} at once)`);
-      assert.equal(answer.status, 202, JSON.stringify(answer.body));
+      const answer = await waitOutLease(retry);
       assert.equal(answer.headers.get('idempotent-replayed'), null, 'a new answer, not the kept one (its version was never written)');
       // Number 1 went to the killed request, which never wrote it.
       assert.equal(answer.body.version, 2);
