@@ -11,6 +11,12 @@ import type { Stage } from '../src/domain/version.js';
 export const stageJobData = z.object({
   model: z.string().regex(modelNamePattern),
   version: z.number().int().positive(),
+  /**
+   * The job carries the version's later stages too: its worker runs each next stage its process
+   * serves in the same job, and hands the rest on as a flow (see versionJob). Jobs without it run
+   * their own stage only (a flow's parents run the rest).
+   */
+  chain: z.literal(true).optional(),
 });
 export type StageJobData = z.infer<typeof stageJobData>;
 

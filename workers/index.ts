@@ -4,9 +4,10 @@ import type { WorkerKind } from '../src/config.js';
 import path from 'node:path';
 import type { StagePorts } from '../src/pipeline/ports.js';
 import { sweepScratch } from '../src/pipeline/extract.js';
-import { startBuildWorker } from './build.js';
-import { startExtractWorker } from './extract.js';
-import { startPushWorker } from './push.js';
+import { buildStage, extractStage, pushStage } from '../src/pipeline/stages.js';
+import { stages, type Stage } from '../src/domain/version.js';
+import { startStageWorker, type StageChain } from './stage-worker.js';
+import { stageRunner, type StageRunner } from './stage-runner.js';
 import { startWebhookWorker } from './webhooks.js';
 import { settleWithin } from '../src/shared/deadline.js';
 import { ActiveJobs, shutdownAbortReason } from './active-jobs.js';
@@ -39,13 +40,29 @@ export function startWorkers(services: Services): WorkerPool {
     if (n > 0) services.logger.info({ removed: n }, 'removed scratch directories left by workers that died mid-extract');
   }, (err: unknown) => services.logger.warn({ err }, 'could not sweep scratch directories'));
   const active = new ActiveJobs();
-  const common = {
-    connection: services.queueRedis, prefix: services.queuePrefix, metrics: services.metrics, lockMs: config.stageLockMs, outages: services.outages,
+  const concurrency: Record<Stage, number> = { extract: config.extractConcurrency, build: config.buildConcurrency, push: config.pushConcurrency };
+  const served = stages.filter((s) => config.workerStages.includes(s));
+  const runnerOptions = (s: Stage) => ({ metrics: services.metrics, outages: services.outages, concurrency: concurrency[s] });
+  const runnerOf: Record<Stage, () => StageRunner> = {
+    extract: () => stageRunner(extractStage, ports, services.catalog, runnerOptions('extract')),
+    build: () => stageRunner(buildStage, ports, services.catalog, runnerOptions('build')),
+    push: () => stageRunner(pushStage, ports, services.catalog, runnerOptions('push')),
   };
+  const chain: StageChain = {
+    runners: Object.fromEntries(served.map((s) => [s, runnerOf[s]()])), catalog: services.catalog, flows: services.flows, config,
+  };
+  // The extract queue's worker takes chained jobs, which go on through the stages served in a row
+  // after it: slots for all of them, each stage still limited to its own concurrency by its runner.
+  const inChain = (s: Stage) => stages.slice(0, stages.indexOf(s) + 1).every((earlier) => served.includes(earlier));
+  const slots = (stage: Stage) => (stage === 'extract' ? served.filter(inChain).reduce((n, s) => n + concurrency[s], 0) : concurrency[stage]);
+  const common = {
+    connection: services.queueRedis, prefix: services.queuePrefix, lockMs: config.stageLockMs, outages: services.outages, logger: services.logger,
+  };
+  const startStage = (stage: Stage) => (jobs: ActiveJobs) => startStageWorker(stage, chain, { ...common, active: jobs, concurrency: slots(stage) });
   const start: Record<WorkerKind, (jobs: ActiveJobs) => Worker> = {
-    extract: (jobs) => startExtractWorker(ports, services.catalog, { ...common, active: jobs, concurrency: config.extractConcurrency }),
-    build: (jobs) => startBuildWorker(ports, services.catalog, { ...common, active: jobs, concurrency: config.buildConcurrency }),
-    push: (jobs) => startPushWorker(ports, services.catalog, { ...common, active: jobs, concurrency: config.pushConcurrency }),
+    extract: startStage('extract'),
+    build: startStage('build'),
+    push: startStage('push'),
     webhooks: (jobs) => startWebhookWorker(services, { active: jobs }),
   };
   const watched = (kind: WorkerKind): WatchedWorker => {

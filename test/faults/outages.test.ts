@@ -14,7 +14,7 @@ it('object store down: 503 on upload with nothing left behind; extraction retrie
   assert.equal(r.duplicated, 0);
 });
 
-it('registry down: pushes retry and release when it is back; a permanent outage fails with the reason', async () => {
+it('registry down: pushes retry (from push, extract and build not run again) and release when it is back; a permanent outage fails with the reason', async () => {
   const r = await registryOutage(2);
   assert.equal(r.released, 2, JSON.stringify(r));
   assert.deepEqual(r.notes.permanentOutage, { status: 'failed', code: 'REGISTRY_UNAVAILABLE' });
@@ -22,4 +22,9 @@ it('registry down: pushes retry and release when it is back; a permanent outage 
   assert.equal(r.lost, 0);
   assert.equal(r.duplicated, 0);
   assert.deepEqual(r.notes.tags, ['1', '2']);
+  const retried = r.notes.retried as { attempts: Record<string, number>; extractsShown: number; buildsShown: number };
+  assert.equal(retried.attempts.extract, 1, JSON.stringify(retried));
+  assert.equal(retried.attempts.build, 1);
+  assert.ok((retried.attempts.push ?? 0) >= 2, 'push was retried');
+  assert.deepEqual([retried.extractsShown, retried.buildsShown], [1, 1], 'extract and build were not run again');
 });

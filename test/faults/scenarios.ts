@@ -336,12 +336,20 @@ export async function registryOutage(versions = 2): Promise<FaultReport> {
     });
     await registry.start();
     for (const c of created) await waitForStatus(app, c.model, c.version, ['released', 'failed']);
+    // The retries went on from push: extract and build ran once.
+    const first = await versionOf(app, model, created[0]!.version);
+    const shown = (await app.running.services.catalog.readEvents(model, created[0]!.version)).filter((e) => e.type === 'status');
+    const retried = {
+      attempts: Object.fromEntries((['extract', 'build', 'push'] as const).map((s) => [s, first?.stages[s]?.attempts])),
+      extractsShown: shown.filter((e) => e.status === 'extracting').length,
+      buildsShown: shown.filter((e) => e.status === 'building').length,
+    };
     await registry.stop();
     const doomed = await upload(app, model, body);
     created.push({ model, version: doomed });
     const failed = await waitForStatus(app, model, doomed, ['failed', 'released'], 60_000);
     const report = await account('registry down during push (a while, then for good)', app, created, {
-      permanentOutage: { status: failed.status, code: failed.error?.code },
+      permanentOutage: { status: failed.status, code: failed.error?.code }, retried,
     });
     report.expectedFailures = 1;
     await registry.start();

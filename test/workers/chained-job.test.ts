@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { stageJobId } from '../../queues/jobs.js';
+import { stageQueueNames } from '../../queues/names.js';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { tarOf, uploadTar, waitForVersion } from '../support/client.js';
+import { repoRoot } from '../support/paths.js';
+import { uniqueName } from '../support/unique.js';
+
+const pythonModel = path.join(repoRoot, 'test', 'fixtures', 'models', 'python-tokenizer');
+
+describe('a version\'s chained job', () => {
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp();
+  });
+  after(async () => {
+    await app.stop();
+  });
+
+  it('runs every stage in one job when the process serves them all', async () => {
+    const model = uniqueName('chained');
+    const res = await uploadTar(app.url, model, await tarOf(pythonModel));
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    const done = await waitForVersion(app.url, model, 1, { timeoutMs: 60_000 });
+    assert.equal(done.status, 'released', JSON.stringify(done.error));
+    assert.ok((['extract', 'build', 'push'] as const).every((s) => done.stages[s]?.finishedAt && done.stages[s]?.attempts === 1));
+
+    const { queue } = app.running.services;
+    const ref = { model, version: 1 };
+    const job = await queue(stageQueueNames.extract).getJob(stageJobId('extract', ref));
+    assert.deepEqual(job?.data, { model, version: 1, chain: true });
+    assert.deepEqual(job?.returnvalue, { done: true });
+    assert.equal(await queue(stageQueueNames.build).getJob(stageJobId('build', ref)), undefined, 'no build job');
+    assert.equal(await queue(stageQueueNames.push).getJob(stageJobId('push', ref)), undefined, 'no push job');
+
+    const statuses = (await app.running.services.catalog.readEvents(model, 1)).filter((e) => e.type === 'status').map((e) => e.status);
+    assert.deepEqual(statuses, ['extracting', 'building', 'pushing', 'released'], 'each stage shown once, in order');
+  });
+});

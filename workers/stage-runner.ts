@@ -1,0 +1,181 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import pLimit, { type LimitFunction } from 'p-limit';
+import type { StageJobData } from '../queues/jobs.js';
+import type { Catalog, DurableRecord, EventInput } from '../src/catalog/catalog.js';
+import { stages, stageStatus, terminalStatuses, type Stage, type VersionRecord } from '../src/domain/version.js';
+import { errorMessage, isTransient, toErrorBody } from '../src/errors.js';
+import type { Metrics } from '../src/metrics.js';
+import type { StageContext, StagePorts } from '../src/pipeline/ports.js';
+import { releasedMessage, type StageDefinition } from '../src/pipeline/stages.js';
+import { isConnectionError, redisSource, type OutageLog } from '../src/app/outage-log.js';
+import { abortedByShutdown } from './active-jobs.js';
+
+type StageTiming = { startedAt: string; attempts: number };
+
+/**
+ * How one run of a stage ended: it ran (`done`), an earlier run had recorded it already and the
+ * caller asked to skip such stages (`done-before`), or the version is terminal (`terminal`).
+ */
+export type StageOutcome = 'done' | 'done-before' | 'terminal';
+
+export interface StageRunner {
+  readonly stage: Stage;
+  /**
+   * One attempt of the stage for the version of `job` (its attempt number is the job's). Throws
+   * UnrecoverableError once the version is marked failed; any other error asks for a retry.
+   * `skipDone`: a stage whose finish the durable record holds is not run again (a chained job's
+   * retry goes on from the stage that failed).
+   */
+  run(job: Job, data: StageJobData, signal: AbortSignal | undefined, options?: { skipDone?: boolean }): Promise<StageOutcome>;
+  /** Marks the version failed at this stage, unless it is terminal already. */
+  markFailed(data: StageJobData, err: unknown, timing?: StageTiming): Promise<void>;
+}
+
+export interface StageRunnerOptions {
+  metrics?: Metrics;
+  /** Where connection failures go (logged once per outage); other errors are logged as they come. */
+  outages?: OutageLog;
+  /** Runs of this stage at once in this process, whichever job carries them. */
+  concurrency: number;
+}
+
+function isRedisDown(err: unknown): boolean {
+  return isConnectionError(err) || (err as { code?: unknown })?.code === 'QUEUE_UNAVAILABLE';
+}
+
+/** The status event the writer of a terminal record appended with it (as the push stage and markFailed write them). */
+export function terminalEvent(record: VersionRecord, fallback: Stage): EventInput {
+  if (record.status === 'released') {
+    return { type: 'status', status: 'released', stage: 'push', message: record.image ? releasedMessage(record.image) : undefined };
+  }
+  const last = [...stages].reverse().find((s) => record.stages[s]);
+  return { type: 'status', status: record.status, stage: last ?? fallback, message: record.error?.message, error: record.error ?? undefined };
+}
+
+/**
+ * The bookkeeping around one stage that the stage itself does not do: it records the stage's
+ * start on the version, builds the stage's input from the record, forwards the abort signal and
+ * log lines, records what the stage returned, and turns errors into a retry (transient) or an
+ * immediate, explained failure (UnrecoverableError). Runs of the stage in this process are limited
+ * to `concurrency`, whether a stage job or a chained version job carries them.
+ */
+export function stageRunner<I, O>(definition: StageDefinition<I, O>, ports: StagePorts, catalog: Catalog, options: StageRunnerOptions): StageRunner {
+  const stage = definition.name;
+  const limit: LimitFunction = pLimit(options.concurrency);
+
+  /** `timing`: the stage's start as this attempt knows it (its start is not durable until the stage ends). */
+  const markFailed = async (data: StageJobData, err: unknown, timing?: StageTiming) => {
+    const body = /stalled/i.test(errorMessage(err))
+      ? { code: 'INTERNAL' as const, message: `The ${stage} stage's worker stopped (crashed or was killed) too many times; see the worker logs` }
+      : toErrorBody(err);
+    await catalog.update(data.model, data.version, (r) => {
+      if (terminalStatuses.has(r.status)) return null;
+      r.status = 'failed';
+      r.error = body;
+      r.stages[stage] = { ...(timing ?? r.stages[stage] ?? { attempts: 1 }), finishedAt: new Date().toISOString() };
+    }, { type: 'status', status: 'failed', stage, message: body.message, error: body }, { cacheWhenStoreIsDown: true });
+  };
+
+  /** The record as shown while the stage runs: its status and start. */
+  const startedRecord = (durable: VersionRecord, timing: StageTiming): VersionRecord => ({
+    ...durable, status: stageStatus[stage], stages: { ...durable.stages, [stage]: timing },
+  });
+
+  /**
+   * When this stage first started: the durable record has it once an earlier attempt ended; the
+   * cache has the start an earlier attempt showed before it died (a first attempt needs neither).
+   */
+  const firstStart = async (durable: VersionRecord, attempt: number): Promise<string> => {
+    const known = durable.stages[stage]?.startedAt;
+    if (known || attempt === 1) return known ?? new Date().toISOString();
+    const shown = await catalog.get(durable.model, durable.version).catch(() => null);
+    return shown?.stages[stage]?.startedAt ?? new Date().toISOString();
+  };
+
+  const contextFor = (job: Job, data: StageJobData, attempt: number, signal?: AbortSignal): StageContext => {
+    const logger = ports.logger.child({ stage, model: data.model, version: data.version, job: job.id, attempt });
+    return {
+      signal: signal ?? new AbortController().signal,
+      logger,
+      log: (line) => {
+        logger.debug({ line }, 'stage log');
+        catalog.appendEvent(data.model, data.version, { type: 'log', stage, message: line }, { soon: true }).catch((err: unknown) => {
+          if (options.outages && isRedisDown(err)) options.outages.failed(redisSource('commands'), err);
+          else logger.warn({ err }, 'could not record a log line');
+        });
+      },
+    };
+  };
+
+  /**
+   * Records the stage's start, output and finish on the version in one compare-and-swap over the
+   * record read at the start (read again only if another writer changed it meanwhile), unless the
+   * version became terminal.
+   */
+  const record = async (durable: DurableRecord, started: VersionRecord, output: O) => {
+    const change = await definition.change(started, output, { versions: catalog, target: ports.target.name });
+    const timing = started.stages[stage]!;
+    await catalog.update(started.model, started.version, (r) => {
+      if (terminalStatuses.has(r.status)) return null;
+      r.status = stageStatus[stage];
+      change.apply(r);
+      r.stages[stage] = { ...timing, finishedAt: new Date().toISOString() };
+    }, change.event, { from: durable, shown: started.status });
+  };
+
+  const run = async (job: Job, data: StageJobData, signal: AbortSignal | undefined, runOptions: { skipDone?: boolean }): Promise<StageOutcome> => {
+    const attempt = job.attemptsMade + 1;
+    const attempts = job.opts.attempts ?? 1;
+    const ctx = contextFor(job, data, attempt, signal);
+    const timer = options.metrics?.stageDuration.startTimer({ stage });
+    // Everything, the first read of the record included, runs inside this try: a store or Redis
+    // fault at any point is retried, logged on the version, and explained once attempts run out.
+    let timing: StageTiming | undefined;
+    try {
+      // The start is shown (cache, event, listeners) but not written to the store: the one durable
+      // write of a stage is at its end, with its output and this timing, over the record read here.
+      const durable = await catalog.readDurable(data.model, data.version);
+      if (terminalStatuses.has(durable.record.status)) {
+        // Its writer may have stopped between the store and Redis: then this shows the end.
+        const shown = await catalog.reconcile(durable.record, terminalEvent(durable.record, stage));
+        ctx.logger.info({ status: durable.record.status }, shown
+          ? 'version is already terminal in the store but Redis did not show it (its writer stopped in between); shown now'
+          : 'version is already terminal; nothing to do');
+        return 'terminal';
+      }
+      if (runOptions.skipDone && durable.record.stages[stage]?.finishedAt) return 'done-before';
+      timing = { startedAt: await firstStart(durable.record, attempt), attempts: attempt };
+      const started = startedRecord(durable.record, timing);
+      // A retry shows no new transition: an earlier attempt showed this status already.
+      const shown = await catalog.show(started, attempt > 1 ? started.status : durable.record.status, { type: 'status', status: started.status, stage, message: attempt > 1 ? `${stage}: attempt ${attempt}` : undefined });
+      if (!shown) {
+        ctx.logger.info('version became terminal before this stage started (another flow finished it); nothing to do');
+        return 'terminal';
+      }
+      const output = await definition.run(definition.input(started), ports, ctx);
+      await record(durable, started, output);
+      timer?.({ outcome: 'succeeded' });
+      return 'done';
+    } catch (err) {
+      // Cut off by a shutdown after its grace period: the job stays with its expiring lock for
+      // another worker, and nothing is recorded (the version has not failed).
+      if (abortedByShutdown(signal)) throw err;
+      const transient = isTransient(err);
+      timer?.({ outcome: transient && attempt < attempts ? 'retried' : 'failed' });
+      // Bad input is the user's to fix, not an operational problem: info, not warn.
+      ctx.logger[transient ? 'warn' : 'info']({ err: transient ? err : errorMessage(err), transient, attempt, attempts }, `${stage} failed`);
+      if (!transient || attempt >= attempts) {
+        await markFailed(data, err, timing);
+        throw new UnrecoverableError(errorMessage(err));
+      }
+      ctx.log(`${stage}: attempt ${attempt} of ${attempts} failed (${errorMessage(err)}); retrying with backoff`);
+      throw err;
+    }
+  };
+
+  return {
+    stage,
+    run: (job, data, signal, runOptions = {}) => limit(() => run(job, data, signal, runOptions)),
+    markFailed,
+  };
+}
