@@ -18,17 +18,58 @@ type StageTiming = { startedAt: string; attempts: number };
  */
 export type StageOutcome = 'done' | 'done-before' | 'terminal';
 
+/**
+ * What a chained job carries from one stage to the next: the durable record as read (or written)
+ * last, the record with the ends of the stages run since then applied, and those ends, to be
+ * written to the store in one compare-and-swap when the chain stops.
+ */
+export interface Carried {
+  durable: DurableRecord;
+  current: VersionRecord;
+  /** Stage ends not written yet, in order: each sets its stage's status, output and timing. */
+  deferred: ((record: VersionRecord) => void)[];
+}
+
+export interface StageRunOptions {
+  /** A stage whose finish the record holds is not run again (a chained job's retry goes on from the stage that failed). */
+  skipDone?: boolean;
+  /** The state the previous stage of the same job left (instead of reading the record again). */
+  carry?: Carried;
+  /**
+   * The next stage runs in the same job: this stage's end is shown (with the next stage's start)
+   * and written with a later stage's end, not on its own. A failure or retry writes it first.
+   */
+  defer?: boolean;
+}
+
+export interface StageRun {
+  outcome: StageOutcome;
+  /** For the next stage of the same job (absent when the version is terminal). */
+  carried?: Carried;
+}
+
 export interface StageRunner {
   readonly stage: Stage;
   /**
    * One attempt of the stage for the version of `job` (its attempt number is the job's). Throws
    * UnrecoverableError once the version is marked failed; any other error asks for a retry.
-   * `skipDone`: a stage whose finish the durable record holds is not run again (a chained job's
-   * retry goes on from the stage that failed).
    */
-  run(job: Job, data: StageJobData, signal: AbortSignal | undefined, options?: { skipDone?: boolean }): Promise<StageOutcome>;
-  /** Marks the version failed at this stage, unless it is terminal already. */
-  markFailed(data: StageJobData, err: unknown, timing?: StageTiming): Promise<void>;
+  run(job: Job, data: StageJobData, signal: AbortSignal | undefined, options?: StageRunOptions): Promise<StageRun>;
+  /** Marks the version failed at this stage, unless it is terminal already (with the stage ends `deferred` before it). */
+  markFailed(data: StageJobData, err: unknown, timing?: StageTiming, deferred?: Carried['deferred']): Promise<void>;
+}
+
+/**
+ * Writes the stage ends a chained job deferred, over the record it read: before it hands the
+ * version on, and before a retry (which then goes on from the stage after them).
+ */
+export async function writeDeferred(catalog: Catalog, carried: Carried): Promise<void> {
+  if (carried.deferred.length === 0) return;
+  const { model, version } = carried.current;
+  await catalog.update(model, version, (r) => {
+    if (terminalStatuses.has(r.status)) return null;
+    for (const end of carried.deferred) end(r);
+  }, undefined, { from: carried.durable, shown: carried.current.status });
 }
 
 export interface StageRunnerOptions {
@@ -64,12 +105,13 @@ export function stageRunner<I, O>(definition: StageDefinition<I, O>, ports: Stag
   const limit: LimitFunction = pLimit(options.concurrency);
 
   /** `timing`: the stage's start as this attempt knows it (its start is not durable until the stage ends). */
-  const markFailed = async (data: StageJobData, err: unknown, timing?: StageTiming) => {
+  const markFailed = async (data: StageJobData, err: unknown, timing?: StageTiming, deferred: Carried['deferred'] = []) => {
     const body = /stalled/i.test(errorMessage(err))
       ? { code: 'INTERNAL' as const, message: `The ${stage} stage's worker stopped (crashed or was killed) too many times; see the worker logs` }
       : toErrorBody(err);
     await catalog.update(data.model, data.version, (r) => {
       if (terminalStatuses.has(r.status)) return null;
+      for (const end of deferred) end(r);
       r.status = 'failed';
       r.error = body;
       r.stages[stage] = { ...(timing ?? r.stages[stage] ?? { attempts: 1 }), finishedAt: new Date().toISOString() };
@@ -107,23 +149,32 @@ export function stageRunner<I, O>(definition: StageDefinition<I, O>, ports: Stag
     };
   };
 
-  /**
-   * Records the stage's start, output and finish on the version in one compare-and-swap over the
-   * record read at the start (read again only if another writer changed it meanwhile), unless the
-   * version became terminal.
-   */
-  const record = async (durable: DurableRecord, started: VersionRecord, output: O) => {
+  /** The stage's end as a change of the record: its status, what its output changes, its timing with the finish. */
+  const endOf = async (started: VersionRecord, output: O) => {
     const change = await definition.change(started, output, { versions: catalog, target: ports.target.name });
-    const timing = started.stages[stage]!;
-    await catalog.update(started.model, started.version, (r) => {
-      if (terminalStatuses.has(r.status)) return null;
+    const timing = { ...started.stages[stage]!, finishedAt: new Date().toISOString() };
+    const apply = (r: VersionRecord) => {
       r.status = stageStatus[stage];
       change.apply(r);
-      r.stages[stage] = { ...timing, finishedAt: new Date().toISOString() };
-    }, change.event, { from: durable, shown: started.status });
+      r.stages[stage] = { ...timing };
+    };
+    return { apply, event: change.event };
   };
 
-  const run = async (job: Job, data: StageJobData, signal: AbortSignal | undefined, runOptions: { skipDone?: boolean }): Promise<StageOutcome> => {
+  /**
+   * Records the stages deferred before this one and this stage's start, output and finish on the
+   * version in one compare-and-swap over the record read at the chain's start (read again only if
+   * another writer changed it meanwhile), unless the version became terminal.
+   */
+  const record = async (carried: Carried, started: VersionRecord, end: (r: VersionRecord) => void, event: EventInput | undefined) => {
+    await catalog.update(started.model, started.version, (r) => {
+      if (terminalStatuses.has(r.status)) return null;
+      for (const earlier of carried.deferred) earlier(r);
+      end(r);
+    }, event, { from: carried.durable, shown: started.status });
+  };
+
+  const run = async (job: Job, data: StageJobData, signal: AbortSignal | undefined, runOptions: StageRunOptions): Promise<StageRun> => {
     const attempt = job.attemptsMade + 1;
     const attempts = job.opts.attempts ?? 1;
     const ctx = contextFor(job, data, attempt, signal);
@@ -131,31 +182,44 @@ export function stageRunner<I, O>(definition: StageDefinition<I, O>, ports: Stag
     // Everything, the first read of the record included, runs inside this try: a store or Redis
     // fault at any point is retried, logged on the version, and explained once attempts run out.
     let timing: StageTiming | undefined;
+    let carried = runOptions.carry;
     try {
-      // The start is shown (cache, event, listeners) but not written to the store: the one durable
-      // write of a stage is at its end, with its output and this timing, over the record read here.
-      const durable = await catalog.readDurable(data.model, data.version);
-      if (terminalStatuses.has(durable.record.status)) {
-        // Its writer may have stopped between the store and Redis: then this shows the end.
-        const shown = await catalog.reconcile(durable.record, terminalEvent(durable.record, stage));
-        ctx.logger.info({ status: durable.record.status }, shown
-          ? 'version is already terminal in the store but Redis did not show it (its writer stopped in between); shown now'
-          : 'version is already terminal; nothing to do');
-        return 'terminal';
+      if (!carried) {
+        // The start is shown (cache, event, listeners) but not written to the store: the one durable
+        // write of a stage is at its end, with its output and this timing, over the record read here.
+        const durable = await catalog.readDurable(data.model, data.version);
+        if (terminalStatuses.has(durable.record.status)) {
+          // Its writer may have stopped between the store and Redis: then this shows the end.
+          const shown = await catalog.reconcile(durable.record, terminalEvent(durable.record, stage));
+          ctx.logger.info({ status: durable.record.status }, shown
+            ? 'version is already terminal in the store but Redis did not show it (its writer stopped in between); shown now'
+            : 'version is already terminal; nothing to do');
+          return { outcome: 'terminal' };
+        }
+        carried = { durable, current: durable.record, deferred: [] };
       }
-      if (runOptions.skipDone && durable.record.stages[stage]?.finishedAt) return 'done-before';
-      timing = { startedAt: await firstStart(durable.record, attempt), attempts: attempt };
-      const started = startedRecord(durable.record, timing);
+      if (runOptions.skipDone && carried.current.stages[stage]?.finishedAt) return { outcome: 'done-before', carried };
+      timing = { startedAt: await firstStart(carried.current, attempt), attempts: attempt };
+      const started = startedRecord(carried.current, timing);
       // A retry shows no new transition: an earlier attempt showed this status already.
-      const shown = await catalog.show(started, attempt > 1 ? started.status : durable.record.status, { type: 'status', status: started.status, stage, message: attempt > 1 ? `${stage}: attempt ${attempt}` : undefined });
+      const shown = await catalog.show(started, attempt > 1 ? started.status : carried.current.status, { type: 'status', status: started.status, stage, message: attempt > 1 ? `${stage}: attempt ${attempt}` : undefined });
       if (!shown) {
         ctx.logger.info('version became terminal before this stage started (another flow finished it); nothing to do');
-        return 'terminal';
+        return { outcome: 'terminal' };
       }
       const output = await definition.run(definition.input(started), ports, ctx);
-      await record(durable, started, output);
+      const end = await endOf(started, output);
+      if (runOptions.defer) {
+        // Shown with the next stage's start, written with a later stage's end.
+        if (end.event) await catalog.appendEvent(data.model, data.version, end.event);
+        const current = structuredClone(started);
+        end.apply(current);
+        timer?.({ outcome: 'succeeded' });
+        return { outcome: 'done', carried: { durable: carried.durable, current, deferred: [...carried.deferred, end.apply] } };
+      }
+      await record(carried, started, end.apply, end.event);
       timer?.({ outcome: 'succeeded' });
-      return 'done';
+      return { outcome: 'done' };
     } catch (err) {
       // Cut off by a shutdown after its grace period: the job stays with its expiring lock for
       // another worker, and nothing is recorded (the version has not failed).
@@ -165,8 +229,12 @@ export function stageRunner<I, O>(definition: StageDefinition<I, O>, ports: Stag
       // Bad input is the user's to fix, not an operational problem: info, not warn.
       ctx.logger[transient ? 'warn' : 'info']({ err: transient ? err : errorMessage(err), transient, attempt, attempts }, `${stage} failed`);
       if (!transient || attempt >= attempts) {
-        await markFailed(data, err, timing);
+        await markFailed(data, err, timing, carried?.deferred);
         throw new UnrecoverableError(errorMessage(err));
+      }
+      // The retry goes on from this stage when the ends before it are written; else it runs them again.
+      if (carried) {
+        await writeDeferred(catalog, carried).catch((e: unknown) => ctx.logger.warn({ err: e }, 'could not write the stages finished before the failed one; the retry runs them again'));
       }
       ctx.log(`${stage}: attempt ${attempt} of ${attempts} failed (${errorMessage(err)}); retrying with backoff`);
       throw err;

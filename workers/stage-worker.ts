@@ -10,7 +10,7 @@ import { errorMessage } from '../src/errors.js';
 import type { Logger } from '../src/log.js';
 import { isConnectionError, redisSource, type OutageLog } from '../src/app/outage-log.js';
 import type { ActiveJobs } from './active-jobs.js';
-import type { StageRunner } from './stage-runner.js';
+import { writeDeferred, type Carried, type StageRunner } from './stage-runner.js';
 
 export interface StageWorkerOptions {
   connection: ConnectionOptions;
@@ -52,14 +52,21 @@ export function startStageWorker(stage: Stage, chain: StageChain, options: Stage
   if (!own) throw new Error(`No ${stage} runner in this process`);
 
   const runChain = async (job: Job, data: StageJobData, signal?: AbortSignal) => {
-    for (const next of stages.slice(stages.indexOf(stage))) {
+    const chained = stages.slice(stages.indexOf(stage));
+    let carried: Carried | undefined;
+    for (const [i, next] of chained.entries()) {
       const runner = chain.runners[next];
       if (!runner) {
+        // The stages handed on read the record: what this job deferred is written first.
+        if (carried) await writeDeferred(chain.catalog, carried);
         await enqueueStages(chain.flows, chain.config, data, next);
         options.logger.debug({ model: data.model, version: data.version, from: next }, 'handed the version\'s later stages on to the processes that serve them');
         return { handedOn: next };
       }
-      if ((await runner.run(job, data, signal, { skipDone: true })) === 'terminal') return { skipped: true };
+      const then = chained[i + 1];
+      const run = await runner.run(job, data, signal, { skipDone: true, carry: carried, defer: then !== undefined && chain.runners[then] !== undefined });
+      if (run.outcome === 'terminal') return { skipped: true };
+      carried = run.carried;
     }
     return { done: true };
   };
@@ -74,7 +81,7 @@ export function startStageWorker(stage: Stage, chain: StageChain, options: Stage
       throw new UnrecoverableError(errorMessage(err));
     }
     if (data.chain) return runChain(job, data, signal);
-    return (await own.run(job, data, signal)) === 'terminal' ? { skipped: true } : { done: true };
+    return (await own.run(job, data, signal)).outcome === 'terminal' ? { skipped: true } : { done: true };
   };
 
   const worker = new Worker(stageQueueNames[stage], (job: Job, token?: string, signal?: AbortSignal) => {

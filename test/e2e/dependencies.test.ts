@@ -108,6 +108,10 @@ describe('end to end: a Python model with requirements answers predictions', () 
     assert.equal(failed.error?.code, 'DEPENDENCY_UNRESOLVABLE');
     assert.match(failed.error!.message, /"no-such-package>=1" is not on the package index/);
     assert.equal((failed as PresentedVersion).stages.build?.attempts, 1, 'a permanent failure, not retried');
+    // The extract that ran before it in the same job is written with the failure.
+    assert.ok(failed.contract && failed.stages.extract?.finishedAt, 'the extract before the failed build is recorded');
+    const durable = await app.running.services.catalog.getDurable(model, version);
+    assert.deepEqual([durable.status, durable.contractDigest], ['failed', failed.contractDigest]);
     assert.doesNotMatch(JSON.stringify(failed), new RegExp(password));
   });
 });

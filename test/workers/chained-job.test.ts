@@ -13,16 +13,24 @@ const pythonModel = path.join(repoRoot, 'test', 'fixtures', 'models', 'python-to
 describe('a version\'s chained job', () => {
   let app: TestApp;
   before(async () => {
-    app = await startTestApp();
+    app = await startTestApp({ env: { MLL_FAILPOINTS: 'build-mid=sleep:1500' } });
   });
   after(async () => {
     await app.stop();
   });
 
-  it('runs every stage in one job when the process serves them all', async () => {
+  it('runs every stage in one job when the process serves them all, and writes the record once, at the end', async () => {
     const model = uniqueName('chained');
     const res = await uploadTar(app.url, model, await tarOf(pythonModel));
     assert.equal(res.status, 202, JSON.stringify(res.body));
+
+    // While it builds, readers see extract's end; the store gets it with the release, in one write.
+    const building = await waitForVersion(app.url, model, 1, { statuses: ['building', 'pushing', 'released', 'failed'], timeoutMs: 60_000 });
+    assert.equal(building.status, 'building');
+    assert.ok(building.contract && building.stages.extract?.finishedAt, 'extract\'s output is shown');
+    const durable = await app.running.services.catalog.getDurable(model, 1);
+    assert.deepEqual([durable.status, durable.contract, durable.stages], ['queued', null, {}], 'nothing written between the stages');
+
     const done = await waitForVersion(app.url, model, 1, { timeoutMs: 60_000 });
     assert.equal(done.status, 'released', JSON.stringify(done.error));
     assert.ok((['extract', 'build', 'push'] as const).every((s) => done.stages[s]?.finishedAt && done.stages[s]?.attempts === 1));
