@@ -1,10 +1,10 @@
-import type { FlowJob, FlowProducer, Queue } from 'bullmq';
+import type { FlowJob, FlowProducer, Job, Queue } from 'bullmq';
 import { stages, type Stage } from '../src/domain/version.js';
 import type { Config } from '../src/config.js';
 import { isReshardingAbort } from '../src/redis/errors.js';
 import { RetryPolicy } from '../src/shared/retry.js';
-import { stageQueueNames } from './names.js';
-import { stageJobData, stageJobId, type StageJobData } from './jobs.js';
+import { stageQueueNames, versionQueueName } from './names.js';
+import { stageJobData, stageJobId, versionJobId, type StageJobData } from './jobs.js';
 import { stageJobOptions } from './options.js';
 
 /**
@@ -26,19 +26,14 @@ export function versionFlow(config: Pick<Config, 'stageAttempts' | 'stageBackoff
 }
 
 /**
- * A new version's work as one job: its extract job, carrying the stages after it (`chain`). A
- * worker process that serves every stage runs the whole pipeline in it, which costs a third of
- * the queue traffic of a three-job flow (one job added, taken and finished instead of three, and
- * no parent bookkeeping); one that serves only some hands the rest on as a flow.
+ * A new version's work as one job in the version queue: the worker that takes it runs each stage
+ * its process serves in turn, in the same job, which costs a third of the queue traffic of a
+ * three-job flow (one job added, taken and finished instead of three, and no parent bookkeeping);
+ * one that serves only some hands the rest on as a flow.
  */
 export function versionJob(config: Pick<Config, 'stageAttempts' | 'stageBackoffMs'>, input: StageJobData): FlowJob {
-  const data = stageJobData.parse({ model: input.model, version: input.version, chain: true });
-  return {
-    name: 'extract',
-    queueName: stageQueueNames.extract,
-    data,
-    opts: { ...stageJobOptions(config), jobId: stageJobId('extract', data) },
-  };
+  const data = stageJobData.parse({ model: input.model, version: input.version });
+  return { name: 'version', queueName: versionQueueName, data, opts: { ...stageJobOptions(config), jobId: versionJobId(data) } };
 }
 
 /** Flows refused while a Cluster slot moves are sent again: 8 attempts, 50 ms doubling to 800 ms. */
@@ -66,6 +61,15 @@ async function addFlow(flows: FlowProducer, flow: FlowJob): Promise<void> {
   await reshardingRetry.run(() => flows.add(flow), { retryIf: isReshardingAbort });
 }
 
+/** The jobs a version has in any queue: its version job and its stage jobs (push first). */
+export async function jobsOfVersion(queue: (name: string) => Queue, input: StageJobData): Promise<Job[]> {
+  const found = await Promise.all([
+    queue(versionQueueName).getJob(versionJobId(input)),
+    ...[...stages].reverse().map((stage) => queue(stageQueueNames[stage]).getJob(stageJobId(stage, input))),
+  ]);
+  return found.filter((job): job is Job => job !== undefined);
+}
+
 /**
  * Enqueues a version again (recovery, `mll reindex`). An earlier run's jobs may still be kept under
  * the same ids once finished (failed and completed jobs are retained for days), and BullMQ would
@@ -80,9 +84,7 @@ export async function requeueVersion(
   input: StageJobData,
 ): Promise<boolean> {
   let inFlight = false;
-  for (const stage of [...stages].reverse()) {
-    const job = await queue(stageQueueNames[stage]).getJob(stageJobId(stage, input));
-    if (!job) continue;
+  for (const job of await jobsOfVersion(queue, input)) {
     const state = await job.getState();
     if (state === 'completed' || state === 'failed') await job.remove({ removeChildren: true });
     else if (state !== 'unknown') inFlight = true;

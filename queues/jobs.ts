@@ -12,11 +12,10 @@ export const stageJobData = z.object({
   model: z.string().regex(modelNamePattern),
   version: z.number().int().positive(),
   /**
-   * The job carries the version's later stages too: its worker runs each next stage its process
-   * serves in the same job, and hands the rest on as a flow (see versionJob). Jobs without it run
-   * their own stage only (a flow's parents run the rest).
+   * A version job's (stage-chain queue) attempts per stage in its earlier runs: a retry goes on
+   * from the stage that failed, and each stage counts its own attempts.
    */
-  chain: z.literal(true).optional(),
+  attempts: z.partialRecord(z.enum(['extract', 'build', 'push']), z.number().int().positive()).optional(),
 });
 export type StageJobData = z.infer<typeof stageJobData>;
 
@@ -26,6 +25,11 @@ export function parseStageJobData(data: unknown): StageJobData {
     throw new MllError('BAD_REQUEST', `Malformed stage job data: ${result.error.issues.map((i) => i.message).join('; ')}`);
   }
   return result.data;
+}
+
+/** A version job's id: one per version, so a duplicate enqueue while the job is stored is a no-op. */
+export function versionJobId(data: StageJobData): string {
+  return `${data.model}.v${data.version}`;
 }
 
 /** Deterministic: one job per version and stage, so a duplicate enqueue while the job is stored is a no-op. */

@@ -6,7 +6,7 @@ import type { StagePorts } from '../src/pipeline/ports.js';
 import { sweepScratch } from '../src/pipeline/extract.js';
 import { buildStage, extractStage, pushStage } from '../src/pipeline/stages.js';
 import { stages, type Stage } from '../src/domain/version.js';
-import { startStageWorker, type StageChain } from './stage-worker.js';
+import { startStageWorker, startVersionWorker, type StageChain } from './stage-worker.js';
 import { stageRunner, type StageRunner } from './stage-runner.js';
 import { startWebhookWorker } from './webhooks.js';
 import { settleWithin } from '../src/shared/deadline.js';
@@ -51,25 +51,27 @@ export function startWorkers(services: Services): WorkerPool {
   const chain: StageChain = {
     runners: Object.fromEntries(served.map((s) => [s, runnerOf[s]()])), catalog: services.catalog, flows: services.flows, config,
   };
-  // The extract queue's worker takes chained jobs, which go on through the stages served in a row
-  // after it: slots for all of them, each stage still limited to its own concurrency by its runner.
+  // Version jobs run the stages served in a row from extract on: a job for each extract slot, and
+  // one more for each of those past extract, up to all their stages' slots.
   const inChain = (s: Stage) => stages.slice(0, stages.indexOf(s) + 1).every((earlier) => served.includes(earlier));
-  const slots = (stage: Stage) => (stage === 'extract' ? served.filter(inChain).reduce((n, s) => n + concurrency[s], 0) : concurrency[stage]);
+  const chainSlots = { base: concurrency.extract, most: served.filter(inChain).reduce((n, s) => n + concurrency[s], 0) };
   const common = {
     connection: services.queueRedis, prefix: services.queuePrefix, lockMs: config.stageLockMs, outages: services.outages, logger: services.logger,
   };
-  const startStage = (stage: Stage) => (jobs: ActiveJobs) => startStageWorker(stage, chain, { ...common, active: jobs, concurrency: slots(stage) });
-  const start: Record<WorkerKind, (jobs: ActiveJobs) => Worker> = {
+  const startStage = (stage: Stage) => (jobs: ActiveJobs) => startStageWorker(stage, chain, { ...common, active: jobs, concurrency: concurrency[stage] });
+  const start: Record<WorkerKind | 'versions', (jobs: ActiveJobs) => Worker> = {
+    versions: (jobs) => startVersionWorker(chain, chainSlots, { ...common, active: jobs }),
     extract: startStage('extract'),
     build: startStage('build'),
     push: startStage('push'),
     webhooks: (jobs) => startWebhookWorker(services, { active: jobs }),
   };
-  const watched = (kind: WorkerKind): WatchedWorker => {
+  const watched = (kind: WorkerKind | 'versions'): WatchedWorker => {
     const jobs = active.child();
     return { worker: start[kind](jobs), jobs, restart: () => watched(kind) };
   };
-  const pool = config.workerStages.map(watched);
+  // A process that serves extract takes version jobs too.
+  const pool = [...config.workerStages, ...(served.includes('extract') ? ['versions' as const] : [])].map(watched);
   const workers = pool.map((w) => w.worker);
   const watchdog = new WorkerWatchdog(pool, {
     queue: services.queue, logger: services.logger, metrics: services.metrics, stuckMs: config.workerStuckMs,

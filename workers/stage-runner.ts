@@ -14,9 +14,10 @@ type StageTiming = { startedAt: string; attempts: number };
 
 /**
  * How one run of a stage ended: it ran (`done`), an earlier run had recorded it already and the
- * caller asked to skip such stages (`done-before`), or the version is terminal (`terminal`).
+ * caller asked to skip such stages (`done-before`), the version is terminal (`terminal`), or the
+ * caller's `stop` said not to start it (`stopped`).
  */
-export type StageOutcome = 'done' | 'done-before' | 'terminal';
+export type StageOutcome = 'done' | 'done-before' | 'terminal' | 'stopped';
 
 /**
  * What a chained job carries from one stage to the next: the durable record as read (or written)
@@ -31,6 +32,13 @@ export interface Carried {
 }
 
 export interface StageRunOptions {
+  /**
+   * A version job runs it: the stage counts its own attempts (the job's data keeps each stage's
+   * attempts across its runs), and a transient failure writes the deferred ends before it.
+   */
+  chained?: boolean;
+  /** Asked once the stage has its slot, before it starts: true leaves it unstarted (a worker shutting down). */
+  stop?: () => boolean;
   /** A stage whose finish the record holds is not run again (a chained job's retry goes on from the stage that failed). */
   skipDone?: boolean;
   /** The state the previous stage of the same job left (instead of reading the record again). */
@@ -61,15 +69,35 @@ export interface StageRunner {
 
 /**
  * Writes the stage ends a chained job deferred, over the record it read: before it hands the
- * version on, and before a retry (which then goes on from the stage after them).
+ * version on, and before a retry (which then goes on from the stage after them). `storeOnly` when
+ * Redis shows a later stage's start already (a retry's), which the write must not replace.
  */
-export async function writeDeferred(catalog: Catalog, carried: Carried): Promise<void> {
+export async function writeDeferred(catalog: Catalog, carried: Carried, options: { storeOnly: boolean }): Promise<void> {
   if (carried.deferred.length === 0) return;
   const { model, version } = carried.current;
   await catalog.update(model, version, (r) => {
     if (terminalStatuses.has(r.status)) return null;
     for (const end of carried.deferred) end(r);
-  }, undefined, { from: carried.durable, shown: carried.current.status });
+  }, undefined, { from: carried.durable, shown: carried.current.status, storeOnly: options.storeOnly });
+}
+
+/**
+ * Marks the version failed at `stage`, unless it is terminal, with the stage ends a chained job
+ * deferred before it. `timing`: the stage's start as the failed attempt knew it.
+ */
+export async function markVersionFailed(
+  catalog: Catalog, stage: Stage, data: StageJobData, err: unknown, timing?: StageTiming, deferred: Carried['deferred'] = [],
+): Promise<void> {
+  const body = /stalled/i.test(errorMessage(err))
+    ? { code: 'INTERNAL' as const, message: `The ${stage} stage's worker stopped (crashed or was killed) too many times; see the worker logs` }
+    : toErrorBody(err);
+  await catalog.update(data.model, data.version, (r) => {
+    if (terminalStatuses.has(r.status)) return null;
+    for (const end of deferred) end(r);
+    r.status = 'failed';
+    r.error = body;
+    r.stages[stage] = { ...(timing ?? r.stages[stage] ?? { attempts: 1 }), finishedAt: new Date().toISOString() };
+  }, { type: 'status', status: 'failed', stage, message: body.message, error: body }, { cacheWhenStoreIsDown: true });
 }
 
 export interface StageRunnerOptions {
@@ -104,19 +132,7 @@ export function stageRunner<I, O>(definition: StageDefinition<I, O>, ports: Stag
   const stage = definition.name;
   const limit: LimitFunction = pLimit(options.concurrency);
 
-  /** `timing`: the stage's start as this attempt knows it (its start is not durable until the stage ends). */
-  const markFailed = async (data: StageJobData, err: unknown, timing?: StageTiming, deferred: Carried['deferred'] = []) => {
-    const body = /stalled/i.test(errorMessage(err))
-      ? { code: 'INTERNAL' as const, message: `The ${stage} stage's worker stopped (crashed or was killed) too many times; see the worker logs` }
-      : toErrorBody(err);
-    await catalog.update(data.model, data.version, (r) => {
-      if (terminalStatuses.has(r.status)) return null;
-      for (const end of deferred) end(r);
-      r.status = 'failed';
-      r.error = body;
-      r.stages[stage] = { ...(timing ?? r.stages[stage] ?? { attempts: 1 }), finishedAt: new Date().toISOString() };
-    }, { type: 'status', status: 'failed', stage, message: body.message, error: body }, { cacheWhenStoreIsDown: true });
-  };
+  const markFailed: StageRunner['markFailed'] = (data, err, timing, deferred) => markVersionFailed(catalog, stage, data, err, timing, deferred);
 
   /** The record as shown while the stage runs: its status and start. */
   const startedRecord = (durable: VersionRecord, timing: StageTiming): VersionRecord => ({
@@ -175,8 +191,12 @@ export function stageRunner<I, O>(definition: StageDefinition<I, O>, ports: Stag
   };
 
   const run = async (job: Job, data: StageJobData, signal: AbortSignal | undefined, runOptions: StageRunOptions): Promise<StageRun> => {
-    const attempt = job.attemptsMade + 1;
+    if (runOptions.stop?.()) return { outcome: 'stopped', carried: runOptions.carry };
+    const jobAttempt = job.attemptsMade + 1;
     const attempts = job.opts.attempts ?? 1;
+    // A version job's stages count their own attempts; the job's attempts are what they may spend.
+    const attempt = runOptions.chained ? (data.attempts?.[stage] ?? 0) + 1 : jobAttempt;
+    const most = attempt + attempts - jobAttempt;
     const ctx = contextFor(job, data, attempt, signal);
     const timer = options.metrics?.stageDuration.startTimer({ stage });
     // Everything, the first read of the record included, runs inside this try: a store or Redis
@@ -225,20 +245,29 @@ export function stageRunner<I, O>(definition: StageDefinition<I, O>, ports: Stag
       // another worker, and nothing is recorded (the version has not failed).
       if (abortedByShutdown(signal)) throw err;
       const transient = isTransient(err);
-      timer?.({ outcome: transient && attempt < attempts ? 'retried' : 'failed' });
+      timer?.({ outcome: transient && jobAttempt < attempts ? 'retried' : 'failed' });
       // Bad input is the user's to fix, not an operational problem: info, not warn.
-      ctx.logger[transient ? 'warn' : 'info']({ err: transient ? err : errorMessage(err), transient, attempt, attempts }, `${stage} failed`);
-      if (!transient || attempt >= attempts) {
+      ctx.logger[transient ? 'warn' : 'info']({ err: transient ? err : errorMessage(err), transient, attempt, attempts: most }, `${stage} failed`);
+      if (!transient || jobAttempt >= attempts) {
         await markFailed(data, err, timing, carried?.deferred);
         throw new UnrecoverableError(errorMessage(err));
       }
-      // The retry goes on from this stage when the ends before it are written; else it runs them again.
-      if (carried) {
-        await writeDeferred(catalog, carried).catch((e: unknown) => ctx.logger.warn({ err: e }, 'could not write the stages finished before the failed one; the retry runs them again'));
-      }
-      ctx.log(`${stage}: attempt ${attempt} of ${attempts} failed (${errorMessage(err)}); retrying with backoff`);
+      if (runOptions.chained) await keepForRetry(job, data, attempt, carried, ctx);
+      ctx.log(`${stage}: attempt ${attempt} of ${most} failed (${errorMessage(err)}); retrying with backoff`);
       throw err;
     }
+  };
+
+  /**
+   * Before a version job's retry: the ends deferred before this stage go to the store, so the
+   * retry goes on from this stage (else it runs them again), and the job's data counts this attempt.
+   */
+  const keepForRetry = async (job: Job, data: StageJobData, attempt: number, carried: Carried | undefined, ctx: StageContext) => {
+    if (carried) {
+      await writeDeferred(catalog, carried, { storeOnly: true }).catch((e: unknown) => ctx.logger.warn({ err: e }, 'could not write the stages finished before the failed one; the retry runs them again'));
+    }
+    await job.updateData({ ...data, attempts: { ...data.attempts, [stage]: attempt } })
+      .catch((e: unknown) => ctx.logger.warn({ err: e }, 'could not count the attempt on the job'));
   };
 
   return {

@@ -1,6 +1,4 @@
-import { requeueVersion } from '../../queues/flow.js';
-import { stageJobId } from '../../queues/jobs.js';
-import { stageQueueNames } from '../../queues/names.js';
+import { jobsOfVersion, requeueVersion } from '../../queues/flow.js';
 import { redisKeys } from '../catalog/redis-keys.js';
 import { isNotFound } from '../storage/object-store.js';
 import type { Services } from './services.js';
@@ -12,7 +10,7 @@ const sweepLimit = 100;
  * Enqueues versions the store has as queued whose jobs were never added: the API that took the
  * upload stopped (killed, or crashed) between writing the record and adding its flow, and no
  * retry of the client's would ever move that version. Looks at the versions queued for longer
- * than `minAgeMs` (oldest first, at most a hundred), skips those whose extract job exists, and
+ * than `minAgeMs` (oldest first, at most a hundred), skips those that have a job, and
  * enqueues the rest again (BullMQ's fixed job ids make a flow added twice one flow). A version the
  * store no longer has (its upload failed and was removed) leaves the list. Returns how many were enqueued.
  */
@@ -26,7 +24,7 @@ export async function enqueueOrphans(
   for (const member of members) {
     const at = member.lastIndexOf('/');
     const ref = { model: member.slice(0, at), version: Number(member.slice(at + 1)) };
-    if (await queue(stageQueueNames.extract).getJob(stageJobId('extract', ref))) continue;
+    if ((await jobsOfVersion(queue, ref)).length > 0) continue;
     const record = await catalog.getDurable(ref.model, ref.version).catch((err: unknown) => {
       if (isNotFound(err)) return null;
       throw err;

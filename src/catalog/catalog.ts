@@ -55,6 +55,8 @@ export interface UpdateOptions {
   from?: DurableRecord;
   /** The status readers were last shown (by `show`), when it is not the durable one: listeners hear of a change from it. */
   shown?: VersionStatus;
+  /** Writes the store only: what Redis shows (a later stage's start) stays as it is. */
+  storeOnly?: boolean;
 }
 
 const eventStreamLength = 5000;
@@ -305,6 +307,7 @@ export class Catalog {
         await sleep(compareAndSwapBackoff.delay(attempt));
       }
     }
+    if (options.storeOnly) return next;
     await this.cache(next);
     if (event) await this.appendEvent(model, version, event);
     const shown = options.shown ?? current.status;

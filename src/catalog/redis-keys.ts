@@ -1,4 +1,4 @@
-import { queuePrefix, stageQueueNames } from '../../queues/names.js';
+import { pipelineQueueNames, queuePrefix } from '../../queues/names.js';
 import { webhookQueueName } from '../webhooks/queue.js';
 
 /**
@@ -150,7 +150,7 @@ export function slotGroups(k: RedisKeys): SlotGroup[] {
     { name: 'webhook endpoint index (MULTI; the listing script)', keys: () => [k.webhookEndpoints(), k.webhookEndpointsIndexed()] },
     {
       name: "a version's flow (BullMQ scripts across the stage queues)",
-      keys: (s) => Object.values(stageQueueNames).flatMap((q) => bullKeys(k.queuePrefix, q, s.job)),
+      keys: (s) => pipelineQueueNames.flatMap((q) => bullKeys(k.queuePrefix, q, s.job)),
     },
     { name: 'webhook delivery queue (BullMQ scripts)', keys: (s) => bullKeys(k.queuePrefix, webhookQueueName, s.job) },
   ];

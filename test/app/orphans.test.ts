@@ -39,7 +39,7 @@ describe('a version whose upload was taken but never enqueued', () => {
     const model = uniqueName('orphan');
     await orphanVersion(model);
     assert.equal((await app.running.services.catalog.get(model, 1)).status, 'queued');
-    assert.equal(await app.running.services.queue('stage-extract').getJob(`${model}.v1.extract`), undefined, 'no job was added');
+    assert.equal(await app.running.services.queue('stage-chain').getJob(`${model}.v1`), undefined, 'no job was added');
 
     const done = await waitForVersion(app.url, model, 1, { timeoutMs: 60_000 });
     assert.equal(done.status, 'released', JSON.stringify(done.error));
@@ -57,6 +57,6 @@ describe('a version whose upload was taken but never enqueued', () => {
     assert.notEqual(await s.redis.zscore(k.queuedSince(), `${model}/1`), null, 'listed as queued');
     await s.store.delete(keys.versionRecord(model, 1));
     await waitFor('the version to leave the queued list', async () => ((await s.redis.zscore(k.queuedSince(), `${model}/1`)) === null ? true : undefined), 20_000);
-    assert.equal(await s.queue('stage-extract').getJob(`${model}.v1.extract`), undefined, 'nothing enqueued for it');
+    assert.equal(await s.queue('stage-chain').getJob(`${model}.v1`), undefined, 'nothing enqueued for it');
   });
 });

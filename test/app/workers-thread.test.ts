@@ -23,7 +23,7 @@ describe('API and workers in one process, the workers on a thread of their own (
 
   it('runs every worker on the thread, none on the API\'s, and releases an upload', async () => {
     assert.equal(app.running.workers, undefined);
-    assert.deepEqual([...app.running.workersThread!.workers].sort(), ['stage-build', 'stage-extract', 'stage-push', 'webhook-delivery']);
+    assert.deepEqual([...app.running.workersThread!.workers].sort(), ['stage-build', 'stage-chain', 'stage-extract', 'stage-push', 'webhook-delivery']);
     const model = uniqueName('thread');
     const res = await uploadTar(app.url, model, await tarOf(pythonModel));
     assert.equal(res.status, 202, JSON.stringify(res.body));
@@ -79,7 +79,7 @@ describe('API and workers in one process, the workers on a thread of their own (
     assert.equal(ready.status, 200, JSON.stringify(ready.body));
     assert.equal(other.running.probes, undefined, 'the main thread runs no workers listener');
     const health = await api<{ status: string; workers: number }>(`${thread.probesUrl!}/healthz`);
-    assert.deepEqual([health.status, health.body.status, health.body.workers], [200, 'ok', 4]);
+    assert.deepEqual([health.status, health.body.status, health.body.workers], [200, 'ok', 5]);
     const started = Date.now();
     await other.stop();
     assert.ok(Date.now() - started < 5_000, `stopped in ${Date.now() - started} ms`);

@@ -18,7 +18,7 @@ import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
-import { stageQueueNames } from '../../queues/names.js';
+import { pipelineQueueNames } from '../../queues/names.js';
 import { configDocs, loadConfig } from '../../src/config.js';
 import { createMetrics } from '../../src/metrics.js';
 import { repoRoot } from '../support/paths.js';
@@ -214,7 +214,7 @@ describe('deploy/kubernetes: kustomize base and example overlay', () => {
     const metrics = createMetrics();
     assert.ok(metrics.registry.getSingleMetric(metric[1]!), `${metric[1]} is a metric the service exports`);
     const queueRegex = new RegExp(`^(?:${/queue=~"([^"]+)"/.exec(metric[2]!)![1]})$`);
-    for (const queue of Object.values(stageQueueNames)) assert.match(queue, queueRegex);
+    for (const queue of pipelineQueueNames) assert.match(queue, queueRegex);
     const states = /state=~"([^"]+)"/.exec(metric[2]!)![1]!.split('|');
     assert.ok(states.includes('waiting') && states.includes('active'), 'waiting and running jobs count');
     assert.ok(Number(trigger.metadata.threshold) > 0);

@@ -12,8 +12,8 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { FlowJob } from 'bullmq';
 import { versionFlow } from '../../queues/flow.js';
-import { stageJobId } from '../../queues/jobs.js';
-import { stageQueueNames } from '../../queues/names.js';
+import { versionJobId } from '../../queues/jobs.js';
+import { stageQueueNames, versionQueueName } from '../../queues/names.js';
 import { stageStatus, type Stage, type VersionStatus } from '../../src/domain/version.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { api, tarOf, uploadTar, waitForVersion, type PresentedVersion } from '../support/client.js';
@@ -299,7 +299,9 @@ export async function storeOutage(): Promise<FaultReport> {
       return events.some((e) => e.type === 'log' && /attempt \d+ of \d+ failed/.test(e.message ?? '')) ? true : undefined;
     }, 30_000);
     await proxy.up();
-    await waitForStatus(app, model, v1, ['released', 'failed']);
+    const v1Done = await waitForStatus(app, model, v1, ['released', 'failed']);
+    // Build and push ran once each, after extract's retries: each stage counts its own attempts.
+    notes.laterStageAttempts = [v1Done.stages.build?.attempts, v1Done.stages.push?.attempts];
 
     // Down for good: the version fails with the reason once its attempts are spent.
     const v2 = await upload(app, model, body);
@@ -330,10 +332,23 @@ export async function registryOutage(versions = 2): Promise<FaultReport> {
     const created: { model: string; version: number }[] = [];
     await registry.stop();
     for (let i = 0; i < versions; i++) created.push({ model, version: await upload(app, model, body) });
+    // What readers are shown while push retries: never back to building once pushing.
+    const statuses: string[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const status = (await versionOf(app, model, created[0]!.version))?.status;
+        if (status && statuses[statuses.length - 1] !== status) statuses.push(status);
+        await sleep(25);
+      }
+    })();
     await waitFor('pushes to be retried', async () => {
       const v = await versionOf(app, model, created[0]!.version);
       return (v?.stages.push?.attempts ?? 0) >= 2 ? true : undefined;
     });
+    await sleep(1000);
+    sampling = false;
+    await sampler;
     await registry.start();
     for (const c of created) await waitForStatus(app, c.model, c.version, ['released', 'failed']);
     // The retries went on from push: extract and build ran once.
@@ -343,6 +358,7 @@ export async function registryOutage(versions = 2): Promise<FaultReport> {
       attempts: Object.fromEntries((['extract', 'build', 'push'] as const).map((s) => [s, first?.stages[s]?.attempts])),
       extractsShown: shown.filter((e) => e.status === 'extracting').length,
       buildsShown: shown.filter((e) => e.status === 'building').length,
+      statusesShown: statuses,
     };
     await registry.stop();
     const doomed = await upload(app, model, body);
@@ -605,11 +621,11 @@ export async function reindexAfterRetainedFailure(): Promise<FaultReport> {
     // The worker's own 'failed' handler marks the version again once BullMQ has moved the job; it
     // must see the store down too, or the failure becomes durable and there is nothing to re-run.
     await waitFor('the failed job to be kept', async () =>
-      ((await (await queue(stageQueueNames.extract).getJob(stageJobId('extract', { model, version })))?.getState()) === 'failed' ? true : undefined));
+      ((await (await queue(versionQueueName).getJob(versionJobId({ model, version })))?.getState()) === 'failed' ? true : undefined));
     await sleep(1000);
     await proxy.up();
     const durable = await catalog.getDurable(model, version);
-    const kept = await queue(stageQueueNames.extract).getJob(stageJobId('extract', { model, version }));
+    const kept = await queue(versionQueueName).getJob(versionJobId({ model, version }));
     const notes: Record<string, unknown> = {
       shownWhileDown: failed.status, durableStatus: durable.status, keptJobState: await kept?.getState(),
     };

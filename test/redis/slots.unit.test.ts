@@ -28,6 +28,6 @@ describe('the Redis key layout is slot-safe for Redis Cluster', () => {
 
   it('catches a queue prefix without a hash tag (BullMQ scripts span the stage queues)', () => {
     const broken = { ...redisKeys('mll'), queuePrefix: 'mll' };
-    assert.throws(() => assertSlotSafe(slotGroups(broken)), /a version's flow \(BullMQ scripts across the stage queues\): mll:stage-extract:wait/);
+    assert.throws(() => assertSlotSafe(slotGroups(broken)), /a version's flow \(BullMQ scripts across the stage queues\): mll:stage-chain:wait/);
   });
 });

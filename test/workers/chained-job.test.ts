@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { stageJobId } from '../../queues/jobs.js';
-import { stageQueueNames } from '../../queues/names.js';
+import { stageJobId, versionJobId } from '../../queues/jobs.js';
+import { stageQueueNames, versionQueueName } from '../../queues/names.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { tarOf, uploadTar, waitForVersion } from '../support/client.js';
 import { repoRoot } from '../support/paths.js';
@@ -37,8 +37,9 @@ describe('a version\'s chained job', () => {
 
     const { queue } = app.running.services;
     const ref = { model, version: 1 };
-    const job = await queue(stageQueueNames.extract).getJob(stageJobId('extract', ref));
-    assert.deepEqual(job?.data, { model, version: 1, chain: true });
+    const job = await queue(versionQueueName).getJob(versionJobId(ref));
+    assert.deepEqual(job?.data, { model, version: 1 });
+    assert.equal(await queue(stageQueueNames.extract).getJob(stageJobId('extract', ref)), undefined, 'no extract job');
     assert.deepEqual(job?.returnvalue, { done: true });
     assert.equal(await queue(stageQueueNames.build).getJob(stageJobId('build', ref)), undefined, 'no build job');
     assert.equal(await queue(stageQueueNames.push).getJob(stageJobId('push', ref)), undefined, 'no push job');

@@ -18,7 +18,7 @@ describe('a stage worker that stops taking jobs is replaced (MLL_WORKER_STUCK_MS
 
   it('a worker whose wait for the next job never returns (a blocking connection lost in a failover) is replaced, and the version is released', async () => {
     const pool = app.running.workers!;
-    const stuck = pool.workers.find((w) => w.name === 'stage-extract')!;
+    const stuck = pool.workers.find((w) => w.name === 'stage-chain')!;
     // From its next wait on, the worker waits forever, as BullMQ's did after some Sentinel failovers.
     Object.assign(stuck, { waitForJob: () => new Promise<number>(() => undefined) });
     const tar = await tarOf(pythonModel);
@@ -32,11 +32,11 @@ describe('a stage worker that stops taking jobs is replaced (MLL_WORKER_STUCK_MS
     const done = await waitForVersion(app.url, second, 1, { timeoutMs: 60_000 });
     assert.equal(done.status, 'released', JSON.stringify(done.error));
 
-    const replacement = pool.workers.find((w) => w.name === 'stage-extract')!;
+    const replacement = pool.workers.find((w) => w.name === 'stage-chain')!;
     assert.notEqual(replacement, stuck, 'the pool lists the new worker');
     assert.equal(replacement.isRunning(), true);
     const metrics = await (await fetch(`${app.url}/metrics`)).text();
-    assert.match(metrics, /^mll_worker_restarts_total\{queue="stage-extract"\} 1$/m);
-    assert.doesNotMatch(metrics, /^mll_worker_restarts_total\{queue="stage-(build|push)"\}/m, 'the healthy workers were left alone');
+    assert.match(metrics, /^mll_worker_restarts_total\{queue="stage-chain"\} 1$/m);
+    assert.doesNotMatch(metrics, /^mll_worker_restarts_total\{queue="stage-(extract|build|push)"\}/m, 'the healthy workers were left alone');
   });
 });

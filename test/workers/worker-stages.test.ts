@@ -18,7 +18,7 @@ describe('MLL_WORKER_STAGES: each stage in the process that names it', () => {
     const extractOnly = await startTestApp({ env: { MLL_WORKER_STAGES: 'extract' } });
     apps.push(extractOnly);
     // With the API beside them, the workers run on a thread of their own (MLL_WORKERS_THREAD).
-    assert.deepEqual(extractOnly.running.workersThread?.workers, ['stage-extract']);
+    assert.deepEqual(extractOnly.running.workersThread?.workers, ['stage-extract', 'stage-chain']);
     const model = uniqueName('split');
     const res = await uploadTar(extractOnly.url, model, await tarOf(pythonModel));
     assert.equal(res.status, 202, JSON.stringify(res.body));

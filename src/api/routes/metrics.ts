@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { AggregatorRegistry } from 'prom-client';
 import { versionStatuses } from '../../domain/version.js';
-import { stageQueueNames } from '../../../queues/names.js';
+import { pipelineQueueNames } from '../../../queues/names.js';
 import type { ApiDeps } from '../deps.js';
 
 /**
@@ -12,7 +12,7 @@ export function metricsRouter(deps: Pick<ApiDeps, 'metrics' | 'queue' | 'catalog
   const router = Router();
   router.get('/metrics', async (_req, res) => {
     const { metrics } = deps;
-    for (const name of [...Object.values(stageQueueNames), ...extraQueues]) {
+    for (const name of [...pipelineQueueNames, ...extraQueues]) {
       const counts = await deps.queue(name).getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed', 'waiting-children', 'prioritized');
       for (const [state, n] of Object.entries(counts)) metrics.queueDepth.set({ queue: name, state }, n);
     }
