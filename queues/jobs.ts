@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { MllError } from '../src/errors.js';
 import { modelNamePattern } from '../src/domain/model-name.js';
-import type { Stage } from '../src/domain/version.js';
+import { stages, type Stage } from '../src/domain/version.js';
 
 /**
  * What a stage job carries: only the version's identity. Stages read everything else from the
@@ -15,7 +15,7 @@ export const stageJobData = z.object({
    * A version job's (stage-chain queue) attempts per stage in its earlier runs: a retry goes on
    * from the stage that failed, and each stage counts its own attempts.
    */
-  attempts: z.partialRecord(z.enum(['extract', 'build', 'push']), z.number().int().positive()).optional(),
+  attempts: z.partialRecord(z.enum(stages), z.number().int().positive()).optional(),
 });
 export type StageJobData = z.infer<typeof stageJobData>;
 

@@ -2,7 +2,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { StageJobData } from '../queues/jobs.js';
 import type { Catalog, DurableRecord, EventInput } from '../src/catalog/catalog.js';
-import { stages, stageStatus, terminalStatuses, type Stage, type VersionRecord } from '../src/domain/version.js';
+import { stages, stageStatus, terminalStatuses, type Stage, type VersionRecord, type VersionStatus } from '../src/domain/version.js';
 import { errorMessage, isTransient, toErrorBody } from '../src/errors.js';
 import type { Metrics } from '../src/metrics.js';
 import type { StageContext, StagePorts } from '../src/pipeline/ports.js';
@@ -63,22 +63,23 @@ export interface StageRunner {
    * UnrecoverableError once the version is marked failed; any other error asks for a retry.
    */
   run(job: Job, data: StageJobData, signal: AbortSignal | undefined, options?: StageRunOptions): Promise<StageRun>;
-  /** Marks the version failed at this stage, unless it is terminal already (with the stage ends `deferred` before it). */
-  markFailed(data: StageJobData, err: unknown, timing?: StageTiming, deferred?: Carried['deferred']): Promise<void>;
 }
 
 /**
  * Writes the stage ends a chained job deferred, over the record it read: before it hands the
- * version on, and before a retry (which then goes on from the stage after them). `storeOnly` when
- * Redis shows a later stage's start already (a retry's), which the write must not replace.
+ * version on, before a retry (which then goes on from the stage after them), and with the last
+ * stage's end (given as one more deferred end, with its event and the status readers were shown).
+ * `storeOnly` when Redis shows a later stage's start already (a retry's), which the write must not replace.
  */
-export async function writeDeferred(catalog: Catalog, carried: Carried, options: { storeOnly: boolean }): Promise<void> {
+export async function writeDeferred(
+  catalog: Catalog, carried: Carried, options: { storeOnly?: boolean; shown?: VersionStatus; event?: EventInput } = {},
+): Promise<void> {
   if (carried.deferred.length === 0) return;
   const { model, version } = carried.current;
   await catalog.update(model, version, (r) => {
     if (terminalStatuses.has(r.status)) return null;
     for (const end of carried.deferred) end(r);
-  }, undefined, { from: carried.durable, shown: carried.current.status, storeOnly: options.storeOnly });
+  }, options.event, { from: carried.durable, shown: options.shown ?? carried.current.status, storeOnly: options.storeOnly });
 }
 
 /**
@@ -113,7 +114,7 @@ function isRedisDown(err: unknown): boolean {
 }
 
 /** The status event the writer of a terminal record appended with it (as the push stage and markFailed write them). */
-export function terminalEvent(record: VersionRecord, fallback: Stage): EventInput {
+function terminalEvent(record: VersionRecord, fallback: Stage): EventInput {
   if (record.status === 'released') {
     return { type: 'status', status: 'released', stage: 'push', message: record.image ? releasedMessage(record.image) : undefined };
   }
@@ -131,8 +132,6 @@ export function terminalEvent(record: VersionRecord, fallback: Stage): EventInpu
 export function stageRunner<I, O>(definition: StageDefinition<I, O>, ports: StagePorts, catalog: Catalog, options: StageRunnerOptions): StageRunner {
   const stage = definition.name;
   const limit: LimitFunction = pLimit(options.concurrency);
-
-  const markFailed: StageRunner['markFailed'] = (data, err, timing, deferred) => markVersionFailed(catalog, stage, data, err, timing, deferred);
 
   /** The record as shown while the stage runs: its status and start. */
   const startedRecord = (durable: VersionRecord, timing: StageTiming): VersionRecord => ({
@@ -175,19 +174,6 @@ export function stageRunner<I, O>(definition: StageDefinition<I, O>, ports: Stag
       r.stages[stage] = { ...timing };
     };
     return { apply, event: change.event };
-  };
-
-  /**
-   * Records the stages deferred before this one and this stage's start, output and finish on the
-   * version in one compare-and-swap over the record read at the chain's start (read again only if
-   * another writer changed it meanwhile), unless the version became terminal.
-   */
-  const record = async (carried: Carried, started: VersionRecord, end: (r: VersionRecord) => void, event: EventInput | undefined) => {
-    await catalog.update(started.model, started.version, (r) => {
-      if (terminalStatuses.has(r.status)) return null;
-      for (const earlier of carried.deferred) earlier(r);
-      end(r);
-    }, event, { from: carried.durable, shown: started.status });
   };
 
   const run = async (job: Job, data: StageJobData, signal: AbortSignal | undefined, runOptions: StageRunOptions): Promise<StageRun> => {
@@ -237,7 +223,9 @@ export function stageRunner<I, O>(definition: StageDefinition<I, O>, ports: Stag
         timer?.({ outcome: 'succeeded' });
         return { outcome: 'done', carried: { durable: carried.durable, current, deferred: [...carried.deferred, end.apply] } };
       }
-      await record(carried, started, end.apply, end.event);
+      // The stages deferred before this one and this stage's end, in one compare-and-swap over the
+      // record read at the job's start (read again only if another writer changed it meanwhile).
+      await writeDeferred(catalog, { ...carried, deferred: [...carried.deferred, end.apply] }, { event: end.event, shown: started.status });
       timer?.({ outcome: 'succeeded' });
       return { outcome: 'done' };
     } catch (err) {
@@ -249,7 +237,7 @@ export function stageRunner<I, O>(definition: StageDefinition<I, O>, ports: Stag
       // Bad input is the user's to fix, not an operational problem: info, not warn.
       ctx.logger[transient ? 'warn' : 'info']({ err: transient ? err : errorMessage(err), transient, attempt, attempts: most }, `${stage} failed`);
       if (!transient || jobAttempt >= attempts) {
-        await markFailed(data, err, timing, carried?.deferred);
+        await markVersionFailed(catalog, stage, data, err, timing, carried?.deferred);
         throw new UnrecoverableError(errorMessage(err));
       }
       if (runOptions.chained) await keepForRetry(job, data, attempt, carried, ctx);
@@ -273,6 +261,5 @@ export function stageRunner<I, O>(definition: StageDefinition<I, O>, ports: Stag
   return {
     stage,
     run: (job, data, signal, runOptions = {}) => limit(() => run(job, data, signal, runOptions)),
-    markFailed,
   };
 }

@@ -116,7 +116,7 @@ export function startVersionWorker(chain: StageChain, slots: { base: number; mos
 
   const handOn = async (data: StageJobData, carried: Carried | undefined, from: Stage) => {
     // The stages handed on read the record: what this job deferred is written first.
-    if (carried) await writeDeferred(chain.catalog, carried, { storeOnly: false });
+    if (carried) await writeDeferred(chain.catalog, carried);
     await enqueueStages(chain.flows, chain.config, data, from);
     options.logger.debug({ model: data.model, version: data.version, from }, 'handed the version\'s later stages on');
     return { handedOn: from };
