@@ -219,8 +219,7 @@ export class Catalog {
     });
     await hooks.written?.(record);
     await this.cache(record);
-    await this.appendEvent(record.model, record.version, { type: 'created', status: record.status });
-    await this.notify(record, null);
+    await this.announce(record, null, { type: 'created', status: record.status });
     return record;
   }
 
@@ -309,9 +308,7 @@ export class Catalog {
     }
     if (options.storeOnly) return next;
     await this.cache(next);
-    if (event) await this.appendEvent(model, version, event);
-    const shown = options.shown ?? current.status;
-    if (shown !== next.status) await this.notify(next, shown);
+    await this.announce(next, options.shown ?? current.status, event);
     return next;
   }
 
@@ -335,8 +332,7 @@ export class Catalog {
         await this.cache(shown);
       }
     }
-    if (event) await this.appendEvent(record.model, record.version, event);
-    if (previous !== shown.status) await this.notify(shown, previous);
+    await this.announce(shown, previous, event);
     return shown;
   }
 
@@ -352,13 +348,22 @@ export class Catalog {
     const held = await this.redis.get(this.k.version(record.model, record.version)).catch((e: unknown) => Promise.reject(redisDown(e)));
     const previous = held ? (JSON.parse(held) as VersionRecord).status : null;
     if (!(await this.cache(record, { reconcile: true }))) return false;
-    await this.appendEvent(record.model, record.version, event);
-    if (previous !== record.status) await this.notify(record, previous);
+    await this.announce(record, previous, event);
     return true;
   }
 
-  private async notify(record: VersionRecord, previous: VersionStatus | null): Promise<void> {
-    for (const listener of this.listeners) await listener(record, previous);
+  /**
+   * After the cache write: the version's event and, if the status changed, the listeners (batch
+   * events, Hydrosphere updates, the webhook relay). They do not depend on each other, so they
+   * start together and their commands leave in one write to Redis instead of one each. A terminal
+   * status reaches the listeners (a batch's completion, webhooks) only once its event is in the
+   * version's stream, so whoever they tell finds it there.
+   */
+  private async announce(record: VersionRecord, previous: VersionStatus | null, event?: EventInput): Promise<void> {
+    const appended = event ? this.appendEvent(record.model, record.version, event) : undefined;
+    if (terminalStatuses.has(record.status)) await appended;
+    const listeners = previous === record.status ? [] : this.listeners.map(async (listener) => listener(record, previous));
+    await Promise.all([appended, ...listeners]);
   }
 
   /**

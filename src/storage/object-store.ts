@@ -100,7 +100,15 @@ export interface ObjectStore {
 export class NotFoundError extends MllError {
   readonly key: string;
   constructor(key: string, options: { cause?: unknown } = {}) {
-    super('NOT_FOUND', `No object at key "${key}"`, { details: { key }, cause: options.cause });
+    // Most of these are expected (an "if present" read, a stage output not made yet) and caught a
+    // frame above; capturing a stack for each costs more than the read. The cause keeps its own.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super('NOT_FOUND', `No object at key "${key}"`, { details: { key }, cause: options.cause });
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+    }
     this.name = 'NotFoundError';
     this.key = key;
   }
