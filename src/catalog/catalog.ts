@@ -355,15 +355,18 @@ export class Catalog {
   /**
    * After the cache write: the version's event and, if the status changed, the listeners (batch
    * events, Hydrosphere updates, the webhook relay). They do not depend on each other, so they
-   * start together and their commands leave in one write to Redis instead of one each. A terminal
-   * status reaches the listeners (a batch's completion, webhooks) only once its event is in the
-   * version's stream, so whoever they tell finds it there.
+   * start together and their commands leave in one write to Redis instead of one each. Two wait
+   * for the event first: a creation (its caller removes the version if the event cannot be
+   * written, and no listener should have announced it) and a terminal status (a batch's
+   * completion or a webhook sends readers to the version's stream, which must hold it). The
+   * caller goes on only once all of them have settled; the first failure is its error.
    */
   private async announce(record: VersionRecord, previous: VersionStatus | null, event?: EventInput): Promise<void> {
     const appended = event ? this.appendEvent(record.model, record.version, event) : undefined;
-    if (terminalStatuses.has(record.status)) await appended;
+    if (previous === null || terminalStatuses.has(record.status)) await appended;
     const listeners = previous === record.status ? [] : this.listeners.map(async (listener) => listener(record, previous));
-    await Promise.all([appended, ...listeners]);
+    const failed = (await Promise.allSettled([appended, ...listeners])).find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /**

@@ -101,7 +101,8 @@ export class NotFoundError extends MllError {
   readonly key: string;
   constructor(key: string, options: { cause?: unknown } = {}) {
     // Most of these are expected (an "if present" read, a stage output not made yet) and caught a
-    // frame above; capturing a stack for each costs more than the read. The cause keeps its own.
+    // frame above; capturing a stack for each costs more than the read. A cause, where the store
+    // gives one (a file system's ENOENT, an S3 answer), keeps its own.
     const stackTraceLimit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     try {

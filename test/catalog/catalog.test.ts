@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { Catalog } from '../../src/catalog/catalog.js';
+import { redisKeys } from '../../src/catalog/redis-keys.js';
 import { keys } from '../../src/domain/keys.js';
 import type { VersionRecord } from '../../src/domain/version.js';
 import { FsObjectStore } from '../../src/storage/fs-store.js';
@@ -75,6 +76,28 @@ describe('Catalog on real Redis and an fs store', () => {
     const events = await local.readEvents(model, v);
     assert.deepEqual(events.map((e) => e.type), ['created', 'status']);
     assert.equal((await local.readEvents(model, v, events[0]!.id))[0]!.status, 'extracting');
+  });
+
+  it('announces a creation to no listener when its event cannot be written; a failing listener keeps no other from running', async () => {
+    const localPrefix = uniqueName('announce');
+    const local = new Catalog(store, redis, localPrefix);
+    after(() => cleanRedis(localPrefix));
+    const seen: string[] = [];
+    local.onTransition((r) => {
+      if (r.status === 'extracting') throw new Error('listener down');
+    });
+    local.onTransition((r, previous) => void seen.push(`${previous}->${r.status}`));
+    const model = uniqueName('m');
+    // The version's stream key holds a string, so XADD fails (WRONGTYPE) while the cache write succeeds.
+    await redis.set(redisKeys(localPrefix).events(model, 1), 'not a stream');
+    await assert.rejects(local.create(record(model, 1)), /WRONGTYPE/);
+    assert.deepEqual(seen, [], 'no listener heard of a version whose creation failed');
+
+    await redis.del(redisKeys(localPrefix).events(model, 1));
+    await local.create(record(model, 2));
+    await assert.rejects(local.update(model, 2, (r) => void (r.status = 'extracting'), { type: 'status', status: 'extracting', stage: 'extract' }), /listener down/);
+    assert.deepEqual(seen, ['null->queued', 'queued->extracting']);
+    assert.deepEqual((await local.readEvents(model, 2)).map((e) => e.status), ['queued', 'extracting']);
   });
 
   it('log lines appended soon reach the stream as entries of their own, in order, before the version\'s next event', async () => {
