@@ -132,6 +132,12 @@ if ARGV[3] == 'queued' then redis.call('ZADD', KEYS[4], ARGV[6], ARGV[2]) else r
 return 1`, 4);
 
 /** Redis faults as QUEUE_UNAVAILABLE (503, transient); anything else unchanged. */
+/** Waits for every promise to settle, then throws the first rejection (none goes unhandled). */
+async function settled(parts: (Promise<unknown> | undefined)[]): Promise<void> {
+  const failed = (await Promise.allSettled(parts)).find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 export function redisDown(err: unknown): unknown {
   if (err instanceof MllError) return err;
   if (isTransient(err) || isRedisUnavailable(err)) return redisUnavailable(err);
@@ -307,8 +313,7 @@ export class Catalog {
       }
     }
     if (options.storeOnly) return next;
-    await this.cache(next);
-    await this.announce(next, options.shown ?? current.status, event);
+    await this.announce(next, options.shown ?? current.status, event, { cached: this.cache(next) });
     return next;
   }
 
@@ -332,7 +337,7 @@ export class Catalog {
         await this.cache(shown);
       }
     }
-    await this.announce(shown, previous, event);
+    await this.announce(shown, previous, event, { together: true });
     return shown;
   }
 
@@ -353,20 +358,21 @@ export class Catalog {
   }
 
   /**
-   * After the cache write: the version's event and, if the status changed, the listeners (batch
-   * events, Hydrosphere updates, the webhook relay). They do not depend on each other, so they
-   * start together and their commands leave in one write to Redis instead of one each. Two wait
-   * for the event first: a creation (its caller removes the version if the event cannot be
-   * written, and no listener should have announced it) and a terminal status (a batch's
-   * completion or a webhook sends readers to the version's stream, which must hold it). The
-   * caller goes on only once all of them have settled; the first failure is its error.
+   * The version's event and then, if the status changed, the listeners (batch events, Hydrosphere
+   * updates, the webhook relay): whoever a listener tells (a batch's follower, a webhook) finds the
+   * event in the version's stream. `cached`: the cache write the caller started just before, so
+   * that it and the event leave in one write to Redis, in that order (a reader who sees the new
+   * status finds its event). `together`: the listeners need not wait for the event (a stage's
+   * start, only shown), so their commands leave with it. The caller goes on once every part has
+   * settled; the first failure is its error.
    */
-  private async announce(record: VersionRecord, previous: VersionStatus | null, event?: EventInput): Promise<void> {
+  private async announce(
+    record: VersionRecord, previous: VersionStatus | null, event: EventInput | undefined, options: { cached?: Promise<unknown>; together?: boolean } = {},
+  ): Promise<void> {
     const appended = event ? this.appendEvent(record.model, record.version, event) : undefined;
-    if (previous === null || terminalStatuses.has(record.status)) await appended;
+    if (!options.together) await settled([options.cached, appended]);
     const listeners = previous === record.status ? [] : this.listeners.map(async (listener) => listener(record, previous));
-    const failed = (await Promise.allSettled([appended, ...listeners])).find((r) => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    await settled([options.cached, appended, ...listeners]);
   }
 
   /**
