@@ -103,7 +103,7 @@ export class Intake {
   /**
    * Writes the record under the model's next version number and enqueues its stages. If any of it
    * fails before the version is recorded (written, and known to Redis), the record and the payload
-   * are removed; once recorded the version stays (a failed enqueue is left to the recovery check).
+   * are removed (a presigned upload's bytes stay, and it can be taken again); once recorded the version stays (a failed enqueue is left to the recovery check).
    * `onNumbered` runs once the record has its number, before it is written (a request's answer can
    * be kept there, with the version it will make: see `adopt`); `onRecorded` once it is written and
    * Redis knows it, before the stages are enqueued (were this process to stop from then on, the
@@ -137,7 +137,10 @@ export class Intake {
       }
       const taken = isMllError(err) && err.code === 'CONFLICT';
       if (record && !taken) await store.delete(keys.versionRecord(model, record.version)).catch(() => undefined);
-      await store.delete(payload.key).catch(() => undefined);
+      // A presigned upload's bytes stay where its client put them, free to be taken again: a retry
+      // (of the request, or of the batch item) sends the same upload id. A streamed payload comes again with its retry.
+      if (payload.presigned) await this.uploads.release(payload.uploadId).catch(() => undefined);
+      else await store.delete(payload.key).catch(() => undefined);
       throw err;
     }
   }
@@ -184,7 +187,7 @@ export class Intake {
 
 function newVersionRecord(model: string, version: number, payload: ReceivedPayload, request: VersionRequest): VersionRecord {
   const now = new Date().toISOString();
-  const { uploadId: _uploadId, ...payloadInfo } = payload;
+  const { uploadId: _uploadId, presigned: _presigned, ...payloadInfo } = payload;
   const { metadata } = request;
   return {
     model, version, status: 'queued', createdAt: now, updatedAt: now,

@@ -18,6 +18,8 @@ export interface IntakeLimits {
 
 export interface ReceivedPayload extends PayloadInfo {
   uploadId: string;
+  /** The client put the bytes in the store itself (a presigned upload): they are its to send again. */
+  presigned?: true;
 }
 
 /** Drains an archive entry by entry: the whole policy runs, no entry byte is kept. */
@@ -157,7 +159,7 @@ export async function validateStoredPayload(store: ObjectStore, uploadId: string
   try {
     const source = await store.get(key);
     const summary = await validateArchive(source.pipe(tap), limits.archive);
-    return { uploadId, key, digest: `sha256:${hash.digest('hex')}`, size: info.size, format: summary.format, files: summary.files, unpackedSize: summary.unpackedBytes };
+    return { uploadId, presigned: true, key, digest: `sha256:${hash.digest('hex')}`, size: info.size, format: summary.format, files: summary.files, unpackedSize: summary.unpackedBytes };
   } catch (err) {
     if (isMllError(err) && !err.transient) await store.delete(key).catch(() => undefined);
     throw err;

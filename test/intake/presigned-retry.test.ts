@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { keys } from '../../src/domain/keys.js';
+import { MllError } from '../../src/errors.js';
+import { Intake } from '../../src/intake/intake.js';
+import { exists } from '../../src/storage/object-store.js';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { api, tarOf, waitForVersion } from '../support/client.js';
+import { repoRoot } from '../support/paths.js';
+import { uniqueName } from '../support/unique.js';
+
+const pythonModel = path.join(repoRoot, 'test', 'fixtures', 'models', 'python-tokenizer');
+
+describe('a presigned upload whose version could not be made', () => {
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp();
+  });
+  after(() => app?.stop());
+
+  it('keeps the uploaded bytes and frees the upload, so a retry with the same upload id makes the version', async () => {
+    const model = uniqueName('keep');
+    const upload = await api<{ id: string; url: string }>(`${app.url}/api/v1/uploads`, { method: 'POST' });
+    assert.equal(upload.status, 201, JSON.stringify(upload.body));
+    assert.equal((await fetch(upload.body.url, { method: 'PUT', body: new Uint8Array(await tarOf(pythonModel)) })).status, 200);
+
+    // The API's own intake, failing between numbering the version and writing it (as when Redis or the store goes away then).
+    const s = app.running.services;
+    const intake = new Intake({ config: s.config, store: s.store, redis: s.redis, catalog: s.catalog, flows: s.flows, batches: s.batches, logger: s.logger });
+    const payload = await intake.fromUpload(upload.body.id);
+    const failing = { onNumbered: () => Promise.reject(new MllError('STORE_UNAVAILABLE', 'the store went away (test)')) };
+    await assert.rejects(intake.createVersion(model, payload, { metadata: {} }, failing), /went away/);
+    assert.ok(await exists(s.store, keys.upload(upload.body.id)), 'the uploaded bytes are still there');
+
+    const retry = await api<{ version: number }>(`${app.url}/api/v1/models/${model}/versions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ upload: upload.body.id }),
+    });
+    assert.equal(retry.status, 202, JSON.stringify(retry.body));
+    const done = await waitForVersion(app.url, model, retry.body.version, { timeoutMs: 60_000 });
+    assert.equal(done.status, 'released', JSON.stringify(done.error));
+    const again = await api<{ error: { code: string } }>(`${app.url}/api/v1/models/${uniqueName('keep')}/versions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ upload: upload.body.id }),
+    });
+    assert.equal(again.status, 409, 'once it made a version, the upload is taken for good');
+  });
+});
