@@ -82,15 +82,21 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * terminal status, and a written terminal status replaces a shown start even when that start was
  * stamped a moment later than the end (the end's time is taken before its store write). With
  * ARGV[7] = 1 (reconcile) a record is not written over one of the same status that is as new.
- * KEYS: record, versions, model summary. ARGV: json, version, createdAt, status, updatedAt, shown, reconcile.
+ * A terminal record's writer (ARGV[8] = 1) and a reconciler both announce what they cache (event,
+ * listeners): the first of them to cache it marks it (KEYS[4], for a day), and the other gets 2 and
+ * announces nothing, so a duplicated job that finds the record in the store before its writer
+ * cached it does not make its end appear twice.
+ * KEYS: record, versions, model summary, announced mark. ARGV: json, version, createdAt, status, updatedAt, shown, reconcile, writer.
  */
 const terminalLua = `{${[...terminalStatuses].map((s) => `['${s}'] = true`).join(', ')}}`;
 const cacheScript = new RedisScript(`
+local terminal = ${terminalLua}
+local announces = (ARGV[7] == '1' or ARGV[8] == '1') and terminal[ARGV[4]]
+if announces and redis.call('GET', KEYS[4]) == ARGV[5] then return 2 end
 local existing = redis.call('GET', KEYS[1])
 if existing then
   local ok, old = pcall(cjson.decode, existing)
   if ok then
-    local terminal = ${terminalLua}
     if ARGV[6] == '1' and terminal[old.status] then return 0 end
     if ARGV[7] == '1' and old.status == ARGV[4] and old.updatedAt and old.updatedAt >= ARGV[5] then return 0 end
     local ends = ARGV[6] ~= '1' and terminal[ARGV[4]] and not terminal[old.status]
@@ -98,13 +104,14 @@ if existing then
   end
 end
 redis.call('SET', KEYS[1], ARGV[1])
+if announces then redis.call('SET', KEYS[4], ARGV[5], 'EX', 86400) end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[2])
 redis.call('HSETNX', KEYS[3], 'createdAt', ARGV[3])
 local latest = tonumber(redis.call('HGET', KEYS[3], 'latestVersion') or '0')
 if tonumber(ARGV[2]) >= latest then
   redis.call('HSET', KEYS[3], 'latestVersion', ARGV[2], 'latestStatus', ARGV[4], 'updatedAt', ARGV[5])
 end
-return 1`, 3);
+return 1`, 4);
 
 /**
  * The deployment-wide indexes, in their own slot: the model list, the count of versions per
@@ -131,13 +138,13 @@ redis.call('HSET', KEYS[2], ARGV[2], ARGV[4] .. ' ' .. ARGV[3])
 if ARGV[3] == 'queued' then redis.call('ZADD', KEYS[4], ARGV[6], ARGV[2]) else redis.call('ZREM', KEYS[4], ARGV[2]) end
 return 1`, 4);
 
-/** Redis faults as QUEUE_UNAVAILABLE (503, transient); anything else unchanged. */
 /** Waits for every promise to settle, then throws the first rejection (none goes unhandled). */
 async function settled(parts: (Promise<unknown> | undefined)[]): Promise<void> {
   const failed = (await Promise.allSettled(parts)).find((r) => r.status === 'rejected');
   if (failed) throw failed.reason;
 }
 
+/** Redis faults as QUEUE_UNAVAILABLE (503, transient); anything else unchanged. */
 export function redisDown(err: unknown): unknown {
   if (err instanceof MllError) return err;
   if (isTransient(err) || isRedisUnavailable(err)) return redisUnavailable(err);
@@ -313,7 +320,10 @@ export class Catalog {
       }
     }
     if (options.storeOnly) return next;
-    await this.announce(next, options.shown ?? current.status, event, { cached: this.cache(next) });
+    // A duplicated stage job that found this terminal record in the store before it reached Redis
+    // has cached and announced it already (see reconcile): announcing it again would repeat its end.
+    if ((await this.cacheWrite(next, { writer: true })) === 'held') return next;
+    await this.announce(next, options.shown ?? current.status, event, { together: !terminalStatuses.has(next.status) });
     return next;
   }
 
@@ -358,21 +368,18 @@ export class Catalog {
   }
 
   /**
-   * The version's event and then, if the status changed, the listeners (batch events, Hydrosphere
-   * updates, the webhook relay): whoever a listener tells (a batch's follower, a webhook) finds the
-   * event in the version's stream. `cached`: the cache write the caller started just before, so
-   * that it and the event leave in one write to Redis, in that order (a reader who sees the new
-   * status finds its event). `together`: the listeners need not wait for the event (a stage's
-   * start, only shown), so their commands leave with it. The caller goes on once every part has
-   * settled; the first failure is its error.
+   * After the cache write: the version's event and then, if the status changed, the listeners
+   * (batch events, Hydrosphere updates, the webhook relay), so that whoever a listener tells (a
+   * batch's follower, a webhook) finds the event in the version's stream. `together`: the
+   * listeners need not wait for the event (a status on the way, not an end), so their commands
+   * leave with it in one write to Redis. The caller goes on once every part has settled; the first
+   * failure is its error.
    */
-  private async announce(
-    record: VersionRecord, previous: VersionStatus | null, event: EventInput | undefined, options: { cached?: Promise<unknown>; together?: boolean } = {},
-  ): Promise<void> {
+  private async announce(record: VersionRecord, previous: VersionStatus | null, event: EventInput | undefined, options: { together?: boolean } = {}): Promise<void> {
     const appended = event ? this.appendEvent(record.model, record.version, event) : undefined;
-    if (!options.together) await settled([options.cached, appended]);
+    if (!options.together) await settled([appended]);
     const listeners = previous === record.status ? [] : this.listeners.map(async (listener) => listener(record, previous));
-    await settled([options.cached, appended, ...listeners]);
+    await settled([appended, ...listeners]);
   }
 
   /**
@@ -381,14 +388,19 @@ export class Catalog {
    * atomic and ignores a record older than what it holds, so they may run in either order.
    */
   async cache(record: VersionRecord, options: { shown?: boolean; reconcile?: boolean } = {}): Promise<boolean> {
+    return (await this.cacheWrite(record, options)) === 'written';
+  }
+
+  /** `cache`, telling apart a record not written (an older one, or held back) from a terminal one another announcer cached first (`held`). */
+  private async cacheWrite(record: VersionRecord, options: { shown?: boolean; reconcile?: boolean; writer?: boolean }): Promise<'written' | 'skipped' | 'held'> {
     const { model, version } = record;
     const shown = options.shown ? '1' : '0';
     try {
       const [written] = await runTogether(this.redis, [
         {
           script: cacheScript,
-          keys: [this.k.version(model, version), this.k.versions(model), this.k.model(model)],
-          args: [JSON.stringify(record), String(version), record.createdAt, record.status, record.updatedAt, shown, options.reconcile ? '1' : '0'],
+          keys: [this.k.version(model, version), this.k.versions(model), this.k.model(model), this.k.announced(model, version)],
+          args: [JSON.stringify(record), String(version), record.createdAt, record.status, record.updatedAt, shown, options.reconcile ? '1' : '0', options.writer ? '1' : '0'],
         },
         {
           script: indexScript,
@@ -396,7 +408,7 @@ export class Catalog {
           args: [model, `${model}/${version}`, record.status, record.updatedAt, shown, String(Date.parse(record.updatedAt))],
         },
       ]);
-      return written === 1;
+      return written === 1 ? 'written' : written === 2 ? 'held' : 'skipped';
     } catch (err) {
       throw redisDown(err);
     }

@@ -5,7 +5,7 @@ import type { FlowProducer } from 'bullmq';
 import { Intake } from '../../src/intake/intake.js';
 import { keys } from '../../src/domain/keys.js';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { api, tarOf, waitForVersion } from '../support/client.js';
+import { releasedEvents, tarOf, waitForVersion } from '../support/client.js';
 import { repoRoot } from '../support/paths.js';
 import { uniqueName } from '../support/unique.js';
 import { waitFor } from '../support/wait.js';
@@ -43,8 +43,7 @@ describe('a version whose upload was taken but never enqueued', () => {
 
     const done = await waitForVersion(app.url, model, 1, { timeoutMs: 60_000 });
     assert.equal(done.status, 'released', JSON.stringify(done.error));
-    const events = await api<{ items: { type: string; status?: string }[] }>(`${app.url}/api/v1/models/${model}/versions/1/events`);
-    assert.equal(events.body.items.filter((e) => e.type === 'status' && e.status === 'released').length, 1);
+    assert.equal(await releasedEvents(app.url, model, 1), 1);
     const k = redisKeys(app.config.prefix);
     assert.equal(await app.running.services.redis.zscore(k.queuedSince(), `${model}/1`), null, 'no longer listed as queued');
   });

@@ -78,7 +78,7 @@ describe('Catalog on real Redis and an fs store', () => {
     assert.equal((await local.readEvents(model, v, events[0]!.id))[0]!.status, 'extracting');
   });
 
-  it('announces a creation to no listener when its event cannot be written; a failing listener keeps no other from running', async () => {
+  it('announces a creation to no listener when its event cannot be written; a failing listener stops no other, and the caller hears of it once all are done', async () => {
     const localPrefix = uniqueName('announce');
     const local = new Catalog(store, redis, localPrefix);
     after(() => cleanRedis(localPrefix));
@@ -86,7 +86,11 @@ describe('Catalog on real Redis and an fs store', () => {
     local.onTransition((r) => {
       if (r.status === 'extracting') throw new Error('listener down');
     });
-    local.onTransition((r, previous) => void seen.push(`${previous}->${r.status}`));
+    // Slower than the failing one: the caller must still wait for it before it hears the failure.
+    local.onTransition(async (r, previous) => {
+      await new Promise((done) => setTimeout(done, 50));
+      seen.push(`${previous}->${r.status}`);
+    });
     const model = uniqueName('m');
     // The version's stream key holds a string, so XADD fails (WRONGTYPE) while the cache write succeeds.
     await redis.set(redisKeys(localPrefix).events(model, 1), 'not a stream');
@@ -200,6 +204,36 @@ describe('Catalog on real Redis and an fs store', () => {
     assert.ok(unfinished.some((v) => v.model === model && v.version === 3));
     assert.equal((await local.get(model, 3)).status, 'extracting', 'not read as failed while it is queued again');
     assert.equal((await local.get(model, 1)).status, 'released', 'a version the store has as released stays released');
+  });
+
+  it('a duplicated job that reconciles a release between its writer\'s store write and cache write leaves one release event', async () => {
+    const localPrefix = uniqueName('dup');
+    const inner = new FsObjectStore({ root: path.join(dir, localPrefix) });
+    let duplicate: (() => Promise<unknown>) | undefined;
+    // The writer's store write lands, then the duplicated job runs before the writer goes on to Redis.
+    const racing = Object.assign(Object.create(inner) as FsObjectStore, {
+      putIf: async (...args: Parameters<FsObjectStore['putIf']>) => {
+        const info = await inner.putIf(...args);
+        const run = duplicate;
+        duplicate = undefined;
+        await run?.();
+        return info;
+      },
+    });
+    const local = new Catalog(racing, redis, localPrefix);
+    after(() => cleanRedis(localPrefix));
+    const seen: string[] = [];
+    local.onTransition((r, previous) => void seen.push(`${previous}->${r.status}`));
+    const model = uniqueName('m');
+    await local.create(record(model, 1));
+    await local.show({ ...(await local.getDurable(model, 1)), status: 'pushing' }, 'queued');
+    const released = { type: 'status' as const, status: 'released' as const, stage: 'push' as const };
+    duplicate = async () => assert.equal(await local.reconcile(await local.getDurable(model, 1), released), true, 'the duplicate shows it first');
+    await local.update(model, 1, (r) => void (r.status = 'released'), released, { shown: 'pushing' });
+    assert.equal(duplicate, undefined, 'the duplicate ran');
+    assert.equal((await local.get(model, 1)).status, 'released');
+    assert.equal((await local.readEvents(model, 1)).filter((e) => e.type === 'status' && e.status === 'released').length, 1);
+    assert.deepEqual(seen, ['null->queued', 'queued->pushing', 'pushing->released']);
   });
 
   it('reconcile shows a terminal record its writer put in the store but not in Redis, once, with its event and listeners', async () => {

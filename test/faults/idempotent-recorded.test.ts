@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { api, retryPastConflicts, tarOf, waitForVersion, type ApiResponse } from '../support/client.js';
+import { api, releasedEvents, retryPastConflicts, tarOf, waitForVersion, type ApiResponse } from '../support/client.js';
 import { repoRoot } from '../support/paths.js';
 import { spawnService } from '../support/processes.js';
 import { freePort } from '../support/registry.js';
@@ -48,8 +48,7 @@ async function assertReleasedOnce(survivor: TestApp, model: string, version: num
   // Generous: the survivor's workers take the version over after a kill, on a machine CI loads.
   const done = await waitForVersion(survivor.url, model, version, { timeoutMs: 120_000 });
   assert.equal(done.status, 'released', JSON.stringify(done.error));
-  const events = await api<{ items: { type: string; status?: string }[] }>(`${survivor.url}/api/v1/models/${model}/versions/${version}/events`);
-  assert.equal(events.body.items.filter((e) => e.type === 'status' && e.status === 'released').length, 1);
+  assert.equal(await releasedEvents(survivor.url, model, version), 1);
 }
 
 /** Retries past the 409s the killed request's lease gives (at least one), and expects the answer after it to be 202. */

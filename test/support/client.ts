@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { Readable } from 'node:stream';
 import { packDirectory } from '../../src/archive/pack-dir.js';
 import type { VersionRecord, VersionStatus } from '../../src/domain/version.js';
+import { waitFor } from './wait.js';
 
 export async function streamToBuffer(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -49,6 +50,19 @@ export async function uploadMultipart(base: string, model: string, body: Buffer,
   if (metadata !== undefined) form.append('metadata', typeof metadata === 'string' ? metadata : JSON.stringify(metadata));
   form.append('payload', new Blob([new Uint8Array(body)]), 'model.tar');
   return api<PresentedVersion & { error?: { code: string; message: string } }>(`${base}/api/v1/models/${model}/versions`, { method: 'POST', body: form });
+}
+
+/**
+ * How many 'released' status events a version's stream holds, once it holds one: the record reaches
+ * the cache a moment before its event reaches the stream, so a poller that just saw the status may
+ * read the events before it is there.
+ */
+export async function releasedEvents(base: string, model: string, version: number): Promise<number> {
+  return waitFor(`the released event of ${model} v${version}`, async () => {
+    const events = await api<{ items: { type: string; status?: string }[] }>(`${base}/api/v1/models/${model}/versions/${version}/events`);
+    const count = events.body.items.filter((e) => e.type === 'status' && e.status === 'released').length;
+    return count > 0 ? count : undefined;
+  }, 10_000);
 }
 
 /** Polls a version until it reaches one of `statuses` (default: terminal). */
