@@ -90,7 +90,7 @@ export class Intake {
   async fromUpload(uploadId: string, owner?: string): Promise<ReceivedPayload> {
     await this.uploads.claim(uploadId, owner);
     try {
-      return await validateStoredPayload(this.deps.store, uploadId, this.limits);
+      return { ...(await validateStoredPayload(this.deps.store, uploadId, this.limits)), claimedBy: owner };
     } catch (err) {
       await this.uploads.release(uploadId).catch(() => undefined);
       if (isNotFound(err)) {
@@ -136,11 +136,18 @@ export class Intake {
         return record;
       }
       const taken = isMllError(err) && err.code === 'CONFLICT';
-      if (record && !taken) await store.delete(keys.versionRecord(model, record.version)).catch(() => undefined);
-      // A presigned upload's bytes stay where its client put them, free to be taken again: a retry
-      // (of the request, or of the batch item) sends the same upload id. A streamed payload comes again with its retry.
-      if (payload.presigned) await this.uploads.release(payload.uploadId).catch(() => undefined);
-      else await store.delete(payload.key).catch(() => undefined);
+      // Whether this upload's record is surely not in the store (never written, or removed now).
+      let gone = !record || taken;
+      if (record && !taken) gone = await store.delete(keys.versionRecord(model, record.version)).then(() => true, () => false);
+      if (!payload.presigned) {
+        // A streamed payload comes again with its retry.
+        await store.delete(payload.key).catch(() => undefined);
+      } else if (gone && payload.claimedBy === undefined) {
+        // A presigned upload's bytes stay where its client put them, and the upload is free to be
+        // taken again. One taken under a request's key stays taken: a retry under the same key
+        // takes it again (and may be running now), and a record left in the store still names it.
+        await this.uploads.release(payload.uploadId).catch(() => undefined);
+      }
       throw err;
     }
   }
@@ -187,7 +194,7 @@ export class Intake {
 
 function newVersionRecord(model: string, version: number, payload: ReceivedPayload, request: VersionRequest): VersionRecord {
   const now = new Date().toISOString();
-  const { uploadId: _uploadId, presigned: _presigned, ...payloadInfo } = payload;
+  const { uploadId: _uploadId, presigned: _presigned, claimedBy: _claimedBy, ...payloadInfo } = payload;
   const { metadata } = request;
   return {
     model, version, status: 'queued', createdAt: now, updatedAt: now,

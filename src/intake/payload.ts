@@ -20,6 +20,8 @@ export interface ReceivedPayload extends PayloadInfo {
   uploadId: string;
   /** The client put the bytes in the store itself (a presigned upload): they are its to send again. */
   presigned?: true;
+  /** The request that took the presigned upload, when one names it (PresignedUploads.claim's owner). */
+  claimedBy?: string;
 }
 
 /** Drains an archive entry by entry: the whole policy runs, no entry byte is kept. */

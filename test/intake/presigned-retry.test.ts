@@ -44,4 +44,19 @@ describe('a presigned upload whose version could not be made', () => {
     });
     assert.equal(again.status, 409, 'once it made a version, the upload is taken for good');
   });
+
+  it('keeps an upload taken under a request\'s key for that key: its retry takes it again, another request cannot', async () => {
+    const model = uniqueName('keep-key');
+    const upload = await api<{ id: string; url: string }>(`${app.url}/api/v1/uploads`, { method: 'POST' });
+    assert.equal((await fetch(upload.body.url, { method: 'PUT', body: new Uint8Array(await tarOf(pythonModel)) })).status, 200);
+    const s = app.running.services;
+    const intake = new Intake({ config: s.config, store: s.store, redis: s.redis, catalog: s.catalog, flows: s.flows, batches: s.batches, logger: s.logger });
+    const owner = uniqueName('key');
+    const failing = { onNumbered: () => Promise.reject(new MllError('STORE_UNAVAILABLE', 'the store went away (test)')) };
+    await assert.rejects(intake.createVersion(model, await intake.fromUpload(upload.body.id, owner), { metadata: {} }, failing), /went away/);
+    assert.ok(await exists(s.store, keys.upload(upload.body.id)), 'the uploaded bytes are still there');
+    await assert.rejects(intake.fromUpload(upload.body.id), (err: unknown) => err instanceof MllError && err.code === 'CONFLICT');
+    const made = await intake.createVersion(model, await intake.fromUpload(upload.body.id, owner), { metadata: {} });
+    assert.equal((await waitForVersion(app.url, model, made.version, { timeoutMs: 60_000 })).status, 'released');
+  });
 });
