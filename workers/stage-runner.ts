@@ -13,6 +13,13 @@ import { abortedByShutdown } from './active-jobs.js';
 type StageTiming = { startedAt: string; attempts: number };
 
 /**
+ * How long a live writer may take from a terminal record's store write to its cache write (a few
+ * ms; seconds on a loaded machine): a stage that finds the version terminal in the store but not
+ * in Redis waits this long before it shows the end itself (Catalog.reconcile).
+ */
+const liveWriterGraceMs = 2000;
+
+/**
  * How one run of a stage ended: it ran (`done`), an earlier run had recorded it already and the
  * caller asked to skip such stages (`done-before`), the version is terminal (`terminal`), or the
  * caller's `stop` said not to start it (`stopped`).
@@ -195,8 +202,9 @@ export function stageRunner<I, O>(definition: StageDefinition<I, O>, ports: Stag
         // write of a stage is at its end, with its output and this timing, over the record read here.
         const durable = await catalog.readDurable(data.model, data.version);
         if (terminalStatuses.has(durable.record.status)) {
-          // Its writer may have stopped between the store and Redis: then this shows the end.
-          const shown = await catalog.reconcile(durable.record, terminalEvent(durable.record, stage));
+          // Its writer may have stopped between the store and Redis: then this shows the end. A
+          // writer still alive (this job is a duplicate racing it) shows it itself within the grace.
+          const shown = await catalog.reconcile(durable.record, terminalEvent(durable.record, stage), { graceMs: liveWriterGraceMs });
           ctx.logger.info({ status: durable.record.status }, shown
             ? 'version is already terminal in the store but Redis did not show it (its writer stopped in between); shown now'
             : 'version is already terminal; nothing to do');

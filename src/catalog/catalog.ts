@@ -82,21 +82,15 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * terminal status, and a written terminal status replaces a shown start even when that start was
  * stamped a moment later than the end (the end's time is taken before its store write). With
  * ARGV[7] = 1 (reconcile) a record is not written over one of the same status that is as new.
- * A terminal record's writer (ARGV[8] = 1) and a reconciler both announce what they cache (event,
- * listeners): the first of them to cache it marks it (KEYS[4], for a day), and the other gets 2 and
- * announces nothing, so a duplicated job that finds the record in the store before its writer
- * cached it does not make its end appear twice.
- * KEYS: record, versions, model summary, announced mark. ARGV: json, version, createdAt, status, updatedAt, shown, reconcile, writer.
+ * KEYS: record, versions, model summary. ARGV: json, version, createdAt, status, updatedAt, shown, reconcile.
  */
 const terminalLua = `{${[...terminalStatuses].map((s) => `['${s}'] = true`).join(', ')}}`;
 const cacheScript = new RedisScript(`
-local terminal = ${terminalLua}
-local announces = (ARGV[7] == '1' or ARGV[8] == '1') and terminal[ARGV[4]]
-if announces and redis.call('GET', KEYS[4]) == ARGV[5] then return 2 end
 local existing = redis.call('GET', KEYS[1])
 if existing then
   local ok, old = pcall(cjson.decode, existing)
   if ok then
+    local terminal = ${terminalLua}
     if ARGV[6] == '1' and terminal[old.status] then return 0 end
     if ARGV[7] == '1' and old.status == ARGV[4] and old.updatedAt and old.updatedAt >= ARGV[5] then return 0 end
     local ends = ARGV[6] ~= '1' and terminal[ARGV[4]] and not terminal[old.status]
@@ -104,14 +98,13 @@ if existing then
   end
 end
 redis.call('SET', KEYS[1], ARGV[1])
-if announces then redis.call('SET', KEYS[4], ARGV[5], 'EX', 86400) end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[2])
 redis.call('HSETNX', KEYS[3], 'createdAt', ARGV[3])
 local latest = tonumber(redis.call('HGET', KEYS[3], 'latestVersion') or '0')
 if tonumber(ARGV[2]) >= latest then
   redis.call('HSET', KEYS[3], 'latestVersion', ARGV[2], 'latestStatus', ARGV[4], 'updatedAt', ARGV[5])
 end
-return 1`, 4);
+return 1`, 3);
 
 /**
  * The deployment-wide indexes, in their own slot: the model list, the count of versions per
@@ -320,9 +313,7 @@ export class Catalog {
       }
     }
     if (options.storeOnly) return next;
-    // A duplicated stage job that found this terminal record in the store before it reached Redis
-    // has cached and announced it already (see reconcile): announcing it again would repeat its end.
-    if ((await this.cacheWrite(next, { writer: true })) === 'held') return next;
+    await this.cache(next);
     await this.announce(next, options.shown ?? current.status, event, { together: !terminalStatuses.has(next.status) });
     return next;
   }
@@ -357,11 +348,20 @@ export class Catalog {
    * finds its version terminal in the store calls this; when Redis already shows that status (as
    * new), nothing happens. Otherwise the record is cached, `event` appended and the listeners told
    * (the webhook relay of the record's outbox, batches, Hydrosphere updates), as the writer would
-   * have. True when Redis was behind.
+   * have. True when Redis was behind. `graceMs`: how long a writer that is alive may take from its
+   * store write to its cache write; a reconcile that finds Redis behind waits that long and looks
+   * again, so that a duplicated job racing a live writer does not announce the end a second time.
    */
-  async reconcile(record: VersionRecord, event: EventInput): Promise<boolean> {
-    const held = await this.redis.get(this.k.version(record.model, record.version)).catch((e: unknown) => Promise.reject(redisDown(e)));
-    const previous = held ? (JSON.parse(held) as VersionRecord).status : null;
+  async reconcile(record: VersionRecord, event: EventInput, options: { graceMs?: number } = {}): Promise<boolean> {
+    const shownStatus = async () => {
+      const held = await this.redis.get(this.k.version(record.model, record.version)).catch((e: unknown) => Promise.reject(redisDown(e)));
+      return held ? (JSON.parse(held) as VersionRecord).status : null;
+    };
+    let previous = await shownStatus();
+    if (previous !== record.status && options.graceMs) {
+      await sleep(options.graceMs);
+      previous = await shownStatus();
+    }
     if (!(await this.cache(record, { reconcile: true }))) return false;
     await this.announce(record, previous, event);
     return true;
@@ -388,19 +388,14 @@ export class Catalog {
    * atomic and ignores a record older than what it holds, so they may run in either order.
    */
   async cache(record: VersionRecord, options: { shown?: boolean; reconcile?: boolean } = {}): Promise<boolean> {
-    return (await this.cacheWrite(record, options)) === 'written';
-  }
-
-  /** `cache`, telling apart a record not written (an older one, or held back) from a terminal one another announcer cached first (`held`). */
-  private async cacheWrite(record: VersionRecord, options: { shown?: boolean; reconcile?: boolean; writer?: boolean }): Promise<'written' | 'skipped' | 'held'> {
     const { model, version } = record;
     const shown = options.shown ? '1' : '0';
     try {
       const [written] = await runTogether(this.redis, [
         {
           script: cacheScript,
-          keys: [this.k.version(model, version), this.k.versions(model), this.k.model(model), this.k.announced(model, version)],
-          args: [JSON.stringify(record), String(version), record.createdAt, record.status, record.updatedAt, shown, options.reconcile ? '1' : '0', options.writer ? '1' : '0'],
+          keys: [this.k.version(model, version), this.k.versions(model), this.k.model(model)],
+          args: [JSON.stringify(record), String(version), record.createdAt, record.status, record.updatedAt, shown, options.reconcile ? '1' : '0'],
         },
         {
           script: indexScript,
@@ -408,7 +403,7 @@ export class Catalog {
           args: [model, `${model}/${version}`, record.status, record.updatedAt, shown, String(Date.parse(record.updatedAt))],
         },
       ]);
-      return written === 1 ? 'written' : written === 2 ? 'held' : 'skipped';
+      return written === 1;
     } catch (err) {
       throw redisDown(err);
     }

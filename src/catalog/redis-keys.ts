@@ -26,8 +26,6 @@ export function redisKeys(prefix: string) {
     versions: (name: string) => `${model(name)}:versions`,
     /** STRING: the version record as JSON (a cache of version.json). */
     version: (name: string, version: number) => `${model(name)}:v:${version}`,
-    /** STRING, for a day: the updatedAt of the terminal record whose end was announced (the cache script: announced once). */
-    announced: (name: string, version: number) => `${model(name)}:v:${version}:announced`,
     /** STREAM of a version's events (transitions, log lines). Untagged: streams spread over shards. */
     events: (name: string, version: number) => `${prefix}:events:${name}:${version}`,
 
@@ -145,7 +143,7 @@ const bullKeys = (qp: string, queue: string, job: string) =>
 /** The keys each script or transaction uses together: each group must hash to a single slot. */
 export function slotGroups(k: RedisKeys): SlotGroup[] {
   return [
-    { name: 'version cache (catalog cache script)', keys: (s) => [k.version(s.model, s.version), k.versions(s.model), k.model(s.model), k.announced(s.model, s.version)] },
+    { name: 'version cache (catalog cache script)', keys: (s) => [k.version(s.model, s.version), k.versions(s.model), k.model(s.model)] },
     { name: 'catalogue indexes (catalog index script)', keys: () => [k.models(), k.statusOf(), k.statusCounts(), k.queuedSince()] },
     { name: 'Hydrosphere version ids (MULTI)', keys: () => [k.hydrosphereVersions(), k.hydrosphereVersionIds()] },
     { name: 'batch completion (MULTI on total and terminal set; the item-event and follow scripts with the events)', keys: (s) => [k.batchTotal(s.batch), k.batchTerminal(s.batch), k.batchEvents(s.batch)] },

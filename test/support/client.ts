@@ -53,16 +53,18 @@ export async function uploadMultipart(base: string, model: string, body: Buffer,
 }
 
 /**
- * How many 'released' status events a version's stream holds, once it holds one: the record reaches
- * the cache a moment before its event reaches the stream, so a poller that just saw the status may
- * read the events before it is there.
+ * How many 'released' status events a version's stream holds, a second after it holds one: the
+ * record reaches the cache a moment before its event reaches the stream (so a poller that just saw
+ * the status may read the events before it is there), and a second announcer would come soon after.
  */
 export async function releasedEvents(base: string, model: string, version: number): Promise<number> {
-  return waitFor(`the released event of ${model} v${version}`, async () => {
+  const count = async () => {
     const events = await api<{ items: { type: string; status?: string }[] }>(`${base}/api/v1/models/${model}/versions/${version}/events`);
-    const count = events.body.items.filter((e) => e.type === 'status' && e.status === 'released').length;
-    return count > 0 ? count : undefined;
-  }, 10_000);
+    return events.body.items.filter((e) => e.type === 'status' && e.status === 'released').length;
+  };
+  await waitFor(`the released event of ${model} v${version}`, async () => ((await count()) > 0 ? true : undefined), 10_000);
+  await new Promise((resume) => setTimeout(resume, 1000));
+  return count();
 }
 
 /** Polls a version until it reaches one of `statuses` (default: terminal). */
