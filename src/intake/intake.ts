@@ -103,7 +103,8 @@ export class Intake {
   /**
    * Writes the record under the model's next version number and enqueues its stages. If any of it
    * fails before the version is recorded (written, and known to Redis), the record and the payload
-   * are removed (a presigned upload's bytes stay, and it can be taken again); once recorded the version stays (a failed enqueue is left to the recovery check).
+   * are removed (a presigned upload's bytes stay, to be sent again); once recorded the version
+   * stays (a failed enqueue is left to the recovery check).
    * `onNumbered` runs once the record has its number, before it is written (a request's answer can
    * be kept there, with the version it will make: see `adopt`); `onRecorded` once it is written and
    * Redis knows it, before the stages are enqueued (were this process to stop from then on, the
