@@ -58,6 +58,8 @@ describe('webhooks never hold up the pipeline, and never log secrets', () => {
     for (const close of closers.reverse()) await close();
     redis.disconnect();
     await cleanRedis(prefix);
+    // The second deployment of the first test.
+    await cleanRedis(`${prefix}-b`);
     await fs.rm(dir, { recursive: true, force: true });
   });
 
