@@ -138,8 +138,7 @@ export class Intake {
       }
       const taken = isMllError(err) && err.code === 'CONFLICT';
       // Whether this upload's record is surely not in the store (never written, or removed now).
-      let gone = !record || taken;
-      if (record && !taken) gone = await store.delete(keys.versionRecord(model, record.version)).then(() => true, () => false);
+      const gone = !record || taken || await store.delete(keys.versionRecord(model, record.version)).then(() => true, () => false);
       if (!payload.presigned) {
         // A streamed payload comes again with its retry.
         await store.delete(payload.key).catch(() => undefined);
